@@ -1,0 +1,3 @@
+from perfpilot.cli.main import entry
+
+entry()

@@ -1,0 +1,50 @@
+"""The backend interface. It never names a framework."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class BackendConfig(BaseModel):
+    """Settings every backend understands."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    device: str = "cpu"
+    threads: int | None = Field(default=None, ge=1)  # the runtime's own (intra-op) threads
+    output_shape: tuple[int, ...] = ()  # per-sample output shape the task expects
+
+
+class Backend(ABC):
+    """Load a model file, then answer batches. Implementations must be thread-safe in
+    ``predict`` (the engine calls it from several worker threads)."""
+
+    name: str = "?"
+
+    def __init__(self, config: BackendConfig) -> None:
+        self.config = config
+
+    @classmethod
+    @abstractmethod
+    def version(cls) -> str:
+        """Version of the runtime behind this backend."""
+
+    @abstractmethod
+    def load(self, model_path: Path | None) -> None:
+        """Prepare the model for inference."""
+
+    def warmup(self, batch: np.ndarray, rounds: int = 3) -> None:
+        """Run a few batches so that first-call costs stay out of measurements."""
+        for _ in range(rounds):
+            self.predict(batch)
+
+    @abstractmethod
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        """Outputs for a batch (first axis is the batch)."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook, most backends need nothing
+        """Release the runtime's resources."""

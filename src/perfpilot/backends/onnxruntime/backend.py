@@ -1,0 +1,55 @@
+"""ONNX Runtime backend: CPU, and CUDA through onnxruntime-gpu's provider."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from perfpilot.backends.base import Backend
+from perfpilot.errors import ModelFileError, UsageError
+
+
+class OnnxRuntimeBackend(Backend):
+    name = "onnxruntime"
+
+    @classmethod
+    def version(cls) -> str:
+        import onnxruntime
+
+        return str(onnxruntime.__version__)
+
+    def load(self, model_path: Path | None) -> None:
+        import onnxruntime as ort
+
+        if model_path is None:
+            raise ModelFileError("the onnxruntime backend needs a model file")
+        options = ort.SessionOptions()
+        if self.config.threads is not None:
+            options.intra_op_num_threads = self.config.threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3
+        if self.config.device == "cuda":
+            if "CUDAExecutionProvider" not in ort.get_available_providers():
+                raise UsageError(
+                    "onnxruntime here has no CUDA provider",
+                    "Install onnxruntime-gpu on a machine with an NVIDIA GPU, or use --device cpu.",
+                )
+            providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+        else:
+            providers = ["CPUExecutionProvider"]
+        try:
+            self._session = ort.InferenceSession(str(model_path), options, providers=providers)
+        except Exception as err:  # ORT raises its own exception types
+            raise ModelFileError(f"onnxruntime cannot load {model_path}: {err}") from err
+        self._input = self._session.get_inputs()[0].name
+        self._output = self._session.get_outputs()[0].name
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        result: np.ndarray = self._session.run([self._output], {self._input: batch})[0]
+        return result
+
+    def close(self) -> None:
+        self._session = None

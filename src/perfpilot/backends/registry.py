@@ -1,0 +1,113 @@
+"""Name -> implementation table. Entries are strings, so listing imports nothing heavy.
+
+Third parties add backends through the ``perfpilot.backends`` entry-point group, whose
+value is ``"module:Class"``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import importlib.util
+from dataclasses import dataclass
+
+from perfpilot.backends.base import Backend, BackendConfig
+from perfpilot.errors import MissingExtraError, UsageError
+
+
+@dataclass(frozen=True)
+class BackendEntry:
+    """A backend's implementation, the package it needs and the extra that installs it."""
+
+    name: str
+    target: str  # "module:Class"
+    requires: tuple[str, ...]  # importable module names of the runtime
+    extra: str | None  # perfpilot extra, None when the runtime is a core dependency
+    devices: tuple[str, ...]
+    description: str
+
+    def installed(self) -> bool:
+        """True when every runtime module this backend needs can be imported."""
+        return all(importlib.util.find_spec(mod) is not None for mod in self.requires)
+
+    def install_hint(self) -> str:
+        if self.extra is None:
+            return "pip install perfpilot"
+        return f"pip install 'perfpilot[{self.extra}]'"
+
+
+BACKENDS: dict[str, BackendEntry] = {
+    "onnxruntime": BackendEntry(
+        name="onnxruntime",
+        target="perfpilot.backends.onnxruntime.backend:OnnxRuntimeBackend",
+        requires=("onnxruntime",),
+        extra=None,
+        devices=("cpu", "cuda"),
+        description="ONNX Runtime (CPU; CUDA with onnxruntime-gpu)",
+    ),
+    "null": BackendEntry(
+        name="null",
+        target="perfpilot.backends.null.backend:NullBackend",
+        requires=(),
+        extra=None,
+        devices=("cpu",),
+        description="answers every sample at once; measures the harness itself",
+    ),
+}
+
+
+def _entry_point_backends() -> dict[str, BackendEntry]:
+    found = {}
+    for ep in importlib.metadata.entry_points(group="perfpilot.backends"):
+        found[ep.name] = BackendEntry(
+            name=ep.name,
+            target=ep.value,
+            requires=(),
+            extra=None,
+            devices=("cpu", "cuda"),
+            description=f"third-party backend from {ep.value.split(':')[0]}",
+        )
+    return found
+
+
+def all_backends() -> dict[str, BackendEntry]:
+    """Built-in backends plus those that installed packages register."""
+    return {**_entry_point_backends(), **BACKENDS}
+
+
+def get_backend_entry(name: str, device: str = "cpu") -> BackendEntry:
+    """Look ``name`` up; unknown names list the valid ones, missing runtimes say what
+    to install, unsupported devices say which devices work."""
+    table = all_backends()
+    entry = table.get(name)
+    if entry is None:
+        raise UsageError(
+            f"unknown backend {name!r}",
+            f"Choose one of: {', '.join(sorted(table))} (see 'perfpilot backends list').",
+        )
+    if not entry.installed():
+        raise MissingExtraError(
+            f"backend {name!r} needs {', '.join(entry.requires)}, which is not installed",
+            f"Install it with: {entry.install_hint()}",
+        )
+    if device not in entry.devices:
+        raise UsageError(
+            f"backend {name!r} does not support device {device!r}",
+            f"Use --device {' or '.join(entry.devices)}.",
+        )
+    return entry
+
+
+def create_backend(name: str, config: BackendConfig) -> Backend:
+    """Instantiate backend ``name`` (checks as :func:`get_backend_entry`)."""
+    entry = get_backend_entry(name, config.device)
+    module, _, cls_name = entry.target.partition(":")
+    try:
+        cls = getattr(importlib.import_module(module), cls_name)
+    except ImportError as err:
+        raise MissingExtraError(
+            f"backend {name!r} failed to import ({err})",
+            f"Reinstall its runtime: {entry.install_hint()}",
+        ) from err
+    backend: Backend = cls(config)
+    return backend

@@ -1,0 +1,5 @@
+"""The ``perfpilot`` command line."""
+
+from perfpilot.cli.main import main
+
+__all__ = ["main"]

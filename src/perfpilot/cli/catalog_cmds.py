@@ -1,0 +1,73 @@
+"""``perfpilot models list`` and ``perfpilot backends list``."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from perfpilot.cli.render import console
+
+
+@click.group()
+def models() -> None:
+    """Models in the catalog."""
+
+
+@models.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def models_list(as_json: bool) -> None:
+    """List the catalog's models with their task, format and accuracy target."""
+    from perfpilot.catalog import MODELS, get_task
+
+    rows = []
+    for spec in MODELS.values():
+        task = get_task(spec.task)
+        rows.append({
+            "name": spec.name, "task": spec.task, "format": spec.format,
+            "metric": task.metric, "target": task.accuracy_target,
+            "description": spec.description,
+        })
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(header_style="bold")
+    for col in ("model", "task", "format", "accuracy target", "description"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["name"], r["task"], r["format"], f"{r['metric']} >= {r['target']}%",
+                      r["description"])
+    console().print(table)
+
+
+@click.group()
+def backends() -> None:
+    """Inference backends."""
+
+
+@backends.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def backends_list(as_json: bool) -> None:
+    """List backends, whether their runtime is installed, and how to install it."""
+    from perfpilot.backends.registry import all_backends
+
+    rows = []
+    for entry in all_backends().values():
+        installed = entry.installed()
+        rows.append({
+            "name": entry.name, "installed": installed, "devices": list(entry.devices),
+            "install": entry.install_hint(), "description": entry.description,
+        })
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(header_style="bold")
+    for col in ("backend", "installed", "devices", "install with", "description"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["name"], "[green]yes[/green]" if r["installed"] else "[red]no[/red]",
+                      ", ".join(r["devices"]), "-" if r["installed"] else r["install"],
+                      r["description"])
+    console().print(table)

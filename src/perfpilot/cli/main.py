@@ -1,0 +1,94 @@
+"""Entry point: the click group, global options, and error -> exit code mapping."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from typing import Any
+
+import click
+
+from perfpilot import __version__
+from perfpilot.errors import PerfpilotError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class Context:
+    """Global options every command sees."""
+
+    def __init__(self, workspace: str | None, verbose: bool) -> None:
+        self.workspace = workspace
+        self.verbose = verbose
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--workspace",
+    metavar="DIR",
+    help="Workspace folder for runs (default: $PERFPILOT_WORKSPACE or ./perfpilot-workspace).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Show tracebacks and more detail.")
+@click.version_option(__version__, prog_name="perfpilot")
+@click.pass_context
+def cli(ctx: click.Context, workspace: str | None, verbose: bool) -> None:
+    """perfpilot: MLPerf Inference runs on the official LoadGen, one command each."""
+    ctx.obj = Context(workspace, verbose)
+
+
+def _register() -> None:
+    from perfpilot.cli import catalog_cmds, run_cmd, runs_cmds
+
+    cli.add_command(run_cmd.run)
+    cli.add_command(catalog_cmds.models)
+    cli.add_command(catalog_cmds.backends)
+    cli.add_command(runs_cmds.runs)
+
+
+_register()
+
+
+def _err(text: str) -> None:
+    click.echo(f"perfpilot: error: {text}", err=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code (never raises, prints one line on error)."""
+    args = sys.argv[1:] if argv is None else argv
+    verbose = "-v" in args or "--verbose" in args
+    try:
+        rv: Any = cli.main(args=args, prog_name="perfpilot", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as err:
+        click.echo(err.ctx.get_help() if err.ctx else str(err))
+        return EXIT_OK
+    except click.UsageError as err:
+        where = f" (see 'perfpilot {err.ctx.command_path.split(' ', 1)[1]} --help')" if (
+            err.ctx and " " in err.ctx.command_path
+        ) else " (see 'perfpilot --help')"
+        _err(err.format_message().replace("\n", " ") + where)
+        return EXIT_USAGE
+    except click.exceptions.Abort:
+        _err("interrupted")
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:
+        _err("interrupted; the run in progress was stopped and recorded as interrupted")
+        return EXIT_INTERRUPTED
+    except click.ClickException as err:
+        _err(err.format_message())
+        return err.exit_code
+    except PerfpilotError as err:
+        if verbose:
+            traceback.print_exc()
+        _err(err.one_line())
+        return err.exit_code
+    except Exception as err:  # an unexpected bug: still one line, traceback with -v
+        if verbose:
+            traceback.print_exc()
+        _err(f"unexpected {type(err).__name__}: {err} (run with -v for the traceback)")
+        return EXIT_FAILED
+    return int(rv) if isinstance(rv, int) else EXIT_OK
+
+
+def entry() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

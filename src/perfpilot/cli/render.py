@@ -1,0 +1,92 @@
+"""Rendering records for people (rich tables) and machines (JSON)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from perfpilot.engine.record import RunRecord
+
+
+def short_path(path: str) -> str:
+    """A run directory relative to the current folder when it lies below it."""
+    rel = os.path.relpath(path)
+    return path if rel.startswith("..") else rel
+
+
+def console(stderr: bool = False) -> Console:
+    """A console that does not squeeze tables when output goes to a file or pipe."""
+    probe = Console(stderr=stderr)
+    return probe if probe.is_terminal else Console(stderr=stderr, width=200)
+
+
+def _ms(ns: int | None) -> str:
+    return "-" if ns is None else f"{ns / 1e6:.3f}"
+
+
+def metric_text(record: RunRecord) -> str:
+    res = record.result
+    if res is None or res.metric is None:
+        return "-"
+    value = f"{res.metric:,.1f}" if res.metric_unit == "samples/s" else f"{res.metric:.3f}"
+    return f"{value} {res.metric_unit}"
+
+
+def validity_text(record: RunRecord) -> str:
+    if record.status != "ok":
+        return f"[red]{record.status.upper()}[/red]"
+    if record.mode == "accuracy":
+        if record.accuracy is None:
+            return "-"
+        return "[green]PASS[/green]" if record.accuracy.passed else "[red]BELOW TARGET[/red]"
+    if record.result is None or record.result.valid is None:
+        return "-"
+    return "[green]VALID[/green]" if record.result.valid else "[red]INVALID[/red]"
+
+
+def results_table(records: Sequence[RunRecord], title: str | None = None) -> Table:
+    """The end-of-run table: one row per LoadGen test."""
+    table = Table(title=title, header_style="bold")
+    for col in ("scenario", "mode", "validity", "metric", "p50 ms", "p90 ms", "p99 ms",
+                "accuracy", "run directory"):
+        table.add_column(col, justify="right" if col.endswith("ms") else "left",
+                         overflow="fold")
+    for r in records:
+        lat = r.result.latency_ns if r.result else {}
+        acc = f"{r.accuracy.value:.3f}%" if r.accuracy else "-"
+        table.add_row(r.scenario, r.mode, validity_text(r), metric_text(r), _ms(lat.get("p50")),
+                      _ms(lat.get("p90")), _ms(lat.get("p99")), acc, short_path(r.run_dir))
+    return table
+
+
+def problems(records: Sequence[RunRecord]) -> list[str]:
+    """One line per test that failed, was INVALID or missed its accuracy target."""
+    lines = []
+    for r in records:
+        label = f"{r.scenario} {r.mode} ({r.run_id})"
+        if r.status != "ok":
+            lines.append(f"{label}: {r.status}: {r.error}")
+        elif r.mode == "performance" and r.result is not None and not r.result.valid:
+            lines.append(f"{label}: INVALID: {'; '.join(r.result.invalid_reasons) or 'see logs'}")
+        elif r.accuracy is not None and not r.accuracy.passed:
+            lines.append(
+                f"{label}: accuracy {r.accuracy.value:.3f}% is below the target "
+                f"{r.accuracy.target:.3f}%"
+            )
+    return lines
+
+
+def records_json(records: Sequence[RunRecord]) -> str:
+    data: list[Any] = [json.loads(r.model_dump_json()) for r in records]
+    return json.dumps(data, indent=2)
+
+
+def print_table(console: Console, records: Sequence[RunRecord], title: str | None = None) -> None:
+    console.print(results_table(records, title))
+    for line in problems(records):
+        console.print(f"[red]x[/red] {line}", highlight=False)

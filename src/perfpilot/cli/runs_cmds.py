@@ -1,0 +1,75 @@
+"""``perfpilot runs list`` and ``perfpilot runs show``."""
+
+from __future__ import annotations
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from perfpilot.cli.main import Context
+from perfpilot.cli.render import console, metric_text, print_table, records_json, validity_text
+
+
+@click.group()
+def runs() -> None:
+    """Runs recorded in the workspace."""
+
+
+@runs.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print the run records as JSON.")
+@click.pass_obj
+def runs_list(ctx: Context, as_json: bool) -> None:
+    """List recorded runs, oldest first."""
+    from perfpilot.workspace import Workspace
+
+    records = Workspace.resolve(ctx.workspace).records()
+    if as_json:
+        click.echo(records_json(records))
+        return
+    if not records:
+        click.echo("no runs yet: try 'perfpilot run'")
+        return
+    table = Table(header_style="bold")
+    for col in ("run id", "started", "model", "backend", "scenario", "mode", "result", "metric",
+                "accuracy"):
+        table.add_column(col, overflow="fold")
+    for r in records:
+        acc = f"{r.accuracy.value:.3f}%" if r.accuracy else "-"
+        table.add_row(r.run_id, r.started, r.config["model"], r.config["backend"], r.scenario,
+                      r.mode, validity_text(r), metric_text(r), acc)
+    console().print(table)
+
+
+@runs.command("show")
+@click.argument("run_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the run record as JSON.")
+@click.pass_obj
+def runs_show(ctx: Context, run_id: str, as_json: bool) -> None:
+    """Show one run: result, settings and provenance."""
+    from perfpilot.workspace import Workspace
+
+    record = Workspace.resolve(ctx.workspace).load(run_id)
+    if as_json:
+        click.echo(record.model_dump_json(indent=2))
+        return
+    console = console()
+    print_table(console, [record], title=record.run_id)
+    cfg = record.config
+    console.print(f"model: {record.model.name} ({record.model.sha256 or 'no file'})"
+                  + (" [substituted]" if record.model.substituted else ""), highlight=False)
+    console.print(f"dataset: {record.dataset.name} ({record.dataset.sha256})", highlight=False)
+    console.print(f"backend: {cfg['backend']} on {cfg['device']}, batch {cfg['batch_size']}, "
+                  f"{cfg['threads']} worker(s) x {cfg['backend_threads']} runtime thread(s), "
+                  f"execution {cfg['execution']}", highlight=False)
+    if record.loadgen_settings:
+        shown = {k: v for k, v in record.loadgen_settings.items() if v is not None}
+        console.print(f"LoadGen settings: {shown}", highlight=False)
+    sw = record.provenance.get("software", {})
+    sysinfo = record.provenance.get("system", {})
+    console.print(f"software: {sw}", highlight=False)
+    console.print(f"system: {sysinfo.get('cpu_model')}, {sysinfo.get('cpu_count')} cores, "
+                  f"{sysinfo.get('os')}", highlight=False)
+    if record.result and record.result.invalid_reasons:
+        console.print(f"INVALID because: {'; '.join(record.result.invalid_reasons)}")
+    console.print(f"started {record.started}, finished {record.finished}; "
+                  f"command: {' '.join(record.command)}", highlight=False)

@@ -1,0 +1,128 @@
+"""The configuration of one LoadGen test, and how a user's request expands into tests."""
+
+from __future__ import annotations
+
+import math
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from perfpilot.errors import UsageError
+
+SCENARIOS: tuple[str, ...] = ("Offline", "Server", "SingleStream", "MultiStream")
+MODES: tuple[str, ...] = ("accuracy", "performance")
+EXECUTION_MODES: tuple[str, ...] = ("test", "valid")
+DEVICES: tuple[str, ...] = ("cpu", "cuda")
+
+Scenario = Literal["Offline", "Server", "SingleStream", "MultiStream"]
+Mode = Literal["accuracy", "performance"]
+ExecutionMode = Literal["test", "valid"]
+Device = Literal["cpu", "cuda"]
+
+
+class RunConfig(BaseModel):
+    """Everything a user chooses for one LoadGen test (one scenario, one mode).
+
+    Fields left ``None`` are resolved later: by calibration in ``test`` execution mode,
+    by LoadGen's built-in mlperf.conf in ``valid`` mode.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model: str = "digits-cnn"
+    model_path: Path | None = None
+    backend: str = "onnxruntime"
+    device: Device = "cpu"
+    scenario: Scenario = "Offline"
+    mode: Mode = "performance"
+    execution: ExecutionMode = "test"
+    batch_size: int = Field(default=32, ge=1)
+    threads: int = Field(default=1, ge=1, le=256)
+    backend_threads: int | None = Field(default=None, ge=1, le=1024)
+    max_wait_ms: float = Field(default=0.0, ge=0.0, le=10_000.0)
+    target_qps: float | None = Field(default=None, gt=0.0)
+    target_latency_ms: float | None = Field(default=None, gt=0.0)
+    min_duration_ms: int | None = Field(default=None, ge=1)
+    min_query_count: int | None = Field(default=None, ge=1)
+    samples_per_query: int | None = Field(default=None, ge=1)
+    trace: bool = False
+
+    @field_validator("target_qps", "target_latency_ms", "max_wait_ms")
+    @classmethod
+    def _finite(cls, value: float | None) -> float | None:
+        if value is not None and not math.isfinite(value):
+            raise ValueError("must be a finite number")
+        return value
+
+
+# Field name -> the CLI option a user typed, so errors name what the user can change.
+_OPTION_NAMES = {
+    "model": "--model",
+    "model_path": "--model-path",
+    "backend": "--backend",
+    "device": "--device",
+    "scenario": "--scenario",
+    "mode": "--mode",
+    "execution": "--execution",
+    "batch_size": "--batch-size",
+    "threads": "--threads",
+    "backend_threads": "--backend-threads",
+    "max_wait_ms": "--max-wait-ms",
+    "target_qps": "--target-qps",
+    "target_latency_ms": "--target-latency-ms",
+    "min_duration_ms": "--min-duration",
+    "min_query_count": "--count",
+    "samples_per_query": "--samples-per-query",
+}
+
+
+def _choice(value: str, choices: tuple[str, ...], option: str) -> str:
+    for choice in choices:
+        if value.lower() == choice.lower():
+            return choice
+    raise UsageError(
+        f"unknown value {value!r} for {option}",
+        f"Choose one of: {', '.join(choices)}.",
+    )
+
+
+def build_run_configs(
+    scenario: str = "Offline", mode: str = "both", **options: Any
+) -> list[RunConfig]:
+    """Expand a request (``scenario`` may be ``all``, ``mode`` may be ``both``) into tests.
+
+    Accuracy runs before performance for each scenario, as the MLPerf reference does.
+    Raises :class:`UsageError` with the option's name for any invalid value.
+    """
+    scenarios = (
+        list(SCENARIOS)
+        if scenario.lower() == "all"
+        else [_choice(scenario, (*SCENARIOS, "all"), "--scenario")]
+    )
+    modes = list(MODES) if mode.lower() == "both" else [_choice(mode, (*MODES, "both"), "--mode")]
+    for key, choices in (("execution", EXECUTION_MODES), ("device", DEVICES)):
+        if key in options and options[key] is not None:
+            options[key] = _choice(str(options[key]), choices, _OPTION_NAMES[key])
+    options = {k: v for k, v in options.items() if v is not None}
+    configs = []
+    for scen in scenarios:
+        for m in modes:
+            try:
+                configs.append(RunConfig(scenario=scen, mode=m, **options))  # type: ignore[arg-type]
+            except ValidationError as err:
+                raise config_error(err) from err
+    return configs
+
+
+def config_error(err: ValidationError) -> UsageError:
+    """Turn pydantic's report into one line naming the option and the reason."""
+    first = err.errors()[0]
+    field = str(first["loc"][0]) if first["loc"] else "?"
+    option = _OPTION_NAMES.get(field, field)
+    value = first.get("input")
+    reason = str(first["msg"]).removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        return UsageError(f"unknown setting {field!r}", "Check the spelling of the option.")
+    return UsageError(f"invalid value {value!r} for {option}: {reason.lower()}")

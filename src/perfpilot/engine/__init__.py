@@ -1,0 +1,1 @@
+"""The run engine: LoadGen tests in child processes, settings, logs, records."""

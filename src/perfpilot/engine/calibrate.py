@@ -1,0 +1,127 @@
+"""Quick calibration: measure this machine so the expected QPS / latency given to
+LoadGen fit it. LoadGen sizes a run from these values and never extends it, so a guess
+that is too low for Offline ends in "min duration not met"."""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from perfpilot.backends.base import Backend
+from perfpilot.catalog.registry import Dataset
+from perfpilot.config.run import RunConfig
+from perfpilot.engine.settings import TEST_MIN_DURATION_MS, TEST_MIN_QUERY_COUNT, LoadgenSettings
+
+# Offline: ask LoadGen for this much more than measured, so a run that warms up and
+# goes faster than calibration still lasts the minimum duration.
+OFFLINE_HEADROOM = {"test": 1.5, "valid": 1.25}
+# Server: a load this far below the measured capacity keeps queues short, so the run is
+# VALID; `perfpilot tune` finds the highest VALID value.
+SERVER_LOAD_FACTOR = 0.5
+# A guess of the Python cost of one Server query (queue hand-off, completion).
+SERVER_QUERY_OVERHEAD_S = 40e-6
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """What calibration measured (kept in run.json)."""
+
+    seconds: float
+    batch_throughput: float | None = None  # samples/s with batch_size on `threads` workers
+    latency_ms: float | None = None  # median latency of one query's batch
+
+    def as_dict(self) -> dict[str, float | None]:
+        return asdict(self)
+
+
+def _batches(dataset: Dataset, size: int, count: int) -> list[np.ndarray]:
+    n = dataset.total_count
+    out = []
+    for k in range(count):
+        idx = (np.arange(size) + k * size) % n
+        out.append(np.ascontiguousarray(dataset.samples(idx)))
+    return out
+
+
+def measure_throughput(
+    backend: Backend, dataset: Dataset, batch_size: int, threads: int, seconds: float
+) -> float:
+    """Samples/s of ``threads`` workers each predicting full batches for ``seconds``."""
+    batches = _batches(dataset, batch_size, max(threads, 2))
+    counts = [0] * threads
+    stop = threading.Event()
+
+    def work(slot: int) -> None:
+        batch = batches[slot % len(batches)]
+        while not stop.is_set():
+            backend.predict(batch)
+            counts[slot] += len(batch)
+
+    workers = [threading.Thread(target=work, args=(i,)) for i in range(threads)]
+    start = time.perf_counter()
+    for w in workers:
+        w.start()
+    stop.wait(seconds)
+    stop.set()
+    for w in workers:
+        w.join()
+    return sum(counts) / (time.perf_counter() - start)
+
+
+def measure_latency(backend: Backend, dataset: Dataset, size: int, seconds: float) -> float:
+    """Median seconds of one ``predict`` of ``size`` samples (at most ~``seconds`` spent)."""
+    batch = _batches(dataset, size, 1)[0]
+    times = []
+    deadline = time.perf_counter() + seconds
+    while len(times) < 5 or (time.perf_counter() < deadline and len(times) < 2000):
+        t0 = time.perf_counter()
+        backend.predict(batch)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def resolve_settings(
+    cfg: RunConfig, backend: Backend, dataset: Dataset
+) -> tuple[LoadgenSettings, Calibration]:
+    """The LoadGen settings for ``cfg``: explicit options win; missing expected values are
+    calibrated; ``test`` execution mode shortens the run."""
+    start = time.perf_counter()
+    scen = cfg.scenario
+    short = cfg.execution == "test"
+    spq = cfg.samples_per_query if scen == "MultiStream" else None
+    target_qps = cfg.target_qps if scen in ("Offline", "Server") else None
+    target_latency = cfg.target_latency_ms if scen in ("SingleStream", "MultiStream") else None
+    throughput = latency = None
+    if cfg.mode == "performance":
+        seconds = 0.5 if short else 2.0
+        if scen in ("Offline", "Server") and target_qps is None:
+            throughput = measure_throughput(backend, dataset, cfg.batch_size, cfg.threads, seconds)
+            if scen == "Offline":
+                target_qps = throughput * OFFLINE_HEADROOM[cfg.execution]
+            else:
+                single = measure_latency(backend, dataset, 1, seconds / 2)
+                per_query = 1.0 / (single + SERVER_QUERY_OVERHEAD_S)
+                target_qps = SERVER_LOAD_FACTOR * min(throughput, per_query * cfg.threads)
+        if scen in ("SingleStream", "MultiStream") and target_latency is None:
+            size = 1 if scen == "SingleStream" else (spq or 8)
+            latency = measure_latency(backend, dataset, size, seconds)
+            target_latency = latency * 1000.0
+    settings = LoadgenSettings(
+        scenario=scen,
+        mode=cfg.mode,
+        target_qps=target_qps,
+        target_latency_ms=target_latency,
+        min_duration_ms=cfg.min_duration_ms or (TEST_MIN_DURATION_MS if short else None),
+        min_query_count=cfg.min_query_count or (TEST_MIN_QUERY_COUNT[scen] if short else None),
+        samples_per_query=spq,
+    )
+    calibration = Calibration(
+        seconds=round(time.perf_counter() - start, 3),
+        batch_throughput=throughput,
+        latency_ms=None if latency is None else latency * 1000.0,
+    )
+    return settings, calibration

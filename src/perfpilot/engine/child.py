@@ -1,0 +1,145 @@
+"""Entry point of the child process that runs exactly one LoadGen test.
+
+``python -m perfpilot.engine.child SPEC.json`` with the run directory as working
+directory. LoadGen applies its built-in mlperf.conf once per process, so every test gets
+a fresh process. The child writes ``child_result.json`` (ok, or the error and its
+traceback) and the parent reads it after the child exits.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import traceback
+from pathlib import Path
+from typing import Any
+
+from perfpilot.artifacts import atomic_write_text
+from perfpilot.errors import PerfpilotError
+
+RESULT_FILE = "child_result.json"
+PROGRESS_FILE = "progress.json"
+USER_CONF = "user.conf"
+
+
+def _write_result(run_dir: Path, payload: dict[str, Any]) -> None:
+    atomic_write_text(run_dir / RESULT_FILE, json.dumps(payload, indent=2) + "\n")
+
+
+def _error_payload(err: BaseException, phase: str) -> dict[str, Any]:
+    message = err.one_line() if isinstance(err, PerfpilotError) else f"{type(err).__name__}: {err}"
+    return {
+        "status": "failed",
+        "phase": phase,
+        "error": message,
+        "traceback": "".join(traceback.format_exception(err)),
+    }
+
+
+def run_test(spec: dict[str, Any], run_dir: Path) -> dict[str, Any]:
+    """Load the backend, calibrate, write user.conf and run one LoadGen test."""
+    import mlperf_loadgen as lg
+    import numpy as np
+
+    from perfpilot.backends import BackendConfig, create_backend
+    from perfpilot.catalog import get_task
+    from perfpilot.config.run import RunConfig
+    from perfpilot.engine.calibrate import resolve_settings
+    from perfpilot.engine.harness import QuerySampleLibrary, SystemUnderTest
+    from perfpilot.engine.settings import expected_duration_s
+
+    cfg = RunConfig.model_validate(spec["config"])
+    task = get_task(spec["task"])
+    dataset = task.load_dataset()
+    backend = create_backend(
+        cfg.backend,
+        BackendConfig(
+            device=cfg.device, threads=cfg.backend_threads, output_shape=task.output_shape
+        ),
+    )
+    model_path = Path(spec["model_path"]) if spec.get("model_path") else None
+    backend.load(model_path)
+    warm_size = (cfg.samples_per_query or 8) if cfg.scenario == "MultiStream" else cfg.batch_size
+    backend.warmup(dataset.samples(np.arange(min(warm_size, dataset.total_count))))
+
+    settings, calibration = resolve_settings(cfg, backend, dataset)
+    conf_path = run_dir / USER_CONF
+    atomic_write_text(
+        conf_path, settings.user_conf(spec["loadgen_model"], header=f"run {spec['run_id']}")
+    )
+    expected = expected_duration_s(settings, calibration.batch_throughput)
+    if cfg.mode == "accuracy" and calibration.batch_throughput:
+        expected = dataset.total_count / calibration.batch_throughput
+    atomic_write_text(run_dir / PROGRESS_FILE, json.dumps({"expected_s": expected}))
+
+    test = lg.TestSettings()
+    rc = test.FromConfig(str(conf_path), spec["loadgen_model"], cfg.scenario, 1)
+    if rc != 0:
+        raise PerfpilotError(f"LoadGen rejected {conf_path} (FromConfig returned {rc})")
+    test.scenario = getattr(lg.TestScenario, cfg.scenario)
+    test.mode = lg.TestMode.AccuracyOnly if cfg.mode == "accuracy" else lg.TestMode.PerformanceOnly
+
+    log = lg.LogSettings()
+    log.log_output.outdir = str(run_dir)
+    log.log_output.copy_summary_to_stdout = False
+    log.enable_trace = cfg.trace
+
+    failure: list[BaseException] = []
+    lock = threading.Lock()
+
+    def on_error(err: BaseException) -> None:
+        # LoadGen waits for every issued sample and cannot be stopped, so a backend that
+        # fails would hang the run: record the error and end the process now.
+        with lock:
+            if failure:
+                return
+            failure.append(err)
+            _write_result(run_dir, _error_payload(err, "loadgen"))
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(3)
+
+    qsl = QuerySampleLibrary(dataset)
+    sut = SystemUnderTest(
+        cfg.scenario,
+        backend,
+        qsl,
+        batch_size=cfg.batch_size,
+        threads=cfg.threads,
+        max_wait_ms=cfg.max_wait_ms,
+        on_error=on_error,
+    )
+    # An explicit path inside our fresh run directory: no stray audit.config can apply.
+    lg.StartTestWithLogSettings(sut.handle, qsl.handle, test, log, str(run_dir / "audit.config"))
+    sut.destroy()
+    qsl.destroy()
+    backend.close()
+    return {
+        "status": "ok",
+        "settings": settings.model_dump(),
+        "calibration": calibration.as_dict(),
+        "backend_version": backend.version(),
+    }
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print("usage: python -m perfpilot.engine.child SPEC.json", file=sys.stderr)
+        return 2
+    spec_path = Path(argv[0]).resolve()
+    run_dir = spec_path.parent
+    spec = json.loads(spec_path.read_text())
+    try:
+        payload = run_test(spec, run_dir)
+    except BaseException as err:  # noqa: BLE001 - reported to the parent, then exit 1
+        _write_result(run_dir, _error_payload(err, "setup"))
+        traceback.print_exc()
+        return 1
+    _write_result(run_dir, payload)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

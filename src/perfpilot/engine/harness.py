@@ -1,0 +1,163 @@
+"""The LoadGen adapters: a QSL over a dataset and the SUT's scenario strategies.
+
+Only the child process imports this module (it imports LoadGen).
+
+Strategies:
+- Offline: the one big query is cut into batches of ``batch_size`` and put on a queue
+  that ``threads`` workers drain.
+- Server: every sample goes on the queue; a worker takes the first waiting sample, then
+  whatever else is waiting up to ``batch_size`` (waiting at most ``max_wait_ms`` for more).
+- SingleStream / MultiStream: LoadGen issues one query at a time and waits for it, so the
+  query is run at once, as one batch, on LoadGen's issuing thread: no hand-off latency.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import mlperf_loadgen as lg
+import numpy as np
+
+from perfpilot.backends.base import Backend
+from perfpilot.catalog.registry import Dataset
+
+
+class QuerySampleLibrary:
+    """Loads preprocessed samples into memory on LoadGen's request, frees them on unload."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+        self._rows = np.full(dataset.total_count, -1, dtype=np.int64)
+        self._store: np.ndarray | None = None
+        self.handle = lg.ConstructQSL(
+            dataset.total_count, dataset.performance_count, self.load, self.unload
+        )
+
+    def load(self, indices: Sequence[int]) -> None:
+        idx = np.asarray(indices, dtype=np.int64)
+        self._store = np.ascontiguousarray(self.dataset.samples(idx))
+        self._rows[:] = -1
+        self._rows[idx] = np.arange(len(idx))
+
+    def unload(self, indices: Sequence[int]) -> None:
+        self._store = None
+        self._rows[:] = -1
+
+    def batch(self, indices: np.ndarray) -> np.ndarray:
+        """The loaded samples for these QSL indices, gathered into one array."""
+        assert self._store is not None, "LoadGen issued a sample that is not loaded"
+        return self._store[self._rows[indices]]
+
+    def destroy(self) -> None:
+        lg.DestroyQSL(self.handle)
+
+
+def argmax_labels(outputs: np.ndarray) -> np.ndarray:
+    """Classification post-processing: class index per sample, int32 (4 bytes each)."""
+    return np.ascontiguousarray(outputs.reshape(len(outputs), -1).argmax(axis=1).astype(np.int32))
+
+
+class SystemUnderTest:
+    """A SUT over a backend with one of the four scenario strategies."""
+
+    def __init__(
+        self,
+        scenario: str,
+        backend: Backend,
+        qsl: QuerySampleLibrary,
+        batch_size: int,
+        threads: int,
+        max_wait_ms: float,
+        on_error: Callable[[BaseException], None],
+        postprocess: Callable[[np.ndarray], np.ndarray] = argmax_labels,
+    ) -> None:
+        self.scenario = scenario
+        self.backend = backend
+        self.qsl = qsl
+        self.batch_size = batch_size
+        self.max_wait_s = max_wait_ms / 1000.0
+        self.on_error = on_error
+        self.postprocess = postprocess
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._workers: list[threading.Thread] = []
+        if scenario in ("Offline", "Server"):
+            target = self._offline_worker if scenario == "Offline" else self._server_worker
+            for i in range(threads):
+                worker = threading.Thread(target=target, name=f"perfpilot-worker-{i}", daemon=True)
+                worker.start()
+                self._workers.append(worker)
+            issue = self._issue_offline if scenario == "Offline" else self._issue_server
+        else:
+            issue = self._run
+        self.handle = lg.ConstructSUT(issue, self._flush)
+
+    # -- LoadGen callbacks ---------------------------------------------------------------
+
+    def _issue_offline(self, samples: list[Any]) -> None:
+        step = self.batch_size
+        for start in range(0, len(samples), step):
+            self._queue.put(samples[start : start + step])
+
+    def _issue_server(self, samples: list[Any]) -> None:
+        for sample in samples:
+            self._queue.put(sample)
+
+    def _flush(self) -> None:
+        pass
+
+    # -- workers -------------------------------------------------------------------------
+
+    def _offline_worker(self) -> None:
+        get = self._queue.get
+        while (chunk := get()) is not None:
+            self._run(chunk)
+
+    def _server_worker(self) -> None:
+        get, get_nowait = self._queue.get, self._queue.get_nowait
+        limit, wait = self.batch_size, self.max_wait_s
+        while (first := get()) is not None:
+            items = [first]
+            deadline = time.monotonic() + wait if wait > 0 else 0.0
+            while len(items) < limit:
+                try:
+                    item = get_nowait()
+                except queue.Empty:
+                    remaining = deadline - time.monotonic() if wait > 0 else 0.0
+                    if remaining <= 0:
+                        break
+                    try:
+                        item = get(timeout=remaining)
+                    except queue.Empty:
+                        break
+                if item is None:  # shutdown: finish this batch, then stop
+                    self._queue.put(None)
+                    break
+                items.append(item)
+            self._run(items)
+
+    def _run(self, samples: list[Any]) -> None:
+        """Predict one batch and complete its samples (all on the calling thread)."""
+        n = len(samples)
+        try:
+            idx = np.fromiter((s.index for s in samples), dtype=np.int64, count=n)
+            labels = self.postprocess(self.backend.predict(self.qsl.batch(idx)))
+        except BaseException as err:  # noqa: BLE001 - any backend failure ends the run
+            self.on_error(err)
+            return
+        size = labels.itemsize * (labels.size // n)
+        base = labels.ctypes.data
+        responses = [
+            lg.QuerySampleResponse(s.id, base + i * size, size) for i, s in enumerate(samples)
+        ]
+        lg.QuerySamplesComplete(responses)  # `labels` stays alive until this returns
+
+    def destroy(self) -> None:
+        for _ in self._workers:
+            self._queue.put(None)
+        for worker in self._workers:
+            worker.join()
+        lg.DestroySUT(self.handle)

@@ -1,0 +1,193 @@
+"""Read LoadGen's logs (``mlperf_log_detail.txt``, ``mlperf_log_summary.txt``) into typed
+results. Works on logs from any LoadGen of the last rounds (official submissions too)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from perfpilot.errors import UsageError
+
+MLLOG_PREFIX = ":::MLLOG "
+PERCENTILES = ("50.00", "90.00", "95.00", "97.00", "99.00", "99.90")
+
+# Scenario -> (detail key of the official metric, unit, scale to apply to the value).
+METRIC_KEYS: dict[str, tuple[str, str, float]] = {
+    "Offline": ("result_samples_per_second", "samples/s", 1.0),
+    "Server": ("result_completed_samples_per_sec", "samples/s", 1.0),
+    "SingleStream": ("early_stopping_latency_ss", "ms", 1e-6),
+    "MultiStream": ("early_stopping_latency_ms", "ms", 1e-6),
+}
+
+
+class DetailLog(BaseModel):
+    """The ``:::MLLOG`` records of a detail log: last value per key, errors, warnings."""
+
+    model_config = ConfigDict(frozen=True)
+
+    values: dict[str, Any]
+    errors: list[str]
+    warnings: list[str]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.values.get(key, default)
+
+
+class LoadgenResult(BaseModel):
+    """What one LoadGen test produced, as perfpilot reports and records it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    scenario: str
+    test_mode: str
+    valid: bool | None  # None in accuracy mode (LoadGen judges only performance runs)
+    invalid_reasons: list[str]
+    metric_name: str | None
+    metric: float | None
+    metric_unit: str | None
+    latency_ns: dict[str, int]  # min, mean, max and percentiles ("p50", "p90", ...)
+    query_count: int | None
+    sample_count: int | None
+    duration_s: float | None
+    loadgen_version: str | None
+    seeds: dict[str, int]
+    effective: dict[str, Any]
+    errors: list[str]
+    warnings: list[str]
+
+
+def read_detail(path: Path) -> DetailLog:
+    """Parse a detail log. A malformed line is skipped only if it is the (cut) last one."""
+    values: dict[str, Any] = {}
+    errors: list[str] = []
+    warnings: list[str] = []
+    lines = path.read_text(errors="replace").splitlines()
+    for number, line in enumerate(lines, 1):
+        if not line.startswith(MLLOG_PREFIX):
+            continue
+        try:
+            record = json.loads(line[len(MLLOG_PREFIX) :])
+        except json.JSONDecodeError as err:
+            if number == len(lines):  # a crashed run can leave a partial last line
+                break
+            raise UsageError(
+                f"{path}:{number}: not a valid MLLOG record ({err.msg})",
+                "The log is damaged; re-run the test.",
+            ) from err
+        key = record.get("key")
+        value = record.get("value")
+        meta = record.get("metadata") or {}
+        if meta.get("is_error"):
+            errors.append(f"{key}: {value}")
+        elif meta.get("is_warning"):
+            warnings.append(f"{key}: {value}")
+        values[key] = value
+    return DetailLog(values=values, errors=errors, warnings=warnings)
+
+
+def read_summary(path: Path) -> dict[str, str]:
+    """``key : value`` lines of a summary log (first occurrence of each key)."""
+    out: dict[str, str] = {}
+    for line in path.read_text(errors="replace").splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.strip() and key.strip() not in out:
+            out[key.strip()] = value.strip()
+    return out
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def parse_result(run_dir: Path) -> LoadgenResult:
+    """The typed result of the LoadGen test whose logs are in ``run_dir``."""
+    detail_path = run_dir / "mlperf_log_detail.txt"
+    if not detail_path.exists():
+        raise UsageError(f"no LoadGen detail log in {run_dir}", "Is this a run directory?")
+    detail = read_detail(detail_path)
+    summary_path = run_dir / "mlperf_log_summary.txt"
+    summary = read_summary(summary_path) if summary_path.exists() else {}
+    scenario = str(detail.get("effective_scenario") or summary.get("Scenario") or "?")
+    test_mode = str(detail.get("effective_test_mode") or summary.get("Mode") or "?")
+    performance = test_mode != "AccuracyOnly"
+
+    valid: bool | None = None
+    reasons: list[str] = []
+    if performance:
+        validity = detail.get("result_validity") or summary.get("Result is")
+        valid = validity == "VALID"
+        checks = {
+            "result_min_duration_met": "min duration not met",
+            "result_min_queries_met": "min queries not met",
+            "early_stopping_met": "early stopping not met",
+            "result_perf_constraints_met": "latency constraint not met",
+        }
+        for key, reason in checks.items():
+            if detail.get(key) is False:
+                reasons.append(reason)
+        invalid_reason = detail.get("result_invalid_reason")
+        if invalid_reason:
+            reasons.append(str(invalid_reason))
+        if detail.errors:
+            reasons.extend(f"LoadGen error: {e}" for e in detail.errors)
+        if validity is None:
+            reasons.append("no result in the log (the test did not finish)")
+
+    metric_name = metric = unit = None
+    if performance and scenario in METRIC_KEYS:
+        metric_name, unit, scale = METRIC_KEYS[scenario]
+        raw = detail.get(metric_name)
+        metric = None if raw is None else float(raw) * scale
+
+    latency: dict[str, int] = {}
+    for name in ("min", "mean", "max"):
+        value = _int(detail.get(f"result_{name}_latency_ns"))
+        if value is not None:
+            latency[name] = value
+    for pct in PERCENTILES:
+        value = _int(detail.get(f"result_{pct}_percentile_latency_ns"))
+        if value is not None:
+            latency["p" + pct.rstrip("0").rstrip(".")] = value
+
+    query_count = _int(detail.get("result_query_count"))
+    spq = _int(detail.get("effective_samples_per_query")) or 1
+    sample_count = None if query_count is None else query_count * spq
+    duration = None
+    if scenario == "Offline" and metric and sample_count:
+        duration = sample_count / metric
+    elif performance and detail.get("result_scheduled_samples_per_sec") and sample_count:
+        duration = sample_count / float(detail.get("result_scheduled_samples_per_sec"))
+
+    seeds = {
+        k: int(detail.get(f"effective_{k}"))
+        for k in ("qsl_rng_seed", "sample_index_rng_seed", "schedule_rng_seed")
+        if detail.get(f"effective_{k}") is not None
+    }
+    effective = {
+        k.removeprefix("effective_"): v for k, v in detail.values.items()
+        if k.startswith("effective_")
+    }
+    return LoadgenResult(
+        scenario=scenario,
+        test_mode=test_mode,
+        valid=valid,
+        invalid_reasons=reasons,
+        metric_name=metric_name,
+        metric=metric,
+        metric_unit=unit,
+        latency_ns=latency,
+        query_count=query_count,
+        sample_count=sample_count,
+        duration_s=duration,
+        loadgen_version=detail.get("loadgen_version"),
+        seeds=seeds,
+        effective=effective,
+        errors=detail.errors,
+        warnings=detail.warnings,
+    )

@@ -1,0 +1,266 @@
+"""The parent side of a benchmark: resolve, start one child per LoadGen test, wait,
+score, record. The parent blocks on the child; a timer thread only redraws progress."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from perfpilot.accuracy import score_top1
+from perfpilot.artifacts import atomic_write_text, sha256_file
+from perfpilot.backends.registry import get_backend_entry
+from perfpilot.catalog import Dataset, ModelSpec, TaskSpec, get_model, get_task
+from perfpilot.catalog.validate import check_onnx_model
+from perfpilot.config.run import RunConfig
+from perfpilot.engine.child import PROGRESS_FILE, RESULT_FILE
+from perfpilot.engine.logparse import parse_result
+from perfpilot.engine.record import AccuracyRecord, ArtifactRecord, RunRecord
+from perfpilot.errors import PerfpilotError, UsageError
+from perfpilot.provenance import software_versions, system_info
+from perfpilot.workspace import Workspace
+
+#: progress(label, elapsed_s, expected_s or None); called about four times a second.
+ProgressFn = Callable[[str, float, float | None], None]
+
+
+@dataclass
+class Prepared:
+    """What every test of one model x backend shares, resolved once in the parent."""
+
+    model: ModelSpec
+    task: TaskSpec
+    dataset: Dataset
+    model_file: Path | None
+    model_record: ArtifactRecord
+    dataset_record: ArtifactRecord
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+def prepare(cfg: RunConfig) -> Prepared:
+    """Check names and files and build or find the model, before any LoadGen test."""
+    entry = get_backend_entry(cfg.backend, cfg.device)
+    model = get_model(cfg.model)
+    task = get_task(model.task)
+    if cfg.model_path is not None:
+        model_file: Path | None = cfg.model_path.expanduser().absolute()
+        check_onnx_model(model_file, task)  # type: ignore[arg-type]
+    elif entry.name == "null":
+        model_file = None  # the null backend never reads a model
+    else:
+        model_file = model.ensure_file()
+    dataset = task.load_dataset()
+    model_record = ArtifactRecord(
+        name=model.name,
+        path=None if model_file is None else str(model_file),
+        sha256=None if model_file is None else sha256_file(model_file),
+        substituted=cfg.model_path is not None,
+    )
+    dataset_record = ArtifactRecord(name=dataset.name, sha256=dataset.sha256())
+    return Prepared(model, task, dataset, model_file, model_record, dataset_record)
+
+
+def resolve_config(cfg: RunConfig) -> RunConfig:
+    """Fill in defaults that depend on the machine (recorded, so a run can be repeated)."""
+    if cfg.backend_threads is not None:
+        return cfg
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    workers = cfg.threads if cfg.scenario in ("Offline", "Server") else 1
+    return cfg.model_copy(update={"backend_threads": max(1, (cores or 1) // workers)})
+
+
+class _Progress:
+    """Calls ``progress`` on a timer while the parent waits for the child."""
+
+    def __init__(self, fn: ProgressFn | None, label: str, run_dir: Path) -> None:
+        self.fn, self.label, self.run_dir = fn, label, run_dir
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self) -> _Progress:
+        if self.fn is not None:
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.done.set()
+        if self.thread.is_alive():
+            self.thread.join()
+
+    def _loop(self) -> None:
+        assert self.fn is not None
+        start = time.monotonic()
+        expected: float | None = None
+        while not self.done.wait(0.25):
+            if expected is None:
+                try:
+                    expected = float(json.loads((self.run_dir / PROGRESS_FILE).read_text())["expected_s"])
+                except (OSError, ValueError, KeyError):
+                    expected = None
+            self.fn(self.label, time.monotonic() - start, expected)
+
+
+def _child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    # The child must import this very perfpilot, whether installed or run from a checkout.
+    src = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
+def _tail(path: Path, lines: int = 5) -> str:
+    try:
+        text = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return " | ".join(text[-lines:])
+
+
+def run_one(
+    cfg: RunConfig,
+    prepared: Prepared,
+    workspace: Workspace,
+    session_id: str,
+    command: Sequence[str],
+    progress: ProgressFn | None = None,
+) -> RunRecord:
+    """Run one LoadGen test in its own child process and fresh run directory."""
+    cfg = resolve_config(cfg)
+    run_id, run_dir = workspace.new_run_dir(cfg.scenario, cfg.mode)
+    started = _now()
+    spec = {
+        "run_id": run_id,
+        "config": json.loads(cfg.model_dump_json()),
+        "task": prepared.task.name,
+        "loadgen_model": prepared.model.loadgen_name,
+        "model_path": None if prepared.model_file is None else str(prepared.model_file),
+    }
+    spec_path = run_dir / "spec.json"
+    atomic_write_text(spec_path, json.dumps(spec, indent=2) + "\n")
+    status: str = "ok"
+    error: str | None = None
+    child: dict[str, Any] = {}
+    interrupted = False
+    with open(run_dir / "child.log", "wb") as log, _Progress(
+        progress, f"{cfg.scenario} {cfg.mode}", run_dir
+    ):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "perfpilot.engine.child", str(spec_path)],
+            cwd=run_dir,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=_child_env(),
+        )
+        try:
+            returncode = proc.wait()
+        except KeyboardInterrupt:
+            interrupted = True
+            proc.terminate()
+            try:
+                returncode = proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                returncode = proc.wait()
+    result_path = run_dir / RESULT_FILE
+    if result_path.exists():
+        child = json.loads(result_path.read_text())
+    if interrupted:
+        status, error = "interrupted", "interrupted by the user (Ctrl-C)"
+    elif child.get("status") == "failed":
+        status, error = "failed", str(child.get("error"))
+    elif returncode != 0 or child.get("status") != "ok":
+        how = f"signal {-returncode}" if returncode < 0 else f"exit code {returncode}"
+        status = "failed"
+        error = f"the LoadGen child process ended with {how}: {_tail(run_dir / 'child.log')}"
+
+    result = None
+    if (run_dir / "mlperf_log_detail.txt").exists():
+        try:
+            result = parse_result(run_dir)
+        except PerfpilotError as err:
+            if status == "ok":
+                status, error = "failed", err.one_line()
+    elif status == "ok":
+        status, error = "failed", "LoadGen wrote no detail log"
+
+    accuracy = None
+    if status == "ok" and cfg.mode == "accuracy":
+        try:
+            scored = score_top1(run_dir / "mlperf_log_accuracy.json", prepared.dataset.labels())
+        except PerfpilotError as err:
+            status, error = "failed", err.one_line()
+        else:
+            atomic_write_text(run_dir / "accuracy.txt", scored.line() + "\n")
+            target = prepared.task.accuracy_target
+            accuracy = AccuracyRecord(
+                metric=prepared.task.metric,
+                value=round(scored.accuracy, 3),
+                good=scored.good,
+                total=scored.total,
+                target=target,
+                passed=scored.accuracy >= target,
+            )
+
+    record = RunRecord(
+        run_id=run_id,
+        session_id=session_id,
+        status=status,  # type: ignore[arg-type]
+        started=started,
+        finished=_now(),
+        command=list(command),
+        run_dir=str(run_dir),
+        config=json.loads(cfg.model_dump_json()),
+        loadgen_settings=child.get("settings"),
+        calibration=child.get("calibration"),
+        model=prepared.model_record,
+        dataset=prepared.dataset_record,
+        provenance={
+            "system": system_info(),
+            "software": software_versions(child.get("backend_version")),
+        },
+        result=result,
+        accuracy=accuracy,
+        error=error,
+    )
+    workspace.write_record(record)
+    if interrupted:
+        raise KeyboardInterrupt
+    return record
+
+
+def run_benchmark(
+    configs: Sequence[RunConfig],
+    workspace: Workspace,
+    command: Sequence[str] = (),
+    progress: ProgressFn | None = None,
+    on_record: Callable[[RunRecord], None] | None = None,
+) -> list[RunRecord]:
+    """Run every test in ``configs`` (each in its own child process), in order."""
+    if not configs:
+        raise UsageError("nothing to run")
+    session_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
+    cache: dict[tuple[str, str, str | None], Prepared] = {}
+    for cfg in configs:  # resolve everything first: bad input fails before any test
+        key = (cfg.model, cfg.backend, str(cfg.model_path) if cfg.model_path else None)
+        if key not in cache:
+            cache[key] = prepare(cfg)
+    records = []
+    for cfg in configs:
+        key = (cfg.model, cfg.backend, str(cfg.model_path) if cfg.model_path else None)
+        record = run_one(cfg, cache[key], workspace, session_id, command, progress)
+        records.append(record)
+        if on_record is not None:
+            on_record(record)
+    return records

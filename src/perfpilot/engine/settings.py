@@ -1,0 +1,65 @@
+"""LoadGen settings for one test, and the user.conf that carries them to LoadGen.
+
+The built-in mlperf.conf stays in force: perfpilot only writes the keys it resolves
+(expected QPS or latency; in ``test`` execution mode also the shorter duration and
+counts) into ``user.conf``, which LoadGen reads on top of its own configuration.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from perfpilot import __version__
+
+#: ``test`` execution mode: short runs that still give LoadGen enough queries for its
+#: early-stopping estimates. ``valid`` mode uses mlperf.conf's official values.
+TEST_MIN_DURATION_MS = 1000
+TEST_MIN_QUERY_COUNT = {"Offline": 1, "Server": 100, "SingleStream": 100, "MultiStream": 100}
+
+
+class LoadgenSettings(BaseModel):
+    """The values perfpilot hands to LoadGen for one test. ``None`` leaves mlperf.conf's."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    scenario: str
+    mode: str
+    target_qps: float | None = None  # Offline expected QPS, Server target QPS
+    target_latency_ms: float | None = None  # SingleStream / MultiStream expected latency
+    min_duration_ms: int | None = None
+    min_query_count: int | None = None
+    samples_per_query: int | None = None  # MultiStream
+
+    def user_conf(self, model: str, header: str = "") -> str:
+        """The user.conf text: ``model.Scenario.key = value`` lines."""
+        prefix = f"{model}.{self.scenario}"
+        lines = [f"# user.conf written by perfpilot {__version__}"]
+        if header:
+            lines.append(f"# {header}")
+        if self.target_qps is not None:
+            lines.append(f"{prefix}.target_qps = {_num(self.target_qps)}")
+        if self.target_latency_ms is not None:
+            lines.append(f"{prefix}.target_latency = {_num(self.target_latency_ms)}")
+        if self.min_duration_ms is not None:
+            lines.append(f"{prefix}.min_duration = {self.min_duration_ms}")
+        if self.min_query_count is not None:
+            lines.append(f"{prefix}.min_query_count = {self.min_query_count}")
+        if self.samples_per_query is not None:
+            lines.append(f"{prefix}.samples_per_query = {self.samples_per_query}")
+        return "\n".join(lines) + "\n"
+
+
+def _num(value: float) -> str:
+    """A number LoadGen's strtod reads back exactly enough, without exponent noise."""
+    text = f"{value:.6f}".rstrip("0").rstrip(".")
+    return text or "0"
+
+
+def expected_duration_s(settings: LoadgenSettings, throughput: float | None = None) -> float:
+    """Rough wall time of a test, for the progress line (not a promise)."""
+    if settings.mode == "accuracy":
+        return 0.0
+    base = (settings.min_duration_ms or 600_000) / 1000
+    if settings.scenario == "Offline" and settings.target_qps and throughput:
+        return max(base, 1.1 * base * settings.target_qps / throughput)
+    return base
