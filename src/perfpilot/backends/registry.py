@@ -45,6 +45,14 @@ BACKENDS: dict[str, BackendEntry] = {
         devices=("cpu", "cuda"),
         description="ONNX Runtime (CPU; CUDA with onnxruntime-gpu)",
     ),
+    "openvino": BackendEntry(
+        name="openvino",
+        target="perfpilot.backends.openvino.backend:OpenVinoBackend",
+        requires=("openvino",),
+        extra="openvino",
+        devices=("cpu",),
+        description="Intel OpenVINO (reads ONNX; fp32 by default)",
+    ),
     "null": BackendEntry(
         name="null",
         target="perfpilot.backends.null.backend:NullBackend",

@@ -1,0 +1,47 @@
+import pytest
+
+from perfpilot.config import build_run_configs
+from perfpilot.errors import UsageError
+
+
+def test_defaults_are_offline_accuracy_then_performance_in_test_mode() -> None:
+    configs = build_run_configs()
+    assert [(c.scenario, c.mode) for c in configs] == [
+        ("Offline", "accuracy"),
+        ("Offline", "performance"),
+    ]
+    assert all(c.model == "digits-cnn" and c.backend == "onnxruntime" for c in configs)
+    assert all(c.execution == "test" and c.device == "cpu" for c in configs)
+
+
+def test_all_scenarios_and_case_insensitive_names() -> None:
+    configs = build_run_configs("all", "performance")
+    assert [c.scenario for c in configs] == ["Offline", "Server", "SingleStream", "MultiStream"]
+    assert build_run_configs("singlestream", "ACCURACY")[0].scenario == "SingleStream"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"scenario": "Batch"}, "unknown value 'Batch' for --scenario. Choose one of: Offline"),
+        ({"mode": "fast"}, "unknown value 'fast' for --mode"),
+        ({"device": "tpu"}, "unknown value 'tpu' for --device. Choose one of: cpu, cuda"),
+        ({"execution": "long"}, "unknown value 'long' for --execution"),
+        ({"batch_size": 0}, "invalid value 0 for --batch-size: input should be greater than"),
+        ({"target_qps": -5.0}, "invalid value -5.0 for --target-qps"),
+        ({"target_qps": float("nan")}, "for --target-qps"),
+        ({"threads": 0}, "for --threads"),
+    ],
+)
+def test_bad_values_name_the_option(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(UsageError) as info:
+        build_run_configs(**kwargs)  # type: ignore[arg-type]
+    assert message in info.value.one_line()
+    assert "\n" not in info.value.one_line()
+    assert info.value.exit_code == 2
+
+
+def test_configs_are_frozen() -> None:
+    cfg = build_run_configs()[0]
+    with pytest.raises(Exception, match="frozen"):
+        cfg.batch_size = 3  # type: ignore[misc]
