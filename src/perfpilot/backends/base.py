@@ -33,6 +33,10 @@ class Backend(ABC):
     def version(cls) -> str:
         """Version of the runtime behind this backend."""
 
+    @classmethod
+    def check_device(cls, device: str) -> None:
+        """Raise a UsageError if ``device`` cannot be used here (checked before any run)."""
+
     @abstractmethod
     def load(self, model_path: Path | None) -> None:
         """Prepare the model for inference."""

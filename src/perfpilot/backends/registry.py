@@ -106,9 +106,10 @@ def get_backend_entry(name: str, device: str = "cpu") -> BackendEntry:
     return entry
 
 
-def create_backend(name: str, config: BackendConfig) -> Backend:
-    """Instantiate backend ``name`` (checks as :func:`get_backend_entry`)."""
-    entry = get_backend_entry(name, config.device)
+def backend_class(name: str, device: str = "cpu") -> type[Backend]:
+    """The class of backend ``name``, after the checks of :func:`get_backend_entry` and
+    the backend's own check that ``device`` works here."""
+    entry = get_backend_entry(name, device)
     module, _, cls_name = entry.target.partition(":")
     try:
         cls = getattr(importlib.import_module(module), cls_name)
@@ -117,5 +118,10 @@ def create_backend(name: str, config: BackendConfig) -> Backend:
             f"backend {name!r} failed to import ({err})",
             f"Reinstall its runtime: {entry.install_hint()}",
         ) from err
-    backend: Backend = cls(config)
-    return backend
+    cls.check_device(device)
+    return cls  # type: ignore[no-any-return]
+
+
+def create_backend(name: str, config: BackendConfig) -> Backend:
+    """Instantiate backend ``name`` (checks as :func:`backend_class`)."""
+    return backend_class(name, config.device)(config)

@@ -52,24 +52,24 @@ def runs_show(ctx: Context, run_id: str, as_json: bool) -> None:
     if as_json:
         click.echo(record.model_dump_json(indent=2))
         return
-    console = console()
-    print_table(console, [record], title=record.run_id)
+    out = console()
+    print_table(out, [record], title=record.run_id)
     cfg = record.config
-    console.print(f"model: {record.model.name} ({record.model.sha256 or 'no file'})"
+    out.print(f"model: {record.model.name} ({record.model.sha256 or 'no file'})"
                   + (" [substituted]" if record.model.substituted else ""), highlight=False)
-    console.print(f"dataset: {record.dataset.name} ({record.dataset.sha256})", highlight=False)
-    console.print(f"backend: {cfg['backend']} on {cfg['device']}, batch {cfg['batch_size']}, "
+    out.print(f"dataset: {record.dataset.name} ({record.dataset.sha256})", highlight=False)
+    out.print(f"backend: {cfg['backend']} on {cfg['device']}, batch {cfg['batch_size']}, "
                   f"{cfg['threads']} worker(s) x {cfg['backend_threads']} runtime thread(s), "
                   f"execution {cfg['execution']}", highlight=False)
     if record.loadgen_settings:
         shown = {k: v for k, v in record.loadgen_settings.items() if v is not None}
-        console.print(f"LoadGen settings: {shown}", highlight=False)
+        out.print(f"LoadGen settings: {shown}", highlight=False)
     sw = record.provenance.get("software", {})
     sysinfo = record.provenance.get("system", {})
-    console.print(f"software: {sw}", highlight=False)
-    console.print(f"system: {sysinfo.get('cpu_model')}, {sysinfo.get('cpu_count')} cores, "
+    out.print(f"software: {sw}", highlight=False)
+    out.print(f"system: {sysinfo.get('cpu_model')}, {sysinfo.get('cpu_count')} cores, "
                   f"{sysinfo.get('os')}", highlight=False)
     if record.result and record.result.invalid_reasons:
-        console.print(f"INVALID because: {'; '.join(record.result.invalid_reasons)}")
-    console.print(f"started {record.started}, finished {record.finished}; "
+        out.print(f"INVALID because: {'; '.join(record.result.invalid_reasons)}")
+    out.print(f"started {record.started}, finished {record.finished}; "
                   f"command: {' '.join(record.command)}", highlight=False)

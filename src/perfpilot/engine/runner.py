@@ -17,7 +17,7 @@ from typing import Any
 
 from perfpilot.accuracy import score_top1
 from perfpilot.artifacts import atomic_write_text, sha256_file
-from perfpilot.backends.registry import get_backend_entry
+from perfpilot.backends.registry import backend_class, get_backend_entry
 from perfpilot.catalog import Dataset, ModelSpec, TaskSpec, get_model, get_task
 from perfpilot.catalog.validate import check_onnx_model
 from perfpilot.config.run import RunConfig
@@ -51,6 +51,7 @@ def _now() -> str:
 def prepare(cfg: RunConfig) -> Prepared:
     """Check names and files and build or find the model, before any LoadGen test."""
     entry = get_backend_entry(cfg.backend, cfg.device)
+    backend_class(cfg.backend, cfg.device)  # imports the backend; checks the device
     model = get_model(cfg.model)
     task = get_task(model.task)
     if cfg.model_path is not None:
@@ -173,6 +174,9 @@ def run_one(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 returncode = proc.wait()
+    trace = run_dir / "mlperf_log_trace.json"
+    if not cfg.trace and trace.exists() and trace.stat().st_size == 0:
+        trace.unlink()  # LoadGen creates it even with tracing off
     result_path = run_dir / RESULT_FILE
     if result_path.exists():
         child = json.loads(result_path.read_text())

@@ -19,6 +19,16 @@ class OnnxRuntimeBackend(Backend):
 
         return str(onnxruntime.__version__)
 
+    @classmethod
+    def check_device(cls, device: str) -> None:
+        import onnxruntime as ort
+
+        if device == "cuda" and "CUDAExecutionProvider" not in ort.get_available_providers():
+            raise UsageError(
+                "onnxruntime here has no CUDA provider (it is the CPU build, or no GPU is visible)",
+                "Install onnxruntime-gpu on a machine with an NVIDIA GPU, or use --device cpu.",
+            )
+
     def load(self, model_path: Path | None) -> None:
         import onnxruntime as ort
 
@@ -32,11 +42,7 @@ class OnnxRuntimeBackend(Backend):
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
         if self.config.device == "cuda":
-            if "CUDAExecutionProvider" not in ort.get_available_providers():
-                raise UsageError(
-                    "onnxruntime here has no CUDA provider",
-                    "Install onnxruntime-gpu on a machine with an NVIDIA GPU, or use --device cpu.",
-                )
+            self.check_device("cuda")
             providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
         else:
             providers = ["CPUExecutionProvider"]

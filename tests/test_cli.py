@@ -1,0 +1,130 @@
+"""The real ``perfpilot`` command: exit codes, one-line errors, JSON output."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+
+
+def _one_error_line(stderr: str) -> str:
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("perfpilot: error: ")
+    assert "Traceback" not in stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["run", "--model", "resnet9"], "unknown model 'resnet9'. Choose one of: digits-cnn"),
+        (["run", "--backend", "tensorrt"], "unknown backend 'tensorrt'. Choose one of:"),
+        (["run", "--device", "tpu"], "unknown value 'tpu' for --device. Choose one of: cpu, cuda"),
+        (["run", "--scenario", "Batch"], "unknown value 'Batch' for --scenario"),
+        (["run", "--mode", "quick"], "unknown value 'quick' for --mode"),
+        (["run", "--batch-size", "0"], "'--batch-size': 0 is not in the range x>=1"),
+        (["run", "--target-qps", "-5"], "'--target-qps': -5.0 is not in the range x>0"),
+        (["run", "--threads", "many"], "'--threads': 'many' is not a valid integer"),
+        (["run", "--bogus"], "No such option '--bogus'"),
+        (["run", "--device", "cuda"], "onnxruntime here has no CUDA provider"),
+        (["run", "--backend", "null", "--device", "cuda"], "does not support device 'cuda'"),
+        (["runs", "show", "nope"], "no run 'nope'"),
+    ],
+)
+def test_bad_input_is_one_line_with_exit_code_2(tmp_path: Path, args: list[str],
+                                                 expected: str) -> None:
+    proc = run_cli("--workspace", str(tmp_path / "ws"), *args)
+    assert proc.returncode == 2, proc.stderr
+    assert expected in _one_error_line(proc.stderr)
+    assert not (tmp_path / "ws" / "runs").exists() or args[0] == "runs"  # nothing started
+
+
+def test_missing_runtime_says_what_to_install(tmp_path: Path) -> None:
+    if importlib.util.find_spec("openvino") is not None:
+        pytest.skip("openvino is installed here, so it is not missing")
+    proc = run_cli("--workspace", str(tmp_path), "run", "--backend", "openvino")
+    assert proc.returncode == 2
+    assert "Install it with: pip install 'perfpilot[openvino]'" in _one_error_line(proc.stderr)
+
+
+def test_bad_model_file_is_caught_before_loadgen(tmp_path: Path) -> None:
+    bad = tmp_path / "model.onnx"
+    bad.write_text("this is not onnx")
+    proc = run_cli("--workspace", str(tmp_path / "ws"), "run", "--model-path", str(bad))
+    assert proc.returncode == 2
+    assert "is not a valid ONNX model" in _one_error_line(proc.stderr)
+    assert not (tmp_path / "ws" / "runs").exists()
+
+
+def test_verbose_shows_the_traceback(tmp_path: Path) -> None:
+    proc = run_cli("--workspace", str(tmp_path), "-v", "run", "--model", "resnet9")
+    assert proc.returncode == 2
+    assert "Traceback" in proc.stderr and "unknown model 'resnet9'" in proc.stderr
+
+
+def test_lists_work_without_a_workspace(tmp_path: Path) -> None:
+    models = json.loads(run_cli("models", "list", "--json", cwd=tmp_path).stdout)
+    assert models[0]["name"] == "digits-cnn" and models[0]["target"] == 97.0
+    backends = {b["name"]: b for b in json.loads(run_cli("backends", "list", "--json").stdout)}
+    assert backends["onnxruntime"]["installed"] is True
+    assert backends["openvino"]["install"] == "pip install 'perfpilot[openvino]'"
+    empty = run_cli("--workspace", str(tmp_path / "none"), "runs", "list")
+    assert empty.returncode == 0 and "no runs yet" in empty.stdout
+
+
+@pytest.mark.slow
+def test_run_then_list_and_show(tmp_path: Path, digits_model: Path) -> None:
+    ws = str(tmp_path / "ws")
+    proc = run_cli("--workspace", ws, "run", "--scenario", "SingleStream")
+    assert proc.returncode == 0, proc.stderr
+    for word in ("SingleStream", "accuracy", "performance", "VALID", "PASS", "p99 ms"):
+        assert word in proc.stdout
+    listed = json.loads(run_cli("--workspace", ws, "runs", "list", "--json").stdout)
+    assert [r["config"]["mode"] for r in listed] == ["accuracy", "performance"]
+    run_id = listed[1]["run_id"]
+    shown = run_cli("--workspace", ws, "runs", "show", run_id[:-2])
+    assert shown.returncode == 0 and run_id in shown.stdout and "LoadGen settings" in shown.stdout
+    record = json.loads(run_cli("--workspace", ws, "runs", "show", run_id, "--json").stdout)
+    assert record["result"]["valid"] is True
+    assert record["result"]["metric_unit"] == "ms"
+
+
+@pytest.mark.slow
+def test_json_output_and_env_workspace(tmp_path: Path, digits_model: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PERFPILOT_WORKSPACE": str(tmp_path / "envws")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "perfpilot", "run", "--backend", "null", "--mode", "performance",
+         "--scenario", "MultiStream", "--json"], capture_output=True, text=True, env=env,
+        cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    (record,) = json.loads(proc.stdout)
+    assert record["result"]["valid"] is True
+    assert record["run_dir"].startswith(str(tmp_path / "envws"))
+
+
+@pytest.mark.slow
+def test_failed_run_exits_1_and_a_stray_audit_config_is_ignored(tmp_path: Path,
+                                                                digits_model: Path) -> None:
+    from tests.test_integration import _fixed_batch_model
+
+    # A TEST04-style audit.config in the user's folder must not change the run.
+    (tmp_path / "audit.config").write_text("*.*.mode = 2\n*.*.performance_issue_same = 1\n")
+    model = _fixed_batch_model(tmp_path / "fixed.onnx", digits_model)
+    proc = run_cli("--workspace", "ws", "run", "--model-path", str(model), "--mode", "accuracy",
+                   cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "FAILED" in proc.stdout and "Reshape" in proc.stdout
+    ok = run_cli("--workspace", "ws", "run", "--backend", "null", "--mode", "performance",
+                 "--json", cwd=tmp_path)
+    (record,) = json.loads(ok.stdout)
+    assert record["result"]["effective"]["performance_issue_same"] is False
+    assert record["result"]["effective"]["test_mode"] == "PerformanceOnly"

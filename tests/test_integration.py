@@ -1,0 +1,148 @@
+"""Real LoadGen, real onnxruntime, the built-in model: each test in its own process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from perfpilot.config import build_run_configs
+from perfpilot.engine.runner import run_benchmark
+from perfpilot.workspace import Workspace
+
+pytestmark = pytest.mark.slow
+
+V61_SEEDS = {
+    "qsl_rng_seed": 2085463073848966840,
+    "sample_index_rng_seed": 2747215439041700203,
+    "schedule_rng_seed": 16159082839903944936,
+}
+
+
+@pytest.fixture(scope="module")
+def all_scenarios(tmp_path_factory: pytest.TempPathFactory, digits_model: Path):  # type: ignore[no-untyped-def]
+    ws = Workspace(tmp_path_factory.mktemp("ws-all"))
+    return ws, run_benchmark(build_run_configs("all", "both"), ws, ["pytest"])
+
+
+def test_every_scenario_is_valid_and_accurate(all_scenarios) -> None:  # type: ignore[no-untyped-def]
+    _, records = all_scenarios
+    assert [(r.scenario, r.mode) for r in records] == [
+        (s, m)
+        for s in ("Offline", "Server", "SingleStream", "MultiStream")
+        for m in ("accuracy", "performance")
+    ]
+    for r in records:
+        assert r.status == "ok", r.error
+        assert r.ok, (r.scenario, r.mode, r.result and r.result.invalid_reasons)
+        if r.mode == "accuracy":
+            assert r.accuracy is not None and r.accuracy.value >= 97.0
+            assert r.accuracy.total == 360
+            text = (Path(r.run_dir) / "accuracy.txt").read_text()
+            assert text.startswith(f"accuracy={r.accuracy.value:.3f}%, good=")
+        else:
+            assert r.result is not None and r.result.valid is True
+            assert r.result.seeds == V61_SEEDS
+            assert r.result.metric is not None and r.result.metric > 0
+            assert r.result.errors == []
+    units = {r.scenario: r.result.metric_unit for r in records if r.mode == "performance"}
+    assert units == {"Offline": "samples/s", "Server": "samples/s",
+                     "SingleStream": "ms", "MultiStream": "ms"}
+
+
+def test_run_directories_and_records_are_complete(all_scenarios) -> None:  # type: ignore[no-untyped-def]
+    ws, records = all_scenarios
+    assert len({r.run_dir for r in records}) == len(records)  # a fresh directory each
+    for r in records:
+        run_dir = Path(r.run_dir)
+        data = json.loads((run_dir / "run.json").read_text())
+        for key in ("schema_version", "run_id", "started", "finished", "command", "config",
+                    "provenance", "model", "dataset", "result", "loadgen_settings"):
+            assert data[key] is not None, key
+        assert data["config"]["backend_threads"] >= 1  # resolved, not left to chance
+        sw, system = data["provenance"]["software"], data["provenance"]["system"]
+        assert sw["mlcommons-loadgen"] and sw["backend"] and sw["perfpilot"]
+        assert system["cpu_count"] >= 1 and system["memory_bytes"] > 0 and system["cpu_model"]
+        assert len(data["model"]["sha256"]) == 64 and len(data["dataset"]["sha256"]) == 64
+        conf = (run_dir / "user.conf").read_text()
+        assert f"digits-cnn.{r.scenario}." in conf
+        assert not (run_dir / "mlperf_log_trace.json").exists()  # trace off by default
+        assert not (run_dir / "audit.config").exists()
+    assert [x.run_id for x in ws.records()] == [r.run_id for r in records]
+
+
+def test_user_conf_values_reach_loadgen(all_scenarios) -> None:  # type: ignore[no-untyped-def]
+    _, records = all_scenarios
+    offline = next(r for r in records if r.scenario == "Offline" and r.mode == "performance")
+    assert offline.loadgen_settings is not None and offline.result is not None
+    assert offline.result.effective["target_qps"] == pytest.approx(
+        offline.loadgen_settings["target_qps"], rel=1e-5)
+    assert offline.result.effective["min_duration_ms"] == 1000
+
+
+def test_null_backend_measures_the_harness(workspace: Workspace) -> None:
+    records = run_benchmark(build_run_configs("Offline", "performance", backend="null"),
+                            workspace)
+    (r,) = records
+    assert r.ok and r.model.sha256 is None
+    assert r.result is not None and r.result.metric is not None and r.result.metric > 50_000
+
+
+def _fixed_batch_model(path: Path, digits_model: Path) -> Path:
+    """A digits model that only accepts batches of exactly 32 (Reshape to [32, 64]):
+    it loads and warms up, then fails on the Offline run's last, shorter batch."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    shape = numpy_helper.from_array(np.array([32, 64], dtype=np.int64), "shape")
+    w = numpy_helper.from_array(np.zeros((10, 64), np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("Reshape", ["input", "shape"], ["flat"]),
+         helper.make_node("Gemm", ["flat", "w"], ["logits"], transB=1)],
+        "fixed-batch",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 1, 8, 8])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 10])],
+        initializer=[shape, w])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, path)
+    return path
+
+
+def test_backend_failure_during_loadgen_is_recorded(workspace: Workspace, tmp_path: Path,
+                                                    digits_model: Path) -> None:
+    model = _fixed_batch_model(tmp_path / "fixed.onnx", digits_model)
+    (r,) = run_benchmark(build_run_configs("Offline", "accuracy", model_path=model), workspace)
+    assert r.status == "failed"
+    assert r.error is not None and "Reshape" in r.error
+    assert r.model.substituted is True
+    run_dir = Path(r.run_dir)
+    assert (run_dir / "run.json").exists() and (run_dir / "child.log").exists()
+    assert (run_dir / "mlperf_log_detail.txt").exists()  # LoadGen's logs are kept
+
+
+def test_killed_child_is_a_failed_run(workspace: Workspace) -> None:
+    killed = threading.Event()
+
+    def kill_child(label: str, elapsed: float, expected: float | None) -> None:
+        if killed.is_set() or elapsed < 0.5:
+            return
+        for proc in Path("/proc").iterdir():
+            try:
+                cmdline = (proc / "cmdline").read_bytes().decode()
+            except (OSError, ValueError):
+                continue
+            if "perfpilot.engine.child" in cmdline and str(workspace.root) in cmdline:
+                os.kill(int(proc.name), signal.SIGKILL)
+                killed.set()
+
+    cfgs = build_run_configs("Server", "performance", min_duration_ms=5000)
+    (r,) = run_benchmark(cfgs, workspace, progress=kill_child)
+    assert killed.is_set()
+    assert r.status == "failed"
+    assert r.error is not None and "signal 9" in r.error
