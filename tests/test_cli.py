@@ -36,8 +36,9 @@ def _one_error_line(stderr: str) -> str:
         (["runs", "show", "nope"], "no run 'nope'"),
     ],
 )
-def test_bad_input_is_one_line_with_exit_code_2(tmp_path: Path, args: list[str],
-                                                 expected: str) -> None:
+def test_bad_input_is_one_line_with_exit_code_2(
+    tmp_path: Path, args: list[str], expected: str
+) -> None:
     proc = run_cli("--workspace", str(tmp_path / "ws"), *args)
     assert proc.returncode == 2, proc.stderr
     assert expected in _one_error_line(proc.stderr)
@@ -102,9 +103,25 @@ def test_json_output_and_env_workspace(tmp_path: Path, digits_model: Path) -> No
 
     env = {**os.environ, "PERFPILOT_WORKSPACE": str(tmp_path / "envws")}
     proc = subprocess.run(
-        [sys.executable, "-m", "perfpilot", "run", "--backend", "null", "--mode", "performance",
-         "--scenario", "MultiStream", "--json"], capture_output=True, text=True, env=env,
-        cwd=tmp_path, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "perfpilot",
+            "run",
+            "--backend",
+            "null",
+            "--mode",
+            "performance",
+            "--scenario",
+            "MultiStream",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     (record,) = json.loads(proc.stdout)
     assert record["result"]["valid"] is True
@@ -112,19 +129,30 @@ def test_json_output_and_env_workspace(tmp_path: Path, digits_model: Path) -> No
 
 
 @pytest.mark.slow
-def test_failed_run_exits_1_and_a_stray_audit_config_is_ignored(tmp_path: Path,
-                                                                digits_model: Path) -> None:
+def test_failed_run_exits_1_and_a_stray_audit_config_is_ignored(
+    tmp_path: Path, digits_model: Path
+) -> None:
     from tests.test_integration import _fixed_batch_model
 
     # A TEST04-style audit.config in the user's folder must not change the run.
     (tmp_path / "audit.config").write_text("*.*.mode = 2\n*.*.performance_issue_same = 1\n")
     model = _fixed_batch_model(tmp_path / "fixed.onnx", digits_model)
-    proc = run_cli("--workspace", "ws", "run", "--model-path", str(model), "--mode", "accuracy",
-                   cwd=tmp_path)
+    proc = run_cli(
+        "--workspace", "ws", "run", "--model-path", str(model), "--mode", "accuracy", cwd=tmp_path
+    )
     assert proc.returncode == 1
     assert "FAILED" in proc.stdout and "Reshape" in proc.stdout
-    ok = run_cli("--workspace", "ws", "run", "--backend", "null", "--mode", "performance",
-                 "--json", cwd=tmp_path)
+    ok = run_cli(
+        "--workspace",
+        "ws",
+        "run",
+        "--backend",
+        "null",
+        "--mode",
+        "performance",
+        "--json",
+        cwd=tmp_path,
+    )
     (record,) = json.loads(ok.stdout)
     assert record["result"]["effective"]["performance_issue_same"] is False
     assert record["result"]["effective"]["test_mode"] == "PerformanceOnly"

@@ -51,8 +51,12 @@ def test_every_scenario_is_valid_and_accurate(all_scenarios) -> None:  # type: i
             assert r.result.metric is not None and r.result.metric > 0
             assert r.result.errors == []
     units = {r.scenario: r.result.metric_unit for r in records if r.mode == "performance"}
-    assert units == {"Offline": "samples/s", "Server": "samples/s",
-                     "SingleStream": "ms", "MultiStream": "ms"}
+    assert units == {
+        "Offline": "samples/s",
+        "Server": "samples/s",
+        "SingleStream": "ms",
+        "MultiStream": "ms",
+    }
 
 
 def test_run_directories_and_records_are_complete(all_scenarios) -> None:  # type: ignore[no-untyped-def]
@@ -61,8 +65,19 @@ def test_run_directories_and_records_are_complete(all_scenarios) -> None:  # typ
     for r in records:
         run_dir = Path(r.run_dir)
         data = json.loads((run_dir / "run.json").read_text())
-        for key in ("schema_version", "run_id", "started", "finished", "command", "config",
-                    "provenance", "model", "dataset", "result", "loadgen_settings"):
+        for key in (
+            "schema_version",
+            "run_id",
+            "started",
+            "finished",
+            "command",
+            "config",
+            "provenance",
+            "model",
+            "dataset",
+            "result",
+            "loadgen_settings",
+        ):
             assert data[key] is not None, key
         assert data["config"]["backend_threads"] >= 1  # resolved, not left to chance
         sw, system = data["provenance"]["software"], data["provenance"]["system"]
@@ -81,13 +96,13 @@ def test_user_conf_values_reach_loadgen(all_scenarios) -> None:  # type: ignore[
     offline = next(r for r in records if r.scenario == "Offline" and r.mode == "performance")
     assert offline.loadgen_settings is not None and offline.result is not None
     assert offline.result.effective["target_qps"] == pytest.approx(
-        offline.loadgen_settings["target_qps"], rel=1e-5)
+        offline.loadgen_settings["target_qps"], rel=1e-5
+    )
     assert offline.result.effective["min_duration_ms"] == 1000
 
 
 def test_null_backend_measures_the_harness(workspace: Workspace) -> None:
-    records = run_benchmark(build_run_configs("Offline", "performance", backend="null"),
-                            workspace)
+    records = run_benchmark(build_run_configs("Offline", "performance", backend="null"), workspace)
     (r,) = records
     assert r.ok and r.model.sha256 is None
     assert r.result is not None and r.result.metric is not None and r.result.metric > 50_000
@@ -102,20 +117,24 @@ def _fixed_batch_model(path: Path, digits_model: Path) -> Path:
     shape = numpy_helper.from_array(np.array([32, 64], dtype=np.int64), "shape")
     w = numpy_helper.from_array(np.zeros((10, 64), np.float32), "w")
     graph = helper.make_graph(
-        [helper.make_node("Reshape", ["input", "shape"], ["flat"]),
-         helper.make_node("Gemm", ["flat", "w"], ["logits"], transB=1)],
+        [
+            helper.make_node("Reshape", ["input", "shape"], ["flat"]),
+            helper.make_node("Gemm", ["flat", "w"], ["logits"], transB=1),
+        ],
         "fixed-batch",
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 1, 8, 8])],
         [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 10])],
-        initializer=[shape, w])
+        initializer=[shape, w],
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     onnx.save(model, path)
     return path
 
 
-def test_backend_failure_during_loadgen_is_recorded(workspace: Workspace, tmp_path: Path,
-                                                    digits_model: Path) -> None:
+def test_backend_failure_during_loadgen_is_recorded(
+    workspace: Workspace, tmp_path: Path, digits_model: Path
+) -> None:
     model = _fixed_batch_model(tmp_path / "fixed.onnx", digits_model)
     (r,) = run_benchmark(build_run_configs("Offline", "accuracy", model_path=model), workspace)
     assert r.status == "failed"

@@ -39,7 +39,9 @@ def test_accuracy_log_has_no_validity() -> None:
 
 
 def test_summary_reader_reads_the_fixture() -> None:
-    summary = read_summary(FIXTURE_RESULTS / "Server" / "performance" / "run_1" / "mlperf_log_summary.txt")
+    summary = read_summary(
+        FIXTURE_RESULTS / "Server" / "performance" / "run_1" / "mlperf_log_summary.txt"
+    )
     assert summary["Result is"] == "VALID"
     assert summary["Scenario"] == "Server"
 

@@ -7,7 +7,10 @@ from perfpilot.engine.settings import LoadgenSettings
 
 def test_user_conf_has_only_the_resolved_keys() -> None:
     settings = LoadgenSettings(
-        scenario="Offline", mode="performance", target_qps=12345.678, min_duration_ms=1000,
+        scenario="Offline",
+        mode="performance",
+        target_qps=12345.678,
+        min_duration_ms=1000,
         min_query_count=1,
     )
     text = settings.user_conf("digits-cnn")
@@ -20,8 +23,9 @@ def test_user_conf_has_only_the_resolved_keys() -> None:
 
 
 def test_valid_mode_settings_leave_durations_to_mlperf_conf() -> None:
-    text = LoadgenSettings(scenario="SingleStream", mode="performance",
-                           target_latency_ms=0.0625).user_conf("digits-cnn")
+    text = LoadgenSettings(
+        scenario="SingleStream", mode="performance", target_latency_ms=0.0625
+    ).user_conf("digits-cnn")
     assert "min_duration" not in text and "min_query_count" not in text
     assert "digits-cnn.SingleStream.target_latency = 0.0625" in text
 
@@ -37,15 +41,26 @@ print(rc, s.offline_expected_qps, s.single_stream_expected_latency_ns, s.min_dur
 
 def _loadgen_reads(conf: Path, scenario: str) -> list[str]:
     # Each in its own process: LoadGen applies its built-in mlperf.conf once per process.
-    out = subprocess.run([sys.executable, "-c", LOADGEN_READS, str(conf), scenario],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", LOADGEN_READS, str(conf), scenario],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return out.split()
 
 
 def test_loadgen_reads_our_user_conf_on_top_of_its_builtin_conf(tmp_path: Path) -> None:
     conf = tmp_path / "user.conf"
-    conf.write_text(LoadgenSettings(scenario="Offline", mode="performance", target_qps=2500.5,
-                                    min_duration_ms=1500, min_query_count=7).user_conf("digits-cnn"))
+    conf.write_text(
+        LoadgenSettings(
+            scenario="Offline",
+            mode="performance",
+            target_qps=2500.5,
+            min_duration_ms=1500,
+            min_query_count=7,
+        ).user_conf("digits-cnn")
+    )
     rc, qps, _, min_dur, min_q, server_lat, seed = _loadgen_reads(conf, "Offline")
     assert rc == "0"
     assert float(qps) == 2500.5
@@ -53,8 +68,11 @@ def test_loadgen_reads_our_user_conf_on_top_of_its_builtin_conf(tmp_path: Path) 
     assert server_lat == "10000000"  # *.Server.target_latency = 10 from the built-in conf
     assert seed == "2085463073848966840"  # the built-in v6.1 seeds stay in force
 
-    conf.write_text(LoadgenSettings(scenario="SingleStream", mode="performance",
-                                    target_latency_ms=0.25).user_conf("digits-cnn"))
+    conf.write_text(
+        LoadgenSettings(
+            scenario="SingleStream", mode="performance", target_latency_ms=0.25
+        ).user_conf("digits-cnn")
+    )
     rc, _, latency_ns, min_dur, *_ = _loadgen_reads(conf, "SingleStream")
     assert (rc, float(latency_ns), min_dur) == ("0", 250000.0, "600000")
 

@@ -14,11 +14,17 @@ def _model(path: Path, shape: list[object], out: int = 10) -> Path:
 
     flat = int(np.prod([d for d in shape[1:] if isinstance(d, int)]))
     w = numpy_helper.from_array(np.zeros((out, flat), np.float32), "w")
-    nodes = [helper.make_node("Flatten", ["x"], ["f"]),
-             helper.make_node("Gemm", ["f", "w"], ["y"], transB=1)]
+    nodes = [
+        helper.make_node("Flatten", ["x"], ["f"]),
+        helper.make_node("Gemm", ["f", "w"], ["y"], transB=1),
+    ]
     graph = helper.make_graph(
-        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", out])], initializer=[w])
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", out])],
+        initializer=[w],
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     onnx.save(model, path)
@@ -38,7 +44,7 @@ def test_garbage_file_is_not_onnx(tmp_path: Path) -> None:
 
 def test_truncated_model_is_not_onnx(tmp_path: Path, digits_model: Path) -> None:
     cut = tmp_path / "cut.onnx"
-    cut.write_bytes(digits_model.read_bytes()[: 50_000])
+    cut.write_bytes(digits_model.read_bytes()[:50_000])
     with pytest.raises(ModelFileError, match="is not a valid ONNX model"):
         check_onnx_model(cut, get_task("digits"))
 
@@ -47,7 +53,9 @@ def test_wrong_input_shape_names_both_shapes(tmp_path: Path) -> None:
     path = _model(tmp_path / "rgb.onnx", ["N", 3, 224, 224])
     with pytest.raises(ModelFileError) as info:
         check_onnx_model(path, get_task("digits"))
-    assert "has shape [N, 3, 224, 224], but task 'digits' feeds float32 [N, 1, 8, 8]" in str(info.value)
+    assert "has shape [N, 3, 224, 224], but task 'digits' feeds float32 [N, 1, 8, 8]" in str(
+        info.value
+    )
 
 
 def test_wrong_output_width(tmp_path: Path) -> None:

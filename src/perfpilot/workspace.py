@@ -30,9 +30,7 @@ class Workspace:
         chosen = option or os.environ.get("PERFPILOT_WORKSPACE") or DEFAULT_WORKSPACE
         root = Path(chosen).expanduser()
         if root.exists() and not root.is_dir():
-            raise UsageError(
-                f"workspace {root} is not a folder", "Pass a folder to --workspace."
-            )
+            raise UsageError(f"workspace {root} is not a folder", "Pass a folder to --workspace.")
         return cls(root.absolute())
 
     @property
@@ -71,7 +69,9 @@ class Workspace:
     def load(self, run_id: str) -> RunRecord:
         """The record of ``run_id`` (a unique prefix is enough)."""
         exact = self.runs_dir / run_id / RUN_RECORD
-        candidates = [exact] if exact.exists() else sorted(self.runs_dir.glob(f"{run_id}*/{RUN_RECORD}"))
+        candidates = (
+            [exact] if exact.exists() else sorted(self.runs_dir.glob(f"{run_id}*/{RUN_RECORD}"))
+        )
         if not candidates:
             raise UsageError(
                 f"no run {run_id!r} in {self.runs_dir}", "See 'perfpilot runs list' for run ids."

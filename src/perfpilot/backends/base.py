@@ -36,6 +36,7 @@ class Backend(ABC):
     @classmethod
     def check_device(cls, device: str) -> None:
         """Raise a UsageError if ``device`` cannot be used here (checked before any run)."""
+        return None
 
     @abstractmethod
     def load(self, model_path: Path | None) -> None:
@@ -50,5 +51,6 @@ class Backend(ABC):
     def predict(self, batch: np.ndarray) -> np.ndarray:
         """Outputs for a batch (first axis is the batch)."""
 
-    def close(self) -> None:  # noqa: B027 - optional hook, most backends need nothing
-        """Release the runtime's resources."""
+    def close(self) -> None:
+        """Release the runtime's resources (most backends need nothing)."""
+        return None

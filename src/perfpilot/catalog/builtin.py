@@ -9,8 +9,13 @@ from pathlib import Path
 
 import numpy as np
 
-from perfpilot.artifacts import atomic_write_bytes, atomic_write_text, cache_dir, file_lock
-from perfpilot.artifacts import sha256_file
+from perfpilot.artifacts import (
+    atomic_write_bytes,
+    atomic_write_text,
+    cache_dir,
+    file_lock,
+    sha256_file,
+)
 from perfpilot.catalog import digits
 
 MANIFEST_SCHEMA = 1
@@ -34,7 +39,8 @@ class DigitsDataset:
 
     def samples(self, indices: np.ndarray) -> np.ndarray:
         """Preprocessed samples for QSL indices, as one contiguous array."""
-        return self._data[indices]
+        out: np.ndarray = self._data[indices]
+        return out
 
     def labels(self) -> np.ndarray:
         return self._labels
@@ -59,12 +65,16 @@ def ensure_digits_cnn(log: bool = True) -> Path:
             recorded = json.loads(manifest.read_text())
             if recorded.get("sha256") == sha256_file(path):
                 return path
-            print("perfpilot: cached digits-cnn does not match its manifest; rebuilding",
-                  file=sys.stderr)
+            print(
+                "perfpilot: cached digits-cnn does not match its manifest; rebuilding",
+                file=sys.stderr,
+            )
             manifest.unlink()
         if log:
-            print("perfpilot: training the built-in model digits-cnn (first use only)...",
-                  file=sys.stderr)
+            print(
+                "perfpilot: training the built-in model digits-cnn (first use only)...",
+                file=sys.stderr,
+            )
         start = time.monotonic()
         data = digits.to_onnx_bytes(digits.train())
         atomic_write_bytes(path, data)

@@ -74,7 +74,8 @@ def _im2col(x: np.ndarray) -> np.ndarray:
     n, h, w, c = x.shape
     xp = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
     win = np.lib.stride_tricks.sliding_window_view(xp, (3, 3), axis=(1, 2))  # N,H,W,C,3,3
-    return np.ascontiguousarray(win).reshape(n * h * w, c * 9)
+    cols: np.ndarray = np.ascontiguousarray(win).reshape(n * h * w, c * 9)
+    return cols
 
 
 def _col2im(dcols: np.ndarray, shape: tuple[int, int, int, int]) -> np.ndarray:
@@ -89,7 +90,8 @@ def _col2im(dcols: np.ndarray, shape: tuple[int, int, int, int]) -> np.ndarray:
 
 def _init_params(rng: np.random.Generator) -> dict[str, np.ndarray]:
     def he(shape: tuple[int, ...], fan_in: int) -> np.ndarray:
-        return (rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(np.float32)
+        w: np.ndarray = (rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(np.float32)
+        return w
 
     return {
         "conv1.weight": he((C1, 1, 3, 3), 9),
@@ -200,12 +202,18 @@ def to_onnx_bytes(params: dict[str, np.ndarray]) -> bytes:
     inits = [numpy_helper.from_array(np.ascontiguousarray(v), k) for k, v in params.items()]
     nodes = [
         helper.make_node(
-            "Conv", ["input", "conv1.weight", "conv1.bias"], ["c1"], pads=[1, 1, 1, 1],
+            "Conv",
+            ["input", "conv1.weight", "conv1.bias"],
+            ["c1"],
+            pads=[1, 1, 1, 1],
             kernel_shape=[3, 3],
         ),
         helper.make_node("Relu", ["c1"], ["r1"]),
         helper.make_node(
-            "Conv", ["r1", "conv2.weight", "conv2.bias"], ["c2"], pads=[1, 1, 1, 1],
+            "Conv",
+            ["r1", "conv2.weight", "conv2.bias"],
+            ["c2"],
+            pads=[1, 1, 1, 1],
             kernel_shape=[3, 3],
         ),
         helper.make_node("Relu", ["c2"], ["r2"]),

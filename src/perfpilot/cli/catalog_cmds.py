@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from perfpilot.cli.render import console
@@ -22,14 +22,19 @@ def models_list(as_json: bool) -> None:
     """List the catalog's models with their task, format and accuracy target."""
     from perfpilot.catalog import MODELS, get_task
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for spec in MODELS.values():
         task = get_task(spec.task)
-        rows.append({
-            "name": spec.name, "task": spec.task, "format": spec.format,
-            "metric": task.metric, "target": task.accuracy_target,
-            "description": spec.description,
-        })
+        rows.append(
+            {
+                "name": spec.name,
+                "task": spec.task,
+                "format": spec.format,
+                "metric": task.metric,
+                "target": task.accuracy_target,
+                "description": spec.description,
+            }
+        )
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -37,8 +42,9 @@ def models_list(as_json: bool) -> None:
     for col in ("model", "task", "format", "accuracy target", "description"):
         table.add_column(col)
     for r in rows:
-        table.add_row(r["name"], r["task"], r["format"], f"{r['metric']} >= {r['target']}%",
-                      r["description"])
+        table.add_row(
+            r["name"], r["task"], r["format"], f"{r['metric']} >= {r['target']}%", r["description"]
+        )
     console().print(table)
 
 
@@ -53,13 +59,18 @@ def backends_list(as_json: bool) -> None:
     """List backends, whether their runtime is installed, and how to install it."""
     from perfpilot.backends.registry import all_backends
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for entry in all_backends().values():
         installed = entry.installed()
-        rows.append({
-            "name": entry.name, "installed": installed, "devices": list(entry.devices),
-            "install": entry.install_hint(), "description": entry.description,
-        })
+        rows.append(
+            {
+                "name": entry.name,
+                "installed": installed,
+                "devices": list(entry.devices),
+                "install": entry.install_hint(),
+                "description": entry.description,
+            }
+        )
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -67,7 +78,11 @@ def backends_list(as_json: bool) -> None:
     for col in ("backend", "installed", "devices", "install with", "description"):
         table.add_column(col)
     for r in rows:
-        table.add_row(r["name"], "[green]yes[/green]" if r["installed"] else "[red]no[/red]",
-                      ", ".join(r["devices"]), "-" if r["installed"] else r["install"],
-                      r["description"])
+        table.add_row(
+            r["name"],
+            "[green]yes[/green]" if r["installed"] else "[red]no[/red]",
+            ", ".join(r["devices"]),
+            "-" if r["installed"] else r["install"],
+            r["description"],
+        )
     console().print(table)

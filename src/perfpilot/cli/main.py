@@ -62,9 +62,11 @@ def main(argv: list[str] | None = None) -> int:
         click.echo(err.ctx.get_help() if err.ctx else str(err))
         return EXIT_OK
     except click.UsageError as err:
-        where = f" (see 'perfpilot {err.ctx.command_path.split(' ', 1)[1]} --help')" if (
-            err.ctx and " " in err.ctx.command_path
-        ) else " (see 'perfpilot --help')"
+        where = (
+            f" (see 'perfpilot {err.ctx.command_path.split(' ', 1)[1]} --help')"
+            if (err.ctx and " " in err.ctx.command_path)
+            else " (see 'perfpilot --help')"
+        )
         _err(err.format_message().replace("\n", " ") + where)
         return EXIT_USAGE
     except click.exceptions.Abort:
@@ -81,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         _err(err.one_line())
         return err.exit_code
-    except Exception as err:  # an unexpected bug: still one line, traceback with -v
+    except Exception as err:  # noqa: BLE001 - a bug: one line, traceback with -v
         if verbose:
             traceback.print_exc()
         _err(f"unexpected {type(err).__name__}: {err} (run with -v for the traceback)")

@@ -52,15 +52,32 @@ def validity_text(record: RunRecord) -> str:
 def results_table(records: Sequence[RunRecord], title: str | None = None) -> Table:
     """The end-of-run table: one row per LoadGen test."""
     table = Table(title=title, header_style="bold")
-    for col in ("scenario", "mode", "validity", "metric", "p50 ms", "p90 ms", "p99 ms",
-                "accuracy", "run directory"):
-        table.add_column(col, justify="right" if col.endswith("ms") else "left",
-                         overflow="fold")
+    for col in (
+        "scenario",
+        "mode",
+        "validity",
+        "metric",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "accuracy",
+        "run directory",
+    ):
+        table.add_column(col, justify="right" if col.endswith("ms") else "left", overflow="fold")
     for r in records:
         lat = r.result.latency_ns if r.result else {}
         acc = f"{r.accuracy.value:.3f}%" if r.accuracy else "-"
-        table.add_row(r.scenario, r.mode, validity_text(r), metric_text(r), _ms(lat.get("p50")),
-                      _ms(lat.get("p90")), _ms(lat.get("p99")), acc, short_path(r.run_dir))
+        table.add_row(
+            r.scenario,
+            r.mode,
+            validity_text(r),
+            metric_text(r),
+            _ms(lat.get("p50")),
+            _ms(lat.get("p90")),
+            _ms(lat.get("p99")),
+            acc,
+            short_path(r.run_dir),
+        )
     return table
 
 

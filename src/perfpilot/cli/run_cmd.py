@@ -18,66 +18,105 @@ POSITIVE_FLOAT = click.FloatRange(min=0.0, min_open=True)
 
 @click.command()
 @click.option("--model", default="digits-cnn", show_default=True, help="Catalog model.")
-@click.option("--model-path", type=click.Path(path_type=Path), help="Your own model file for the model's task.")
+@click.option(
+    "--model-path",
+    type=click.Path(path_type=Path),
+    help="Your own model file for the model's task.",
+)
 @click.option("--backend", default="onnxruntime", show_default=True, help="Inference backend.")
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
-@click.option("--scenario", default="Offline", show_default=True,
-              help="Offline, Server, SingleStream, MultiStream or all.")
+@click.option(
+    "--scenario",
+    default="Offline",
+    show_default=True,
+    help="Offline, Server, SingleStream, MultiStream or all.",
+)
 @click.option("--mode", default="both", show_default=True, help="accuracy, performance or both.")
-@click.option("--execution", default="test", show_default=True,
-              help="test: short runs calibrated to this machine; valid: official durations.")
+@click.option(
+    "--execution",
+    default="test",
+    show_default=True,
+    help="test: short runs calibrated to this machine; valid: official durations.",
+)
 @click.option("--batch-size", type=POSITIVE_INT, default=32, show_default=True)
-@click.option("--threads", type=POSITIVE_INT, default=1, show_default=True,
-              help="Worker threads that run batches (Offline, Server).")
-@click.option("--backend-threads", type=POSITIVE_INT, help="The runtime's own threads (default: cores / threads).")
-@click.option("--max-wait-ms", type=click.FloatRange(min=0.0), default=0.0, show_default=True,
-              help="Server: how long a worker waits to fill a batch.")
+@click.option(
+    "--threads",
+    type=POSITIVE_INT,
+    help="Worker threads that run batches (Offline, Server; default: one per core).",
+)
+@click.option(
+    "--backend-threads",
+    type=POSITIVE_INT,
+    help="The runtime's own threads (default: cores / threads).",
+)
+@click.option(
+    "--max-wait-ms",
+    type=click.FloatRange(min=0.0),
+    default=0.0,
+    show_default=True,
+    help="Server: how long a worker waits to fill a batch.",
+)
 @click.option("--target-qps", type=POSITIVE_FLOAT, help="Offline expected QPS / Server target QPS.")
-@click.option("--target-latency-ms", type=POSITIVE_FLOAT, help="SingleStream/MultiStream expected latency.")
+@click.option(
+    "--target-latency-ms", type=POSITIVE_FLOAT, help="SingleStream/MultiStream expected latency."
+)
 @click.option("--min-duration", type=POSITIVE_FLOAT, help="Minimum test duration in seconds.")
 @click.option("--count", type=POSITIVE_INT, help="Minimum query count.")
 @click.option("--samples-per-query", type=POSITIVE_INT, help="MultiStream samples per query.")
 @click.option("--trace", is_flag=True, help="Keep LoadGen's trace log (large).")
 @click.option("--json", "as_json", is_flag=True, help="Print the run records as JSON.")
 @click.pass_obj
-def run(ctx: Context, as_json: bool, min_duration: float | None, **options: object) -> int:
+def run(ctx: Context, /, as_json: bool, min_duration: float | None, **options: object) -> int:
     """Run LoadGen tests: every scenario x mode asked for, each in its own process."""
     from perfpilot.config import build_run_configs
     from perfpilot.engine.runner import run_benchmark
     from perfpilot.workspace import Workspace
 
     scenario, mode = str(options.pop("scenario")), str(options.pop("mode"))
-    options["min_duration_ms"] = None if min_duration is None else max(1, round(min_duration * 1000))
+    options["min_duration_ms"] = (
+        None if min_duration is None else max(1, round(min_duration * 1000))
+    )
     options["min_query_count"] = options.pop("count")
     configs = build_run_configs(scenario, mode, **options)
     workspace = Workspace.resolve(ctx.workspace)
     err = console(stderr=True)
-    records = run_benchmark(configs, workspace, ["perfpilot", *sys.argv[1:]],
-                            progress=_progress_printer(err), on_record=_done_printer(err))
+    records = run_benchmark(
+        configs,
+        workspace,
+        ["perfpilot", *sys.argv[1:]],
+        progress=_progress_printer(err),
+        on_record=_done_printer(err),
+    )
     if as_json:
         click.echo(records_json(records))
     else:
-        print_table(console(), records, title=f"perfpilot run: {configs[0].model} on {configs[0].backend}")
+        print_table(
+            console(), records, title=f"perfpilot run: {configs[0].model} on {configs[0].backend}"
+        )
     return EXIT_OK if all(r.ok for r in records) else EXIT_FAILED
 
 
 def _done_printer(console: Console):  # type: ignore[no-untyped-def]
     def done(record: RunRecord) -> None:
-        detail = (f"{record.accuracy.value:.3f}%" if record.accuracy else metric_text(record))
-        console.print(f"  {record.scenario} {record.mode}: {validity_text(record)} {detail}"
-                      + " " * 10, highlight=False)
+        detail = f"{record.accuracy.value:.3f}%" if record.accuracy else metric_text(record)
+        console.print(
+            f"  {record.scenario} {record.mode}: {validity_text(record)} {detail}" + " " * 10,
+            highlight=False,
+        )
 
     return done
 
 
 def _progress_printer(console: Console):  # type: ignore[no-untyped-def]
     """A live line on a terminal; one line per test elsewhere (logs, CI)."""
-    state = {"label": None}
+    state: dict[str, str | None] = {"label": None}
 
     def show(label: str, elapsed: float, expected: float | None) -> None:
         if console.is_terminal:
             total = f" / ~{expected:.1f}s" if expected else ""
-            console.print(f"  running {label}: {elapsed:5.1f}s{total}   ", end="\r", highlight=False)
+            console.print(
+                f"  running {label}: {elapsed:5.1f}s{total}   ", end="\r", highlight=False
+            )
         elif state["label"] != label:
             state["label"] = label
             console.print(f"running {label} ...", highlight=False)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from perfpilot.cli.main import Context
@@ -30,13 +29,31 @@ def runs_list(ctx: Context, as_json: bool) -> None:
         click.echo("no runs yet: try 'perfpilot run'")
         return
     table = Table(header_style="bold")
-    for col in ("run id", "started", "model", "backend", "scenario", "mode", "result", "metric",
-                "accuracy"):
+    for col in (
+        "run id",
+        "started",
+        "model",
+        "backend",
+        "scenario",
+        "mode",
+        "result",
+        "metric",
+        "accuracy",
+    ):
         table.add_column(col, overflow="fold")
     for r in records:
         acc = f"{r.accuracy.value:.3f}%" if r.accuracy else "-"
-        table.add_row(r.run_id, r.started, r.config["model"], r.config["backend"], r.scenario,
-                      r.mode, validity_text(r), metric_text(r), acc)
+        table.add_row(
+            r.run_id,
+            r.started,
+            r.config["model"],
+            r.config["backend"],
+            r.scenario,
+            r.mode,
+            validity_text(r),
+            metric_text(r),
+            acc,
+        )
     console().print(table)
 
 
@@ -55,21 +72,33 @@ def runs_show(ctx: Context, run_id: str, as_json: bool) -> None:
     out = console()
     print_table(out, [record], title=record.run_id)
     cfg = record.config
-    out.print(f"model: {record.model.name} ({record.model.sha256 or 'no file'})"
-                  + (" [substituted]" if record.model.substituted else ""), highlight=False)
+    out.print(
+        f"model: {record.model.name} ({record.model.sha256 or 'no file'})"
+        + (" [substituted]" if record.model.substituted else ""),
+        highlight=False,
+    )
     out.print(f"dataset: {record.dataset.name} ({record.dataset.sha256})", highlight=False)
-    out.print(f"backend: {cfg['backend']} on {cfg['device']}, batch {cfg['batch_size']}, "
-                  f"{cfg['threads']} worker(s) x {cfg['backend_threads']} runtime thread(s), "
-                  f"execution {cfg['execution']}", highlight=False)
+    out.print(
+        f"backend: {cfg['backend']} on {cfg['device']}, batch {cfg['batch_size']}, "
+        f"{cfg['threads']} worker(s) x {cfg['backend_threads']} runtime thread(s), "
+        f"execution {cfg['execution']}",
+        highlight=False,
+    )
     if record.loadgen_settings:
         shown = {k: v for k, v in record.loadgen_settings.items() if v is not None}
         out.print(f"LoadGen settings: {shown}", highlight=False)
     sw = record.provenance.get("software", {})
     sysinfo = record.provenance.get("system", {})
     out.print(f"software: {sw}", highlight=False)
-    out.print(f"system: {sysinfo.get('cpu_model')}, {sysinfo.get('cpu_count')} cores, "
-                  f"{sysinfo.get('os')}", highlight=False)
+    out.print(
+        f"system: {sysinfo.get('cpu_model')}, {sysinfo.get('cpu_count')} cores, "
+        f"{sysinfo.get('os')}",
+        highlight=False,
+    )
     if record.result and record.result.invalid_reasons:
         out.print(f"INVALID because: {'; '.join(record.result.invalid_reasons)}")
-    out.print(f"started {record.started}, finished {record.finished}; "
-                  f"command: {' '.join(record.command)}", highlight=False)
+    out.print(
+        f"started {record.started}, finished {record.finished}; "
+        f"command: {' '.join(record.command)}",
+        highlight=False,
+    )

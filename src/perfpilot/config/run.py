@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-
 from pathlib import Path
 from typing import Any, Literal
 
@@ -39,7 +38,7 @@ class RunConfig(BaseModel):
     mode: Mode = "performance"
     execution: ExecutionMode = "test"
     batch_size: int = Field(default=32, ge=1)
-    threads: int = Field(default=1, ge=1, le=256)
+    threads: int | None = Field(default=None, ge=1, le=256)  # None: one per core
     backend_threads: int | None = Field(default=None, ge=1, le=1024)
     max_wait_ms: float = Field(default=0.0, ge=0.0, le=10_000.0)
     target_qps: float | None = Field(default=None, gt=0.0)

@@ -79,7 +79,7 @@ def measure_throughput(
 def measure_latency(backend: Backend, dataset: Dataset, size: int, seconds: float) -> float:
     """Median seconds of one ``predict`` of ``size`` samples (at most ~``seconds`` spent)."""
     batch = _batches(dataset, size, 1)[0]
-    times = []
+    times: list[float] = []
     deadline = time.perf_counter() + seconds
     while len(times) < 5 or (time.perf_counter() < deadline and len(times) < 2000):
         t0 = time.perf_counter()
@@ -103,14 +103,14 @@ def resolve_settings(
     if cfg.mode == "performance":
         seconds = 0.5 if short else 2.0
         if scen in ("Offline", "Server") and target_qps is None:
-            raw = measure_throughput(backend, dataset, cfg.batch_size, cfg.threads, seconds)
+            raw = measure_throughput(backend, dataset, cfg.batch_size, cfg.threads or 1, seconds)
             throughput = 1.0 / (1.0 / raw + HARNESS_SAMPLE_COST_S)
             if scen == "Offline":
                 target_qps = throughput * OFFLINE_HEADROOM[cfg.execution]
             else:
                 single = measure_latency(backend, dataset, 1, seconds / 2)
                 per_query = 1.0 / (single + SERVER_QUERY_OVERHEAD_S)
-                target_qps = SERVER_LOAD_FACTOR * min(throughput, per_query * cfg.threads)
+                target_qps = SERVER_LOAD_FACTOR * min(throughput, per_query * (cfg.threads or 1))
         if scen in ("SingleStream", "MultiStream") and target_latency is None:
             size = 1 if scen == "SingleStream" else (spq or 8)
             latency = measure_latency(backend, dataset, size, seconds)

@@ -107,7 +107,7 @@ def run_test(spec: dict[str, Any], run_dir: Path) -> dict[str, Any]:
         backend,
         qsl,
         batch_size=cfg.batch_size,
-        threads=cfg.threads,
+        threads=cfg.threads or 1,
         max_wait_ms=cfg.max_wait_ms,
         on_error=on_error,
     )

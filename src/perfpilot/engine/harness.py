@@ -50,7 +50,8 @@ class QuerySampleLibrary:
     def batch(self, indices: np.ndarray) -> np.ndarray:
         """The loaded samples for these QSL indices, gathered into one array."""
         assert self._store is not None, "LoadGen issued a sample that is not loaded"
-        return self._store[self._rows[indices]]
+        out: np.ndarray = self._store[self._rows[indices]]
+        return out
 
     def destroy(self) -> None:
         lg.DestroyQSL(self.handle)

@@ -170,7 +170,8 @@ def parse_result(run_dir: Path) -> LoadgenResult:
         if detail.get(f"effective_{k}") is not None
     }
     effective = {
-        k.removeprefix("effective_"): v for k, v in detail.values.items()
+        k.removeprefix("effective_"): v
+        for k, v in detail.values.items()
         if k.startswith("effective_")
     }
     return LoadgenResult(

@@ -73,12 +73,18 @@ def prepare(cfg: RunConfig) -> Prepared:
 
 
 def resolve_config(cfg: RunConfig) -> RunConfig:
-    """Fill in defaults that depend on the machine (recorded, so a run can be repeated)."""
-    if cfg.backend_threads is not None:
-        return cfg
+    """Fill in defaults that depend on the machine (recorded, so a run can be repeated).
+
+    Offline and Server default to one worker per core, each with one runtime thread: a
+    worker's Python work (gather, responses) then overlaps the other's inference.
+    SingleStream and MultiStream run a query at a time, so the runtime gets every core.
+    """
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    workers = cfg.threads if cfg.scenario in ("Offline", "Server") else 1
-    return cfg.model_copy(update={"backend_threads": max(1, (cores or 1) // workers)})
+    cores = cores or 1
+    batched = cfg.scenario in ("Offline", "Server")
+    threads = cfg.threads or (cores if batched else 1)
+    backend_threads = cfg.backend_threads or max(1, cores // (threads if batched else 1))
+    return cfg.model_copy(update={"threads": threads, "backend_threads": backend_threads})
 
 
 class _Progress:
@@ -106,7 +112,9 @@ class _Progress:
         while not self.done.wait(0.25):
             if expected is None:
                 try:
-                    expected = float(json.loads((self.run_dir / PROGRESS_FILE).read_text())["expected_s"])
+                    expected = float(
+                        json.loads((self.run_dir / PROGRESS_FILE).read_text())["expected_s"]
+                    )
                 except (OSError, ValueError, KeyError):
                     expected = None
             self.fn(self.label, time.monotonic() - start, expected)
@@ -153,8 +161,9 @@ def run_one(
     error: str | None = None
     child: dict[str, Any] = {}
     interrupted = False
-    with open(run_dir / "child.log", "wb") as log, _Progress(
-        progress, f"{cfg.scenario} {cfg.mode}", run_dir
+    with (
+        open(run_dir / "child.log", "wb") as log,
+        _Progress(progress, f"{cfg.scenario} {cfg.mode}", run_dir),
     ):
         proc = subprocess.Popen(
             [sys.executable, "-m", "perfpilot.engine.child", str(spec_path)],
