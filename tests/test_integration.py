@@ -93,6 +93,11 @@ def test_run_directories_and_records_are_complete(all_scenarios) -> None:  # typ
 
 def test_user_conf_values_reach_loadgen(all_scenarios) -> None:  # type: ignore[no-untyped-def]
     _, records = all_scenarios
+    # Server issues even an accuracy run on a schedule: it must get a calibrated target
+    # rather than mlperf.conf's 1 QPS (which would make 360 samples last 6 minutes).
+    server_acc = next(r for r in records if r.scenario == "Server" and r.mode == "accuracy")
+    assert server_acc.loadgen_settings is not None
+    assert server_acc.loadgen_settings["target_qps"] > 100
     offline = next(r for r in records if r.scenario == "Offline" and r.mode == "performance")
     assert offline.loadgen_settings is not None and offline.result is not None
     assert offline.result.effective["target_qps"] == pytest.approx(
