@@ -4,7 +4,9 @@ import pytest
 
 from perfpilot.engine.logparse import parse_result, read_detail, read_summary
 from perfpilot.errors import UsageError
-from tests.conftest import FIXTURE_RESULTS
+from tests.conftest import FIXTURE_RESULTS, needs_fixture
+
+pytestmark = needs_fixture
 
 
 def test_official_offline_log_is_valid_with_its_metric() -> None:
