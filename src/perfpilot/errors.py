@@ -33,9 +33,3 @@ class MissingExtraError(UsageError):
 
 class ModelFileError(UsageError):
     """A model file that cannot be used for the task (not ONNX, wrong shape, ...)."""
-
-
-class RunFailedError(PerfpilotError):
-    """A benchmark run that started but failed (backend error, child crash)."""
-
-    exit_code = 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import time
@@ -84,7 +83,3 @@ class Workspace:
             return RunRecord.model_validate_json(candidates[0].read_text())
         except (ValidationError, ValueError) as err:
             raise UsageError(f"{candidates[0]} is not a readable run record ({err})") from err
-
-    def load_json(self, run_id: str) -> dict[str, object]:
-        data: dict[str, object] = json.loads(self.load(run_id).model_dump_json())
-        return data

@@ -264,15 +264,17 @@ def run_benchmark(
     if not configs:
         raise UsageError("nothing to run")
     session_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
-    cache: dict[tuple[str, str, str | None], Prepared] = {}
+
+    def key(cfg: RunConfig) -> tuple[str, str, str, str | None]:
+        return (cfg.model, cfg.backend, cfg.device, str(cfg.model_path or ""))
+
+    cache: dict[tuple[str, str, str, str | None], Prepared] = {}
     for cfg in configs:  # resolve everything first: bad input fails before any test
-        key = (cfg.model, cfg.backend, str(cfg.model_path) if cfg.model_path else None)
-        if key not in cache:
-            cache[key] = prepare(cfg)
+        if key(cfg) not in cache:
+            cache[key(cfg)] = prepare(cfg)
     records = []
     for cfg in configs:
-        key = (cfg.model, cfg.backend, str(cfg.model_path) if cfg.model_path else None)
-        record = run_one(cfg, cache[key], workspace, session_id, command, progress)
+        record = run_one(cfg, cache[key(cfg)], workspace, session_id, command, progress)
         records.append(record)
         if on_record is not None:
             on_record(record)
