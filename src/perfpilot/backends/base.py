@@ -24,6 +24,8 @@ class Backend(ABC):
     ``predict`` (the engine calls it from several worker threads)."""
 
     name: str = "?"
+    #: False for backends that never read a model file (null): none is built for them.
+    needs_model: bool = True
 
     def __init__(self, config: BackendConfig) -> None:
         self.config = config

@@ -17,7 +17,7 @@ from typing import Any
 
 from perfpilot.accuracy import score_top1
 from perfpilot.artifacts import atomic_write_text, sha256_file
-from perfpilot.backends.registry import backend_class, get_backend_entry
+from perfpilot.backends.registry import backend_class
 from perfpilot.catalog import Dataset, ModelSpec, TaskSpec, get_model, get_task
 from perfpilot.catalog.validate import check_onnx_model
 from perfpilot.config.run import RunConfig
@@ -50,15 +50,14 @@ def _now() -> str:
 
 def prepare(cfg: RunConfig) -> Prepared:
     """Check names and files and build or find the model, before any LoadGen test."""
-    entry = get_backend_entry(cfg.backend, cfg.device)
-    backend_class(cfg.backend, cfg.device)  # imports the backend; checks the device
+    backend = backend_class(cfg.backend, cfg.device)  # checks name, install and device
     model = get_model(cfg.model)
     task = get_task(model.task)
     if cfg.model_path is not None:
         model_file: Path | None = cfg.model_path.expanduser().absolute()
         check_onnx_model(model_file, task)  # type: ignore[arg-type]
-    elif entry.name == "null":
-        model_file = None  # the null backend never reads a model
+    elif not backend.needs_model:
+        model_file = None  # e.g. the null backend: no model to build
     else:
         model_file = model.ensure_file()
     dataset = task.load_dataset()

@@ -13,6 +13,7 @@ from perfpilot.backends.base import Backend
 
 class NullBackend(Backend):
     name = "null"
+    needs_model = False
 
     @classmethod
     def version(cls) -> str:

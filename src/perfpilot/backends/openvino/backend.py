@@ -3,6 +3,7 @@ pick bf16 on CPUs that have it), and inputs are copied, never shared with the ca
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -36,9 +37,13 @@ class OpenVinoBackend(Backend):
         except Exception as err:  # OpenVINO raises RuntimeError subclasses
             raise ModelFileError(f"openvino cannot load {model_path}: {err}") from err
         self._output = self._compiled.output(0)
+        self._local = threading.local()
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
-        # A fresh request per call keeps predict thread-safe; share_inputs=False copies.
-        request = self._compiled.create_infer_request()
+        # One infer request per worker thread keeps predict thread-safe without creating a
+        # request per call; share_inputs=False copies the caller's buffer.
+        request = getattr(self._local, "request", None)
+        if request is None:
+            request = self._local.request = self._compiled.create_infer_request()
         result = request.infer({0: batch}, share_inputs=False, share_outputs=False)
         return np.asarray(result[self._output])
