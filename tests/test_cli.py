@@ -156,3 +156,49 @@ def test_failed_run_exits_1_and_a_stray_audit_config_is_ignored(
     (record,) = json.loads(ok.stdout)
     assert record["result"]["effective"]["performance_issue_same"] is False
     assert record["result"]["effective"]["test_mode"] == "PerformanceOnly"
+
+
+@pytest.mark.slow
+def test_interrupt_stops_the_child_and_records_the_run(tmp_path: Path, digits_model: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    ws = tmp_path / "ws"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "perfpilot",
+            "--workspace",
+            str(ws),
+            "run",
+            "--backend",
+            "null",
+            "--scenario",
+            "Server",
+            "--mode",
+            "performance",
+            "--min-duration",
+            "60",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not list(ws.glob("runs/*/progress.json")):  # the child has started LoadGen
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert stderr.strip().splitlines()[-1] == (
+        "perfpilot: error: interrupted (a test in progress was stopped and recorded as interrupted)"
+    )
+    (record_path,) = ws.glob("runs/*/run.json")
+    record = json.loads(record_path.read_text())
+    assert record["status"] == "interrupted"
+    cmdlines = [p.read_bytes() for p in Path("/proc").glob("[0-9]*/cmdline") if p.exists()]
+    assert not any(b"perfpilot.engine.child" in c and str(ws).encode() in c for c in cmdlines)

@@ -69,11 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         _err(err.format_message().replace("\n", " ") + where)
         return EXIT_USAGE
-    except click.exceptions.Abort:
-        _err("interrupted")
-        return EXIT_INTERRUPTED
-    except KeyboardInterrupt:
-        _err("interrupted; the run in progress was stopped and recorded as interrupted")
+    except (click.exceptions.Abort, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+        _err("interrupted (a test in progress was stopped and recorded as interrupted)")
         return EXIT_INTERRUPTED
     except click.ClickException as err:
         _err(err.format_message())
