@@ -1,0 +1,69 @@
+"""Settings resolution: explicit options win, the rest is calibrated; `valid` keeps
+mlperf.conf's durations. Uses the null backend (no LoadGen, no model)."""
+
+from __future__ import annotations
+
+import pytest
+
+from perfpilot.backends import BackendConfig, create_backend
+from perfpilot.catalog.builtin import DigitsDataset
+from perfpilot.config import build_run_configs
+from perfpilot.engine.calibrate import resolve_settings
+from perfpilot.engine.runner import resolve_config
+
+
+@pytest.fixture(scope="module")
+def null_backend():  # type: ignore[no-untyped-def]
+    backend = create_backend("null", BackendConfig(output_shape=(10,)))
+    backend.load(None)
+    return backend
+
+
+def _resolve(null_backend, scenario: str, mode: str = "performance", **options: object):  # type: ignore[no-untyped-def]
+    cfg = resolve_config(build_run_configs(scenario, mode, backend="null", **options)[0])
+    return resolve_settings(cfg, null_backend, DigitsDataset())
+
+
+def test_test_mode_is_short_and_calibrated(null_backend) -> None:  # type: ignore[no-untyped-def]
+    settings, calibration = _resolve(null_backend, "Offline")
+    assert settings.min_duration_ms == 1000 and settings.min_query_count == 1
+    assert calibration.batch_throughput is not None
+    # 1.5x headroom over the measured throughput, which includes the harness's cost.
+    assert settings.target_qps == pytest.approx(1.5 * calibration.batch_throughput)
+    assert settings.target_qps < 1e6  # the null backend's speed does not run away
+
+
+def test_valid_mode_leaves_official_durations(null_backend) -> None:  # type: ignore[no-untyped-def]
+    settings, _ = _resolve(null_backend, "SingleStream", execution="valid")
+    assert settings.min_duration_ms is None and settings.min_query_count is None
+    assert settings.target_latency_ms is not None and settings.target_latency_ms > 0
+    assert "min_duration" not in settings.user_conf("digits-cnn")
+
+
+def test_explicit_values_are_not_recalibrated(null_backend) -> None:  # type: ignore[no-untyped-def]
+    settings, calibration = _resolve(
+        null_backend, "Server", target_qps=123.0, min_duration_ms=2500, min_query_count=42
+    )
+    assert (settings.target_qps, settings.min_duration_ms, settings.min_query_count) == (
+        123.0,
+        2500,
+        42,
+    )
+    assert calibration.batch_throughput is None
+    ms, _ = _resolve(null_backend, "MultiStream", target_latency_ms=4.5, samples_per_query=4)
+    assert (ms.target_latency_ms, ms.samples_per_query) == (4.5, 4)
+
+
+def test_accuracy_runs_calibrate_only_server(null_backend) -> None:  # type: ignore[no-untyped-def]
+    offline, _ = _resolve(null_backend, "Offline", mode="accuracy")
+    server, _ = _resolve(null_backend, "Server", mode="accuracy")
+    assert offline.target_qps is None
+    assert server.target_qps is not None and server.target_qps > 100
+
+
+def test_machine_defaults_are_resolved() -> None:
+    offline = resolve_config(build_run_configs("Offline", "performance")[0])
+    single = resolve_config(build_run_configs("SingleStream", "performance")[0])
+    assert offline.threads is not None and offline.backend_threads is not None
+    assert single.threads == 1
+    assert single.backend_threads == offline.threads * offline.backend_threads
