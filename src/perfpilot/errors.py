@@ -33,3 +33,15 @@ class MissingExtraError(UsageError):
 
 class ModelFileError(UsageError):
     """A model file that cannot be used for the task (not ONNX, wrong shape, ...)."""
+
+
+class ChecksumError(UsageError):
+    """A file or download whose checksum is not the one expected; nothing was stored."""
+
+
+class DownloadError(PerfpilotError):
+    """A download that failed for good (HTTP error, or the network after its retries)."""
+
+
+class CacheError(PerfpilotError):
+    """The artifact store itself is damaged (an unreadable manifest, for instance)."""
