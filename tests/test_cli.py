@@ -202,3 +202,48 @@ def test_interrupt_stops_the_child_and_records_the_run(tmp_path: Path, digits_mo
     assert record["status"] == "interrupted"
     cmdlines = [p.read_bytes() for p in Path("/proc").glob("[0-9]*/cmdline") if p.exists()]
     assert not any(b"perfpilot.engine.child" in c and str(ws).encode() in c for c in cmdlines)
+
+
+def test_missing_dataset_path_and_synthetic_imagenet(tmp_path: Path) -> None:
+    pytest.importorskip("cv2", reason="needs OpenCV: pip install 'perfpilot[vision]'")
+    proc = run_cli("--workspace", str(tmp_path / "ws"), "run", "--model", "resnet50-standin")
+    assert proc.returncode == 2
+    assert "needs its dataset folder. Pass --dataset-path DIR" in _one_error_line(proc.stderr)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    proc = run_cli(
+        "--workspace",
+        str(tmp_path / "ws"),
+        "run",
+        "--model",
+        "resnet50-standin",
+        "--dataset-path",
+        str(empty),
+    )
+    assert proc.returncode == 2 and "has no val_map.txt" in _one_error_line(proc.stderr)
+    made = run_cli("dataset", "synthetic-imagenet", str(tmp_path / "inet"), "--count", "3")
+    assert made.returncode == 0, made.stderr
+    assert len((tmp_path / "inet" / "val_map.txt").read_text().splitlines()) == 3
+
+
+def test_missing_runtime_error_comes_from_the_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same message for any backend whose runtime module cannot be imported."""
+    from perfpilot.backends import registry
+    from perfpilot.errors import MissingExtraError
+
+    entry = registry.BackendEntry(
+        name="faraway",
+        target="perfpilot_faraway:Backend",
+        requires=("perfpilot_faraway_rt",),
+        extra="faraway",
+        devices=("cpu",),
+        description="a runtime that is not installed",
+    )
+    monkeypatch.setitem(registry.BACKENDS, "faraway", entry)
+    with pytest.raises(MissingExtraError) as info:
+        registry.get_backend_entry("faraway")
+    assert info.value.one_line() == (
+        "backend 'faraway' needs perfpilot_faraway_rt, which is not installed. "
+        "Install it with: pip install 'perfpilot[faraway]'"
+    )
+    assert info.value.exit_code == 2

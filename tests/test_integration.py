@@ -170,3 +170,37 @@ def test_killed_child_is_a_failed_run(workspace: Workspace) -> None:
     assert killed.is_set()
     assert r.status == "failed"
     assert r.error is not None and "signal 9" in r.error
+
+
+def test_resnet50_standin_pipeline_end_to_end(tmp_path: Path) -> None:
+    """Synthetic ImageNet folder -> reference preprocessing -> stand-in -> LoadGen -> top-1."""
+    pytest.importorskip("cv2", reason="needs OpenCV: pip install 'perfpilot[vision]'")
+    from perfpilot.catalog.imagenet import make_synthetic_imagenet
+
+    folder = make_synthetic_imagenet(tmp_path / "imagenet", count=24, seed=7)
+    ws = Workspace(tmp_path / "ws")
+    cfgs = build_run_configs(
+        "Offline", "both", model="resnet50-standin", dataset_path=folder, dataset_size=16
+    )
+    acc, perf = run_benchmark(cfgs, ws)
+    assert acc.status == "ok" and perf.status == "ok", (acc.error, perf.error)
+    assert acc.standin and perf.standin
+    assert acc.accuracy is not None and acc.accuracy.total == 16
+    assert acc.accuracy.target is None and acc.ok  # a stand-in's accuracy is not judged
+    assert acc.dataset.substituted and acc.dataset.path == str(folder)
+    assert perf.result is not None and perf.result.valid is True
+    conf = (Path(perf.run_dir) / "user.conf").read_text()
+    assert "resnet50.Offline.target_qps" in conf  # LoadGen's resnet50 rules apply
+    # Response = ArgMax:0 - 1, the reference's offset for the 1001-class ONNX model.
+    import onnxruntime as ort
+
+    from perfpilot.catalog.imagenet import ImagenetDataset
+
+    session = ort.InferenceSession(acc.model.path, providers=["CPUExecutionProvider"])
+    data = ImagenetDataset(folder, size=16)
+    (argmax,) = session.run(["ArgMax:0"], {"input_tensor:0": data.samples(np.arange(16))})
+    records = json.loads((Path(acc.run_dir) / "mlperf_log_accuracy.json").read_text())
+    answered = {
+        r["qsl_idx"]: int(np.frombuffer(bytes.fromhex(r["data"]), np.int32)[0]) for r in records
+    }
+    assert answered == {i: int(argmax[i]) - 1 for i in range(16)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -26,8 +27,10 @@ class DigitsDataset:
 
     name = "digits-holdout"
 
-    def __init__(self) -> None:
+    def __init__(self, size: int | None = None) -> None:
         split = digits.load_split("holdout")
+        if size is not None:
+            split = digits.DigitsSplit(split.images[:size], split.labels[:size])
         self._labels = split.labels
         self._data = digits.preprocess(split.images)
         self._sha = split.sha256()
@@ -52,37 +55,40 @@ def model_dir() -> Path:
 
 
 def ensure_digits_cnn(log: bool = True) -> Path:
-    """Return the path of digits-cnn's ONNX file, training it first if not cached.
+    """Return the path of digits-cnn's ONNX file, training it first if not cached."""
 
-    The manifest is written last, so a model counts as cached only once complete; a file
-    whose hash no longer matches its manifest is rebuilt rather than reused.
-    """
-    folder = model_dir()
-    path = folder / "model.onnx"
-    manifest = folder / "manifest.json"
-    with file_lock(folder.parent / ".digits-cnn.lock"):
-        if manifest.exists() and path.exists():
-            recorded = json.loads(manifest.read_text())
-            if recorded.get("sha256") == sha256_file(path):
-                return path
-            print(
-                "perfpilot: cached digits-cnn does not match its manifest; rebuilding",
-                file=sys.stderr,
-            )
-            manifest.unlink()
+    def build() -> bytes:
         if log:
             print(
                 "perfpilot: training the built-in model digits-cnn (first use only)...",
                 file=sys.stderr,
             )
+        return digits.to_onnx_bytes(digits.train())
+
+    return _ensure_built("digits-cnn", digits.RECIPE_VERSION, build)
+
+
+def _ensure_built(name: str, recipe: str, build: Callable[[], bytes]) -> Path:
+    """Build a generated model once into the cache; a manifest (written last) holds its
+    hash, and a file that no longer matches it is rebuilt."""
+    folder = cache_dir() / "models" / name / recipe.replace("/", "-")
+    path, manifest = folder / "model.onnx", folder / "manifest.json"
+    with file_lock(folder.parent / f".{name}.lock"):
+        if manifest.exists() and path.exists():
+            if json.loads(manifest.read_text()).get("sha256") == sha256_file(path):
+                return path
+            print(
+                f"perfpilot: cached {name} does not match its manifest; rebuilding", file=sys.stderr
+            )
+            manifest.unlink()
         start = time.monotonic()
-        data = digits.to_onnx_bytes(digits.train())
+        data = build()
         atomic_write_bytes(path, data)
         record = {
             "schema_version": MANIFEST_SCHEMA,
-            "artifact": "digits-cnn",
-            "recipe": digits.RECIPE_VERSION,
-            "source": "trained locally by perfpilot.catalog.digits",
+            "artifact": name,
+            "recipe": recipe,
+            "source": "generated locally by perfpilot",
             "sha256": sha256_file(path),
             "size": len(data),
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -90,3 +96,10 @@ def ensure_digits_cnn(log: bool = True) -> Path:
         }
         atomic_write_text(manifest, json.dumps(record, indent=2) + "\n")
         return path
+
+
+def ensure_resnet50_standin() -> Path:
+    """The ResNet50 v1.5 stand-in's ONNX file (generated on first use, ~100 MB)."""
+    from perfpilot.catalog import standins
+
+    return _ensure_built("resnet50-standin", standins.RESNET50_RECIPE, standins.resnet50_onnx_bytes)

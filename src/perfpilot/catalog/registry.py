@@ -40,11 +40,25 @@ class TaskSpec:
     metric: str
     accuracy_target: float  # percent
     server_latency_ms: int  # the Server latency bound LoadGen enforces
+    needs_dataset_path: bool = False  # True when the user supplies the data (--dataset-path)
 
-    def load_dataset(self) -> Dataset:
-        """Import and build the task's dataset."""
+    def load_dataset(self, path: Path | None = None, size: int | None = None) -> Dataset:
+        """Import and build the task's dataset (from ``path`` for user-supplied data, its
+        first ``size`` samples when given)."""
         obj: Any = _resolve(self.dataset)
-        return obj()  # type: ignore[no-any-return]
+        if self.needs_dataset_path:
+            if path is None:
+                raise UsageError(
+                    f"task {self.name!r} needs its dataset folder",
+                    "Pass --dataset-path DIR (for ImageNet: the validation images and "
+                    "val_map.txt; 'perfpilot dataset synthetic-imagenet DIR' makes a stand-in).",
+                )
+            return obj(path, size)  # type: ignore[no-any-return]
+        if path is not None:
+            raise UsageError(
+                f"task {self.name!r} uses its built-in dataset; --dataset-path does not apply"
+            )
+        return obj(size=size)  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
@@ -57,6 +71,10 @@ class ModelSpec:
     format: str
     loadgen_name: str  # model name used for keys in mlperf.conf / user.conf
     provider: str  # "module:callable" returning the model file's Path
+    # How the first output becomes a class index: "argmax" over scores, or
+    # "index-1" / "index" for a model that outputs the class (1001-class models: -1).
+    postprocess: str = "argmax"
+    standin: bool = False  # random weights: speed only, accuracy not judged
 
     def ensure_file(self) -> Path:
         """Build or fetch the model file (cached) and return its path."""
@@ -81,6 +99,18 @@ TASKS: dict[str, TaskSpec] = {
         accuracy_target=97.0,
         server_latency_ms=10,
     ),
+    "imagenet": TaskSpec(
+        name="imagenet",
+        description="ImageNet 2012 validation (user folder: images + val_map.txt)",
+        input_shape=(3, 224, 224),
+        input_dtype="float32",
+        output_shape=(1001,),
+        dataset="perfpilot.catalog.imagenet:ImagenetDataset",
+        metric="top-1",
+        accuracy_target=round(76.46 * 0.99, 4),  # the checker's ("acc", 76.46 * 0.99)
+        server_latency_ms=15,
+        needs_dataset_path=True,
+    ),
 }
 
 MODELS: dict[str, ModelSpec] = {
@@ -91,6 +121,16 @@ MODELS: dict[str, ModelSpec] = {
         format="onnx",
         loadgen_name="digits-cnn",
         provider="perfpilot.catalog.builtin:ensure_digits_cnn",
+    ),
+    "resnet50-standin": ModelSpec(
+        name="resnet50-standin",
+        task="imagenet",
+        description="ResNet50 v1.5 architecture and ONNX signature, random weights (offline)",
+        format="onnx",
+        loadgen_name="resnet50",
+        provider="perfpilot.catalog.builtin:ensure_resnet50_standin",
+        postprocess="index-1",
+        standin=True,
     ),
 }
 

@@ -31,7 +31,8 @@ def models_list(as_json: bool) -> None:
                 "task": spec.task,
                 "format": spec.format,
                 "metric": task.metric,
-                "target": task.accuracy_target,
+                "target": None if spec.standin else task.accuracy_target,
+                "standin": spec.standin,
                 "description": spec.description,
             }
         )
@@ -42,9 +43,10 @@ def models_list(as_json: bool) -> None:
     for col in ("model", "task", "format", "accuracy target", "description"):
         table.add_column(col)
     for r in rows:
-        table.add_row(
-            r["name"], r["task"], r["format"], f"{r['metric']} >= {r['target']}%", r["description"]
+        target = (
+            "stand-in: not judged" if r["target"] is None else f"{r['metric']} >= {r['target']}%"
         )
+        table.add_row(r["name"], r["task"], r["format"], target, r["description"])
     console().print(table)
 
 

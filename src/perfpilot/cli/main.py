@@ -37,13 +37,14 @@ def cli(ctx: click.Context, workspace: str | None, verbose: bool) -> None:
 
 
 def _register() -> None:
-    from perfpilot.cli import cache_cmds, catalog_cmds, run_cmd, runs_cmds
+    from perfpilot.cli import cache_cmds, catalog_cmds, dataset_cmds, run_cmd, runs_cmds
 
     cli.add_command(run_cmd.run)
     cli.add_command(catalog_cmds.models)
     cli.add_command(catalog_cmds.backends)
     cli.add_command(runs_cmds.runs)
     cli.add_command(cache_cmds.cache)
+    cli.add_command(dataset_cmds.dataset)
 
 
 _register()

@@ -43,6 +43,8 @@ def validity_text(record: RunRecord) -> str:
     if record.mode == "accuracy":
         if record.accuracy is None:
             return "-"
+        if record.accuracy.target is None:
+            return "[yellow]NOT JUDGED (stand-in)[/yellow]"
         return "[green]PASS[/green]" if record.accuracy.passed else "[red]BELOW TARGET[/red]"
     if record.result is None or record.result.valid is None:
         return "-"

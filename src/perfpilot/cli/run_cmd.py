@@ -23,6 +23,12 @@ POSITIVE_FLOAT = click.FloatRange(min=0.0, min_open=True)
     type=click.Path(path_type=Path),
     help="Your own model file for the model's task.",
 )
+@click.option(
+    "--dataset-path",
+    type=click.Path(path_type=Path),
+    help="Your dataset folder for the model's task (ImageNet: images + val_map.txt).",
+)
+@click.option("--dataset-size", type=POSITIVE_INT, help="Use the first N samples only.")
 @click.option("--backend", default="onnxruntime", show_default=True, help="Inference backend.")
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
 @click.option(

@@ -32,6 +32,8 @@ class RunConfig(BaseModel):
 
     model: str = "digits-cnn"
     model_path: Path | None = None
+    dataset_path: Path | None = None
+    dataset_size: int | None = Field(default=None, ge=1)
     backend: str = "onnxruntime"
     device: Device = "cpu"
     scenario: Scenario = "Offline"
@@ -60,6 +62,8 @@ class RunConfig(BaseModel):
 _OPTION_NAMES = {
     "model": "--model",
     "model_path": "--model-path",
+    "dataset_path": "--dataset-path",
+    "dataset_size": "--dataset-size",
     "backend": "--backend",
     "device": "--device",
     "scenario": "--scenario",

@@ -47,12 +47,12 @@ def run_test(spec: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     from perfpilot.catalog import get_task
     from perfpilot.config.run import RunConfig
     from perfpilot.engine.calibrate import resolve_settings
-    from perfpilot.engine.harness import QuerySampleLibrary, SystemUnderTest
+    from perfpilot.engine.harness import QuerySampleLibrary, SystemUnderTest, postprocessor
     from perfpilot.engine.settings import expected_duration_s
 
     cfg = RunConfig.model_validate(spec["config"])
     task = get_task(spec["task"])
-    dataset = task.load_dataset()
+    dataset = task.load_dataset(cfg.dataset_path, cfg.dataset_size)
     backend = create_backend(
         cfg.backend,
         BackendConfig(
@@ -110,6 +110,7 @@ def run_test(spec: dict[str, Any], run_dir: Path) -> dict[str, Any]:
         threads=cfg.threads or 1,
         max_wait_ms=cfg.max_wait_ms,
         on_error=on_error,
+        postprocess=postprocessor(spec.get("postprocess", "argmax")),
     )
     # An explicit path inside our fresh run directory: no stray audit.config can apply.
     lg.StartTestWithLogSettings(sut.handle, qsl.handle, test, log, str(run_dir / "audit.config"))

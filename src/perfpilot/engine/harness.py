@@ -62,6 +62,22 @@ def argmax_labels(outputs: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(outputs.reshape(len(outputs), -1).argmax(axis=1).astype(np.int32))
 
 
+def postprocessor(kind: str) -> Callable[[np.ndarray], np.ndarray]:
+    """The post-processing a model spec names: ``argmax`` over scores, or ``index`` /
+    ``index-1`` for models that output the class (the reference's offset -1 for the
+    1001-class TF/ONNX ResNet50)."""
+    if kind == "argmax":
+        return argmax_labels
+    if kind in ("index", "index-1"):
+        offset = -1 if kind == "index-1" else 0
+
+        def index(outputs: np.ndarray) -> np.ndarray:
+            return np.ascontiguousarray(outputs.reshape(len(outputs)).astype(np.int32) + offset)
+
+        return index
+    raise ValueError(f"unknown post-processing {kind!r}")
+
+
 class SystemUnderTest:
     """A SUT over a backend with one of the four scenario strategies."""
 

@@ -18,7 +18,7 @@ class AccuracyRecord(BaseModel):
     value: float
     good: int
     total: int
-    target: float
+    target: float | None  # None: not judged (stand-in models)
     passed: bool
 
 
@@ -49,6 +49,7 @@ class RunRecord(BaseModel):
     calibration: dict[str, Any] | None = None
     model: ArtifactRecord
     dataset: ArtifactRecord
+    standin: bool = False  # random-weight model: speed only, never a closed submission
     provenance: dict[str, Any]
     result: LoadgenResult | None = None
     accuracy: AccuracyRecord | None = None
