@@ -247,3 +247,36 @@ def test_missing_runtime_error_comes_from_the_registry(monkeypatch: pytest.Monke
         "Install it with: pip install 'perfpilot[faraway]'"
     )
     assert info.value.exit_code == 2
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")
+def test_torchscript_model_runs_on_pytorch_and_is_refused_elsewhere(
+    tmp_path: Path, digits_model: Path
+) -> None:
+    torch = pytest.importorskip("torch", reason="needs torch: pip install 'perfpilot[pytorch]'")
+    from perfpilot.backends.pytorch.digits_net import load_digits_cnn
+
+    net = load_digits_cnn(digits_model)
+    assert net is not None
+    scripted = tmp_path / "digits.pt"
+    torch.jit.save(torch.jit.script(net.eval()), str(scripted))
+    ws = str(tmp_path / "ws")
+    refused = run_cli("--workspace", ws, "run", "--model-path", str(scripted))
+    assert refused.returncode == 2
+    assert "backend 'onnxruntime' does not read .pt files" in _one_error_line(refused.stderr)
+    proc = run_cli(
+        "--workspace",
+        ws,
+        "run",
+        "--backend",
+        "pytorch",
+        "--model-path",
+        str(scripted),
+        "--mode",
+        "accuracy",
+        "--json",
+    )
+    assert proc.returncode == 0, proc.stderr
+    (record,) = json.loads(proc.stdout)
+    assert record["accuracy"]["value"] >= 97.0 and record["model"]["substituted"] is True

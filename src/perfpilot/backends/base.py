@@ -26,6 +26,8 @@ class Backend(ABC):
     name: str = "?"
     #: False for backends that never read a model file (null): none is built for them.
     needs_model: bool = True
+    #: File suffixes this backend reads; ".onnx" files are checked against the task first.
+    model_suffixes: tuple[str, ...] = (".onnx",)
 
     def __init__(self, config: BackendConfig) -> None:
         self.config = config

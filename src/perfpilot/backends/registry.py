@@ -53,6 +53,14 @@ BACKENDS: dict[str, BackendEntry] = {
         devices=("cpu",),
         description="Intel OpenVINO (reads ONNX; fp32 by default)",
     ),
+    "pytorch": BackendEntry(
+        name="pytorch",
+        target="perfpilot.backends.pytorch.backend:PyTorchBackend",
+        requires=("torch",),
+        extra="pytorch",
+        devices=("cpu", "cuda"),
+        description="PyTorch (TorchScript files; the built-in digits-cnn from its ONNX weights)",
+    ),
     "null": BackendEntry(
         name="null",
         target="perfpilot.backends.null.backend:NullBackend",

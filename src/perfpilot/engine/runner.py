@@ -17,6 +17,7 @@ from typing import Any
 
 from perfpilot.accuracy import score_top1
 from perfpilot.artifacts import atomic_write_text, sha256_file
+from perfpilot.backends.base import Backend
 from perfpilot.backends.registry import backend_class
 from perfpilot.catalog import Dataset, ModelSpec, TaskSpec, get_model, get_task
 from perfpilot.catalog.validate import check_onnx_model
@@ -56,7 +57,7 @@ def prepare(cfg: RunConfig) -> Prepared:
     dataset = task.load_dataset(cfg.dataset_path, cfg.dataset_size)  # fails fast on bad data
     if cfg.model_path is not None:
         model_file: Path | None = cfg.model_path.expanduser().absolute()
-        check_onnx_model(model_file, task)  # type: ignore[arg-type]
+        check_model_file(model_file, task, backend)  # type: ignore[arg-type]
     elif not backend.needs_model:
         model_file = None  # e.g. the null backend: no model to build
     else:
@@ -74,6 +75,21 @@ def prepare(cfg: RunConfig) -> Prepared:
         substituted=cfg.dataset_path is not None,
     )
     return Prepared(model, task, dataset, model_file, model_record, dataset_record)
+
+
+def check_model_file(path: Path, task: TaskSpec, backend: type[Backend]) -> None:
+    """ONNX files are checked against the task's signature; other formats only where the
+    backend reads them (their signature is checked when the backend loads them)."""
+    suffix = path.suffix.lower()
+    if suffix not in backend.model_suffixes:
+        raise UsageError(
+            f"backend {backend.name!r} does not read {suffix or 'suffix-less'} files ({path})",
+            f"Give it a {' or '.join(backend.model_suffixes)} file.",
+        )
+    if suffix == ".onnx":
+        check_onnx_model(path, task)
+    elif not path.is_file():
+        raise UsageError(f"model file not found: {path}", "Check the path given to --model-path.")
 
 
 def resolve_config(cfg: RunConfig) -> RunConfig:

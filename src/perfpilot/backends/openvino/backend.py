@@ -47,3 +47,8 @@ class OpenVinoBackend(Backend):
             request = self._local.request = self._compiled.create_infer_request()
         result = request.infer({0: batch}, share_inputs=False, share_outputs=False)
         return np.asarray(result[self._output])
+
+    def close(self) -> None:
+        # Dropping the thread-local drops every thread's infer request with it.
+        self._local = threading.local()
+        self._compiled = None
