@@ -280,3 +280,31 @@ def test_torchscript_model_runs_on_pytorch_and_is_refused_elsewhere(
     assert proc.returncode == 0, proc.stderr
     (record,) = json.loads(proc.stdout)
     assert record["accuracy"]["value"] >= 97.0 and record["model"]["substituted"] is True
+
+
+@pytest.mark.slow
+def test_relative_dataset_path_reaches_the_child(tmp_path: Path) -> None:
+    pytest.importorskip("cv2", reason="needs OpenCV: pip install 'perfpilot[vision]'")
+    assert (
+        run_cli("dataset", "synthetic-imagenet", "inet", "--count", "4", cwd=tmp_path).returncode
+        == 0
+    )
+    proc = run_cli(
+        "--workspace",
+        "ws",
+        "run",
+        "--model",
+        "resnet50-standin",
+        "--dataset-path",
+        "inet",
+        "--backend",
+        "null",
+        "--mode",
+        "accuracy",
+        "--json",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (record,) = json.loads(proc.stdout)
+    assert record["config"]["dataset_path"] == str(tmp_path / "inet")
+    assert record["accuracy"]["total"] == 4

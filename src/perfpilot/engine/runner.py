@@ -104,7 +104,13 @@ def resolve_config(cfg: RunConfig) -> RunConfig:
     batched = cfg.scenario in ("Offline", "Server")
     threads = cfg.threads or (cores if batched else 1)
     backend_threads = cfg.backend_threads or max(1, cores // (threads if batched else 1))
-    return cfg.model_copy(update={"threads": threads, "backend_threads": backend_threads})
+    # The child runs in its run directory: relative paths must not reach it.
+    paths = {
+        key: value.expanduser().absolute()
+        for key in ("model_path", "dataset_path")
+        if (value := getattr(cfg, key)) is not None
+    }
+    return cfg.model_copy(update={"threads": threads, "backend_threads": backend_threads, **paths})
 
 
 class _Progress:
