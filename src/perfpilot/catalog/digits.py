@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from perfpilot.catalog.onnx_build import model_bytes
+
 #: Bump when anything that changes the trained weights changes; it keys the model cache.
 RECIPE_VERSION = "digits-cnn/1"
 SEED = 20261123
@@ -196,7 +198,6 @@ def predict_numpy(params: dict[str, np.ndarray], x_nchw: np.ndarray) -> np.ndarr
 
 def to_onnx_bytes(params: dict[str, np.ndarray]) -> bytes:
     """Export trained weights to a deterministic ONNX model (opset 17)."""
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     inits = [numpy_helper.from_array(np.ascontiguousarray(v), k) for k, v in params.items()]
@@ -230,12 +231,4 @@ def to_onnx_bytes(params: dict[str, np.ndarray]) -> bytes:
         [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", NUM_CLASSES])],
         initializer=inits,
     )
-    model = helper.make_model(
-        graph,
-        producer_name="perfpilot",
-        producer_version=RECIPE_VERSION,
-        opset_imports=[helper.make_opsetid("", 17)],
-    )
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    return bytes(model.SerializeToString(deterministic=True))
+    return model_bytes(graph, "perfpilot", RECIPE_VERSION, opset=17)

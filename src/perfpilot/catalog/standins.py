@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from perfpilot.catalog.onnx_build import model_bytes
+
 RESNET50_RECIPE = "resnet50-standin/1"
 RESNET50_INPUT = "input_tensor:0"
 RESNET50_OUTPUTS = ("ArgMax:0", "softmax_tensor:0")
@@ -81,7 +83,6 @@ class _Graph:
 
 def resnet50_onnx_bytes(seed: int = 50) -> bytes:
     """Build the ResNet50 v1.5 stand-in (about 25.6 M parameters, ~100 MB)."""
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     g = _Graph(seed)
@@ -127,12 +128,4 @@ def resnet50_onnx_bytes(seed: int = 50) -> bytes:
         ],
         initializer=g.inits,  # type: ignore[arg-type]
     )
-    model = helper.make_model(
-        graph,
-        producer_name="perfpilot-standin",
-        producer_version=RESNET50_RECIPE,
-        opset_imports=[helper.make_opsetid("", 13)],
-    )
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    return bytes(model.SerializeToString(deterministic=True))
+    return model_bytes(graph, "perfpilot-standin", RESNET50_RECIPE, opset=13)
