@@ -386,3 +386,36 @@ def test_the_cache_commands(tmp_path: Path, _store: Path) -> None:
     assert wrong.returncode == 2 and "checksum mismatch" in wrong.stderr
     gc = run_cli("cache", "gc", "--json")
     assert gc.returncode == 0 and json.loads(gc.stdout)["objects"] == 0
+
+
+def test_an_official_model_is_fetched_from_its_first_working_mirror(server: Server) -> None:
+    import dataclasses
+    import hashlib
+
+    from perfpilot.catalog import MODELS
+
+    spec = dataclasses.replace(
+        MODELS["resnet50"],
+        urls=(f"{server.url}/gone.onnx", f"{server.url}/model.onnx"),
+        md5=hashlib.md5(DATA).hexdigest(),
+    )
+    path = spec.ensure_file()
+    assert path.read_bytes() == DATA
+    assert [(s.path, s.status) for s in server.seen] == [("/gone.onnx", 404), ("/model.onnx", 200)]
+    assert cache.entry("resnet50-v1.5-onnx-fp32-opset11").md5 == spec.md5
+
+
+def test_no_working_mirror_says_how_to_add_the_file(server: Server) -> None:
+    import dataclasses
+
+    from perfpilot.catalog import MODELS
+
+    spec = dataclasses.replace(MODELS["resnet50"], urls=(f"{server.url}/a", f"{server.url}/b"))
+    with pytest.raises(UsageError) as info:
+        spec.ensure_file()
+    line = info.value.one_line()
+    assert "could not download 'resnet50' from any of its 2 mirrors" in line
+    assert (
+        "perfpilot cache add FILE --as resnet50-v1.5-onnx-fp32-opset11 "
+        "--md5 f6a4da60cd5f084d97efc2c1ddb10beb"
+    ) in line

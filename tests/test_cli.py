@@ -308,3 +308,40 @@ def test_relative_dataset_path_reaches_the_child(tmp_path: Path) -> None:
     (record,) = json.loads(proc.stdout)
     assert record["config"]["dataset_path"] == str(tmp_path / "inet")
     assert record["accuracy"]["total"] == 4
+
+
+def test_official_model_offline_says_how_to_supply_it(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("cv2", reason="needs OpenCV: pip install 'perfpilot[vision]'")
+    assert (
+        run_cli("dataset", "synthetic-imagenet", str(tmp_path / "inet"), "--count", "2").returncode
+        == 0
+    )
+    env = {**os.environ, "PERFPILOT_OFFLINE": "1", "PERFPILOT_CACHE": str(tmp_path / "cache")}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "perfpilot",
+            "--workspace",
+            str(tmp_path / "ws"),
+            "run",
+            "--model",
+            "resnet50",
+            "--dataset-path",
+            str(tmp_path / "inet"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    line = _one_error_line(proc.stderr)
+    assert "artifact 'resnet50-v1.5-onnx-fp32-opset11' is not in the cache" in line
+    assert "offline mode is on" in line
+    assert "perfpilot cache add FILE --as resnet50-v1.5-onnx-fp32-opset11" in line
+    assert not (tmp_path / "ws" / "runs").exists()

@@ -75,9 +75,18 @@ class ModelSpec:
     # "index-1" / "index" for a model that outputs the class (1001-class models: -1).
     postprocess: str = "argmax"
     standin: bool = False  # random weights: speed only, accuracy not judged
+    # Official artifacts: mirrors tried in order, the MD5 MLCommons publishes, and the
+    # name the file gets in the artifact store.
+    urls: tuple[str, ...] = ()
+    md5: str | None = None
+    artifact: str | None = None
 
     def ensure_file(self) -> Path:
         """Build or fetch the model file (cached) and return its path."""
+        if self.urls:
+            from perfpilot.catalog.official import fetch_model
+
+            return fetch_model(self)
         obj: Any = _resolve(self.provider)
         return obj()  # type: ignore[no-any-return]
 
@@ -121,6 +130,21 @@ MODELS: dict[str, ModelSpec] = {
         format="onnx",
         loadgen_name="digits-cnn",
         provider="perfpilot.catalog.builtin:ensure_digits_cnn",
+    ),
+    "resnet50": ModelSpec(
+        name="resnet50",
+        task="imagenet",
+        description="MLPerf ResNet50 v1.5, official ONNX fp32 (opset 11), 76.456% top-1",
+        format="onnx",
+        loadgen_name="resnet50",
+        provider="",
+        postprocess="index-1",
+        urls=(
+            "https://zenodo.org/record/4735647/files/resnet50_v1.onnx",
+            "https://armi.in/files/resnet50_v1_op11/resnet50_v1.onnx",
+        ),
+        md5="f6a4da60cd5f084d97efc2c1ddb10beb",
+        artifact="resnet50-v1.5-onnx-fp32-opset11",
     ),
     "resnet50-standin": ModelSpec(
         name="resnet50-standin",
