@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -9,6 +11,12 @@ from pydantic import BaseModel, ConfigDict
 from perfpilot.engine.logparse import LoadgenResult
 
 SCHEMA_VERSION = 1
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    """sha256 (hex) of a resolved config dict in canonical JSON form."""
+    canonical = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 class AccuracyRecord(BaseModel):
@@ -54,6 +62,13 @@ class RunRecord(BaseModel):
     result: LoadgenResult | None = None
     accuracy: AccuracyRecord | None = None
     error: str | None = None
+    # Free-form labels (sweep name, settings profile, campaign, ...); not part of the config.
+    tags: dict[str, str] = {}
+
+    @property
+    def config_hash(self) -> str:
+        """sha256 of the resolved config: two runs with the same hash ran the same settings."""
+        return config_hash(self.config)
 
     @property
     def scenario(self) -> str:

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -169,6 +169,7 @@ def run_one(
     session_id: str,
     command: Sequence[str],
     progress: ProgressFn | None = None,
+    tags: Mapping[str, str] | None = None,
 ) -> RunRecord:
     """Run one LoadGen test in its own child process and fresh run directory."""
     cfg = resolve_config(cfg)
@@ -275,6 +276,7 @@ def run_one(
         result=result,
         accuracy=accuracy,
         error=error,
+        tags=dict(tags or {}),
     )
     workspace.write_record(record)
     if interrupted:
@@ -288,6 +290,7 @@ def run_benchmark(
     command: Sequence[str] = (),
     progress: ProgressFn | None = None,
     on_record: Callable[[RunRecord], None] | None = None,
+    tags: Mapping[str, str] | None = None,
 ) -> list[RunRecord]:
     """Run every test in ``configs`` (each in its own child process), in order."""
     if not configs:
@@ -310,7 +313,7 @@ def run_benchmark(
             cache[key(cfg)] = prepare(cfg)
     records = []
     for cfg in configs:
-        record = run_one(cfg, cache[key(cfg)], workspace, session_id, command, progress)
+        record = run_one(cfg, cache[key(cfg)], workspace, session_id, command, progress, tags=tags)
         records.append(record)
         if on_record is not None:
             on_record(record)
