@@ -6,12 +6,12 @@ STAMP := $(VENV)/.perfpilot-installed
 
 .PHONY: run test lint bench clean
 
-# The backend extras let the contract suite run every backend; torch is pinned to a CPU
-# build in pyproject.toml (torch + openvino install in ~25 s into a fresh venv).
+# All extras, so the contract suite runs every backend; torch is pinned to a CPU build in
+# pyproject.toml (everything installs in about 2 minutes into a fresh venv).
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,openvino,pytorch]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,all]'
 	touch $(STAMP)
 
 run: $(STAMP)
