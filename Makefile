@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.perfpilot-installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean browser
 
 # All extras, so the contract suite runs every backend; torch is pinned to a CPU build in
 # pyproject.toml (everything installs in about 2 minutes into a fresh venv).
@@ -12,7 +12,14 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev,all]'
+	$(MAKE) --no-print-directory browser
 	touch $(STAMP)
+
+# The dashboard's end-to-end test drives Debian's Chromium through its chromedriver.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver) \
+	  || echo "note: could not install chromium (the dashboard browser test will be skipped)"
 
 run: $(STAMP)
 	$(BIN)/perfpilot run
