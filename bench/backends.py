@@ -63,7 +63,8 @@ def main() -> None:
         except PerfpilotError as err:
             rows.append((name, None, None, f"skipped: {err.one_line()}"))
             continue
-        if ".onnx" not in cls.model_suffixes or name == "pytorch":
+        # pytorch, tensorflow and tflite read ONNX only as the built-in digits-cnn.
+        if ".onnx" not in cls.model_suffixes or name in ("pytorch", "tensorflow", "tflite"):
             rows.append((name, None, None, "skipped: cannot import the ONNX stand-in"))
             continue
         cfg = resolve_config(

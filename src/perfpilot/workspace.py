@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 import time
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from pydantic import ValidationError
 
 from perfpilot.artifacts import atomic_write_text
 from perfpilot.engine.record import RunRecord
-from perfpilot.errors import UsageError
+from perfpilot.errors import PerfpilotError, UsageError
 
 RUN_RECORD = "run.json"
 DEFAULT_WORKSPACE = "perfpilot-workspace"
@@ -52,7 +53,23 @@ class Workspace:
     def write_record(self, record: RunRecord) -> Path:
         path = Path(record.run_dir) / RUN_RECORD
         atomic_write_text(path, record.model_dump_json(indent=2) + "\n")
+        self._index(record)
         return path
+
+    def _index(self, record: RunRecord) -> None:
+        """Add the run to the results database. run.json is the source of truth: a database
+        failure only warns (``perfpilot results rebuild`` catches up later)."""
+        try:
+            from perfpilot.results.db import index_record
+
+            index_record(self, record)
+        except Exception as err:  # noqa: BLE001 - the run is safe in run.json whatever failed
+            text = err.one_line() if isinstance(err, PerfpilotError) else f"{err}"
+            print(
+                f"perfpilot: warning: run {record.run_id} is recorded in run.json but not in "
+                f"the results database ({text})",
+                file=sys.stderr,
+            )
 
     def records(self) -> list[RunRecord]:
         """All readable run records, oldest first (unreadable ones are skipped)."""

@@ -55,6 +55,18 @@ class Backend(ABC):
     def predict(self, batch: np.ndarray) -> np.ndarray:
         """Outputs for a batch (first axis is the batch)."""
 
+    def predict_named(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        """Every output, in the model's order, for a model with several named inputs
+        (BERT: ``input_ids``, ``input_mask``, ``segment_ids``). Backends that can feed
+        such models override this."""
+        from perfpilot.errors import UsageError
+
+        raise UsageError(
+            f"backend {self.name!r} cannot run models with several named inputs "
+            f"({', '.join(feeds)})",
+            "Use --backend onnxruntime for this model.",
+        )
+
     def close(self) -> None:
         """Release the runtime's resources (most backends need nothing)."""
         return None

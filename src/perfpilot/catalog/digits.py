@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from perfpilot.catalog.onnx_build import model_bytes
+from perfpilot.errors import UsageError
 
 #: Bump when anything that changes the trained weights changes; it keys the model cache.
 RECIPE_VERSION = "digits-cnn/1"
@@ -48,13 +50,30 @@ class DigitsSplit:
         return h.hexdigest()
 
 
+def _digits_table() -> np.ndarray:
+    """The 1,797 x 65 table (64 pixels, then the label) behind ``load_digits``, read from
+    scikit-learn's bundled ``digits.csv.gz`` without importing scikit-learn (whose import
+    costs seconds in every LoadGen child)."""
+    import gzip
+    import importlib.util
+
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None or spec.origin is None:
+        raise UsageError(
+            "the built-in digits dataset needs scikit-learn, which is not installed",
+            "Install it with: pip install scikit-learn",
+        )
+    path = Path(spec.origin).parent / "datasets" / "data" / "digits.csv.gz"
+    with gzip.open(path, "rt") as fh:
+        table: np.ndarray = np.loadtxt(fh, delimiter=",")
+    return table
+
+
 def load_split(part: str) -> DigitsSplit:
     """Return the ``"holdout"`` (benchmark) or ``"train"`` part of the digits data."""
-    from sklearn.datasets import load_digits
-
-    bunch = load_digits()
-    images = bunch.images.astype(np.uint8)  # values are the integers 0..16
-    labels = bunch.target.astype(np.int64)
+    data = _digits_table()
+    images = data[:, :64].reshape(-1, 8, 8).astype(np.uint8)  # values are the integers 0..16
+    labels = data[:, 64].astype(np.int64)
     held = np.arange(len(labels)) % HOLDOUT_EVERY == 0
     mask = held if part == "holdout" else ~held
     return DigitsSplit(images=images[mask], labels=labels[mask])

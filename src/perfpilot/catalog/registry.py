@@ -41,6 +41,8 @@ class TaskSpec:
     accuracy_target: float  # percent
     server_latency_ms: int  # the Server latency bound LoadGen enforces
     needs_dataset_path: bool = False  # True when the user supplies the data (--dataset-path)
+    # Models with several named inputs (BERT): samples stack them on axis 1, in this order.
+    input_names: tuple[str, ...] = ()
 
     def load_dataset(self, path: Path | None = None, size: int | None = None) -> Dataset:
         """Import and build the task's dataset (from ``path`` for user-supplied data, its
@@ -51,7 +53,9 @@ class TaskSpec:
                 raise UsageError(
                     f"task {self.name!r} needs its dataset folder",
                     "Pass --dataset-path DIR (for ImageNet: the validation images and "
-                    "val_map.txt; 'perfpilot dataset synthetic-imagenet DIR' makes a stand-in).",
+                    "val_map.txt; 'perfpilot dataset synthetic-imagenet DIR' makes a stand-in. "
+                    "For SQuAD: dev-v1.1.json and vocab.txt; 'perfpilot dataset "
+                    "synthetic-squad DIR').",
                 )
             return obj(path, size)  # type: ignore[no-any-return]
         if path is not None:
@@ -80,6 +84,10 @@ class ModelSpec:
     urls: tuple[str, ...] = ()
     md5: str | None = None
     artifact: str | None = None
+    # Where a model differs from its task: its own input names (same order as the task's)
+    # and its own accuracy target (bert-99 / bert-99.9 share the squad task).
+    input_names: tuple[str, ...] = ()
+    accuracy_target: float | None = None
 
     def ensure_file(self) -> Path:
         """Build or fetch the model file (cached) and return its path."""
@@ -120,6 +128,19 @@ TASKS: dict[str, TaskSpec] = {
         server_latency_ms=15,
         needs_dataset_path=True,
     ),
+    "squad": TaskSpec(
+        name="squad",
+        description="SQuAD v1.1 dev (user folder: dev-v1.1.json + vocab.txt), 384-token features",
+        input_shape=(3, 384),
+        input_dtype="int64",
+        output_shape=(384, 2),
+        dataset="perfpilot.catalog.squad:SquadDataset",
+        metric="F1",
+        accuracy_target=round(90.874 * 0.99, 5),  # the checker's ("F1", 90.874 * 0.99)
+        server_latency_ms=130,
+        needs_dataset_path=True,
+        input_names=("input_ids", "input_mask", "segment_ids"),
+    ),
 }
 
 MODELS: dict[str, ModelSpec] = {
@@ -154,6 +175,114 @@ MODELS: dict[str, ModelSpec] = {
         loadgen_name="resnet50",
         provider="perfpilot.catalog.builtin:ensure_resnet50_standin",
         postprocess="index-1",
+        standin=True,
+    ),
+    **{
+        name: ModelSpec(
+            name=name,
+            task="squad",
+            description=f"MLPerf BERT-large SQuAD, official ONNX {kind} ({note})",
+            format="onnx",
+            loadgen_name="bert",
+            provider="",
+            postprocess="squad-logits",
+            urls=urls,
+            md5=md5,
+            artifact=artifact,
+            input_names=inputs,
+            accuracy_target=target,
+        )
+        for name, kind, note, urls, md5, artifact, inputs, target in (
+            (
+                "bert-99",
+                "fp32",
+                "opset 11, 90.874% F1; target 99%",
+                (
+                    "https://zenodo.org/record/3733910/files/model.onnx",
+                    "https://armi.in/files/model.onnx",
+                ),
+                "819b25b19cd8e59080c10892689750ca",
+                "bert-large-squad-onnx-fp32",
+                (),
+                None,
+            ),
+            (
+                "bert-99.9",
+                "fp32",
+                "opset 11, 90.874% F1; target 99.9%",
+                (
+                    "https://zenodo.org/record/3733910/files/model.onnx",
+                    "https://armi.in/files/model.onnx",
+                ),
+                "819b25b19cd8e59080c10892689750ca",
+                "bert-large-squad-onnx-fp32",
+                (),
+                round(90.874 * 0.999, 6),
+            ),
+            (
+                "bert-99-int8",
+                "int8",
+                "fake-quant, 90.067% F1; target 99% of fp32",
+                (
+                    "https://zenodo.org/record/3750364/files/bert_large_v1_1_fake_quant.onnx",
+                    "https://armi.in/files/bert_large_v1_1_fake_quant.onnx",
+                    "https://mlperf-public.s3.us-west-2.amazonaws.com/"
+                    "bert_large_v1_1_fake_quant.onnx",
+                ),
+                "45f88ffb2915362242703c85c38ec2d4",
+                "bert-large-squad-onnx-int8",
+                ("input_ids", "attention_mask", "token_type_ids"),
+                None,
+            ),
+        )
+    },
+    "bert-99-pytorch": ModelSpec(
+        name="bert-99-pytorch",
+        task="squad",
+        description="MLPerf BERT-large SQuAD, official PyTorch fp32 state dict (HF "
+        "BertForQuestionAnswering; catalog entry: no backend loads it yet)",
+        format="pytorch",
+        loadgen_name="bert",
+        provider="",
+        postprocess="squad-logits",
+        urls=(
+            "https://zenodo.org/record/3733896/files/model.pytorch",
+            "https://armi.in/files/fp32/model.pytorch",
+        ),
+        md5="00fbcbfaebfa20d87ac9885120a6e9b4",
+        artifact="bert-large-squad-pytorch-fp32",
+    ),
+    "bert-99-tensorflow": ModelSpec(
+        name="bert-99-tensorflow",
+        task="squad",
+        description="MLPerf BERT-large SQuAD, official TensorFlow frozen graph fp32 (catalog "
+        "entry: no backend loads frozen graphs yet)",
+        format="tensorflow",
+        loadgen_name="bert",
+        provider="",
+        postprocess="squad-logits",
+        urls=("https://zenodo.org/record/3939747/files/model.pb",),
+        md5="dd72de12e8226f25f0128a1a864b97ad",
+        artifact="bert-large-squad-tf-fp32",
+    ),
+    "bert-standin": ModelSpec(
+        name="bert-standin",
+        task="squad",
+        description="BERT-large architecture and ONNX signature, random weights (offline)",
+        format="onnx",
+        loadgen_name="bert",
+        provider="perfpilot.catalog.bert:ensure_bert_standin",
+        postprocess="squad-logits",
+        standin=True,
+    ),
+    "bert-standin-tiny": ModelSpec(
+        name="bert-standin-tiny",
+        task="squad",
+        description="small BERT stand-in (2 layers, hidden 128; NOT BERT-large): tests",
+        format="onnx",
+        loadgen_name="bert",
+        provider="perfpilot.catalog.bert:ensure_bert_standin_tiny",
+        postprocess="squad-logits",
         standin=True,
     ),
 }

@@ -36,6 +36,9 @@ def check_onnx_model(path: Path, task: TaskSpec) -> None:
         ) from err
     initializers = {init.name for init in model.graph.initializer}
     inputs = [i for i in model.graph.input if i.name not in initializers]
+    if task.input_names:
+        _check_named_inputs(path, task, inputs)
+        return
     if len(inputs) != 1:
         raise ModelFileError(
             f"{path} has {len(inputs)} inputs; task {task.name!r} feeds exactly one",
@@ -59,3 +62,27 @@ def check_onnx_model(path: Path, task: TaskSpec) -> None:
             f"but task {task.name!r} expects {task.output_shape[-1]} scores per sample",
             "Use a model made for this task.",
         )
+
+
+_ONNX_INT64 = 7  # onnx.TensorProto.INT64
+
+
+def _check_named_inputs(path: Path, task: TaskSpec, inputs: list[object]) -> None:
+    """Multi-input tasks (BERT): the task's input names, each int64 [N, seq]."""
+    names = [i.name for i in inputs]  # type: ignore[attr-defined]
+    if names != list(task.input_names):
+        raise ModelFileError(
+            f"{path} has inputs {', '.join(names) or 'none'}; task {task.name!r} feeds "
+            f"{', '.join(task.input_names)}",
+            "Export the model with these input names, in this order.",
+        )
+    expected: tuple[int | None, ...] = (None, task.input_shape[-1])
+    for value in inputs:
+        dims = _dims(value)
+        fits = len(dims) == 2 and dims[1] in (None, expected[1])
+        if not fits or value.type.tensor_type.elem_type != _ONNX_INT64:  # type: ignore[attr-defined]
+            raise ModelFileError(
+                f"{path}: input {value.name!r} has shape {_fmt(dims)}, but task "  # type: ignore[attr-defined]
+                f"{task.name!r} feeds int64 {_fmt(expected)}",
+                "Use a model made for this task, or choose the matching --model.",
+            )

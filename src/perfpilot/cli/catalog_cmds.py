@@ -31,7 +31,7 @@ def models_list(as_json: bool) -> None:
                 "task": spec.task,
                 "format": spec.format,
                 "metric": task.metric,
-                "target": None if spec.standin else task.accuracy_target,
+                "target": None if spec.standin else (spec.accuracy_target or task.accuracy_target),
                 "standin": spec.standin,
                 "description": spec.description,
             }

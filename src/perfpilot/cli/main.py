@@ -37,7 +37,22 @@ def cli(ctx: click.Context, workspace: str | None, verbose: bool) -> None:
 
 
 def _register() -> None:
-    from perfpilot.cli import cache_cmds, catalog_cmds, dataset_cmds, run_cmd, runs_cmds
+    from perfpilot.cli import (
+        cache_cmds,
+        campaign_cmds,
+        catalog_cmds,
+        compliance_cmds,
+        dashboard_cmds,
+        dataset_cmds,
+        reproduce_cmd,
+        results_cmds,
+        run_cmd,
+        runs_cmds,
+        submission_cmds,
+        sweep_cmds,
+        system_cmds,
+        tune_cmds,
+    )
 
     cli.add_command(run_cmd.run)
     cli.add_command(catalog_cmds.models)
@@ -45,6 +60,15 @@ def _register() -> None:
     cli.add_command(runs_cmds.runs)
     cli.add_command(cache_cmds.cache)
     cli.add_command(dataset_cmds.dataset)
+    cli.add_command(dashboard_cmds.dashboard)
+    cli.add_command(results_cmds.results)
+    cli.add_command(reproduce_cmd.reproduce)
+    cli.add_command(tune_cmds.tune)
+    cli.add_command(sweep_cmds.sweep)
+    cli.add_command(submission_cmds.submission)
+    campaign_cmds.attach(submission_cmds.submission)  # submission plan/run/generate
+    cli.add_command(system_cmds.system)
+    cli.add_command(compliance_cmds.compliance)
 
 
 _register()

@@ -70,9 +70,21 @@ POSITIVE_FLOAT = click.FloatRange(min=0.0, min_open=True)
 @click.option("--count", type=POSITIVE_INT, help="Minimum query count.")
 @click.option("--samples-per-query", type=POSITIVE_INT, help="MultiStream samples per query.")
 @click.option("--trace", is_flag=True, help="Keep LoadGen's trace log (large).")
+@click.option(
+    "--settings",
+    metavar="NAME",
+    help="Apply a settings profile (perfpilot tune --save NAME); options given here win.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the run records as JSON.")
 @click.pass_obj
-def run(ctx: Context, /, as_json: bool, min_duration: float | None, **options: object) -> int:
+def run(
+    ctx: Context,
+    /,
+    as_json: bool,
+    min_duration: float | None,
+    settings: str | None,
+    **options: object,
+) -> int:
     """Run LoadGen tests: every scenario x mode asked for, each in its own process."""
     from perfpilot.config import build_run_configs
     from perfpilot.engine.runner import run_benchmark
@@ -83,8 +95,18 @@ def run(ctx: Context, /, as_json: bool, min_duration: float | None, **options: o
         None if min_duration is None else max(1, round(min_duration * 1000))
     )
     options["min_query_count"] = options.pop("count")
-    configs = build_run_configs(scenario, mode, **options)
     workspace = Workspace.resolve(ctx.workspace)
+    tags: dict[str, str] = {}
+    profile, explicit = None, set[str]()
+    if settings:  # the profile's options, except where given on the command line
+        from perfpilot.tune.profiles import profile_for_run
+
+        explicit = _explicit_options()
+        profile, options = profile_for_run(workspace, settings, options, explicit)
+        tags["settings"] = profile.name
+    configs = build_run_configs(scenario, mode, **options)
+    if profile is not None:
+        configs = profile.apply(configs, explicit)
     err = console(stderr=True)
     records = run_benchmark(
         configs,
@@ -92,6 +114,7 @@ def run(ctx: Context, /, as_json: bool, min_duration: float | None, **options: o
         ["perfpilot", *sys.argv[1:]],
         progress=_progress_printer(err),
         on_record=_done_printer(err),
+        tags=tags,
     )
     if as_json:
         click.echo(records_json(records))
@@ -100,6 +123,15 @@ def run(ctx: Context, /, as_json: bool, min_duration: float | None, **options: o
             console(), records, title=f"perfpilot run: {configs[0].model} on {configs[0].backend}"
         )
     return EXIT_OK if all(r.ok for r in records) else EXIT_FAILED
+
+
+def _explicit_options() -> set[str]:
+    """Parameters the user gave (command line or environment), not left at defaults."""
+    ctx = click.get_current_context()
+    given = (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT)
+    return {
+        p.name for p in ctx.command.params if p.name and ctx.get_parameter_source(p.name) in given
+    }
 
 
 def _done_printer(console: Console):  # type: ignore[no-untyped-def]

@@ -47,7 +47,12 @@ def run_test(spec: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     from perfpilot.catalog import get_task
     from perfpilot.config.run import RunConfig
     from perfpilot.engine.calibrate import resolve_settings
-    from perfpilot.engine.harness import QuerySampleLibrary, SystemUnderTest, postprocessor
+    from perfpilot.engine.harness import (
+        NamedInputs,
+        QuerySampleLibrary,
+        SystemUnderTest,
+        postprocessor,
+    )
     from perfpilot.engine.settings import expected_duration_s
 
     cfg = RunConfig.model_validate(spec["config"])
@@ -59,9 +64,17 @@ def run_test(spec: dict[str, Any], run_dir: Path) -> dict[str, Any]:
             device=cfg.device, threads=cfg.backend_threads, output_shape=task.output_shape
         ),
     )
+    runtime = backend
+    input_names = spec.get("input_names") or []
+    if len(input_names) > 1 and runtime.needs_model:  # e.g. BERT's three int64 inputs
+        backend = NamedInputs(runtime, input_names)
     model_path = Path(spec["model_path"]) if spec.get("model_path") else None
     backend.load(model_path)
-    warm_size = (cfg.samples_per_query or 8) if cfg.scenario == "MultiStream" else cfg.batch_size
+    # Warm up with the batch the scenario will run: SingleStream queries hold one sample
+    # (a 32-sample warm-up of BERT-large costs minutes on a small CPU).
+    warm_size = {"MultiStream": cfg.samples_per_query or 8, "SingleStream": 1}.get(
+        cfg.scenario, cfg.batch_size
+    )
     backend.warmup(dataset.samples(np.arange(min(warm_size, dataset.total_count))))
 
     settings, calibration = resolve_settings(cfg, backend, dataset)
@@ -121,7 +134,7 @@ def run_test(spec: dict[str, Any], run_dir: Path) -> dict[str, Any]:
         "status": "ok",
         "settings": settings.model_dump(),
         "calibration": calibration.as_dict(),
-        "backend_version": backend.version(),
+        "backend_version": runtime.version(),
     }
 
 

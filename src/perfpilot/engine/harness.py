@@ -68,6 +68,8 @@ def postprocessor(kind: str) -> Callable[[np.ndarray], np.ndarray]:
     1001-class TF/ONNX ResNet50)."""
     if kind == "argmax":
         return argmax_labels
+    if kind == "squad-logits":
+        return squad_logits
     if kind in ("index", "index-1"):
         offset = -1 if kind == "index-1" else 0
 
@@ -80,6 +82,42 @@ def postprocessor(kind: str) -> Callable[[np.ndarray], np.ndarray]:
 
         return index
     raise ValueError(f"unknown post-processing {kind!r}")
+
+
+def squad_logits(outputs: np.ndarray) -> np.ndarray:
+    """BERT post-processing: start/end logits per sample as float32 [seq, 2], the
+    reference SUT's ``np.stack([start, end], axis=-1)``."""
+    return np.ascontiguousarray(outputs, dtype=np.float32)
+
+
+class NamedInputs(Backend):
+    """Feeds a model with several named inputs from samples that stack them on axis 1
+    (SQuAD: [n, 3, 384] int64 -> input_ids, input_mask, segment_ids), and stacks the
+    model's outputs on a new last axis ([n, 384, 2] for BERT's start/end logits).
+
+    Only multi-input tasks get this wrapper; single-input models keep the direct path.
+    """
+
+    def __init__(self, inner: Backend, names: Sequence[str]) -> None:
+        super().__init__(inner.config)
+        self.inner = inner
+        self.names = tuple(names)
+        self.name = inner.name
+
+    @classmethod
+    def version(cls) -> str:  # never called: the child asks the inner backend
+        return "?"
+
+    def load(self, model_path: Any) -> None:
+        self.inner.load(model_path)
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        feeds = {name: np.ascontiguousarray(batch[:, i]) for i, name in enumerate(self.names)}
+        outputs = self.inner.predict_named(feeds)
+        return np.stack(outputs, axis=-1)
+
+    def close(self) -> None:
+        self.inner.close()
 
 
 class SystemUnderTest:

@@ -64,6 +64,7 @@ class RunRecord(BaseModel):
     error: str | None = None
     # Free-form labels (sweep name, settings profile, campaign, ...); not part of the config.
     tags: dict[str, str] = {}
+    peak_rss_bytes: int | None = None  # the LoadGen child's peak resident memory
 
     @property
     def config_hash(self) -> str:

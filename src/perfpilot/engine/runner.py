@@ -3,6 +3,7 @@ score, record. The parent blocks on the child; a timer thread only redraws progr
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -13,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from perfpilot.accuracy import score_top1
 from perfpilot.artifacts import atomic_write_text, sha256_file
@@ -54,6 +55,12 @@ def prepare(cfg: RunConfig) -> Prepared:
     backend = backend_class(cfg.backend, cfg.device)  # checks name, install and device
     model = get_model(cfg.model)
     task = get_task(model.task)
+    if task.input_names and backend.needs_model and backend.predict_named is Backend.predict_named:
+        raise UsageError(
+            f"backend {backend.name!r} cannot feed the named inputs of {model.name!r} "
+            f"({', '.join(task.input_names)})",
+            "Use --backend onnxruntime for this model.",
+        )
     dataset = task.load_dataset(cfg.dataset_path, cfg.dataset_size)  # fails fast on bad data
     if cfg.model_path is not None:
         model_file: Path | None = cfg.model_path.expanduser().absolute()
@@ -65,7 +72,7 @@ def prepare(cfg: RunConfig) -> Prepared:
     model_record = ArtifactRecord(
         name=model.name,
         path=None if model_file is None else str(model_file),
-        sha256=None if model_file is None else sha256_file(model_file),
+        sha256=None if model_file is None else _model_sha256(model_file),
         substituted=cfg.model_path is not None,
     )
     dataset_record = ArtifactRecord(
@@ -77,19 +84,42 @@ def prepare(cfg: RunConfig) -> Prepared:
     return Prepared(model, task, dataset, model_file, model_record, dataset_record)
 
 
+#: In ``Backend.model_suffixes``, "/" stands for a model that is a directory (SavedModel).
+MODEL_DIRECTORY = "/"
+
+
 def check_model_file(path: Path, task: TaskSpec, backend: type[Backend]) -> None:
     """ONNX files are checked against the task's signature; other formats only where the
-    backend reads them (their signature is checked when the backend loads them)."""
-    suffix = path.suffix.lower()
-    if suffix not in backend.model_suffixes:
+    backend reads them, and by the backend's ``check_model`` classmethod if it has one
+    (else when the backend loads them)."""
+    kind = MODEL_DIRECTORY if path.is_dir() else path.suffix.lower()
+    if kind not in backend.model_suffixes and (path.exists() or kind):
+        files = [s for s in backend.model_suffixes if s != MODEL_DIRECTORY]
+        what = "directories" if kind == MODEL_DIRECTORY else f"{kind or 'suffix-less'} files"
+        dirs = " or a model directory" if MODEL_DIRECTORY in backend.model_suffixes else ""
         raise UsageError(
-            f"backend {backend.name!r} does not read {suffix or 'suffix-less'} files ({path})",
-            f"Give it a {' or '.join(backend.model_suffixes)} file.",
+            f"backend {backend.name!r} does not read {what} ({path})",
+            f"Give it a {' or '.join(files)} file{dirs}.",
         )
-    if suffix == ".onnx":
+    if kind == ".onnx":
         check_onnx_model(path, task)
-    elif not path.is_file():
+    elif not path.exists():
         raise UsageError(f"model file not found: {path}", "Check the path given to --model-path.")
+    # (path, per-sample input shape, input dtype, per-sample output shape) -> None or raise
+    check = getattr(backend, "check_model", None)
+    if check is not None:
+        check(path, task.input_shape, task.input_dtype, task.output_shape)
+
+
+def _model_sha256(path: Path) -> str:
+    """A file's SHA-256; for a model directory, one over its files' paths and hashes."""
+    if not path.is_dir():
+        return sha256_file(path)
+    h = hashlib.sha256()
+    for item in sorted(p for p in path.rglob("*") if p.is_file()):
+        h.update(item.relative_to(path).as_posix().encode() + b"\0")
+        h.update(bytes.fromhex(sha256_file(item)))
+    return h.hexdigest()
 
 
 def resolve_config(cfg: RunConfig) -> RunConfig:
@@ -154,12 +184,60 @@ def _child_env() -> dict[str, str]:
     return env
 
 
+def _wait_child(proc: subprocess.Popen[bytes]) -> tuple[int, int | None]:
+    """Block until the child ends: its exit code and its own peak RSS in bytes (wait4
+    reports this child alone, where RUSAGE_CHILDREN would keep the largest child ever)."""
+    if not hasattr(os, "wait4"):
+        return proc.wait(), None
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
+    return proc.returncode, usage.ru_maxrss * scale
+
+
 def _tail(path: Path, lines: int = 5) -> str:
     try:
         text = path.read_text(errors="replace").strip().splitlines()
     except OSError:
         return ""
     return " | ".join(text[-lines:])
+
+
+class _Scored(Protocol):
+    @property
+    def accuracy(self) -> float: ...
+
+    @property
+    def good(self) -> int: ...
+
+    @property
+    def total(self) -> int: ...
+
+    def line(self) -> str: ...
+
+
+def _score_top1(log: Path, dataset: Dataset) -> _Scored:
+    return score_top1(log, dataset.labels())
+
+
+def _score_squad(log: Path, dataset: Dataset) -> _Scored:
+    from perfpilot.accuracy.squad import score_squad
+
+    # predictions.json beside the log, as the reference's accuracy-squad.py writes it
+    return score_squad(log, dataset, dataset.total_count, log.parent / "predictions.json")  # type: ignore[arg-type]
+
+
+#: The accuracy script for each task metric (its line goes to accuracy.txt).
+_SCORERS: dict[str, Callable[[Path, Dataset], _Scored]] = {
+    "top-1": _score_top1,
+    "F1": _score_squad,
+}
+
+
+def _target(prepared: Prepared) -> float:
+    """The model's own target where it has one (bert-99.9), else its task's."""
+    model_target = prepared.model.accuracy_target
+    return prepared.task.accuracy_target if model_target is None else model_target
 
 
 def run_one(
@@ -170,10 +248,16 @@ def run_one(
     command: Sequence[str],
     progress: ProgressFn | None = None,
     tags: Mapping[str, str] | None = None,
+    audit_config: str | None = None,
 ) -> RunRecord:
-    """Run one LoadGen test in its own child process and fresh run directory."""
+    """Run one LoadGen test in its own child process and fresh run directory.
+
+    ``audit_config`` (a compliance test's audit.config text) is written into this run's
+    directory only, where the child points LoadGen at it."""
     cfg = resolve_config(cfg)
     run_id, run_dir = workspace.new_run_dir(cfg.scenario, cfg.mode)
+    if audit_config is not None:
+        atomic_write_text(run_dir / "audit.config", audit_config)
     started = _now()
     spec = {
         "run_id": run_id,
@@ -182,6 +266,7 @@ def run_one(
         "loadgen_model": prepared.model.loadgen_name,
         "model_path": None if prepared.model_file is None else str(prepared.model_file),
         "postprocess": prepared.model.postprocess,
+        "input_names": list(prepared.model.input_names or prepared.task.input_names),
     }
     spec_path = run_dir / "spec.json"
     atomic_write_text(spec_path, json.dumps(spec, indent=2) + "\n")
@@ -201,8 +286,9 @@ def run_one(
             stderr=subprocess.STDOUT,
             env=_child_env(),
         )
+        peak_rss: int | None = None
         try:
-            returncode = proc.wait()
+            returncode, peak_rss = _wait_child(proc)
         except KeyboardInterrupt:
             interrupted = True
             proc.terminate()
@@ -239,13 +325,14 @@ def run_one(
     accuracy = None
     if status == "ok" and cfg.mode == "accuracy":
         try:
-            scored = score_top1(run_dir / "mlperf_log_accuracy.json", prepared.dataset.labels())
+            scorer = _SCORERS[prepared.task.metric]
+            scored = scorer(run_dir / "mlperf_log_accuracy.json", prepared.dataset)
         except PerfpilotError as err:
             status, error = "failed", err.one_line()
         else:
             atomic_write_text(run_dir / "accuracy.txt", scored.line() + "\n")
             # A stand-in's random weights make its accuracy meaningless: not judged.
-            target = None if prepared.model.standin else prepared.task.accuracy_target
+            target = None if prepared.model.standin else _target(prepared)
             accuracy = AccuracyRecord(
                 metric=prepared.task.metric,
                 value=round(scored.accuracy, 3),
@@ -277,6 +364,7 @@ def run_one(
         accuracy=accuracy,
         error=error,
         tags=dict(tags or {}),
+        peak_rss_bytes=peak_rss,
     )
     workspace.write_record(record)
     if interrupted:

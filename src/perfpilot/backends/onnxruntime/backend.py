@@ -60,5 +60,9 @@ class OnnxRuntimeBackend(Backend):
         result: np.ndarray = self._session.run([self._output], {self._input: batch})[0]
         return result
 
+    def predict_named(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        outputs: list[np.ndarray] = self._session.run(None, feeds)
+        return outputs
+
     def close(self) -> None:
         self._session = None

@@ -1,4 +1,5 @@
-"""PyTorch backend: TorchScript files, and the built-in digits-cnn from its ONNX weights.
+"""PyTorch backend: TorchScript files, and the built-in digits-cnn and ResNet50 v1.5
+stand-in from their ONNX weights.
 
 Runs under ``torch.inference_mode``; a module is only read during a forward pass, so
 worker threads share one module. fp32 stays fp32 on CUDA too (TF32 is switched off), so
@@ -86,12 +87,13 @@ class PyTorchBackend(Backend):
                 ) from err
             return module
         from perfpilot.backends.pytorch.digits_net import load_digits_cnn
+        from perfpilot.backends.pytorch.resnet50_net import load_resnet50_standin
 
-        net = load_digits_cnn(path)
+        net: torch.nn.Module | None = load_digits_cnn(path) or load_resnet50_standin(path)
         if net is None:
             raise ModelFileError(
                 f"the pytorch backend cannot run {path}: it is neither a TorchScript file "
-                "nor the built-in digits-cnn in ONNX",
+                "nor a built-in model (digits-cnn, resnet50-standin) in ONNX",
                 "Give a .pt/.pth file saved with torch.jit.save, or run ONNX models with "
                 "--backend onnxruntime.",
             )

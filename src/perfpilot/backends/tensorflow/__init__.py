@@ -1,0 +1,1 @@
+"""TensorFlow backend (SavedModel). Importing this package does not import TensorFlow."""

@@ -1,0 +1,213 @@
+"""digits-cnn as a TensorFlow SavedModel, built from the weights of its ONNX file.
+
+TensorFlow cannot read ONNX, so the network is written again with TF ops and the ONNX
+initializers are copied in. TF's CPU convolutions want NHWC: the input is transposed
+once, the kernels go from OIHW to HWIO, and the first dense layer's rows are permuted so
+that flattening NHWC gives what flattening NCHW gave in ONNX. The result is cached per
+(ONNX file SHA-256, TensorFlow version) and counted only once its manifest exists.
+
+Only :func:`onnx_digits_weights` runs without TensorFlow (the backends' parent-side
+checks use it); the rest imports TensorFlow inside the functions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from perfpilot.artifacts import atomic_write_text, cache_dir, file_lock, sha256_file
+from perfpilot.backends.tensorflow.runtime import DEFAULT_SIGNATURE, import_tensorflow
+from perfpilot.errors import ModelFileError
+
+MANIFEST_SCHEMA = 1
+MANIFEST = "manifest.json"
+#: Bump when the TF network below changes; it is part of every cache key.
+RECIPE = "digits-cnn-tf/1"
+_SIDE = 8  # input images are 8x8; the 2x2 pool leaves 4x4 per channel
+_CONV: dict[str, list[int] | int] = {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1]}
+# digits-cnn's ONNX graph, node by node: op type, weight inputs, attributes that must hold.
+_GRAPH: tuple[tuple[str, tuple[str, ...], dict[str, list[int] | int]], ...] = (
+    ("Conv", ("conv1.weight", "conv1.bias"), _CONV),
+    ("Relu", (), {}),
+    ("Conv", ("conv2.weight", "conv2.bias"), _CONV),
+    ("Relu", (), {}),
+    ("MaxPool", (), {"kernel_shape": [2, 2], "strides": [2, 2]}),
+    ("Flatten", (), {"axis": 1}),
+    ("Gemm", ("fc1.weight", "fc1.bias"), {"transB": 1}),
+    ("Relu", (), {}),
+    ("Gemm", ("fc2.weight", "fc2.bias"), {"transB": 1}),
+)
+
+
+def onnx_digits_weights(path: Path) -> dict[str, np.ndarray] | None:
+    """The weights of ``path`` if it is the built-in digits-cnn in ONNX (any layer
+    widths), else None. The whole graph must match, so a different network that reuses
+    the weight names is not mistaken for it."""
+    import onnx
+    from google.protobuf.message import Error as ProtobufError
+    from onnx import helper, numpy_helper
+
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except (ProtobufError, OSError, ValueError):
+        return None
+    nodes = list(model.graph.node)
+    if len(nodes) != len(_GRAPH) or len(model.graph.input) < 1:
+        return None
+    flowing = model.graph.input[0].name
+    for node, (op, weights, attrs) in zip(nodes, _GRAPH, strict=True):
+        got = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        if node.op_type != op or tuple(node.input) != (flowing, *weights):
+            return None
+        if any(got.get(key) != value for key, value in attrs.items()):
+            return None
+        flowing = node.output[0]
+    found = {t.name: numpy_helper.to_array(t).astype(np.float32) for t in model.graph.initializer}
+    names = {w for _, ws, _ in _GRAPH for w in ws}
+    if set(found) != names:
+        return None
+    c1, c2 = found["conv1.weight"].shape[0], found["conv2.weight"].shape[0]
+    hidden, classes = found["fc1.weight"].shape[0], found["fc2.weight"].shape[0]
+    shapes = {
+        "conv1.weight": (c1, 1, 3, 3),
+        "conv1.bias": (c1,),
+        "conv2.weight": (c2, c1, 3, 3),
+        "conv2.bias": (c2,),
+        "fc1.weight": (hidden, c2 * (_SIDE // 2) ** 2),
+        "fc1.bias": (hidden,),
+        "fc2.weight": (classes, hidden),
+        "fc2.bias": (classes,),
+    }
+    if any(found[k].shape != v for k, v in shapes.items()):
+        return None
+    return found
+
+
+def tf_weights(onnx_weights: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The ONNX weights in the layouts the NHWC network below uses."""
+    c2 = onnx_weights["conv2.weight"].shape[0]
+    fc1 = onnx_weights["fc1.weight"]
+    side = _SIDE // 2
+    # ONNX flattens (C, H, W); NHWC flattens (H, W, C): reorder fc1's input axis to match.
+    fc1_nhwc = fc1.reshape(fc1.shape[0], c2, side, side).transpose(0, 2, 3, 1)
+    return {
+        "conv1_kernel": onnx_weights["conv1.weight"].transpose(2, 3, 1, 0),
+        "conv1_bias": onnx_weights["conv1.bias"],
+        "conv2_kernel": onnx_weights["conv2.weight"].transpose(2, 3, 1, 0),
+        "conv2_bias": onnx_weights["conv2.bias"],
+        "fc1_kernel": fc1_nhwc.reshape(fc1.shape[0], -1).T,
+        "fc1_bias": onnx_weights["fc1.bias"],
+        "fc2_kernel": onnx_weights["fc2.weight"].T,
+        "fc2_bias": onnx_weights["fc2.bias"],
+    }
+
+
+def save_digits_saved_model(onnx_weights: dict[str, np.ndarray], directory: Path) -> None:
+    """Write digits-cnn as a SavedModel: signature ``serving_default``, input ``input``
+    float32 ``[N, 1, 8, 8]``, output ``logits`` float32 ``[N, classes]``."""
+    tf = import_tensorflow()
+    weights = {k: np.ascontiguousarray(v, np.float32) for k, v in tf_weights(onnx_weights).items()}
+    flat = weights["fc1_kernel"].shape[0]
+
+    class DigitsCnn(tf.Module):  # type: ignore[misc,name-defined]
+        def __init__(self) -> None:
+            super().__init__(name="digits_cnn")
+            self.w = {k: tf.Variable(v, trainable=False, name=k) for k, v in weights.items()}
+
+        @tf.function(  # type: ignore[misc,untyped-decorator]
+            input_signature=[tf.TensorSpec([None, 1, _SIDE, _SIDE], tf.float32, name="input")]
+        )
+        def serve(self, x: object) -> dict[str, object]:
+            w = self.w
+            h = tf.transpose(x, [0, 2, 3, 1])  # NCHW -> NHWC
+            h = tf.nn.relu(
+                tf.nn.bias_add(tf.nn.conv2d(h, w["conv1_kernel"], 1, "SAME"), w["conv1_bias"])
+            )
+            h = tf.nn.relu(
+                tf.nn.bias_add(tf.nn.conv2d(h, w["conv2_kernel"], 1, "SAME"), w["conv2_bias"])
+            )
+            h = tf.nn.max_pool2d(h, 2, 2, "VALID")
+            h = tf.reshape(h, [-1, flat])
+            h = tf.nn.relu(tf.matmul(h, w["fc1_kernel"]) + w["fc1_bias"])
+            return {"logits": tf.matmul(h, w["fc2_kernel"]) + w["fc2_bias"]}
+
+    module = DigitsCnn()
+    tf.saved_model.save(module, str(directory), signatures={DEFAULT_SIGNATURE: module.serve})
+
+
+def tree_sha256(directory: Path) -> str:
+    """One hash over every file's relative path and contents, in sorted order."""
+    h = hashlib.sha256()
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        h.update(path.relative_to(directory).as_posix().encode() + b"\0")
+        h.update(bytes.fromhex(sha256_file(path)))
+    return h.hexdigest()
+
+
+def _manifest_ok(folder: Path, payload: Path, sha: str) -> bool:
+    manifest = folder / MANIFEST
+    if not manifest.is_file() or not payload.exists():
+        return False
+    try:
+        recorded = json.loads(manifest.read_text()).get("sha256")
+    except (OSError, ValueError):
+        return False
+    return bool(recorded == sha)
+
+
+def ensure_digits_saved_model(onnx_path: Path) -> Path:
+    """The cached SavedModel of the digits-cnn ONNX file ``onnx_path``, built first if
+    missing or damaged. Raises ModelFileError if the file is not digits-cnn."""
+    weights = onnx_digits_weights(onnx_path)
+    if weights is None:
+        raise ModelFileError(
+            f"the tensorflow backend cannot run {onnx_path}: it is neither a SavedModel "
+            "directory nor the built-in digits-cnn in ONNX",
+            "Give --model-path a SavedModel directory, or run ONNX models with "
+            "--backend onnxruntime.",
+        )
+    tf = import_tensorflow()
+    onnx_sha = sha256_file(onnx_path)
+    recipe = RECIPE.replace("/", "-")
+    folder = (
+        cache_dir() / "models" / "digits-cnn-tensorflow" / recipe / f"{onnx_sha}-tf{tf.__version__}"
+    )
+    target = folder / "saved_model"
+    with file_lock(folder.parent / f".{folder.name}.lock"):
+        if (folder / MANIFEST).is_file() and target.is_dir():
+            if _manifest_ok(folder, target, tree_sha256(target)):
+                return target
+        started = time.monotonic()
+        # Build beside the target, then rename: readers see no folder or a whole one.
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / MANIFEST).unlink(missing_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=folder))
+        try:
+            save_digits_saved_model(weights, tmp / "saved_model")
+            if target.exists():
+                shutil.rmtree(target)
+            os.replace(tmp / "saved_model", target)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                shutil.rmtree(tmp)
+        record = {
+            "schema_version": MANIFEST_SCHEMA,
+            "artifact": "digits-cnn-tensorflow",
+            "recipe": RECIPE,
+            "source": f"generated by perfpilot from {onnx_path.name} (sha256 {onnx_sha})",
+            "onnx_sha256": onnx_sha,
+            "tensorflow": tf.__version__,
+            "sha256": tree_sha256(target),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "build_seconds": round(time.monotonic() - started, 2),
+        }
+        atomic_write_text(folder / MANIFEST, json.dumps(record, indent=2) + "\n")
+        return target

@@ -1,0 +1,1 @@
+"""TFLite backend (LiteRT interpreter). Importing this package imports no runtime."""

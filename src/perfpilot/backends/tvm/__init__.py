@@ -1,0 +1,1 @@
+"""Apache TVM backend (``pip install 'perfpilot[tvm]'``)."""

@@ -1,0 +1,284 @@
+"""``perfpilot submission plan|run|generate``: from a model to a submission tree.
+Attached to part A's ``submission`` group by :func:`attach`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.table import Table
+
+from perfpilot.cli.main import EXIT_FAILED, EXIT_OK, Context
+from perfpilot.cli.render import console
+
+POSITIVE_INT = click.IntRange(min=1)
+
+
+def _plan_options(fn: Any) -> Any:
+    for opt in reversed(
+        [
+            click.option("--model", required=True, help="Catalog model (perfpilot models list)."),
+            click.option(
+                "--category",
+                default="edge",
+                show_default=True,
+                help="System category: edge, datacenter or datacenter,edge.",
+            ),
+            click.option(
+                "--division",
+                type=click.Choice(["closed", "open"]),
+                default="closed",
+                show_default=True,
+            ),
+            click.option(
+                "--round",
+                "round_name",
+                metavar="ROUND",
+                help="v4.1 ... v6.1 (default: the newest whose seeds the installed LoadGen has).",
+            ),
+            click.option("--backend", default="onnxruntime", show_default=True),
+            click.option(
+                "--execution",
+                type=click.Choice(["valid", "test"]),
+                default="valid",
+                show_default=True,
+                help="valid: official durations; test: short runs for a quick try.",
+            ),
+            click.option(
+                "--settings",
+                metavar="NAME",
+                help="Settings profile (perfpilot tune --save NAME) for expected values.",
+            ),
+            click.option("--dataset-path", type=click.Path(path_type=Path), help="Dataset folder."),
+            click.option("--dataset-size", type=POSITIVE_INT, help="Use the first N samples."),
+        ]
+    ):
+        fn = opt(fn)
+    return fn
+
+
+def _make_plan(
+    ctx: Context,
+    model: str,
+    category: str,
+    division: str,
+    round_name: str | None,
+    backend: str,
+    execution: str,
+    settings: str | None,
+    dataset_path: Path | None = None,
+    dataset_size: int | None = None,
+) -> tuple[Any, Any, Any]:
+    from perfpilot.submission.plan import make_plan, rates_from_profile, rates_from_workspace
+    from perfpilot.workspace import Workspace
+
+    workspace = Workspace.resolve(ctx.workspace)
+    profile = None
+    rates = rates_from_workspace(model, backend, workspace)
+    if settings:
+        from perfpilot.tune.profiles import load_profile
+
+        profile = load_profile(workspace, settings)
+        profile.check_for(model, backend, "cpu", settings)
+    data: dict[str, Any] = {"dataset_size": dataset_size, "dataset_path": dataset_path}
+    plan = make_plan(model, category, division, round_name, execution, backend, **data)
+    if profile is not None:
+        rates = {**rates, **rates_from_profile(profile, plan.scenarios)}
+    plan = make_plan(model, category, division, round_name, execution, backend, rates=rates, **data)
+    return plan, workspace, profile
+
+
+@click.command("plan")
+@_plan_options
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@click.pass_obj
+def plan_cmd(ctx: Context, /, as_json: bool, **kw: Any) -> int:
+    """Every run the round requires for MODEL, with an estimated duration of each."""
+    from perfpilot.submission.plan import format_duration
+
+    plan, _, _ = _make_plan(ctx, **kw)
+    if as_json:
+        click.echo(json.dumps(plan.to_dict(), indent=2))
+        return EXIT_OK
+    out = console()
+    table = Table(
+        title=f"{plan.division} {plan.round} {plan.category}: {plan.folder_model} "
+        f"({plan.mlperf_model}) on {plan.backend}, {plan.execution} runs",
+        header_style="bold",
+    )
+    for col in ("scenario", "run", "estimate", "based on"):
+        table.add_column(col, overflow="fold")
+    for item in plan.items:
+        estimate = (">= " if item.lower_bound else "") + format_duration(item.estimate_s)
+        table.add_row(item.scenario, item.kind, estimate, item.basis)
+    out.print(table)
+    out.print(f"total: about {format_duration(plan.total_s)}", highlight=False)
+    for note in plan.notes:
+        out.print(f"note: {note}", highlight=False)
+    return EXIT_OK
+
+
+@click.command("run")
+@_plan_options
+@click.option("--name", help="Campaign name (default: model-backend-division-round-category).")
+@click.option("--batch-size", type=POSITIVE_INT)
+@click.option("--threads", type=POSITIVE_INT)
+@click.option("--backend-threads", type=POSITIVE_INT)
+@click.option(
+    "--only",
+    multiple=True,
+    help="Run only these items (e.g. Offline, or Offline/TEST01); repeatable.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the outcomes as JSON.")
+@click.pass_obj
+def run_cmd(
+    ctx: Context,
+    /,
+    name: str | None,
+    as_json: bool,
+    only: tuple[str, ...],
+    model: str,
+    category: str,
+    division: str,
+    round_name: str | None,
+    backend: str,
+    execution: str,
+    settings: str | None,
+    dataset_path: Path | None,
+    dataset_size: int | None,
+    **run_options: Any,
+) -> int:
+    """Execute the plan (resumable): skips runs that already passed with the same config."""
+    from perfpilot.submission.campaign import run_campaign
+
+    plan, workspace, profile = _make_plan(
+        ctx,
+        model,
+        category,
+        division,
+        round_name,
+        backend,
+        execution,
+        settings,
+        dataset_path,
+        dataset_size,
+    )
+    run_options.update(dataset_path=dataset_path, dataset_size=dataset_size)
+    base = {k: v for k, v in run_options.items() if v is not None}
+
+    def options_for(scenario: str) -> dict[str, Any]:
+        opts = dict(profile.options(scenario)) if profile is not None else {}
+        return {**opts, **base}
+
+    err = console(stderr=True)
+
+    def event(key: str, text: str) -> None:
+        err.print(f"{key}: {text}", highlight=False)
+
+    campaign, outcomes = run_campaign(
+        plan,
+        workspace,
+        options_for,
+        name=name,
+        command=["perfpilot", *sys.argv[1:]],
+        on_event=event,
+        only=list(only) or None,
+    )
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "campaign": campaign.name,
+                    "state": str(campaign.path),
+                    "skipped": campaign.skipped,
+                    "runs": [
+                        {
+                            "item": o.item.key,
+                            "run_id": o.record.run_id,
+                            "reused": o.reused,
+                            "passed": o.passed,
+                            "note": o.note,
+                        }
+                        for o in outcomes
+                    ],
+                },
+                indent=2,
+            )
+        )
+    else:
+        passed = sum(o.passed for o in outcomes)
+        click.echo(
+            f"campaign {campaign.name}: {passed}/{len(outcomes)} passed "
+            f"({sum(o.reused for o in outcomes)} reused); state in {campaign.path}"
+        )
+    ok = outcomes and all(o.passed for o in outcomes) and not campaign.skipped
+    return EXIT_OK if ok else EXIT_FAILED
+
+
+@click.command("generate")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Tree root.")
+@click.option("--submitter", required=True, help="Submitting organization (folder name).")
+@click.option(
+    "--system-json",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="System description (perfpilot system describe --out FILE).",
+)
+@click.option("--campaign", "campaign_name", help="Campaign to take the runs from.")
+@click.option("--round", "round_name", metavar="ROUND", help="Round (default: the campaign's).")
+@click.option("--division", type=click.Choice(["closed", "open"]))
+@click.option("--system-name", "system_id", help="System folder name (default: JSON file stem).")
+@click.pass_obj
+def generate_cmd(
+    ctx: Context,
+    out: Path,
+    submitter: str,
+    system_json: Path,
+    campaign_name: str | None,
+    round_name: str | None,
+    division: str | None,
+    system_id: str | None,
+) -> int:
+    """Lay out the submission tree from a campaign's runs, in the round's layout."""
+    from perfpilot.errors import UsageError
+    from perfpilot.submission.campaign import (
+        CAMPAIGNS_DIR,
+        load_campaign_plan,
+        load_campaign_runs,
+    )
+    from perfpilot.submission.generate import generate
+    from perfpilot.workspace import Workspace
+
+    workspace = Workspace.resolve(ctx.workspace)
+    if campaign_name is None:
+        known = sorted(p.stem for p in (workspace.root / CAMPAIGNS_DIR).glob("*.json"))
+        if len(known) != 1:
+            raise UsageError(
+                "which campaign? " + (f"found {', '.join(known)}" if known else "none found"),
+                "Pass --campaign NAME (runs come from 'perfpilot submission run').",
+            )
+        campaign_name = known[0]
+    runs = load_campaign_runs(workspace, campaign_name)
+    plan = load_campaign_plan(workspace, campaign_name)
+    result = generate(
+        out, submitter, system_json, plan, runs, campaign_name, division, round_name, system_id
+    )
+    click.echo(f"wrote {result.root} ({', '.join(result.scenarios)})")
+    for note in result.notes:
+        click.echo(f"note: {note}", err=True)
+    if result.missing_system_fields:
+        click.echo(
+            "warning: system JSON lacks " + ", ".join(result.missing_system_fields),
+            err=True,
+        )
+    click.echo(f"next: perfpilot submission truncate {out}, then perfpilot submission check {out}")
+    return EXIT_OK
+
+
+def attach(group: click.Group) -> None:
+    """Add plan, run and generate to the ``submission`` group."""
+    for cmd in (plan_cmd, run_cmd, generate_cmd):
+        group.add_command(cmd)

@@ -1,0 +1,347 @@
+"""``perfpilot results list | show | compare | export | import | rebuild``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+from rich.table import Table
+
+from perfpilot.cli.main import Context
+from perfpilot.cli.render import console
+
+if TYPE_CHECKING:
+    from perfpilot.results.db import ResultsDB
+
+F = TypeVar("F", bound=Callable[..., Any])
+FORMATS = click.Choice(["table", "csv", "json"])
+
+
+def _db_option(fn: F) -> F:
+    return click.option(
+        "--db",
+        type=click.Path(path_type=Path, dir_okay=False),
+        metavar="FILE",
+        help="Results database (default: <workspace>/results.sqlite).",
+    )(fn)
+
+
+def _filters(fn: F) -> F:
+    for name, text in reversed(
+        (
+            ("model", "Only this model."),
+            ("scenario", "Only this scenario."),
+            ("backend", "Only this backend (published rows: the framework)."),
+            ("device", "Only this device."),
+            ("system", "Only this system (local runs: the host name)."),
+        )
+    ):
+        fn = click.option(f"--{name}", metavar=name.upper(), help=text)(fn)
+    fn = click.option("--tag", "tags", multiple=True, metavar="K=V", help="Only rows tagged so.")(
+        fn
+    )
+    fn = click.option("--since", metavar="DATE", help="Started on or after (YYYY-MM-DD[THH:MM]).")(
+        fn
+    )
+    fn = click.option("--until", metavar="DATE", help="Started on or before.")(fn)
+    fn = click.option(
+        "--source", type=click.Choice(["local", "published"]), help="Only local or published."
+    )(fn)
+    return _db_option(fn)
+
+
+def _open(ctx: Context, db: Path | None) -> ResultsDB:
+    """The database; the workspace's is created (from the run records) when missing."""
+    from perfpilot.results.db import ResultsDB, rebuild
+    from perfpilot.workspace import Workspace
+
+    if db is not None:
+        return ResultsDB.open(db, create=False)
+    workspace = Workspace.resolve(ctx.workspace)
+    if not ResultsDB.path_for(workspace).exists() and workspace.runs_dir.is_dir():
+        rebuild(workspace)  # runs recorded before the database existed
+    return ResultsDB.open(workspace)
+
+
+def _query(ctx: Context, db: Path | None, filters: dict[str, Any]) -> list[dict[str, Any]]:
+    tags = filters.pop("tags", ())
+    with _open(ctx, db) as database:
+        return database.rows(tag=list(tags), **filters)
+
+
+def _figure(row: dict[str, Any]) -> str:
+    value, metric = row["value"], row["metric"]
+    if value is None:
+        return "-"
+    if metric == "samples_per_second":
+        return f"{value:,.1f} samples/s"
+    return f"{value:.3f} ms" if metric == "latency_ms" else f"{value:g} {metric}"
+
+
+def _verdict(row: dict[str, Any]) -> str:
+    if row["status"] != "ok":
+        return f"[red]{str(row['status']).upper()}[/red]"
+    if row["valid"] is None:
+        return "-"
+    return "[green]VALID[/green]" if row["valid"] else "[red]INVALID[/red]"
+
+
+def _who(row: dict[str, Any]) -> str:
+    if row["source"] == "published":
+        return f"{row['submitter']} {row['division']} {row['round'] or ''}".strip()
+    return "local" + (" (stand-in)" if row["standin"] else "")
+
+
+def _emit(rows: list[dict[str, Any]], fmt: str, table: Callable[[], Table]) -> None:
+    from perfpilot.results.export import rows_csv, rows_json
+
+    if fmt == "json":
+        click.echo(rows_json(rows), nl=False)
+    elif fmt == "csv":
+        click.echo(rows_csv(rows), nl=False)
+    elif not rows:
+        click.echo("no results match: try 'perfpilot results list' without filters")
+    else:
+        console().print(table())
+
+
+@click.group()
+def results() -> None:
+    """The results database: local runs and imported published results."""
+
+
+@results.command("list")
+@_filters
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.pass_obj
+def results_list(ctx: Context, /, db: Path | None, fmt: str, **filters: Any) -> None:
+    """List results, oldest first (published ones first)."""
+    rows = _query(ctx, db, filters)
+
+    def table() -> Table:
+        out = Table(header_style="bold")
+        for col in ("id", "source", "model", "scenario", "mode", "backend", "system"):
+            out.add_column(col, overflow="fold")
+        for col in ("result", "figure", "accuracy", "p99 ms", "started"):
+            out.add_column(col, overflow="fold", justify="right" if col != "result" else "left")
+        for r in rows:
+            out.add_row(
+                r["id"],
+                _who(r),
+                r["model"],
+                r["scenario"],
+                r["mode"],
+                r["backend"],
+                r["system"],
+                _verdict(r),
+                _figure(r),
+                "-" if r["accuracy"] is None else f"{r['accuracy']:.3f}%",
+                "-" if r["p99_ms"] is None else f"{r['p99_ms']:.3f}",
+                r["started"] or "-",
+            )
+        return out
+
+    _emit(rows, fmt, table)
+
+
+@results.command("show")
+@click.argument("result_id")
+@_db_option
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.pass_obj
+def results_show(ctx: Context, result_id: str, db: Path | None, fmt: str) -> None:
+    """Show one result with its config and provenance (a unique id prefix is enough)."""
+    with _open(ctx, db) as database:
+        row = database.get(result_id)
+    if fmt == "json":
+        click.echo(json.dumps(row, indent=2, default=str))
+        return
+    out = console()
+    table = Table(header_style="bold", show_header=False, title=row["id"])
+    table.add_column("key", style="bold")
+    table.add_column("value", overflow="fold")
+    for key, value in row.items():
+        if key in ("config", "provenance", "tags"):
+            continue
+        table.add_row(key, "-" if value is None else str(value))
+    table.add_row("figure", _figure(row))
+    for key in ("tags", "config", "provenance"):
+        table.add_row(key, json.dumps(row[key], indent=1, sort_keys=True, default=str))
+    out.print(table, highlight=False)
+
+
+@results.command("compare")
+@click.argument("ids", nargs=-1)
+@_filters
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.pass_obj
+def results_compare(
+    ctx: Context, /, ids: tuple[str, ...], db: Path | None, fmt: str, **filters: Any
+) -> None:
+    """Results side by side per benchmark and scenario, each against the best published
+    one. --model matches the MLPerf benchmark too (resnet50 takes resnet50-standin runs)."""
+    from perfpilot.results.compare import compare
+    from perfpilot.results.db import benchmark_of
+    from perfpilot.results.export import rows_csv, rows_json
+
+    model = filters.pop("model")
+    tags = filters.pop("tags")
+    with _open(ctx, db) as database:
+        rows = [database.get(i) for i in ids] if ids else database.rows(tag=list(tags), **filters)
+    if model:
+        rows = [
+            r for r in rows if model.lower() in (str(r["model"]).lower(), benchmark_of(r).lower())
+        ]
+    rows = [r for r in rows if r["mode"] != "accuracy" or r["accuracy"] is not None]
+    groups = compare(rows)
+    if fmt == "json":
+        click.echo(rows_json([g.as_dict() for g in groups]), nl=False)
+        return
+    if fmt == "csv":
+        flat = [{**r, "benchmark": g.benchmark} for g in groups for r in g.rows]
+        click.echo(rows_csv(flat), nl=False)
+        return
+    if not groups:
+        click.echo("no results match: import published results or run something first")
+        return
+    for g in groups:
+        table = Table(title=f"{g.benchmark} {g.scenario}", header_style="bold")
+        for col in ("id", "who", "system", "backend", "device", "result", "figure"):
+            table.add_column(col, overflow="fold")
+        for col in ("vs ref", "accuracy", "p99 ms"):
+            table.add_column(col, justify="right")
+        for r in g.rows:
+            table.add_row(
+                r["id"] + (" (ref)" if r["id"] == g.reference else ""),
+                _who(r),
+                r["system"],
+                r["backend"],
+                r["device"],
+                _verdict(r),
+                _figure(r),
+                "-" if r["ratio"] is None else f"{r['ratio']:.4g}x",
+                "-" if r["accuracy"] is None else f"{r['accuracy']:.3f}%",
+                "-" if r["p99_ms"] is None else f"{r['p99_ms']:.3f}",
+            )
+        console().print(table)
+    click.echo("vs ref: figure against the reference row (> 1x: better; latency inverted)")
+
+
+@results.command("export")
+@_filters
+@click.option(
+    "--to", "dest", type=click.Choice(["csv", "json", "mlflow"]), default="csv", show_default=True
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="FILE",
+    help="csv/json: write to FILE (default: stdout).",
+)
+@click.option(
+    "--tracking-uri",
+    metavar="DIR|URI",
+    help="mlflow: a folder (SQLite store + artifacts), a .db file, or a server URI "
+    "(default: $MLFLOW_TRACKING_URI or <workspace>/mlflow).",
+)
+@click.option("--experiment", default="perfpilot", show_default=True, help="mlflow experiment.")
+@click.pass_obj
+def results_export(
+    ctx: Context,
+    /,
+    db: Path | None,
+    dest: str,
+    out: Path | None,
+    tracking_uri: str | None,
+    experiment: str,
+    **filters: Any,
+) -> None:
+    """Export results as CSV or JSON, or log them as MLflow runs (re-export skips the
+    runs already there)."""
+    import os
+
+    from perfpilot.artifacts import atomic_write_text
+    from perfpilot.results.export import rows_csv, rows_json, to_mlflow
+    from perfpilot.workspace import Workspace
+
+    rows = _query(ctx, db, filters)
+    if dest == "mlflow":
+        target = (
+            tracking_uri
+            or os.environ.get("MLFLOW_TRACKING_URI")
+            or str(Workspace.resolve(ctx.workspace).root / "mlflow")
+        )
+        report = to_mlflow(rows, target, experiment)
+        click.echo(
+            f"mlflow: {len(report.exported)} run(s) logged, {len(report.skipped)} already there "
+            f"(experiment {report.experiment!r} in {report.tracking_uri})"
+        )
+        return
+    text = rows_json(rows) if dest == "json" else rows_csv(rows)
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        atomic_write_text(out, text)
+        click.echo(f"wrote {len(rows)} row(s) to {out}", err=True)
+
+
+@results.command("import")
+@click.argument("folder", type=click.Path(path_type=Path))
+@_db_option
+@click.option("--round", "round_name", metavar="vX.Y", help="Round (default: from the path).")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.pass_obj
+def results_import(
+    ctx: Context, folder: Path, db: Path | None, round_name: str | None, fmt: str
+) -> None:
+    """Import official submission trees (results repository, division or submitter folder)
+    as published results, with the figures the official checker reports."""
+    from perfpilot.results.db import ResultsDB
+    from perfpilot.results.published import find_entries, import_tree
+    from perfpilot.workspace import Workspace
+
+    find_entries(folder)  # not a tree: say so before creating any database file
+    target = db if db is not None else Workspace.resolve(ctx.workspace)
+    with ResultsDB.open(target) as database:
+        ids = import_tree(database, folder, round_name)
+        rows = database.rows(ids=ids)
+    if fmt == "table":
+        click.echo(f"imported {len(rows)} published result(s) into {database.path}")
+    _emit(rows, fmt, lambda: _published_table(rows))
+
+
+def _published_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table(header_style="bold")
+    for col in ("submitter", "division", "round", "system", "model", "scenario", "result"):
+        table.add_column(col, overflow="fold")
+    table.add_column("figure", justify="right")
+    table.add_column("accuracy", justify="right")
+    for r in rows:
+        table.add_row(
+            r["submitter"],
+            r["division"],
+            r["round"] or "-",
+            r["system"],
+            r["model"],
+            r["scenario"],
+            _verdict(r),
+            _figure(r),
+            "-" if r["accuracy"] is None else f"{r['accuracy']:.3f}",
+        )
+    return table
+
+
+@results.command("rebuild")
+@_db_option
+@click.pass_obj
+def results_rebuild(ctx: Context, db: Path | None) -> None:
+    """Recreate the database from the run records (published rows of a readable old file
+    are kept; an unreadable file is replaced)."""
+    from perfpilot.results.db import rebuild
+    from perfpilot.workspace import Workspace
+
+    path, local, published = rebuild(Workspace.resolve(ctx.workspace), db)
+    click.echo(f"rebuilt {path}: {local} local run(s), {published} published result(s) kept")

@@ -1,0 +1,135 @@
+"""``perfpilot sweep run FILE`` and ``perfpilot sweep report NAME``."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.table import Table
+
+from perfpilot.cli.main import EXIT_FAILED, EXIT_OK, Context
+from perfpilot.cli.render import console
+
+
+@click.group()
+def sweep() -> None:
+    """Design-space sweeps: run a grid of settings, report the Pareto front."""
+
+
+@sweep.command("run")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.pass_obj
+def sweep_run(ctx: Context, file: Path) -> int:
+    """Run every point of a sweep file not already finished (a rerun resumes)."""
+    from perfpilot.tune.sweep import load_sweep, run_sweep
+    from perfpilot.workspace import Workspace
+
+    spec = load_sweep(file)  # every point checked before anything runs
+    workspace = Workspace.resolve(ctx.workspace)
+    err = console(stderr=True)
+    err.print(f"sweep {spec.name}: {len(spec.points)} points", highlight=False)
+
+    def on_point(index: int, total: int, outcome: Any) -> None:
+        what = "done before, skipped" if outcome.skipped else _figures(outcome.records)
+        err.print(
+            f"  [{index}/{total}] {outcome.point.point_id} {outcome.point.label()}: {what}",
+            highlight=False,
+        )
+
+    def on_term(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # the runner stops the child and records it as interrupted
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        result = run_sweep(spec, workspace, ["perfpilot", *sys.argv[1:]], on_point=on_point)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    failed = [r for o in result.outcomes for r in o.records if r.status != "ok"]
+    err.print(
+        f"sweep {spec.name}: {result.ran} points run, {result.skipped} skipped"
+        + (f", {len(failed)} runs failed" if failed else "")
+        + f"; see 'perfpilot sweep report {spec.name}'",
+        highlight=False,
+    )
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _figures(records: Any) -> str:
+    parts = []
+    for r in records:
+        if r.status != "ok":
+            parts.append(f"{r.status}: {r.error}")
+        elif r.result is not None and r.result.metric is not None:
+            parts.append(f"{r.result.metric:.1f} {r.result.metric_unit}")
+        elif r.accuracy is not None:
+            parts.append(f"{r.accuracy.value:.3f}%")
+    return ", ".join(parts) or "done"
+
+
+@sweep.command("report")
+@click.argument("name")
+@click.option(
+    "--objectives",
+    default="throughput:max,p99:min",
+    show_default=True,
+    help="Comma-separated NAME[:max|min]: throughput, p50, p90, p99, accuracy, memory.",
+)
+@click.option(
+    "--plot", type=click.Path(path_type=Path), help="Save a plot: FILE.html (plotly) or FILE.png."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the points as JSON.")
+@click.pass_obj
+def sweep_report(
+    ctx: Context, name: str, objectives: str, plot: Path | None, as_json: bool
+) -> None:
+    """Table of a sweep's points with the Pareto-optimal ones marked."""
+    from perfpilot.tune.pareto import parse_objectives
+    from perfpilot.tune.sweep import OBJECTIVES, report, write_plot
+    from perfpilot.workspace import Workspace
+
+    chosen = parse_objectives(objectives, OBJECTIVES)  # type: ignore[arg-type]
+    if plot is not None and plot.suffix.lower() not in (".html", ".png"):
+        from perfpilot.errors import UsageError
+
+        raise UsageError(f"cannot write a plot to {plot}", "Give --plot FILE.html or FILE.png.")
+    rows, varied = report(Workspace.resolve(ctx.workspace), name, dict(chosen))
+    if plot is not None:
+        write_plot(rows, dict(chosen), plot, f"sweep {name}: Pareto front")
+    if as_json:
+        click.echo(json.dumps({"sweep": name, "objectives": chosen, "points": rows}, indent=2))
+        return
+    table = Table(header_style="bold", title=f"sweep {name}")
+    cols = ["pareto", "point", *varied, "valid", *chosen]
+    extra = [c for c in ("throughput", "p99", "memory") if c not in chosen]
+    for col in [*cols, *extra]:
+        table.add_column(col, overflow="fold")
+    for row in sorted(rows, key=lambda r: (not r["pareto"], r["point"])):
+        cells = ["*" if row["pareto"] else "", row["point"]]
+        cells += [str(row["options"].get(k)) for k in varied]
+        cells.append("-" if row["valid"] is None else ("VALID" if row["valid"] else "INVALID"))
+        cells += [_num(row.get(c)) for c in [*chosen, *extra]]
+        table.add_row(*cells)
+    out = console()
+    out.print(table)
+    front = [r for r in rows if r["pareto"]]
+    out.print(
+        f"Pareto-optimal over {', '.join(f'{k}:{v}' for k, v in chosen.items())}: "
+        + "; ".join(
+            f"{r['point']} ({' '.join(f'{k}={v}' for k, v in r['options'].items())})" for r in front
+        ),
+        highlight=False,
+    )
+    if plot is not None:
+        out.print(f"plot saved: {plot}", highlight=False)
+
+
+def _num(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}" if abs(value) < 1000 else f"{value:.1f}"
+    return str(value)

@@ -1,0 +1,170 @@
+"""``perfpilot tune``: find the best settings for a model x backend and save a profile."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from perfpilot.cli.main import EXIT_FAILED, EXIT_OK, Context
+from perfpilot.cli.render import console
+
+POSITIVE_INT = click.IntRange(min=1)
+
+
+@click.command()
+@click.option("--model", default="digits-cnn", show_default=True, help="Catalog model.")
+@click.option("--backend", default="onnxruntime", show_default=True, help="Inference backend.")
+@click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
+@click.option(
+    "--scenario",
+    default="Server",
+    show_default=True,
+    help="Offline, Server, SingleStream, MultiStream or all.",
+)
+@click.option("--budget", default="5m", show_default=True, help="Time for the search (90s, 5m).")
+@click.option(
+    "--save", "save_name", metavar="NAME", help="Profile name (default MODEL-BACKEND-DEVICE)."
+)
+@click.option(
+    "--execution",
+    default="test",
+    show_default=True,
+    help="Mode of the final Server pair: test (short) or valid (official length, ~20 min).",
+)
+@click.option("--batch-size", type=POSITIVE_INT, default=32, show_default=True)
+@click.option(
+    "--batch-sizes", help="Offline: try these batch sizes (e.g. 8,32,128); keep the best."
+)
+@click.option("--threads", type=POSITIVE_INT, help="Worker threads (default: one per core).")
+@click.option("--backend-threads", type=POSITIVE_INT, help="The runtime's own threads.")
+@click.option("--max-wait-ms", type=click.FloatRange(min=0.0), default=0.0, show_default=True)
+@click.option("--dataset-size", type=POSITIVE_INT, help="Use the first N samples only.")
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+@click.pass_obj
+def tune(
+    ctx: Context,
+    /,
+    scenario: str,
+    budget: str,
+    save_name: str | None,
+    execution: str,
+    batch_sizes: str | None,
+    as_json: bool,
+    **options: object,
+) -> int:
+    """Tune settings: Offline peak, highest VALID Server QPS, stream latencies."""
+    from perfpilot.config.run import EXECUTION_MODES, SCENARIOS, build_run_configs
+    from perfpilot.tune.profiles import check_name, load_profile, profile_path, save_profile
+    from perfpilot.tune.tuner import parse_budget
+    from perfpilot.tune.tuner import tune as run_tune
+    from perfpilot.workspace import Workspace
+
+    budget_s = parse_budget(budget)
+    base = build_run_configs("Offline", "performance", execution="test", **options)[0]
+    scenarios = [c.scenario for c in build_run_configs(scenario, "performance")]
+    execution = build_run_configs(execution=execution)[0].execution
+    sizes = _sizes(batch_sizes)
+    name = check_name(save_name or f"{base.model}-{base.backend}-{base.device}")
+    workspace = Workspace.resolve(ctx.workspace)
+    previous = None
+    if profile_path(workspace, name).exists():  # keep its other scenarios; same target only
+        previous = load_profile(workspace, name)
+        previous.check_for(
+            base.model, base.backend, base.device, str(profile_path(workspace, name))
+        )
+    err = console(stderr=True)
+    err.print(
+        f"tuning {base.model} on {base.backend} ({base.device}): {', '.join(scenarios)}; "
+        f"budget {budget_s:g}s",
+        highlight=False,
+    )
+    if execution == "valid" and "Server" in scenarios:
+        err.print(
+            "the final Server pair runs at official length: ~20 more minutes", highlight=False
+        )
+    assert execution in EXECUTION_MODES and set(scenarios) <= set(SCENARIOS)
+
+    def show(trial) -> None:  # type: ignore[no-untyped-def]
+        qps = f" {trial.target_qps:9.1f} QPS" if trial.target_qps else ""
+        err.print(
+            f"  #{trial.number:<2} {trial.scenario:<12} {trial.stage:<8}{qps}  {trial.note}  "
+            f"[{trial.run_id}, {trial.wall_s:.1f}s]",
+            highlight=False,
+        )
+
+    result = run_tune(
+        base,
+        scenarios,
+        workspace,
+        budget_s,
+        name,
+        execution=execution,
+        on_trial=show,
+        command=["perfpilot", *sys.argv[1:]],
+        batch_sizes=sizes,
+        previous=previous,
+    )
+    path = save_profile(workspace, result.profile)
+    if as_json:
+        click.echo(json.dumps({**result.as_dict(), "profile_path": str(path)}, indent=2))
+    else:
+        _summary(result, str(path))
+    server_ok = result.server is None or result.server.complete
+    return EXIT_OK if server_ok and (result.server or "Server" not in scenarios) else EXIT_FAILED
+
+
+def _sizes(text: str | None) -> list[int]:
+    from perfpilot.errors import UsageError
+
+    if not text:
+        return []
+    try:
+        sizes = [int(p) for p in text.split(",") if p.strip()]
+    except ValueError as err:
+        raise UsageError(
+            f"invalid --batch-sizes {text!r}", "Give comma-separated integers, e.g. 8,32,128."
+        ) from err
+    if not sizes or min(sizes) < 1:
+        raise UsageError(f"invalid --batch-sizes {text!r}", "Batch sizes must be 1 or more.")
+    return sizes
+
+
+def _summary(result, path: str) -> None:  # type: ignore[no-untyped-def]
+    out = console()
+    out.print(
+        f"tune {result.tune_id}: {len(result.trials)} trials in {result.elapsed_s:.0f}s "
+        f"(budget {result.budget_s:g}s)",
+        highlight=False,
+    )
+    if result.offline:
+        off = result.offline
+        out.print(
+            f"Offline: peak {off['peak_samples_per_s']:.1f} samples/s "
+            f"(batch {off['batch_size']}, run {off['run_id']})",
+            highlight=False,
+        )
+    for scen, stream in result.streams.items():
+        out.print(
+            f"{scen}: {stream['percentile']} latency {stream['latency_ms']:.3f} ms "
+            f"(run {stream['run_id']})",
+            highlight=False,
+        )
+    srv = result.server
+    if srv is not None:
+        out.print(
+            f"Server: {srv.valid_qps:.1f} QPS is VALID (p99 {srv.p99_ms:.2f} ms, bound "
+            f"{srv.latency_bound_ms:g} ms, {srv.execution} run {srv.valid_run})",
+            highlight=False,
+        )
+        verdict = "VALID too: not the limit" if srv.above_valid else "not VALID"
+        out.print(
+            f"Server: {srv.above_qps:.1f} QPS (+10%) is {verdict} ({srv.execution} run "
+            f"{srv.above_run})",
+            highlight=False,
+        )
+    for note in result.notes:
+        out.print(f"note: {note}", highlight=False)
+    out.print(f"saved settings profile {result.profile.name}: {path}", highlight=False)
+    out.print(f"use it: perfpilot run --settings {result.profile.name}", highlight=False)

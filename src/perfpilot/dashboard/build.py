@@ -1,0 +1,202 @@
+"""``perfpilot dashboard build``: write the static site into a folder, all at once."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from perfpilot.dashboard import export
+from perfpilot.dashboard.pages import LogLink, index_html, run_html
+from perfpilot.errors import MissingExtraError, UsageError
+from perfpilot.workspace import Workspace
+
+MARKER = ".perfpilot-dashboard"
+DEFAULT_DIR = "dashboard"
+ASSETS = ("app.js", "style.css")
+COPY_LIMIT = 5_000_000  # log files larger than this are linked in place, not copied
+MAX_LOG_FILES = 200
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What a build wrote."""
+
+    out: Path
+    rows: int
+    local: int
+    published: int
+    charts: int
+    sweeps: int
+
+
+def plotly_js() -> Path:
+    """The Plotly bundle that ships inside the ``plotly`` Python package."""
+    try:
+        import plotly
+    except ImportError as err:
+        raise MissingExtraError(
+            "the dashboard needs plotly, which is not installed",
+            "Install it with: pip install 'perfpilot[dashboard]'",
+        ) from err
+    bundle = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    if not bundle.is_file():
+        raise MissingExtraError(
+            f"the plotly package has no plotly.min.js at {bundle}",
+            "Reinstall it: pip install --force-reinstall 'perfpilot[dashboard]'",
+        )
+    return bundle
+
+
+def check_out_dir(out: Path) -> None:
+    """Refuse to replace a folder that is not a dashboard perfpilot built."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out} is not a folder", "Pass a folder to --out.")
+    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).exists():
+        raise UsageError(
+            f"{out} is not empty and holds no perfpilot dashboard",
+            "Pass a new or empty folder to --out; perfpilot replaces only its own dashboards.",
+        )
+
+
+def _log_links(run_dir: Path, stem: str, site: Path, final_out: Path) -> tuple[list[LogLink], str]:
+    """Copy a run's (smaller) files into the site; link larger ones where they lie."""
+    files = sorted(p for p in run_dir.rglob("*") if p.is_file())
+    note = ""
+    if len(files) > MAX_LOG_FILES:
+        note = f"{len(files) - MAX_LOG_FILES} more file(s) in {run_dir} are not listed."
+        files = files[:MAX_LOG_FILES]
+    links = []
+    for path in files:
+        rel = path.relative_to(run_dir).as_posix()
+        size = path.stat().st_size
+        if size <= COPY_LIMIT:
+            target = site / "logs" / stem / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+            href = f"../logs/{stem}/{rel}"
+            copied = True
+        else:
+            href = Path(os.path.relpath(path, final_out / "runs")).as_posix()
+            copied = False
+        links.append(LogLink(rel, _quote(href), size, copied))
+    if not note:
+        note = f"Copied from {run_dir}; files over {COPY_LIMIT:,} bytes are linked in place."
+    return links, note
+
+
+def _quote(href: str) -> str:
+    from urllib.parse import quote
+
+    return quote(href, safe="/._-~")
+
+
+def _read_record(run_dir: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((run_dir / "run.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def build_site(
+    rows: list[dict[str, Any]],
+    sweeps: list[str],
+    out: Path,
+    pareto: export.ParetoFn,
+    title: str = "perfpilot results",
+) -> BuildReport:
+    """Write the dashboard for ``rows`` into ``out``, replacing an earlier build at once.
+
+    The site is made in a temporary folder beside ``out`` and swapped in only when
+    complete: an interrupted build leaves the previous dashboard as it was.
+    """
+    out = out.absolute()
+    check_out_dir(out)
+    bundle = plotly_js()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    site = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
+    try:
+        pages = export.page_names(rows)
+        generated = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        data = export.site_data(rows, sweeps, pareto, pages, generated)
+        shutil.copyfile(bundle, site / "plotly.min.js")
+        assets = resources.files("perfpilot.dashboard") / "assets"
+        for name in ASSETS:
+            _write(site / name, (assets / name).read_text(encoding="utf-8"))
+        _write(site / "data.json", json.dumps(data, indent=1, sort_keys=True, default=str))
+        _write(site / "index.html", index_html(export.script_json(data), title))
+        for row, entry in zip(rows, data["rows"], strict=True):
+            stem = pages[entry["key"]]
+            run_dir = Path(str(row["run_dir"])) if row.get("run_dir") else None
+            record = None
+            links: list[LogLink] = []
+            note = "This row has no run folder."
+            if run_dir is not None and run_dir.is_dir():
+                record = _read_record(run_dir) if entry["source"] != "published" else None
+                links, note = _log_links(run_dir, stem, site, out)
+            elif run_dir is not None:
+                note = f"The run folder {run_dir} is gone."
+            full = {**row, **entry}
+            _write(site / "runs" / f"{stem}.html", run_html(full, record, links, note, stem))
+            detail = {"row": entry, "config": row.get("config"), "record": record}
+            detail["provenance"] = row.get("provenance")
+            _write(
+                site / "runs" / f"{stem}.json",
+                json.dumps(detail, indent=1, sort_keys=True, default=str),
+            )
+        _write(site / MARKER, f"schema_version {export.SCHEMA_VERSION}\n")
+        _swap(site, out)
+    except BaseException:
+        shutil.rmtree(site, ignore_errors=True)
+        raise
+    return BuildReport(
+        out=out,
+        rows=len(rows),
+        local=data["counts"]["local"],
+        published=data["counts"]["published"],
+        charts=len(data["charts"]),
+        sweeps=len(data["sweeps"]),
+    )
+
+
+def _swap(site: Path, out: Path) -> None:
+    """Put the finished ``site`` in the place of ``out`` (two renames)."""
+    os.chmod(site, 0o755)  # mkdtemp makes it private
+    old = None
+    if out.exists():
+        old = out.parent / f".{out.name}.old-{os.getpid()}-{time.time_ns()}"
+        os.replace(out, old)
+    try:
+        os.replace(site, out)
+    except BaseException:
+        if old is not None:
+            os.replace(old, out)
+        raise
+    if old is not None:
+        with contextlib.suppress(OSError):
+            shutil.rmtree(old)
+
+
+def build_dashboard(
+    workspace: Workspace, out: Path | None = None, db: Path | None = None
+) -> BuildReport:
+    """Build the dashboard of a workspace (default folder: ``<workspace>/dashboard``)."""
+    from perfpilot.dashboard.rows import load_rows
+    from perfpilot.tune.pareto import pareto_front
+
+    rows, sweeps = load_rows(workspace, db)
+    target = out if out is not None else workspace.root / DEFAULT_DIR
+    return build_site(rows, sweeps, target, pareto_front)

@@ -1,0 +1,36 @@
+"""Where the dashboard's rows come from: the results database and the run records."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from perfpilot.workspace import Workspace
+
+
+def load_rows(
+    workspace: Workspace, db: Path | None = None
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The rows to show and the sweep names.
+
+    With ``db``: that database's rows. Otherwise the workspace's database (when it exists)
+    plus any run record it lacks (a run whose indexing failed, or made before it existed);
+    nothing is written to the database.
+    """
+    from perfpilot.results.db import ResultsDB, record_row
+
+    if db is not None:
+        with ResultsDB.open(db, create=False) as opened:
+            return opened.rows(), opened.sweeps()
+    rows: list[dict[str, Any]] = []
+    sweeps: set[str] = set()
+    if ResultsDB.path_for(workspace).exists():
+        with ResultsDB.open(workspace, create=False) as opened:
+            rows, sweeps = opened.rows(), set(opened.sweeps())
+    known = {row["id"] for row in rows}
+    for record in workspace.records():
+        if record.run_id not in known:
+            rows.append(record_row(record))
+            if record.tags.get("sweep"):
+                sweeps.add(record.tags["sweep"])
+    return rows, sorted(sweeps)

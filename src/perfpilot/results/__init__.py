@@ -1,0 +1,1 @@
+"""Results database, import of published results, export, and reproduction of runs."""

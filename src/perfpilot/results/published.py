@@ -1,0 +1,210 @@
+"""Official MLPerf Inference submission trees (a folder of an MLCommons results
+repository, a division, or one submitter) as published rows, with the figures the
+official submission checker reports. The trees are read by :mod:`perfpilot.submission.tree`
+(both layouts: rounds up to v5.1 and v6.x)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from perfpilot.engine.logparse import LoadgenResult
+from perfpilot.errors import UsageError
+from perfpilot.results.db import METRICS, ResultsDB, now_utc
+
+if TYPE_CHECKING:
+    from perfpilot.submission.tree import ScenarioEntry
+
+DIVISIONS = ("closed", "open", "network")
+_ROUND_IN_NAME = re.compile(r"(?:^|[_\-])v(\d+\.\d+)(?:$|[_\-])", re.IGNORECASE)
+
+# Fallback accuracy patterns for accuracy.txt lines the tree reader has no pattern for
+# (speech, language models); the first that matches gives the figure.
+_ACCURACY_PATTERNS = (
+    re.compile(r"^accuracy=([\d.]+)%?", re.MULTILINE),
+    re.compile(r"^mAP=([\d.]+)%?", re.MULTILINE),
+    re.compile(r"[\"']f1[\"']\s*:\s*([\d.]+)"),
+    re.compile(r"Accuracy:\s*mean\s*=\s*([\d.]+)"),
+    re.compile(r"Word Error Rate:\s*([\d.]+)%?"),
+    re.compile(r"^AUC=([\d.]+)%?", re.MULTILINE),
+    re.compile(r"[\"']rouge1[\"']\s*:\s*([\d.]+)", re.IGNORECASE),
+)
+
+
+def submitter_roots(folder: Path) -> list[Path]:
+    """``<division>/<submitter>`` folders at or below ``folder`` (or the one it is in)."""
+    folder = folder.absolute()
+    found: set[Path] = set()
+    for here in (folder, folder.parent, folder.parent.parent):
+        if here.parent.name.lower() in DIVISIONS and (here / "results").is_dir():
+            found.add(here)
+            break
+    for depth in range(4):
+        pattern = "/".join(["*"] * depth + ["results"])
+        for results in folder.glob(pattern):
+            root = results.parent
+            if results.is_dir() and root.parent.name.lower() in DIVISIONS:
+                found.add(root)
+    return sorted(found)
+
+
+def find_entries(folder: Path) -> list[ScenarioEntry]:
+    """Every result (with a performance log) of the submission trees at, in or around
+    ``folder``, read with :mod:`perfpilot.submission.tree`; an error if there is none."""
+    from perfpilot.submission.tree import read_tree
+
+    if not folder.is_dir():
+        raise UsageError(f"{folder} is not a folder", "Give the folder of a submission tree.")
+    roots = submitter_roots(folder)
+    entries: list[ScenarioEntry] = []
+    for tree_root in sorted({r.parent.parent for r in roots}):
+        wanted = {(r.parent.name, r.name) for r in roots if r.parent.parent == tree_root}
+        for entry in read_tree(tree_root).entries:
+            if (entry.division, entry.submitter) in wanted and entry.performance_dir.is_dir():
+                entries.append(entry)
+    if not entries:
+        raise UsageError(
+            f"{folder} is not an MLPerf submission tree: found no "
+            "<division>/<submitter>/results/<system>/<model>/<scenario>/performance/run_1 logs",
+            "Give a results repository folder, a division folder (closed, open, network) "
+            "or a submitter's folder.",
+        )
+    return entries
+
+
+def round_of(folder: Path, result: LoadgenResult | None, given: str | None = None) -> str | None:
+    """The round: given, else a ``vX.Y`` in a folder name on the path, else LoadGen's
+    version (``4.1 @ 2ed9555be0`` -> ``v4.1``)."""
+    if given:
+        return given if given.startswith("v") else f"v{given}"
+    for part in reversed(folder.absolute().parts):
+        match = _ROUND_IN_NAME.search(part)
+        if match:
+            return f"v{match.group(1)}"
+    if result is not None and result.loadgen_version:
+        match = re.match(r"\s*(\d+)\.(\d+)", result.loadgen_version)
+        if match:
+            return f"v{match.group(1)}.{match.group(2)}"
+    return None
+
+
+def read_accuracy(path: Path) -> tuple[float | None, str | None]:
+    """The accuracy figure of an ``accuracy.txt`` and its first line."""
+    if not path.is_file():
+        return None, None
+    text = path.read_text(errors="replace")
+    first = next((line for line in text.splitlines() if line.strip()), None)
+    for pattern in _ACCURACY_PATTERNS:
+        match = pattern.search(text)
+        if match:
+            return float(match.group(1)), first
+    return None, first
+
+
+def _read_conf(path: Path) -> dict[str, str]:
+    out: dict[str, str] = {}
+    if path.is_file():
+        for line in path.read_text(errors="replace").splitlines():
+            key, sep, value = line.split("#", 1)[0].partition("=")
+            if sep and key.strip():
+                out[key.strip()] = value.strip()
+    return out
+
+
+def _accuracy(entry: ScenarioEntry) -> tuple[float | None, str | None]:
+    """The checker's accuracy figure: the first metric the tree reader found in
+    accuracy.txt (acc, mAP, F1, ...), else the fallback patterns."""
+    from perfpilot.submission.tree import ACCURACY_PATTERNS
+
+    value, first_line = read_accuracy(entry.accuracy_dir / "accuracy.txt")
+    if entry.accuracy is not None:
+        for metric in ACCURACY_PATTERNS:
+            found = entry.accuracy.values.get(metric)
+            if found is not None:
+                return float(found), first_line
+    return value, first_line
+
+
+def entry_row(
+    entry: ScenarioEntry, folder: Path, round_name: str | None, imported: str
+) -> dict[str, Any]:
+    """The database row of one published result (an error if its performance log cannot
+    be read: the whole import is then refused)."""
+    result = entry.performance
+    if result is None:
+        why = "; ".join(entry.problems) or "no performance result"
+        raise UsageError(
+            f"cannot import {entry.path}: {why}", "The tree is damaged; nothing was imported."
+        )
+    accuracy, accuracy_line = _accuracy(entry)
+    system_desc = entry.system_json or {}
+    accelerators = str(system_desc.get("accelerators_per_node", "0")).strip()
+    device = (
+        "cpu"
+        if accelerators in ("", "0", "N/A")
+        else str(system_desc.get("accelerator_model_name") or "accelerator")
+    )
+    lat = result.latency_ns
+    rnd = round_of(folder, result, round_name)
+    return {
+        "id": f"published/{rnd or 'unknown'}/{entry.division}/{entry.submitter}/"
+        f"{entry.system}/{entry.model}/{entry.scenario}",
+        "source": "published",
+        "run_id": None,
+        "model": entry.model,
+        "scenario": entry.scenario,
+        "mode": "performance",
+        "backend": system_desc.get("framework"),
+        "device": device,
+        "system": entry.system,
+        "submitter": entry.submitter,
+        "division": entry.division,
+        "round": rnd,
+        "status": "ok",
+        "valid": result.valid,
+        "metric": METRICS.get(entry.scenario) if result.metric is not None else None,
+        "value": result.metric,
+        "accuracy": accuracy,
+        "p90_ms": lat["p90"] / 1e6 if "p90" in lat else None,
+        "p99_ms": lat["p99"] / 1e6 if "p99" in lat else None,
+        "standin": entry.standin,
+        "started": None,
+        "tags": {},
+        "run_dir": str(entry.performance_dir),
+        "config": {
+            "user_conf": _read_conf(entry.measurements_dir / "user.conf"),
+            "effective": result.effective,
+        },
+        "provenance": {
+            "imported_from": str(entry.path),
+            "imported": imported,
+            "layout": entry.layout,
+            "checker_model": entry.mlperf_model,
+            "loadgen_version": result.loadgen_version,
+            "invalid_reasons": result.invalid_reasons,
+            "accuracy_line": accuracy_line,
+            "compliance": sorted(entry.compliance),
+            "problems": entry.problems,
+            "system_description": system_desc,
+        },
+    }
+
+
+def import_tree(db: ResultsDB, folder: Path, round_name: str | None = None) -> list[str]:
+    """Import every result of the submission trees in ``folder`` in one transaction (an
+    error or Ctrl-C half-way leaves the database as it was). Returns the row ids;
+    re-importing a tree replaces its rows."""
+    entries = find_entries(folder)  # not a tree: error before anything is written
+    imported = now_utc()
+    ids: list[str] = []
+
+    def rows() -> Iterator[dict[str, Any]]:
+        for entry in entries:
+            row = entry_row(entry, folder, round_name, imported)
+            ids.append(row["id"])
+            yield row
+
+    db.add_rows(rows(), import_path=str(folder.absolute()))
+    return ids

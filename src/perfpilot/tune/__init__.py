@@ -1,0 +1,1 @@
+"""Settings profiles, the tuner, design-space sweeps and Pareto fronts."""

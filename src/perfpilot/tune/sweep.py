@@ -1,0 +1,416 @@
+"""Design-space sweeps: a YAML file names run options to vary (a grid, or N random points
+of it); every point is a real run recorded with the tags ``{"sweep": NAME, "point": ID}``.
+A rerun skips points that already finished, so a killed sweep resumes where it stopped."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from perfpilot.config.run import RunConfig, build_run_configs
+from perfpilot.engine.record import RunRecord, config_hash
+from perfpilot.errors import PerfpilotError, UsageError
+from perfpilot.workspace import Workspace
+
+#: Keys of a sweep file.
+FILE_KEYS = ("name", "description", "base", "grid", "random", "seed")
+#: Option names as on the command line -> RunConfig fields ("min_duration" is in seconds,
+#: like --min-duration, and becomes min_duration_ms when a point runs).
+ALIASES = {"count": "min_query_count"}
+#: Options that are not RunConfig fields but choose which tests a point runs.
+EXPANDED = ("scenario", "mode")
+
+
+def _field(key: str) -> str:
+    name = str(key).replace("-", "_")
+    return ALIASES.get(name, name)
+
+
+def _known_options() -> list[str]:
+    return sorted({*RunConfig.model_fields, *ALIASES, "min_duration"})
+
+
+@dataclass(frozen=True)
+class Point:
+    """One design point: its id, the options that vary, and all options it runs with."""
+
+    point_id: str
+    varied: dict[str, Any]
+    options: dict[str, Any]
+
+    def label(self) -> str:
+        return " ".join(f"{k}={v}" for k, v in self.varied.items()) or "(base)"
+
+    def configs(self) -> list[RunConfig]:
+        opts = dict(self.options)
+        scenario = str(opts.pop("scenario", "Offline"))
+        mode = str(opts.pop("mode", "performance"))
+        seconds = opts.pop("min_duration", None)
+        if seconds is not None:
+            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
+                raise UsageError(f"invalid value {seconds!r} for min_duration (seconds)")
+            opts["min_duration_ms"] = max(1, round(float(seconds) * 1000))
+        return build_run_configs(scenario, mode, **opts)
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    name: str
+    path: Path
+    points: list[Point]
+    description: str = ""
+
+
+def _point_id(options: dict[str, Any]) -> str:
+    canonical = json.dumps(options, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:10]
+
+
+def load_sweep(path: Path) -> SweepSpec:
+    """Read and check a sweep file: every option and every point is validated before any
+    run starts, and each problem is one line naming the file."""
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as err:
+        raise UsageError(f"cannot read sweep file {path}: {err.strerror}") from err
+    except yaml.YAMLError as err:
+        raise UsageError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from err
+    if not isinstance(data, dict):
+        raise UsageError(f"{path}: a sweep file must be a YAML mapping (name, base, grid)")
+    for key in data:
+        if key not in FILE_KEYS:
+            raise UsageError(
+                f"{path}: unknown key {key!r} in the sweep file", f"Use: {', '.join(FILE_KEYS)}."
+            )
+    name = data.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise UsageError(f"{path}: the sweep needs a 'name'", "Add e.g. 'name: my-sweep'.")
+    from perfpilot.tune.profiles import check_name
+
+    check_name(name)
+    base = data.get("base") or {}
+    grid = data.get("grid") or {}
+    for what, value in (("base", base), ("grid", grid)):
+        if not isinstance(value, dict):
+            raise UsageError(f"{path}: {what!r} must be a mapping of run options")
+    known = set(_known_options())
+    for key in [*base, *grid]:
+        if str(key).replace("-", "_") not in known:
+            raise UsageError(
+                f"unknown option {key!r} in sweep file {path}",
+                f"Known options: {', '.join(_known_options())}.",
+            )
+    axes: dict[str, list[Any]] = {}
+    for key, values in grid.items():
+        values = values if isinstance(values, list) else [values]
+        if not values:
+            raise UsageError(f"{path}: grid option {key!r} has no values")
+        axes[_field(key)] = values
+    fixed = {_field(k): v for k, v in base.items()}
+    overlap = set(fixed) & set(axes)
+    if overlap:
+        raise UsageError(f"{path}: {', '.join(sorted(overlap))} is in both 'base' and 'grid'")
+    combos = [dict(zip(axes, values, strict=True)) for values in itertools.product(*axes.values())]
+    sample = data.get("random")
+    if sample is not None:
+        if isinstance(sample, bool) or not isinstance(sample, int) or sample < 1:
+            raise UsageError(f"{path}: 'random' must be a number of points (1 or more)")
+        seed = data.get("seed", 0)
+        rng = random.Random(seed)
+        combos = combos if sample >= len(combos) else rng.sample(combos, sample)
+    points = []
+    seen: set[str] = set()
+    for varied in combos:
+        options = {"mode": "performance", **fixed, **varied}
+        point = Point(_point_id(options), varied, options)
+        try:
+            _check_names(point.configs())  # every value checked now: nothing runs if one is bad
+        except UsageError as err:
+            raise UsageError(f"{path}: point {point.label()}: {err.message}", err.hint) from err
+        except (TypeError, ValueError) as err:
+            raise UsageError(f"{path}: point {point.label()}: {err}") from err
+        if point.point_id not in seen:
+            seen.add(point.point_id)
+            points.append(point)
+    return SweepSpec(name=name, path=path, points=points, description=data.get("description", ""))
+
+
+def _check_names(configs: Sequence[RunConfig]) -> None:
+    """Unknown models and backends (or a backend whose extra is missing) fail here."""
+    from perfpilot.backends.registry import get_backend_entry
+    from perfpilot.catalog import get_model
+
+    for cfg in configs:
+        get_model(cfg.model)
+        get_backend_entry(cfg.backend, cfg.device)
+
+
+def _resolved_hash(cfg: RunConfig) -> str:
+    from perfpilot.engine.runner import resolve_config
+
+    return config_hash(json.loads(resolve_config(cfg).model_dump_json()))
+
+
+def sweep_records(workspace: Workspace, name: str) -> list[RunRecord]:
+    """Every run recorded for sweep ``name``, oldest first."""
+    return [r for r in workspace.records() if r.tags.get("sweep") == name]
+
+
+@dataclass
+class PointOutcome:
+    point: Point
+    records: list[RunRecord]
+    skipped: bool
+
+
+@dataclass
+class SweepRun:
+    name: str
+    outcomes: list[PointOutcome] = field(default_factory=list)
+
+    @property
+    def ran(self) -> int:
+        return sum(not o.skipped for o in self.outcomes)
+
+    @property
+    def skipped(self) -> int:
+        return sum(o.skipped for o in self.outcomes)
+
+
+def run_sweep(
+    spec: SweepSpec,
+    workspace: Workspace,
+    command: Sequence[str] = (),
+    on_point: Callable[[int, int, PointOutcome], None] | None = None,
+    before_point: Callable[[int, Point], None] | None = None,
+) -> SweepRun:
+    """Run every point not already finished (same resolved config, status ok, same sweep).
+    ``before_point(index, point)`` may raise KeyboardInterrupt to stop between points."""
+    from perfpilot.engine.runner import run_benchmark
+
+    done: dict[str, RunRecord] = {}
+    for rec in sweep_records(workspace, spec.name):
+        if rec.status == "ok":
+            done[rec.config_hash] = rec
+    out = SweepRun(spec.name)
+    total = len(spec.points)
+    for index, point in enumerate(spec.points, 1):
+        configs = point.configs()
+        hashes = [_resolved_hash(c) for c in configs]
+        if all(h in done for h in hashes):
+            outcome = PointOutcome(point, [done[h] for h in hashes], skipped=True)
+        else:
+            if before_point is not None:
+                before_point(index, point)
+            todo = [c for c, h in zip(configs, hashes, strict=True) if h not in done]
+            tags = {"sweep": spec.name, "point": point.point_id}
+            records = run_benchmark(todo, workspace, command, tags=tags)
+            kept = [done[h] for h in hashes if h in done]
+            outcome = PointOutcome(point, kept + records, skipped=False)
+        out.outcomes.append(outcome)
+        if on_point is not None:
+            on_point(index, total, outcome)
+    return out
+
+
+# -- report ------------------------------------------------------------------------------
+
+#: Objective name -> natural direction.
+OBJECTIVES: dict[str, str] = {
+    "throughput": "max",
+    "p50": "min",
+    "p90": "min",
+    "p99": "min",
+    "accuracy": "max",
+    "memory": "min",
+}
+DEFAULT_OBJECTIVES = "throughput:max,p99:min"
+#: Config fields that never vary meaningfully between points (left out of the table).
+_NOT_SHOWN = {"mode", "trace", "model_path", "dataset_path"}
+
+
+def point_rows(records: Sequence[RunRecord]) -> list[dict[str, Any]]:
+    """One row per point (its latest ok runs): varied options, objectives, run ids."""
+    by_point: dict[str, dict[str, RunRecord]] = {}
+    for rec in records:
+        if rec.status != "ok" or "point" not in rec.tags:
+            continue
+        key = f"{rec.scenario}/{rec.mode}"
+        by_point.setdefault(rec.tags["point"], {})[key] = rec  # oldest first: latest wins
+    rows = []
+    for point_id, recs in by_point.items():
+        perf = next((r for k, r in recs.items() if k.endswith("/performance")), None)
+        acc = next((r for k, r in recs.items() if k.endswith("/accuracy")), None)
+        first = perf or acc
+        assert first is not None
+        row: dict[str, Any] = {
+            "point": point_id,
+            "config": {k: v for k, v in first.config.items() if k not in _NOT_SHOWN},
+            "throughput": None,
+            "p50": None,
+            "p90": None,
+            "p99": None,
+            "accuracy": None if acc is None or acc.accuracy is None else acc.accuracy.value,
+            "memory": None,
+            "valid": None,
+            "runs": [r.run_id for r in recs.values()],
+        }
+        rss = [r.peak_rss_bytes for r in recs.values() if r.peak_rss_bytes]
+        if rss:
+            row["memory"] = round(max(rss) / 2**20, 1)  # MiB
+        if perf is not None and perf.result is not None:
+            res = perf.result
+            lat = res.latency_ns
+            for p in ("p50", "p90", "p99"):
+                row[p] = None if p not in lat else round(lat[p] / 1e6, 4)
+            if res.metric_unit == "samples/s":
+                row["throughput"] = res.metric
+            elif lat.get("mean"):  # streams: queries one at a time
+                spq = int(res.effective.get("samples_per_query") or 1)
+                row["throughput"] = spq * 1e9 / lat["mean"]
+            row["valid"] = res.valid
+        rows.append(row)
+    varied = _varied_keys(rows)
+    for row in rows:
+        row["options"] = {k: row["config"].get(k) for k in varied}
+    return rows
+
+
+def _varied_keys(rows: Sequence[dict[str, Any]]) -> list[str]:
+    keys: list[str] = []
+    for row in rows:
+        for k in row["config"]:
+            if k not in keys:
+                keys.append(k)
+    return [k for k in keys if len({json.dumps(r["config"].get(k)) for r in rows}) > 1]
+
+
+def report(
+    workspace: Workspace, name: str, objectives: dict[str, str]
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The sweep's rows (``pareto`` marks the front) and the varied option names."""
+    from perfpilot.tune.pareto import pareto_front
+
+    records = sweep_records(workspace, name)
+    if not records:
+        known = sorted({r.tags["sweep"] for r in workspace.records() if "sweep" in r.tags})
+        raise UsageError(
+            f"no runs recorded for sweep {name!r} in {workspace.root}",
+            f"Sweeps here: {', '.join(known)}." if known else "Run 'perfpilot sweep run FILE'.",
+        )
+    rows = point_rows(records)
+    if not rows:
+        raise PerfpilotError(f"sweep {name!r} has no finished point yet", "Run it again.")
+    for key in objectives:
+        if all(r.get(key) is None for r in rows):
+            hint = (
+                "Accuracy needs 'mode: both' (or accuracy) in the sweep file."
+                if key == "accuracy"
+                else f"Choose other --objectives ({', '.join(OBJECTIVES)})."
+            )
+            raise UsageError(f"no point of sweep {name!r} has a value for {key!r}", hint)
+    front = {id(r) for r in pareto_front(rows, objectives)}  # type: ignore[arg-type]
+    for row in rows:
+        row["pareto"] = id(row) in front
+    varied = list(rows[0]["options"])
+    return rows, varied
+
+
+def write_plot(
+    rows: Sequence[dict[str, Any]], objectives: dict[str, str], path: Path, title: str
+) -> Path:
+    """Scatter of the first two objectives (Pareto points highlighted): .html with plotly
+    (self-contained, works offline) or .png with matplotlib."""
+    from perfpilot.artifacts import atomic_write_bytes, atomic_write_text
+
+    names = list(objectives)
+    x_key, y_key = (names[0], names[1]) if len(names) > 1 else ("point", names[0])
+    usable = [r for r in rows if r.get(y_key) is not None and r.get(x_key) is not None]
+    labels = [" ".join(f"{k}={v}" for k, v in r["options"].items()) for r in usable]
+    suffix = path.suffix.lower()
+    if suffix == ".html":
+        try:
+            import plotly.graph_objects as go
+        except ImportError as err:
+            raise UsageError(
+                "an HTML plot needs plotly, which is not installed",
+                "pip install 'perfpilot[dashboard]'.",
+            ) from err
+        fig = go.Figure()
+        for on_front, colour in ((False, "#9aa5b1"), (True, "#d9480f")):
+            sel = [i for i, r in enumerate(usable) if bool(r["pareto"]) == on_front]
+            fig.add_trace(
+                go.Scatter(
+                    x=[usable[i][x_key] for i in sel],
+                    y=[usable[i][y_key] for i in sel],
+                    text=[labels[i] for i in sel],
+                    mode="markers",
+                    marker={"size": 11, "color": colour},
+                    name="Pareto-optimal" if on_front else "dominated",
+                    hovertemplate="%{text}<br>%{x}, %{y}<extra></extra>",
+                )
+            )
+        fig.update_layout(
+            title=title,
+            xaxis_title=_axis(x_key, objectives),
+            yaxis_title=_axis(y_key, objectives),
+            template="plotly_white",
+        )
+        atomic_write_text(path, fig.to_html(include_plotlyjs=True, full_html=True))
+        return path
+    if suffix == ".png":
+        try:
+            import matplotlib
+
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+        except ImportError as err:
+            raise UsageError(
+                "a PNG plot needs matplotlib, which is not installed",
+                "pip install matplotlib, or give --plot FILE.html.",
+            ) from err
+        import io
+
+        fig_m, ax = plt.subplots(figsize=(7, 5))
+        for on_front, colour in ((False, "#9aa5b1"), (True, "#d9480f")):
+            chosen = [r for r in usable if bool(r["pareto"]) == on_front]
+            ax.scatter(
+                [r[x_key] for r in chosen],
+                [r[y_key] for r in chosen],
+                c=colour,
+                label="Pareto-optimal" if on_front else "dominated",
+            )
+        ax.set_xlabel(_axis(x_key, objectives))
+        ax.set_ylabel(_axis(y_key, objectives))
+        ax.set_title(title)
+        ax.legend()
+        buf = io.BytesIO()
+        fig_m.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+        plt.close(fig_m)
+        atomic_write_bytes(path, buf.getvalue())
+        return path
+    raise UsageError(f"cannot write a plot to {path}", "Give --plot FILE.html or FILE.png.")
+
+
+_UNITS = {
+    "throughput": "samples/s",
+    "p50": "ms",
+    "p90": "ms",
+    "p99": "ms",
+    "accuracy": "%",
+    "memory": "MiB",
+}
+
+
+def _axis(key: str, objectives: dict[str, str]) -> str:
+    unit = _UNITS.get(key)
+    direction = objectives.get(key)
+    return f"{key}" + (f" ({unit})" if unit else "") + (f", {direction}" if direction else "")

@@ -1,0 +1,531 @@
+"""The settings tuner: Offline peak samples/s, the highest VALID Server target QPS (by
+bisection, with short probes that stop clearly failing loads early), and SingleStream /
+MultiStream expected latencies. Every trial is a real LoadGen run, recorded with the tag
+``{"tune": ID}``; the findings become a settings profile."""
+
+from __future__ import annotations
+
+import math
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from perfpilot.config.run import SCENARIOS, RunConfig
+from perfpilot.engine.record import RunRecord
+from perfpilot.errors import PerfpilotError, UsageError
+from perfpilot.tune.profiles import Profile, ScenarioOptions
+from perfpilot.workspace import Workspace
+
+#: Server loads are tried on the grid capacity * STEP**k: bisection ends with neighbours, so
+#: the load 10% above the answer is one already seen failing.
+STEP = 1.10
+#: A probe (short Server run) fails clearly when its p99 is this far over the bound, or it
+#: completes less than this share of the load it was given (the queue is growing).
+PROBE_LATENCY_FACTOR = 2.0
+PROBE_RATE_SHARE = 0.8
+#: A probe passes clearly when its p99 is within the bound and it completes this share.
+PROBE_PASS_SHARE = 0.95
+#: Grid steps that double the load (1.1 ** 7 ~ 1.95), to bracket the answer quickly.
+DOUBLE = 7
+#: The first Server load, as a share of the Offline peak (as calibration does).
+SERVER_START = 0.5
+#: Rounds of final full runs when noise moves the answer up or down.
+MAX_FINAL_ROUNDS = 4
+#: Short probes and test-mode trials: durations (ms) and query counts. A trial needs enough
+#: queries for LoadGen's p99 early-stopping estimate (about 460 with none over the bound).
+PROBE_MS, PROBE_QUERIES = 300, 64
+TRIAL_MS, TRIAL_QUERIES = 1000, 800
+CONFIRM_MS = 2000
+#: Offline: the expected QPS saved in the profile is the peak times this (LoadGen ends an
+#: Offline run early, "min duration not met", when the system beats its expectation).
+OFFLINE_SAVE_HEADROOM = 1.1
+#: SingleStream/MultiStream expected latency: LoadGen's metric percentile for each.
+STREAM_PERCENTILE = {"SingleStream": "p90", "MultiStream": "p99"}
+
+
+def parse_budget(text: str) -> float:
+    """``"90s"``, ``"5m"``, ``"1h"``, ``"1m30s"`` or a plain number of seconds -> seconds."""
+    raw = text.strip().lower()
+    units = {"h": 3600.0, "m": 60.0, "s": 1.0}
+    try:
+        if raw and raw[-1].isdigit():
+            seconds = float(raw)
+        else:
+            seconds, number = 0.0, ""
+            for ch in raw:
+                if ch in units:
+                    if not number:
+                        raise ValueError(raw)
+                    seconds += float(number) * units[ch]
+                    number = ""
+                else:
+                    number += ch
+            if number:
+                raise ValueError(raw)
+    except ValueError as err:
+        raise UsageError(
+            f"invalid --budget {text!r}", "Give a duration such as 90s, 5m or 1h."
+        ) from err
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise UsageError(f"invalid --budget {text!r}: must be positive")
+    return seconds
+
+
+@dataclass
+class Trial:
+    """One tuner run: what was tried, the run record, and the verdict."""
+
+    number: int
+    scenario: str
+    stage: str  # offline, probe, trial, confirm, above, stream
+    target_qps: float | None
+    record: RunRecord
+    passed: bool
+    note: str
+    wall_s: float
+
+    @property
+    def run_id(self) -> str:
+        return self.record.run_id
+
+
+@dataclass
+class ServerFinding:
+    """The Server answer: the highest VALID target QPS and the 10%-higher one that is not."""
+
+    valid_qps: float
+    valid_run: str
+    above_qps: float | None = None
+    above_run: str | None = None
+    above_valid: bool | None = None
+    latency_bound_ms: float | None = None
+    p99_ms: float | None = None
+    execution: str = "test"
+
+    @property
+    def complete(self) -> bool:
+        return self.above_run is not None and self.above_valid is False
+
+
+@dataclass
+class TuneResult:
+    tune_id: str
+    profile: Profile
+    trials: list[Trial] = field(default_factory=list)
+    offline: dict[str, Any] | None = None
+    server: ServerFinding | None = None
+    streams: dict[str, dict[str, Any]] = field(default_factory=dict)
+    budget_s: float = 0.0
+    elapsed_s: float = 0.0
+    budget_hit: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "tune_id": self.tune_id,
+            "profile": self.profile.model_dump(mode="json"),
+            "offline": self.offline,
+            "server": None if self.server is None else self.server.__dict__,
+            "streams": self.streams,
+            "budget_s": self.budget_s,
+            "elapsed_s": round(self.elapsed_s, 1),
+            "budget_hit": self.budget_hit,
+            "notes": self.notes,
+            "trials": [
+                {
+                    "number": t.number,
+                    "scenario": t.scenario,
+                    "stage": t.stage,
+                    "target_qps": t.target_qps,
+                    "run_id": t.run_id,
+                    "passed": t.passed,
+                    "note": t.note,
+                }
+                for t in self.trials
+            ],
+        }
+
+
+class BudgetExhausted(Exception):
+    """Raised inside the tuner when the next trial would not fit in the budget."""
+
+
+class Tuner:
+    """Runs the trials for one model x backend x device within a time budget."""
+
+    def __init__(
+        self,
+        base: RunConfig,
+        workspace: Workspace,
+        budget_s: float,
+        execution: str = "test",
+        on_trial: Callable[[Trial], None] | None = None,
+        command: Sequence[str] = (),
+        batch_sizes: Sequence[int] = (),
+        tune_id: str | None = None,
+    ) -> None:
+        self.base = base
+        self.workspace = workspace
+        self.budget_s = budget_s
+        self.execution = execution
+        self.on_trial = on_trial
+        self.command = list(command)
+        self.batch_sizes = list(batch_sizes)
+        self.tune_id = tune_id or f"tune-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+        self.trials: list[Trial] = []
+        self.start = time.monotonic()
+
+    # -- budget -------------------------------------------------------------------------
+    def elapsed(self) -> float:
+        return time.monotonic() - self.start
+
+    def _estimate(self, duration_ms: int) -> float:
+        """Rough wall time of a trial: the process start and load seen so far, plus the run."""
+        overheads = [
+            t.wall_s - ((t.record.result.duration_s or 0.0) if t.record.result else 0.0)
+            for t in self.trials
+        ]
+        overhead = max(overheads[-3:]) if overheads else 3.0
+        return overhead + duration_ms / 1000
+
+    def _fits(self, duration_ms: int, reserve_s: float = 0.0) -> bool:
+        return self.elapsed() + self._estimate(duration_ms) + reserve_s <= self.budget_s
+
+    def _reserve(self) -> float:
+        """Time the Server search leaves for the final pair (a valid-length pair is not
+        counted: it takes ~20 minutes whatever the budget, and the CLI says so)."""
+        return 2 * self._estimate(CONFIRM_MS) if self.execution == "test" else 0.0
+
+    # -- one trial ----------------------------------------------------------------------
+    def _run(
+        self,
+        scenario: str,
+        stage: str,
+        *,
+        target_qps: float | None = None,
+        duration_ms: int | None = None,
+        queries: int | None = None,
+        execution: str = "test",
+        check_budget: bool = True,
+        **extra: Any,
+    ) -> RunRecord:
+        from perfpilot.engine.runner import run_benchmark
+
+        if check_budget and not self._fits(duration_ms or TRIAL_MS):
+            raise BudgetExhausted
+        update: dict[str, Any] = {
+            "scenario": scenario,
+            "mode": "performance",
+            "execution": execution,
+            "target_qps": target_qps,
+            "min_duration_ms": duration_ms if execution == "test" else None,
+            "min_query_count": queries if execution == "test" else None,
+            **extra,
+        }
+        cfg = RunConfig.model_validate({**self.base.model_dump(), **update})
+        tags = {"tune": self.tune_id, "stage": stage}
+        record = run_benchmark([cfg], self.workspace, self.command, tags=tags)[0]
+        if record.status != "ok" or record.result is None:
+            raise PerfpilotError(
+                f"tuning trial {record.run_id} {record.status}: {record.error}",
+                f"See {record.run_dir}/child.log; 'perfpilot run' with these settings "
+                "shows the same error.",
+            )
+        return record
+
+    def _note(self, trial: Trial) -> Trial:
+        self.trials.append(trial)
+        if self.on_trial is not None:
+            self.on_trial(trial)
+        return trial
+
+    def _trial(self, scenario: str, stage: str, started: float, record: RunRecord,
+               passed: bool, note: str, target_qps: float | None = None) -> Trial:  # fmt: skip
+        return self._note(
+            Trial(
+                number=len(self.trials) + 1,
+                scenario=scenario,
+                stage=stage,
+                target_qps=target_qps,
+                record=record,
+                passed=passed,
+                note=note,
+                wall_s=time.monotonic() - started,
+            )
+        )
+
+    # -- Offline ------------------------------------------------------------------------
+    def offline_peak(self, stage: str = "offline") -> dict[str, Any]:
+        """Peak Offline samples/s (the best of the batch sizes asked for, if any)."""
+        best: dict[str, Any] | None = None
+        for bs in self.batch_sizes or [self.base.batch_size]:
+            started = time.monotonic()
+            try:
+                record = self._run("Offline", stage, duration_ms=TRIAL_MS, batch_size=bs)
+            except BudgetExhausted:
+                if best is None:
+                    raise
+                break
+            res = record.result
+            assert res is not None
+            rate = float(res.metric or 0.0)
+            self._trial(
+                "Offline", stage, started, record, bool(res.valid), f"{rate:.1f} samples/s, "
+                f"batch {bs}"
+            )  # fmt: skip
+            if best is None or rate > best["peak_samples_per_s"]:
+                best = {
+                    "peak_samples_per_s": rate,
+                    "run_id": record.run_id,
+                    "batch_size": bs,
+                    "threads": record.config.get("threads"),
+                    "backend_threads": record.config.get("backend_threads"),
+                }
+        assert best is not None
+        return best
+
+    # -- Server -------------------------------------------------------------------------
+    def _bound_ms(self, record: RunRecord) -> float:
+        res = record.result
+        ns = None if res is None else res.effective.get("target_latency_ns")
+        if ns:
+            return float(ns) / 1e6
+        from perfpilot.catalog import get_model, get_task
+
+        return float(get_task(get_model(self.base.model).task).server_latency_ms)
+
+    def _probe(self, qps: float) -> bool:
+        return self._probe_at(qps)[0]
+
+    def _probe_at(self, target: float | None) -> tuple[bool, float]:
+        """Is ``target`` VALID (None: the load the child calibrates)? A short probe first;
+        only a probe that is neither clearly passing nor clearly failing is followed by a
+        full-length test-mode trial. Returns the verdict and the load tried."""
+        if not self._fits(PROBE_MS, self._reserve()):
+            raise BudgetExhausted
+        started = time.monotonic()
+        rec = self._run("Server", "probe", target_qps=target, duration_ms=PROBE_MS,
+                        queries=PROBE_QUERIES)  # fmt: skip
+        res = rec.result
+        assert res is not None
+        qps = float(target or (rec.loadgen_settings or {}).get("target_qps") or 0.0)
+        if qps <= 0:
+            raise PerfpilotError(f"tuning probe {rec.run_id} recorded no target QPS")
+        bound = self._bound_ms(rec)
+        p99 = res.latency_ns.get("p99", 0) / 1e6
+        rate = float(res.metric or 0.0)
+        figures = f"p99 {p99:.2f} ms, bound {bound:g} ms, {rate:.0f}/{qps:.0f} samples/s"
+        if p99 > PROBE_LATENCY_FACTOR * bound or rate < PROBE_RATE_SHARE * qps:
+            self._trial("Server", "probe", started, rec, False, f"clearly failing ({figures})", qps)
+            return False, qps
+        if p99 <= bound and rate >= PROBE_PASS_SHARE * qps:
+            self._trial("Server", "probe", started, rec, True, f"clearly passing ({figures})", qps)
+            return True, qps
+        self._trial("Server", "probe", started, rec, False, f"unclear ({figures})", qps)
+        if not self._fits(TRIAL_MS, self._reserve()):
+            raise BudgetExhausted
+        started = time.monotonic()
+        rec = self._run("Server", "trial", target_qps=qps, duration_ms=TRIAL_MS,
+                        queries=TRIAL_QUERIES)  # fmt: skip
+        return self._judge(rec, started, "trial", qps), qps
+
+    def _judge(self, rec: RunRecord, started: float, stage: str, qps: float) -> bool:
+        res = rec.result
+        assert res is not None
+        valid = bool(res.valid)
+        p99 = res.latency_ns.get("p99", 0) / 1e6
+        why = "VALID" if valid else "INVALID: " + "; ".join(res.invalid_reasons or ["?"])
+        self._trial("Server", stage, started, rec, valid, f"{why} (p99 {p99:.2f} ms)", qps)
+        return valid
+
+    def _final(self, qps: float, stage: str) -> tuple[RunRecord, bool]:
+        """A full run at ``qps`` in the chosen execution mode (not budget-checked: the
+        search keeps time for it), judged by LoadGen."""
+        started = time.monotonic()
+        rec = self._run("Server", stage, target_qps=qps, duration_ms=CONFIRM_MS,
+                        queries=TRIAL_QUERIES, execution=self.execution,
+                        check_budget=False)  # fmt: skip
+        return rec, self._judge(rec, started, stage, qps)
+
+    def server_qps(self, capacity: float | None) -> ServerFinding:
+        """The highest VALID Server target QPS on the grid ``start * 1.1**k``.
+
+        The start is half the Offline peak when known, else the load the child calibrates
+        (half its measured capacity). Short probes bracket the answer (a VALID k and an
+        INVALID k), bisection narrows the bracket to neighbours, and full runs in the
+        chosen execution mode confirm the VALID one and show 10% more is not VALID.
+        """
+        start = None if capacity is None else SERVER_START * capacity
+        ok, first = self._probe_at(start)
+
+        def qps(k: int) -> float:
+            return round(first * STEP**k, 1)
+
+        lo: int | None = 0 if ok else None
+        hi = DOUBLE if ok else 0
+        while lo is not None and self._probe(qps(hi)):  # doubling until a load fails
+            lo, hi = hi, hi + DOUBLE
+        candidate = hi - DOUBLE
+        while lo is None:
+            if qps(candidate) < 1.0:
+                raise PerfpilotError(
+                    f"no VALID Server load found for {self.base.model} on {self.base.backend}",
+                    "Check the latency bound against 'perfpilot run --scenario SingleStream'.",
+                )
+            if self._probe(qps(candidate)):
+                lo = candidate
+            else:
+                hi, candidate = candidate, candidate - DOUBLE
+        try:
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                if self._probe(qps(mid)):
+                    lo = mid
+                else:
+                    hi = mid
+        except BudgetExhausted:
+            pass
+        return self._confirm(lo, qps)
+
+    def _confirm(self, k: int, qps: Callable[[int], float]) -> ServerFinding:
+        """Full runs: VALID at ``qps(k)``, not VALID at ``qps(k + 1)`` (10% more). Noise
+        moves ``k``: a failed confirmation becomes the 'above' run of ``k - 1``, a VALID
+        'above' run the confirmation of ``k + 1``. A few rounds at most."""
+        runs: dict[int, tuple[RunRecord, bool]] = {}
+
+        def final(i: int, stage: str) -> tuple[RunRecord, bool]:
+            if i not in runs:
+                runs[i] = self._final(qps(i), stage)
+            return runs[i]
+
+        first = k
+        for _ in range(MAX_FINAL_ROUNDS):
+            _, ok = final(k, "confirm")
+            if not ok:
+                k -= 1
+                continue
+            _, above_ok = final(k + 1, "above")
+            if above_ok:
+                k += 1
+                continue
+            break
+        ok_ks = [i for i, (_, ok) in runs.items() if ok]
+        if not ok_ks:
+            raise PerfpilotError(
+                f"the Server load found by the search ({qps(first):.1f} QPS) did not confirm",
+                "The machine is too busy now; run 'perfpilot tune' again (a larger --budget "
+                "helps).",
+            )
+        k = max(ok_ks)
+        rec, _ = runs[k]
+        above = runs.get(k + 1)
+        res = rec.result
+        return ServerFinding(
+            valid_qps=qps(k),
+            valid_run=rec.run_id,
+            above_qps=qps(k + 1),
+            above_run=None if above is None else above[0].run_id,
+            above_valid=None if above is None else above[1],
+            latency_bound_ms=self._bound_ms(rec),
+            p99_ms=None if res is None else res.latency_ns.get("p99", 0) / 1e6,
+            execution=self.execution,
+        )
+
+    # -- SingleStream / MultiStream -----------------------------------------------------
+    def stream_latency(self, scenario: str) -> dict[str, Any]:
+        started = time.monotonic()
+        record = self._run(scenario, "stream", duration_ms=TRIAL_MS)
+        res = record.result
+        assert res is not None
+        pct = STREAM_PERCENTILE[scenario]
+        raw = res.latency_ns.get(pct)
+        latency = (raw / 1e6) if raw is not None else float(res.metric or 0.0)
+        self._trial(scenario, "stream", started, record, bool(res.valid), f"{pct} {latency:.3f} ms")
+        return {"latency_ms": latency, "percentile": pct, "run_id": record.run_id}
+
+
+def tune(
+    base: RunConfig,
+    scenarios: Sequence[str],
+    workspace: Workspace,
+    budget_s: float,
+    name: str,
+    execution: str = "test",
+    on_trial: Callable[[Trial], None] | None = None,
+    command: Sequence[str] = (),
+    batch_sizes: Sequence[int] = (),
+    previous: Profile | None = None,
+) -> TuneResult:
+    """Tune ``scenarios`` for ``base``'s model/backend/device; returns the findings and the
+    profile (``previous`` keeps its other scenarios). Does not save the profile."""
+    from perfpilot.provenance import system_info
+
+    tuner = Tuner(base, workspace, budget_s, execution, on_trial, command, batch_sizes)
+    result = TuneResult(tune_id=tuner.tune_id, profile=previous or _empty(base, name))
+    options: dict[str, dict[str, Any]] = {}
+    figures: dict[str, Any] = {}
+    order = [s for s in SCENARIOS if s in scenarios]
+    # Server last: it takes what is left of the budget, and uses the Offline peak.
+    order = [s for s in order if s != "Server"] + (["Server"] if "Server" in order else [])
+    try:
+        for scen in order:
+            if scen == "Offline":
+                off = tuner.offline_peak()
+                result.offline = off
+                options["Offline"] = {
+                    "target_qps": round(off["peak_samples_per_s"] * OFFLINE_SAVE_HEADROOM, 1),
+                    "batch_size": off["batch_size"],
+                    "threads": off["threads"],
+                    "backend_threads": off["backend_threads"],
+                }
+                figures["Offline"] = off
+            elif scen == "Server":
+                peak = result.offline["peak_samples_per_s"] if result.offline else None
+                found = tuner.server_qps(peak)
+                result.server = found
+                options["Server"] = {"target_qps": found.valid_qps}
+                figures["Server"] = dict(found.__dict__)
+            else:
+                stream = tuner.stream_latency(scen)
+                result.streams[scen] = stream
+                options[scen] = {"target_latency_ms": round(stream["latency_ms"], 4)}
+                figures[scen] = stream
+    except BudgetExhausted:
+        result.budget_hit = True
+        result.notes.append("the time budget ran out before every scenario was tuned")
+    result.trials = tuner.trials
+    result.elapsed_s = tuner.elapsed()
+    result.budget_s = budget_s
+    if not options:
+        raise UsageError(
+            f"the budget of {budget_s:g}s ran out before a scenario was tuned "
+            f"({len(tuner.trials)} trials, tune {tuner.tune_id})",
+            "Give a larger --budget (e.g. 3m).",
+        )
+    scen_opts = dict(result.profile.scenarios)
+    for scen, opts in options.items():
+        scen_opts[scen] = ScenarioOptions(  # type: ignore[index]
+            **{k: v for k, v in opts.items() if v is not None}
+        )
+    found_all = dict(result.profile.found)
+    old_figures = dict(found_all.get("figures") or {})
+    old_figures.update(figures)
+    found_all.update(
+        {
+            "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "machine": {k: system_info().get(k) for k in ("hostname", "cpu_model", "cpu_affinity")},
+            "tune_id": tuner.tune_id,
+            "execution": execution,
+            "figures": old_figures,
+        }
+    )
+    result.profile = result.profile.model_copy(
+        update={"name": name, "scenarios": scen_opts, "found": found_all}
+    )
+    return result
+
+
+def _empty(base: RunConfig, name: str) -> Profile:
+    return Profile(name=name, model=base.model, backend=base.backend, device=base.device)

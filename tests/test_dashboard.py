@@ -1,0 +1,420 @@
+"""The static dashboard: data export, escaping, links, atomic builds, serving, and the real
+site in headless Chromium over real LoadGen runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from perfpilot.dashboard import export
+from perfpilot.dashboard.build import MARKER, build_site, check_out_dir
+from perfpilot.errors import UsageError
+from perfpilot.tune.pareto import pareto_front
+from tests.conftest import FIXTURE, FIXTURE_RESULTS, run_cli
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+EVIL_TAG = "<script>window.__pwned=1</script>"
+EVIL_MODEL = 'digits"cnn<img src=x onerror="window.__pwned=2">'
+EVIL_BACKEND = 'onnx<b>runtime</b>"'  # Plotly reads <b> in labels: must show as text
+
+
+def _row(**over: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "id": "r1",
+        "source": "local",
+        "run_id": "r1",
+        "model": "digits-cnn",
+        "scenario": "Offline",
+        "mode": "performance",
+        "backend": "onnxruntime",
+        "device": "cpu",
+        "system": "host",
+        "submitter": None,
+        "division": None,
+        "round": None,
+        "status": "ok",
+        "valid": True,
+        "metric": "samples_per_second",
+        "value": 1000.0,
+        "accuracy": None,
+        "p90_ms": 2.0,
+        "p99_ms": 3.0,
+        "standin": False,
+        "started": "2026-01-01T00:00:00+0000",
+        "tags": {},
+        "run_dir": None,
+        "config": {"batch_size": 8},
+        "provenance": {"software": {"onnxruntime": "1.0"}},
+    }
+    row.update(over)
+    return row
+
+
+# ---------------------------------------------------------------- data export (unit)
+
+
+def test_script_json_cannot_close_the_script_element() -> None:
+    data = {"tag": "</script><script>alert(1)</script>", "c": "<!-- & \u2028", "q": 'a"b'}
+    text = export.script_json(data)
+    assert "<" not in text and ">" not in text and "&" not in text and "\u2028" not in text
+    assert json.loads(text) == data
+
+
+def test_page_names_are_safe_unique_and_stable() -> None:
+    rows = [
+        _row(id="a", run_id="20260101-offline-perf-ab12"),
+        _row(id="b", run_id='../../etc/passwd"<x>'),
+        _row(id="c", run_id="Same"),
+        _row(id="d", run_id="same"),
+        _row(id="e", source="published", run_id=None),
+    ]
+    names = export.page_names(rows)
+    stems = [names[export.row_key(r)] for r in rows]
+    assert stems[0] == "20260101-offline-perf-ab12"
+    assert all(
+        set(s) <= set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+        for s in stems
+    )
+    assert not any(s.startswith(".") for s in stems)
+    assert len({s.lower() for s in stems}) == len(stems)
+    assert export.page_names(rows) == names
+
+
+def test_verdicts_and_chart_groups() -> None:
+    rows = [
+        _row(id="a", run_id="a", value=10.0),
+        _row(id="b", run_id="b", value=20.0, valid=False),
+        _row(id="c", run_id="c", scenario="SingleStream", metric="latency_ms", value=0.5),
+        _row(id="d", run_id="d", mode="accuracy", value=None, accuracy=97.5, valid=None),
+        _row(id="e", run_id="e", status="failed", value=None, valid=None),
+        _row(id="p", source="published", submitter="Intel", system="EMR", round="v4.1", value=30.0),
+        _row(id="s", run_id="s", model="resnet50-standin", provenance={"mlperf_model": "resnet50"}),
+        _row(id="q", source="published", model="resnet50", submitter="Intel", value=25204.5),
+    ]
+    data = export.site_data(rows, [], pareto_front, export.page_names(rows), "now")
+    assert [r["verdict"] for r in data["rows"]] == [
+        "VALID",
+        "INVALID",
+        "VALID",
+        "ACCURACY",
+        "FAILED",
+        "VALID",
+        "VALID",
+        "VALID",
+    ]
+    assert data["counts"] == {"rows": 8, "local": 6, "published": 2}
+    assert [r["unit"] for r in data["rows"][1:3]] == ["samples/s", "ms"]
+    charts = {(c["model"], c["scenario"], c["unit"]): c for c in data["charts"]}
+    assert set(charts) == {
+        ("digits-cnn", "Offline", "samples/s"),
+        ("digits-cnn", "SingleStream", "ms"),
+        ("resnet50", "Offline", "samples/s"),
+    }
+    offline = charts[("digits-cnn", "Offline", "samples/s")]
+    assert offline["higher_is_better"]
+    assert not charts[("digits-cnn", "SingleStream", "ms")]["higher_is_better"]
+    assert [p["source"] for p in offline["points"]] == ["local", "local", "published"]
+    assert offline["points"][-1]["label"] == "Intel EMR v4.1"
+    # A stand-in's runs go beside the published results of its benchmark.
+    resnet = charts[("resnet50", "Offline", "samples/s")]["points"]
+    assert [(p["source"], p["label"]) for p in resnet] == [
+        ("local", "s (resnet50-standin)"),
+        ("published", "Intel host"),
+    ]
+
+
+def test_sweep_plot_marks_the_pareto_front() -> None:
+    rows = [
+        _row(id=n, run_id=n, value=v, p99_ms=lat, tags={"sweep": "s", "point": n})
+        for n, v, lat in (("fast", 100.0, 5.0), ("slow", 50.0, 1.0), ("worse", 40.0, 6.0))
+    ]
+    (plot,) = export.site_data(rows, ["s"], pareto_front, export.page_names(rows), "now")["sweeps"]
+    assert plot["objectives"] == {"value": "max", "p99_ms": "min"}
+    assert plot["front"] == ["local:fast", "local:slow"]
+    assert {p["point"] for p in plot["points"]} == {"fast", "slow", "worse"}
+
+
+def _site(tmp_path: Path, rows: list[dict[str, Any]], sweeps: list[str] | None = None) -> Path:
+    out = tmp_path / "site"
+    build_site(rows, sweeps or [], out, pareto_front)
+    return out
+
+
+def test_every_record_value_is_escaped_in_the_files(tmp_path: Path) -> None:
+    run_dir = tmp_path / "runs" / "r1"
+    run_dir.mkdir(parents=True)
+    (run_dir / "mlperf_log_summary.txt").write_text("summary\n")
+    row = _row(model=EVIL_MODEL, tags={"note": EVIL_TAG, EVIL_TAG: "k"}, run_dir=str(run_dir))
+    out = _site(tmp_path, [row])
+    index = (out / "index.html").read_text()
+    assert "__pwned" in index  # the data is there, but only as escaped JSON
+    assert "<script>window" not in index and "<img" not in index
+    assert index.count("<script") == 3  # the data block, plotly.min.js and app.js
+    page = (out / "runs" / "r1.html").read_text()
+    assert "<script" not in page and "<img" not in page
+    assert "&lt;script&gt;window.__pwned=1&lt;/script&gt;" in page
+    assert "digits&quot;cnn&lt;img src=x onerror=&quot;window.__pwned=2&quot;&gt;" in page
+    data = json.loads((out / "data.json").read_text())
+    assert data["rows"][0]["model"] == EVIL_MODEL and data["rows"][0]["tags"]["note"] == EVIL_TAG
+
+
+def test_logs_are_copied_or_linked_relative(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("perfpilot.dashboard.build.COPY_LIMIT", 100)
+    run_dir = tmp_path / "ws" / "runs" / "r1"
+    (run_dir / "sub").mkdir(parents=True)
+    (run_dir / "mlperf_log_summary.txt").write_text("Result is : VALID\n")
+    (run_dir / "sub" / "user conf.txt").write_text("*.Offline.target_qps = 1\n")
+    (run_dir / "mlperf_log_accuracy.json").write_text("[" + " " * 500 + "]")
+    out = _site(tmp_path, [_row(run_dir=str(run_dir))])
+    page = (out / "runs" / "r1.html").read_text()
+    hrefs = [part.split('"', 1)[0] for part in page.split('<a href="')[1:]]
+    logs = {h.rsplit("/", 1)[-1]: h for h in hrefs if "log" in h or "conf" in h}
+    assert logs["mlperf_log_summary.txt"] == "../logs/r1/mlperf_log_summary.txt"
+    assert logs["user%20conf.txt"] == "../logs/r1/sub/user%20conf.txt"
+    big = logs["mlperf_log_accuracy.json"]
+    assert not big.startswith("/") and big.startswith("../")  # too big: linked, relative
+    assert (out / "runs" / big).resolve() == (run_dir / "mlperf_log_accuracy.json").resolve()
+    copied = out / "runs" / logs["mlperf_log_summary.txt"]
+    assert copied.read_text() == "Result is : VALID\n"
+    assert not (out / "logs" / "r1" / "mlperf_log_accuracy.json").exists()
+
+
+def test_rebuild_replaces_and_a_failed_build_changes_nothing(tmp_path: Path) -> None:
+    out = _site(tmp_path, [_row(id="old", run_id="old")])
+    assert (out / "runs" / "old.html").exists() and (out / MARKER).exists()
+    before = (out / "index.html").read_text()
+
+    def broken(points: Any, objectives: Any) -> list[dict[str, Any]]:
+        raise RuntimeError("boom")
+
+    sweep_row = _row(id="new", run_id="new", tags={"sweep": "s"})
+    with pytest.raises(RuntimeError):
+        build_site([sweep_row], ["s"], out, broken)
+    assert (out / "index.html").read_text() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]  # no temp folder left
+    build_site([_row(id="new", run_id="new")], [], out, pareto_front)
+    assert (out / "runs" / "new.html").exists() and not (out / "runs" / "old.html").exists()
+
+
+def test_refuses_a_folder_that_is_not_a_dashboard(tmp_path: Path) -> None:
+    mine = tmp_path / "notes"
+    mine.mkdir()
+    (mine / "keep.txt").write_text("mine")
+    with pytest.raises(UsageError, match="not empty and holds no perfpilot dashboard"):
+        check_out_dir(mine)
+    proc = run_cli("--workspace", str(tmp_path / "ws"), "dashboard", "build", "--out", str(mine))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "holds no perfpilot dashboard" in proc.stderr
+    assert [p.name for p in mine.iterdir()] == ["keep.txt"]
+
+
+def test_cli_build_and_serve(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    missing = run_cli("--workspace", str(ws), "dashboard", "serve", "--port", "0")
+    assert missing.returncode == 2 and "no dashboard in" in missing.stderr
+    no_db = run_cli("--workspace", str(ws), "dashboard", "build", "--db", str(tmp_path / "x.db"))
+    assert no_db.returncode == 2 and "no results database at" in no_db.stderr
+    bad = tmp_path / "bad.sqlite"
+    bad.write_text("not a database")
+    corrupt = run_cli("--workspace", str(ws), "dashboard", "build", "--db", str(bad))
+    assert corrupt.returncode == 2 and "not a readable results database" in corrupt.stderr
+    assert bad.read_text() == "not a database" and not (ws / "dashboard").exists()
+    built = run_cli("--workspace", str(ws), "dashboard", "build", "--json")
+    assert built.returncode == 0, built.stderr
+    report = json.loads(built.stdout)
+    assert report["rows"] == 0 and Path(report["out"]) == ws / "dashboard"
+    assert (ws / "dashboard" / "plotly.min.js").stat().st_size > 1_000_000
+    serve = ["dashboard", "serve", "--port", "0"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "perfpilot", "--workspace", str(ws), *serve],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        url = line.split(" at ", 1)[1].split()[0]
+        assert url.startswith("http://127.0.0.1:")
+        with urllib.request.urlopen(url + "index.html", timeout=30) as resp:
+            assert b'id="perfpilot-data"' in resp.read()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "stopped" in out and "Traceback" not in err
+
+
+def test_serve_refuses_a_busy_port(tmp_path: Path) -> None:
+    import socket
+
+    from perfpilot.dashboard.serve import make_server
+
+    out = _site(tmp_path, [])
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(UsageError, match=f"cannot listen on 127.0.0.1:{port}"):
+            make_server(out, port)
+    server = make_server(out, 0)
+    try:
+        assert server.server_address[0] == "127.0.0.1"  # never on other interfaces
+    finally:
+        server.server_close()
+
+
+# ---------------------------------------------------------------- end to end (Chromium)
+
+
+@pytest.fixture(scope="module")
+def real_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A workspace with real short LoadGen runs: a two-point sweep, a SingleStream run with
+    a hostile tag, and a copy of a record whose model name carries markup and a quote."""
+    from perfpilot.config.run import build_run_configs
+    from perfpilot.engine.runner import run_benchmark
+    from perfpilot.workspace import Workspace
+
+    ws = Workspace(tmp_path_factory.mktemp("dash") / "ws")
+    short = {"min_duration_ms": 200, "min_query_count": 1}
+    for batch in (8, 32):
+        cfgs = build_run_configs("Offline", "performance", batch_size=batch, **short)
+        run_benchmark(cfgs, ws, ["pytest"], tags={"sweep": "demo", "point": f"b{batch}"})
+    cfgs = build_run_configs("SingleStream", "performance", min_duration_ms=200, min_query_count=50)
+    (single,) = run_benchmark(cfgs, ws, ["pytest"], tags={"note": EVIL_TAG})
+    copy_dir = ws.runs_dir / f"{single.run_id}-copy"
+    shutil.copytree(single.run_dir, copy_dir)
+    record = json.loads((copy_dir / "run.json").read_text())
+    record.update(run_id=copy_dir.name, run_dir=str(copy_dir))
+    record["config"].update(model=EVIL_MODEL, backend=EVIL_BACKEND)
+    (copy_dir / "run.json").write_text(json.dumps(record))  # not in the database: merged in
+    if FIXTURE_RESULTS.is_dir():
+        proc = run_cli("--workspace", str(ws.root), "results", "import", str(FIXTURE))
+        assert proc.returncode == 0, proc.stderr
+    return ws.root
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        pytest.skip("headless Chromium not installed (apt-get install -y chromium chromium-driver)")
+    webdriver = pytest.importorskip(
+        "selenium.webdriver", reason="selenium not installed (pip install selenium)"
+    )
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
+        options.add_argument(arg)
+    options.add_argument("--window-size=1400,1800")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    yield driver
+    driver.quit()
+
+
+def _console_errors(driver: Any) -> list[dict[str, Any]]:
+    return [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+
+
+def _shown_rows(driver: Any) -> int:
+    return len(driver.find_elements("css selector", "#results-table tbody tr"))
+
+
+def _save_screenshot(driver: Any, tmp_path: Path, name: str) -> None:
+    driver.save_screenshot(str(tmp_path / name))
+    assert (tmp_path / name).stat().st_size > 10_000
+    artifacts = os.environ.get("PERFPILOT_TEST_ARTIFACTS")
+    if artifacts:
+        Path(artifacts).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(tmp_path / name, Path(artifacts) / name)
+
+
+@pytest.mark.slow
+def test_dashboard_in_headless_chromium(real_workspace: Path, browser: Any, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    published = 2 if FIXTURE_RESULTS.is_dir() else 0  # Offline and Server, when imported
+    total = 4 + published
+    out = tmp_path / "site"
+    proc = run_cli("--workspace", str(real_workspace), "dashboard", "build", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert f"4 local run(s), {published} published result(s)" in proc.stdout
+    assert "1 sweep plot(s)" in proc.stdout
+
+    browser.get((out / "index.html").as_uri())
+    wait = WebDriverWait(browser, 30)
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#sweep-list .plot svg.main-svg"))
+    assert _console_errors(browser) == []
+    # Charts: 3 (Offline, SingleStream, the markup-named model) and 1 sweep plot, with points.
+    assert len(browser.find_elements(By.CSS_SELECTOR, ".plot svg.main-svg")) >= 4
+    assert len(browser.find_elements(By.CSS_SELECTOR, ".scatterlayer .point")) >= 6
+
+    # The table and its filters.
+    assert _shown_rows(browser) == total
+    box = browser.find_element(By.ID, "filter-text")
+    box.send_keys("SingleStream")
+    assert _shown_rows(browser) == 2
+    box.send_keys(" no such run")
+    assert _shown_rows(browser) == 0
+    assert browser.find_element(By.ID, "row-count").text == f"0 of {total} rows"
+    box.clear()
+    box.send_keys("demo")  # sweep tag
+    assert _shown_rows(browser) == 2
+    box.clear()
+    box.send_keys(" ")  # clear() fires no input event
+    scenario = Select(browser.find_element(By.ID, "filter-scenario"))
+    scenario.select_by_value("Offline")
+    assert _shown_rows(browser) == 2 + published // 2
+    if published:  # published results beside local runs, marked as such
+        Select(browser.find_element(By.ID, "filter-source")).select_by_value("published")
+        assert _shown_rows(browser) == 1
+        assert "25,204.5" in browser.find_element(By.ID, "results-table").text
+        Select(browser.find_element(By.ID, "filter-source")).select_by_value("")
+        legends = [t.text for t in browser.find_elements(By.CSS_SELECTOR, "g.legend text")]
+        assert "published · PyTorch" in legends  # its own trace, drawn as diamonds
+
+    # Hostile values show as text, never as markup.
+    assert browser.execute_script("return window.__pwned") is None
+    assert browser.find_elements(By.CSS_SELECTOR, "main img, #results-table script") == []
+    scenario.select_by_value("")
+    table_text = browser.find_element(By.ID, "results-table").text
+    assert EVIL_TAG in table_text and EVIL_MODEL in table_text
+    chart_titles = [h.text for h in browser.find_elements(By.CSS_SELECTOR, "#chart-list h3")]
+    assert f"{EVIL_MODEL} · SingleStream" in chart_titles
+    legends = [t.text for t in browser.find_elements(By.CSS_SELECTOR, "g.legend text")]
+    assert f"local · {EVIL_BACKEND}" in legends
+    browser.execute_script("window.scrollTo(0, 0)")
+    _save_screenshot(browser, tmp_path, "dashboard-index.png")
+
+    # A run page: provenance, hashes, and a log link that opens.
+    link = browser.find_element(
+        By.LINK_TEXT, next(p.stem for p in (out / "runs").glob("*-copy.html"))
+    )
+    link.click()
+    wait.until(lambda d: d.find_elements(By.TAG_NAME, "h1"))
+    text = browser.find_element(By.TAG_NAME, "main").text
+    assert EVIL_TAG in text and EVIL_MODEL in text
+    assert "mlcommons-loadgen" in text and "sha256" in text and "cpu_model" in text
+    assert browser.execute_script("return window.__pwned") is None
+    assert _console_errors(browser) == []
+    _save_screenshot(browser, tmp_path, "dashboard-run.png")
+    browser.find_element(By.LINK_TEXT, "mlperf_log_summary.txt").click()
+    assert "Result is : VALID" in browser.find_element(By.TAG_NAME, "body").text

@@ -1,0 +1,87 @@
+"""Submission plans: required runs per round and category, refusals, estimates."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from perfpilot.errors import UsageError
+from perfpilot.submission import rounds
+from perfpilot.submission.plan import Rates, make_plan
+from tests.conftest import run_cli
+
+
+def test_closed_resnet_edge_plan_lists_every_required_run() -> None:
+    plan = make_plan("resnet50", "edge", "closed", rounds.default_round())
+    assert plan.scenarios == ["SingleStream", "MultiStream", "Offline"]
+    assert plan.folder_model == "resnet50" and plan.mlperf_model == "resnet"
+    keys = [i.key for i in plan.items]
+    for scen in plan.scenarios:
+        for kind in ("accuracy", "performance", "TEST01", "TEST04"):
+            assert f"{scen}/{kind}" in keys
+    perf = [i for i in plan.items if i.kind == "performance"]
+    assert all(i.estimate_s >= 600 for i in perf)  # official min duration
+    assert all(i.lower_bound for i in perf)  # no rate known
+
+
+def test_datacenter_edge_adds_server() -> None:
+    plan = make_plan("resnet50", "datacenter,edge", "closed", rounds.default_round())
+    assert "Server" in plan.scenarios
+
+
+def test_refusals_name_the_reason_and_the_fix() -> None:
+    with pytest.raises(UsageError, match=r"stand-in.*only be planned as open"):
+        make_plan("resnet50-standin", "edge", "closed")
+    with pytest.raises(UsageError, match="not the reference model"):
+        make_plan("digits-cnn", "edge", "closed")
+    with pytest.raises(UsageError, match="cannot be submitted on a 'datacenter'"):
+        make_plan("resnet50", "datacenter", "closed", "v6.1")
+    with pytest.raises(UsageError, match="unknown MLPerf Inference round"):
+        make_plan("resnet50", "edge", "closed", "v3.0")
+    other = next(r for r in reversed(rounds.ROUNDS) if r != rounds.default_round())
+    with pytest.raises(UsageError, match="does not carry the seeds") as err:
+        make_plan("resnet50", "edge", "closed", other)
+    assert "pip install" in err.value.one_line()
+
+
+def test_open_plan_maps_non_reference_models_and_older_rounds() -> None:
+    plan = make_plan("digits-cnn", "edge", "open", "v4.1", execution="test")
+    assert plan.mlperf_model == "resnet" and plan.folder_model == "digits-cnn"
+    assert not plan.reference
+    assert any("model_mapping" in n for n in plan.notes)
+    assert "TEST05" in {i.kind for i in plan.items}  # v4.1 still had TEST05
+    assert all(i.estimate_s < 60 for i in plan.items)  # test-length runs
+
+
+def test_known_rates_size_the_estimates() -> None:
+    rates = {
+        "Offline": Rates(throughput=10.0, source="x"),
+        "SingleStream": Rates(query_latency_s=2.0, source="x"),
+    }
+    plan = make_plan("resnet50", "edge", "closed", rounds.default_round(), rates=rates)
+    est = {i.key: i for i in plan.items}
+    assert est["Offline/performance"].estimate_s >= 24576 / 10.0  # minimum samples per query
+    assert est["SingleStream/performance"].estimate_s >= 1024 * 2.0  # minimum query count
+    assert est["Offline/accuracy"].estimate_s >= 50000 / 10.0
+    assert not est["Offline/performance"].lower_bound
+
+
+def test_cli_plan_json_and_refusal() -> None:
+    proc = run_cli(
+        "submission",
+        "plan",
+        "--model",
+        "digits-cnn",
+        "--division",
+        "open",
+        "--execution",
+        "test",
+        "--json",
+    )
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["round"] == rounds.default_round() and len(data["items"]) == 12
+    bad = run_cli("submission", "plan", "--model", "resnet50-standin", "--division", "closed")
+    assert bad.returncode == 2
+    assert bad.stderr.count("\n") == 1 and "open" in bad.stderr

@@ -1,0 +1,239 @@
+"""The results database: published import, schema migrations, transactions, bad files."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from perfpilot.errors import UsageError
+from perfpilot.results import published
+from perfpilot.results.db import (
+    ROW_KEYS,
+    SCHEMA_VERSION,
+    ResultsDB,
+    ResultsDBError,
+    create_v1,
+)
+from perfpilot.results.published import find_entries, import_tree, read_accuracy
+from tests.conftest import FIXTURE, needs_fixture
+
+OFFLINE = "published/v4.1/closed/Intel/1-node-2S-EMR-PyTorch/resnet50/Offline"
+SERVER = "published/v4.1/closed/Intel/1-node-2S-EMR-PyTorch/resnet50/Server"
+
+
+def _snapshot(db: ResultsDB) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    return db.rows(), db.imports()
+
+
+@needs_fixture
+def test_import_gives_the_official_checkers_figures(tmp_path: Path) -> None:
+    with ResultsDB.open(tmp_path / "r.sqlite") as db:
+        ids = import_tree(db, FIXTURE)
+        assert sorted(ids) == [OFFLINE, SERVER]
+        rows = {r["scenario"]: r for r in db.rows(source="published")}
+    assert set(rows) == {"Offline", "Server"}
+    off, srv = rows["Offline"], rows["Server"]
+    assert off["value"] == 25204.5 and off["metric"] == "samples_per_second"
+    assert srv["value"] == 22501.8  # completed, not scheduled (22505.8), as the checker
+    for row in (off, srv):
+        assert set(row) == set(ROW_KEYS)
+        assert row["accuracy"] == pytest.approx(75.730)
+        assert (row["source"], row["submitter"], row["division"], row["round"]) == (
+            "published",
+            "Intel",
+            "closed",
+            "v4.1",
+        )
+        assert row["system"] == "1-node-2S-EMR-PyTorch" and row["model"] == "resnet50"
+        assert row["valid"] is True and row["run_id"] is None and row["standin"] is False
+        assert row["backend"] == "PyTorch" and row["device"] == "cpu"
+        assert row["provenance"]["loadgen_version"].startswith("4.1")
+        assert row["provenance"]["system_description"]["host_processor_core_count"] == "64"
+    assert srv["config"]["user_conf"]  # the submitter's user.conf, parsed
+    assert srv["p99_ms"] is not None and srv["p99_ms"] < 15.0  # resnet's Server bound
+
+
+@needs_fixture
+def test_reimport_replaces_rows_and_each_layout_level_is_found(tmp_path: Path) -> None:
+    with ResultsDB.open(tmp_path / "r.sqlite") as db:
+        import_tree(db, FIXTURE)
+        import_tree(db, FIXTURE / "closed")  # a division folder
+        import_tree(db, FIXTURE / "closed" / "Intel")  # a submitter's folder
+        assert len(db.rows()) == 2
+        assert [i["rows"] for i in db.imports()] == [2, 2, 2]
+
+
+def test_a_v6_tree_with_lower_case_scenarios_is_read(tmp_path: Path) -> None:
+    """The v6.x layout: measurements inside the scenario folder, lower-case names."""
+    if not FIXTURE.is_dir():
+        pytest.skip("needs the official fixture's logs")
+    src = FIXTURE / "closed" / "Intel" / "results" / "1-node-2S-EMR-PyTorch" / "resnet50"
+    root = tmp_path / "inference_results_v6.0" / "closed" / "Acme"
+    scen = root / "results" / "box" / "resnet50" / "offline"
+    shutil.copytree(src / "Offline" / "performance", scen / "performance")
+    shutil.copytree(src / "Offline" / "accuracy", scen / "accuracy")
+    (scen / "measurements.json").write_text("{}")
+    (scen / "user.conf").write_text("resnet50.Offline.target_qps = 1000 # tuned\n")
+    (root / "src").mkdir()
+    with ResultsDB.open(tmp_path / "r.sqlite") as db:
+        (rid,) = import_tree(db, tmp_path / "inference_results_v6.0")
+        row = db.get(rid)
+    assert row["scenario"] == "Offline" and row["round"] == "v6.0"
+    assert row["provenance"]["layout"] == "v6"
+    assert row["config"]["user_conf"] == {"resnet50.Offline.target_qps": "1000"}
+    assert row["value"] == 25204.5
+
+
+def test_accuracy_lines_of_several_tasks(tmp_path: Path) -> None:
+    cases = {
+        "accuracy=75.730%, good=37865, total=50000\nhash=ab\n": 75.73,
+        "mAP=37.552%\n": 37.552,
+        '{"exact_match": 83.6, "f1": 90.87}\n': 90.87,
+        "garbage\n": None,
+    }
+    for text, expected in cases.items():
+        path = tmp_path / "accuracy.txt"
+        path.write_text(text)
+        assert read_accuracy(path)[0] == expected
+
+
+def test_a_folder_that_is_not_a_tree_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "closed" / "Acme" / "results" / "box").mkdir(parents=True)  # no logs
+    with pytest.raises(UsageError, match="is not an MLPerf submission tree"):
+        find_entries(tmp_path)
+    with pytest.raises(UsageError, match="is not a folder"):
+        find_entries(tmp_path / "nope")
+
+
+@needs_fixture
+@pytest.mark.parametrize("failure", [RuntimeError, KeyboardInterrupt])
+def test_an_import_failing_half_way_leaves_the_database_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: type[BaseException]
+) -> None:
+    path = tmp_path / "r.sqlite"
+    with ResultsDB.open(path) as db:
+        import_tree(db, FIXTURE)
+        before = _snapshot(db)
+    real = published.entry_row
+    calls: list[int] = []
+
+    def second_fails(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        calls.append(1)
+        if len(calls) == 2:
+            raise failure("stopped half-way")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(published, "entry_row", second_fails)
+    with ResultsDB.open(path) as db:
+        with pytest.raises(failure):
+            import_tree(db, FIXTURE, round_name="v9.9")  # new ids: would add 2 rows
+        assert len(calls) == 2  # the first row was written inside the transaction
+        assert _snapshot(db) == before
+    with ResultsDB.open(path) as db:  # and on disk, seen by a new connection
+        assert _snapshot(db) == before
+
+
+def _v1_file(path: Path) -> None:
+    conn = sqlite3.connect(path, isolation_level=None)
+    create_v1(conn)
+    row = {k: None for k in ROW_KEYS}
+    row.update(
+        id="r1",
+        source="local",
+        run_id="r1",
+        model="digits-cnn",
+        scenario="Offline",
+        mode="performance",
+        status="ok",
+        valid=1,
+        value=123.0,
+        standin=0,
+        started="2026-01-02T03:04:05+0100",
+        tags=json.dumps({"sweep": "s1", "point": "3"}),
+        config="{}",
+        provenance="{}",
+    )
+    conn.execute(
+        f"INSERT INTO results ({', '.join(ROW_KEYS)}) VALUES ({', '.join('?' * len(ROW_KEYS))})",
+        [row[k] for k in ROW_KEYS],
+    )
+    conn.close()
+
+
+def test_a_v1_database_is_migrated_step_by_step(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    _v1_file(path)
+    with ResultsDB.open(path) as db:
+        assert db.schema_version == SCHEMA_VERSION == 2
+        versions = [r[0] for r in db.conn.execute("SELECT version FROM schema_version")]
+        assert versions == [1, 2]
+        (row,) = db.rows()
+        assert row["value"] == 123.0 and row["valid"] is True
+        assert row["tags"] == {"sweep": "s1", "point": "3"}
+        assert db.sweeps() == ["s1"]
+        assert [r["id"] for r in db.rows(tag="point=3")] == ["r1"]
+        assert db.rows(tag="point=4") == []
+        # started_utc was filled from the v1 times (02:04:05 UTC)
+        assert [r["id"] for r in db.rows(since="2026-01-02T02:04")] == ["r1"]
+        assert db.rows(since="2026-01-02T02:05") == []
+        assert [r["id"] for r in db.rows(until="2026-01-02")] == ["r1"]
+    with ResultsDB.open(path) as db:  # opening again migrates nothing more
+        assert [r[0] for r in db.conn.execute("SELECT version FROM schema_version")] == [1, 2]
+
+
+def test_bad_database_files_give_one_clear_error_and_stay_as_they_were(tmp_path: Path) -> None:
+    garbage = tmp_path / "garbage.sqlite"
+    garbage.write_bytes(b"this is not a database at all " * 200)
+    foreign = tmp_path / "foreign.sqlite"
+    conn = sqlite3.connect(foreign)
+    conn.execute("CREATE TABLE t (x)")
+    conn.commit()
+    conn.close()
+    newer = tmp_path / "newer.sqlite"
+    with ResultsDB.open(newer):
+        pass
+    conn = sqlite3.connect(newer)
+    conn.execute("INSERT INTO schema_version VALUES (99, 'later')")
+    conn.commit()
+    conn.close()
+    for path, expected in (
+        (garbage, "is not a readable results database"),
+        (foreign, "not a perfpilot results database"),
+        (newer, "has schema version 99"),
+    ):
+        before = path.read_bytes()
+        with pytest.raises(ResultsDBError, match=expected) as info:
+            ResultsDB.open(path)
+        assert "\n" not in info.value.one_line()
+        assert "rebuild" in info.value.one_line()
+        assert path.read_bytes() == before
+
+
+def test_filters_reject_bad_values(tmp_path: Path) -> None:
+    with ResultsDB.open(tmp_path / "r.sqlite") as db:
+        with pytest.raises(UsageError, match="bad tag filter"):
+            db.rows(tag="no-equals-sign")
+        with pytest.raises(UsageError, match="bad date 'yesterday' for --since"):
+            db.rows(since="yesterday")
+        with pytest.raises(UsageError, match="no result 'nope'"):
+            db.get("nope")
+
+
+def test_mlflow_export_without_mlflow_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from perfpilot.errors import MissingExtraError
+    from perfpilot.results.export import to_mlflow
+
+    monkeypatch.setitem(sys.modules, "mlflow", None)  # import mlflow now raises ImportError
+    monkeypatch.setitem(sys.modules, "mlflow.tracking", None)
+    with pytest.raises(MissingExtraError, match="MLflow is not installed") as info:
+        to_mlflow([], str(tmp_path / "track"))
+    assert "pip install 'perfpilot[mlflow]'" in info.value.one_line()
+    assert not (tmp_path / "track").exists()

@@ -1,0 +1,281 @@
+"""End to end at test length: plan -> run -> compliance -> generate -> truncate -> check ->
+package for digits-cnn (open division, mapped to resnet) on onnxruntime, edge scenarios;
+and the bad inputs of generate."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import run_cli
+
+pytestmark = pytest.mark.slow
+
+# Every edge scenario with its accuracy and performance runs; the compliance tests for
+# Offline (the suite's time budget; the other scenarios' tests run the same code).
+ONLY = [
+    "SingleStream/accuracy",
+    "SingleStream/performance",
+    "MultiStream/accuracy",
+    "MultiStream/performance",
+    "Offline",
+]
+SYSTEM_YAML = """\
+status: available
+system_name: perfpilot CI machine
+host_memory_configuration: unknown (virtual machine)
+host_networking: virtual NIC
+host_networking_topology: N/A
+host_processor_interconnect: N/A
+cooling: air
+"""
+
+
+@pytest.fixture(scope="module")
+def flow(tmp_path_factory: pytest.TempPathFactory, digits_model: Path) -> dict[str, Any]:
+    base = tmp_path_factory.mktemp("flow")
+    ws = base / "ws"
+    common = ["--workspace", str(ws)]
+    plan = run_cli(
+        *common,
+        "submission",
+        "plan",
+        "--model",
+        "digits-cnn",
+        "--division",
+        "open",
+        "--category",
+        "edge",
+        "--execution",
+        "test",
+        "--json",
+    )
+    assert plan.returncode == 0, plan.stderr
+    run = run_cli(
+        *common,
+        "submission",
+        "run",
+        "--model",
+        "digits-cnn",
+        "--division",
+        "open",
+        "--category",
+        "edge",
+        "--execution",
+        "test",
+        "--name",
+        "flow",
+        "--json",
+        *[f"--only={o}" for o in ONLY],
+    )
+    assert run.stdout, run.stderr
+    yml = base / "system.yaml"
+    yml.write_text(SYSTEM_YAML)
+    sys_json = base / "ci-box.json"
+    desc = run_cli(
+        "system", "describe", "--from", str(yml), "--category", "edge", "--out", str(sys_json)
+    )
+    assert desc.returncode == 0, desc.stderr
+    return {
+        "base": base,
+        "common": common,
+        "plan": json.loads(plan.stdout),
+        "run": json.loads(run.stdout),
+        "run_rc": run.returncode,
+        "system_json": sys_json,
+    }
+
+
+def test_whole_flow_produces_a_tree_the_checker_accepts(flow: dict[str, Any]) -> None:
+    runs = {r["item"]: r for r in flow["run"]["runs"]}
+    assert len(runs) == 8
+    for item, r in runs.items():  # accuracy/performance pass; compliance may miss on noise
+        if "TEST" not in item:
+            assert r["passed"], (item, r)
+    out = flow["base"] / "tree"
+    gen = run_cli(
+        *flow["common"],
+        "submission",
+        "generate",
+        "--out",
+        str(out),
+        "--submitter",
+        "Perfpilot",
+        "--system-json",
+        str(flow["system_json"]),
+        "--campaign",
+        "flow",
+    )
+    assert gen.returncode == 0, gen.stderr
+    sub = out / "open" / "Perfpilot"
+    res = sub / "results" / "ci-box" / "digits-cnn"
+    assert json.loads((sub / "model_mapping.json").read_text()) == {"digits-cnn": "resnet"}
+    assert (sub / "src" / "digits-cnn" / "README.md").is_file()
+    system = json.loads((sub / "systems" / "ci-box.json").read_text())
+    assert (system["division"], system["submitter"]) == ("open", "Perfpilot")
+    for scen in ("SingleStream", "MultiStream", "Offline"):
+        for rel in (
+            "measurements.json",
+            "user.conf",
+            "README.md",
+            "accuracy/accuracy.txt",
+            "performance/run_1/mlperf_log_detail.txt",
+        ):
+            assert (res / scen / rel).is_file(), (scen, rel)
+        assert "perfpilot run --model digits-cnn" in (res / scen / "README.md").read_text()
+    t01 = res / "Offline" / "TEST01"
+    assert "TEST PASS" in (t01 / "verify_accuracy.txt").read_text()  # deterministic answers
+    perf_lines = (t01 / "verify_performance.txt").read_text().splitlines()
+    assert perf_lines[0] == "Verifying performance." and perf_lines[-1].startswith("TEST ")
+    assert (
+        res / "Offline" / "TEST04" / "performance" / "run_1" / "mlperf_log_summary.txt"
+    ).is_file()
+
+    trunc = run_cli("submission", "truncate", str(out))
+    assert trunc.returncode == 0, trunc.stderr
+    acc_txt = (res / "Offline" / "accuracy" / "accuracy.txt").read_text()
+    assert acc_txt.startswith("accuracy=") and "\nhash=" in acc_txt
+    assert (t01 / "accuracy" / "accuracy.txt").read_text().startswith("hash=")
+    csv = flow["base"] / "summary.csv"
+    check = run_cli("submission", "check", str(out), "--relax-lengths", "--csv", str(csv))
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "SUMMARY: submission looks OK" in check.stdout
+    rows = list(__import__("csv").DictReader(csv.open()))
+    assert sorted(r["Scenario"] for r in rows if r["Model"] == "digits-cnn") == [
+        "MultiStream",
+        "Offline",
+        "SingleStream",
+    ]
+    assert {r["MlperfModel"] for r in rows} == {"resnet"}
+    pkg = run_cli(
+        "submission",
+        "package",
+        str(out),
+        "--relax-lengths",
+        "--out",
+        str(flow["base"] / "sub.tar.gz"),
+    )
+    assert pkg.returncode == 0, pkg.stderr
+    assert (flow["base"] / "sub.tar.gz").is_file()
+
+
+def test_resume_reuses_every_passed_run(flow: dict[str, Any]) -> None:
+    again = run_cli(
+        *flow["common"],
+        "submission",
+        "run",
+        "--model",
+        "digits-cnn",
+        "--division",
+        "open",
+        "--execution",
+        "test",
+        "--name",
+        "flow",
+        "--json",
+        *[f"--only={o}" for o in ONLY],
+    )
+    runs = json.loads(again.stdout)["runs"]
+    first = {r["item"]: r for r in flow["run"]["runs"]}
+    for r in runs:
+        if first[r["item"]]["passed"]:
+            assert r["reused"] and r["run_id"] == first[r["item"]]["run_id"], r
+
+
+def _generate(flow: dict[str, Any], out: Path, system_json: Path, *extra: str):  # type: ignore[no-untyped-def]
+    return run_cli(
+        *flow["common"],
+        "submission",
+        "generate",
+        "--out",
+        str(out),
+        "--submitter",
+        "Perfpilot",
+        "--system-json",
+        str(system_json),
+        "--campaign",
+        "flow",
+        *extra,
+    )
+
+
+def test_generate_bad_inputs_are_clear_and_lose_nothing(flow: dict[str, Any]) -> None:
+    base = flow["base"]
+    out = base / "bad-tree"
+    # results for a different system
+    other = json.loads(flow["system_json"].read_text())
+    other["host_processor_model_name"] = "Imaginary CPU 9000"
+    other_json = base / "other.json"
+    other_json.write_text(json.dumps(other))
+    proc = _generate(flow, out, other_json)
+    assert proc.returncode == 2 and "Imaginary CPU 9000" in proc.stderr
+    assert not (out / "open").exists()
+    # wrong round or division for the campaign
+    proc = _generate(flow, out, flow["system_json"], "--round", "v5.1")
+    assert proc.returncode == 2 and "was run for round" in proc.stderr
+    proc = _generate(flow, out, flow["system_json"], "--division", "closed")
+    assert proc.returncode == 2 and "open division" in proc.stderr
+    # a system JSON of another submitter
+    theirs = dict(json.loads(flow["system_json"].read_text()), submitter="Someone")
+    theirs_json = base / "theirs.json"
+    theirs_json.write_text(json.dumps(theirs))
+    proc = _generate(flow, out, theirs_json)
+    assert proc.returncode == 2 and "submitter 'Someone'" in proc.stderr
+    # never overwrites an existing tree
+    assert _generate(flow, out, flow["system_json"]).returncode == 0
+    marker = out / "open" / "Perfpilot" / "systems" / "ci-box.json"
+    before = marker.read_text()
+    proc = _generate(flow, out, flow["system_json"])
+    assert proc.returncode == 2 and "already exists" in proc.stderr
+    assert marker.read_text() == before
+    assert not [p for p in out.iterdir() if p.name.startswith(".perfpilot-generate")]
+    shutil.rmtree(out)
+
+
+def test_closed_generation_needs_valid_runs_and_a_complete_system(
+    flow: dict[str, Any], tmp_path: Path
+) -> None:
+    from perfpilot.errors import UsageError
+    from perfpilot.submission import generate as gen
+    from perfpilot.submission.campaign import load_campaign_plan, load_campaign_runs
+    from perfpilot.workspace import Workspace
+
+    ws = Workspace(Path(flow["common"][1]))
+    plan = load_campaign_plan(ws, "flow")
+    runs = load_campaign_runs(ws, "flow")
+    closed = dict(plan, division="closed", reference=True)
+    with pytest.raises(UsageError, match="'test' execution mode"):
+        gen.generate(tmp_path / "t", "Perfpilot", flow["system_json"], closed, runs, "flow")
+    sparse = tmp_path / "sparse.json"
+    sparse.write_text(json.dumps({"host_processor_model_name": ""}))
+    with pytest.raises(UsageError, match="lacks required field"):
+        gen.generate(
+            tmp_path / "t", "Perfpilot", sparse, dict(closed, execution="valid"), runs, "flow"
+        )
+    assert not (tmp_path / "t" / "closed").exists()
+
+
+def test_older_rounds_get_the_v4_layout(flow: dict[str, Any], tmp_path: Path) -> None:
+    from perfpilot.submission import generate as gen
+    from perfpilot.submission.campaign import load_campaign_plan, load_campaign_runs
+    from perfpilot.submission.tree import read_tree
+    from perfpilot.workspace import Workspace
+
+    ws = Workspace(Path(flow["common"][1]))
+    plan = dict(load_campaign_plan(ws, "flow"), round="v5.1")
+    runs = load_campaign_runs(ws, "flow")
+    out = tmp_path / "v4"
+    gen.generate(out, "Perfpilot", flow["system_json"], plan, runs, "flow")
+    sub = out / "open" / "Perfpilot"
+    assert (sub / "code" / "digits-cnn" / "README.md").is_file()
+    assert (sub / "measurements" / "ci-box" / "digits-cnn" / "Offline" / "ci-box.json").is_file()
+    assert (sub / "compliance" / "ci-box" / "digits-cnn" / "Offline" / "TEST01").is_dir()
+    entries = {e.scenario: e for e in read_tree(out).entries}
+    assert set(entries) == {"SingleStream", "MultiStream", "Offline"}
+    offline = entries["Offline"]
+    assert offline.layout == "v4" and offline.measurements is not None
+    assert set(offline.compliance) == {"TEST01", "TEST04"}
