@@ -19,6 +19,7 @@ from perfpilot.catalog.openimages import (
     preprocess_retinanet,
 )
 from perfpilot.errors import UsageError
+from tests.conftest import run_cli
 
 cv2 = pytest.importorskip("cv2")
 pytest.importorskip("pycocotools")
@@ -147,3 +148,124 @@ def test_dataset_errors(tmp_path: Path, oi_dir: Path) -> None:
     (broken / ANNOTATIONS).write_text("{not json")
     with pytest.raises(UsageError, match="not readable JSON"):
         OpenImagesDataset(broken)
+
+
+def _centred_set(folder: Path, count: int = 4) -> Path:
+    """Images whose one ground-truth box is always the centre half (category 7)."""
+    images, annotations = [], []
+    (folder / IMAGES).mkdir(parents=True)
+    (folder / ANNOTATIONS).parent.mkdir(parents=True)
+    for i in range(count):
+        h, w = 300 + 40 * i, 500 - 30 * i
+        img = np.full((h, w, 3), 40, np.uint8)
+        img[h // 4 : 3 * h // 4, w // 4 : 3 * w // 4] = (30 * i, 200, 90)
+        name = f"img{i}.jpg"
+        cv2.imwrite(str(folder / IMAGES / name), img)
+        images.append({"id": 100 + i, "file_name": name, "height": h, "width": w})
+        box = [w / 4, h / 4, w / 2, h / 2]
+        annotations.append(
+            {
+                "id": i + 1,
+                "image_id": 100 + i,
+                "category_id": 7,
+                "bbox": box,
+                "area": box[2] * box[3],
+                "iscrowd": 0,
+            }
+        )
+    doc = {
+        "images": images,
+        "annotations": annotations,
+        "categories": [{"id": c, "name": f"c{c}"} for c in range(1, 11)],
+    }
+    (folder / ANNOTATIONS).write_text(json.dumps(doc))
+    return folder
+
+
+def _centre_detector(path: Path) -> Path:
+    """A batch-1 ONNX detector with the official output names and order (boxes, scores,
+    labels) that always finds the centre half of the 800 x 800 input as category 7, plus a
+    low-scoring detection that post-processing must cut. Its scores depend on the input."""
+    from onnx import TensorProto, helper
+
+    boxes = helper.make_tensor("b", TensorProto.FLOAT, [2, 4], [200, 200, 600, 600, 0, 0, 50, 50])
+    bias = helper.make_tensor("bias", TensorProto.FLOAT, [2], [8.0, -6.0])
+    labels = helper.make_tensor("l", TensorProto.INT64, [2], [7, 3])
+    zero = helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0])
+    nodes = [
+        helper.make_node("ReduceMean", ["images"], ["m"], keepdims=0),
+        helper.make_node("Mul", ["m", "zero"], ["m0"]),
+        helper.make_node("Add", ["m0", "bias"], ["logit"]),
+        helper.make_node("Sigmoid", ["logit"], ["scores"]),
+        helper.make_node("Identity", ["b"], ["boxes"]),
+        helper.make_node("Identity", ["l"], ["labels"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "centre-detector",
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, 800, 800])],
+        [
+            helper.make_tensor_value_info("boxes", TensorProto.FLOAT, [2, 4]),
+            helper.make_tensor_value_info("scores", TensorProto.FLOAT, [2]),
+            helper.make_tensor_value_info("labels", TensorProto.INT64, [2]),
+        ],
+        [boxes, bias, labels, zero],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    path.write_bytes(model.SerializeToString())
+    return path
+
+
+@pytest.mark.slow
+def test_retinanet_pipeline_end_to_end(tmp_path: Path) -> None:
+    """User detector on the retinanet task: dataset -> reference preprocessing -> LoadGen
+    (ragged responses) -> accuracy log -> pycocotools. The detector is right on every
+    image, so the mAP is 100% only if every coordinate transform is right."""
+    data = _centred_set(tmp_path / "oi")
+    model = _centre_detector(tmp_path / "det.onnx")
+    ws = tmp_path / "ws"
+    result = run_cli(
+        "--workspace",
+        str(ws),
+        "run",
+        "--model",
+        "retinanet",
+        "--model-path",
+        str(model),
+        "--dataset-path",
+        str(data),
+        "--scenario",
+        "Offline",
+        "--mode",
+        "both",
+        "--count",
+        "8",
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(p.read_text()) for p in sorted(ws.glob("runs/*/run.json"))]
+    acc = next(r for r in records if r["config"]["mode"] == "accuracy")
+    assert acc["accuracy"]["metric"] == "mAP"
+    assert acc["accuracy"]["value"] == pytest.approx(100.0, abs=0.01)
+    assert acc["accuracy"]["passed"] is True and acc["model"]["substituted"] is True
+    text = (Path(acc["run_dir"]) / "accuracy.txt").read_text()
+    assert text.strip().endswith("mAP=100.000%") and "Average Precision" in text
+    logged = json.loads((Path(acc["run_dir"]) / "mlperf_log_accuracy.json").read_text())
+    assert {len(bytes.fromhex(r["data"])) for r in logged} == {7 * 4}  # the 2nd box is cut
+    perf = next(r for r in records if r["config"]["mode"] == "performance")
+    assert perf["status"] == "ok" and perf["result"]["valid"] is True
+
+
+def test_retinanet_rejects_non_detector(tmp_path: Path, digits_model: Path) -> None:
+    data = _centred_set(tmp_path / "oi", count=1)
+    result = run_cli(
+        "run",
+        "--model",
+        "retinanet",
+        "--model-path",
+        str(digits_model),
+        "--dataset-path",
+        str(data),
+    )
+    assert result.returncode == 2
+    assert "error:" in result.stderr and "Traceback" not in result.stderr

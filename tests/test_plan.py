@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -67,8 +68,10 @@ def test_known_rates_size_the_estimates() -> None:
     assert not est["Offline/performance"].lower_bound
 
 
-def test_cli_plan_json_and_refusal() -> None:
+def test_cli_plan_json_and_refusal(tmp_path: Path) -> None:
+    ws = ["--workspace", str(tmp_path / "ws")]
     proc = run_cli(
+        *ws,
         "submission",
         "plan",
         "--model",
@@ -81,7 +84,9 @@ def test_cli_plan_json_and_refusal() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
-    assert data["round"] == rounds.default_round() and len(data["items"]) == 12
-    bad = run_cli("submission", "plan", "--model", "resnet50-standin", "--division", "closed")
-    assert bad.returncode == 2
-    assert bad.stderr.count("\n") == 1 and "open" in bad.stderr
+    assert data["round"] == rounds.default_round() and len(data["items"]) == 12, data
+    bad = run_cli(*ws, "submission", "plan", "--model", "resnet50-standin", "--division", "closed")
+    assert bad.returncode == 2, bad.stderr
+    last = bad.stderr.strip().splitlines()[-1]
+    assert last.startswith("perfpilot: error:") and "open" in last, bad.stderr
+    assert "Traceback" not in bad.stderr

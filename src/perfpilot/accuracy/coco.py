@@ -33,6 +33,14 @@ class MapResult:
     def accuracy(self) -> float:
         return self.map_percent
 
+    @property
+    def good(self) -> int:  # the run record's counts: images scored
+        return self.images
+
+    @property
+    def total(self) -> int:
+        return self.images
+
     def line(self) -> str:
         return f"mAP={self.map_percent:.3f}%"
 

@@ -43,6 +43,7 @@ class TaskSpec:
     needs_dataset_path: bool = False  # True when the user supplies the data (--dataset-path)
     # Models with several named inputs (BERT): samples stack them on axis 1, in this order.
     input_names: tuple[str, ...] = ()
+    runnable: bool = True  # False: a catalog entry whose dataset reader is not written yet
 
     def load_dataset(self, path: Path | None = None, size: int | None = None) -> Dataset:
         """Import and build the task's dataset (from ``path`` for user-supplied data, its
@@ -88,6 +89,8 @@ class ModelSpec:
     # and its own accuracy target (bert-99 / bert-99.9 share the squad task).
     input_names: tuple[str, ...] = ()
     accuracy_target: float | None = None
+    runnable: bool = True  # False: facts only (artifact, checksum, target); cannot run yet
+    open_only: bool = False  # not a closed-division model (e.g. MobileNet since v0.7)
 
     def ensure_file(self) -> Path:
         """Build or fetch the model file (cached) and return its path."""
@@ -251,6 +254,7 @@ MODELS: dict[str, ModelSpec] = {
         ),
         md5="00fbcbfaebfa20d87ac9885120a6e9b4",
         artifact="bert-large-squad-pytorch-fp32",
+        runnable=False,
     ),
     "bert-99-tensorflow": ModelSpec(
         name="bert-99-tensorflow",
@@ -264,6 +268,7 @@ MODELS: dict[str, ModelSpec] = {
         urls=("https://zenodo.org/record/3939747/files/model.pb",),
         md5="dd72de12e8226f25f0128a1a864b97ad",
         artifact="bert-large-squad-tf-fp32",
+        runnable=False,
     ),
     "bert-standin": ModelSpec(
         name="bert-standin",
@@ -288,6 +293,15 @@ MODELS: dict[str, ModelSpec] = {
 }
 
 
+def not_runnable(path: Path | None = None, size: int | None = None) -> Dataset:
+    """The dataset of a task perfpilot lists but cannot run yet."""
+    raise UsageError(
+        "this task's dataset reader is not written yet: perfpilot lists it (artifacts, "
+        "checksums, targets) but cannot run it",
+        "See 'perfpilot models list' for the runnable models.",
+    )
+
+
 def get_model(name: str) -> ModelSpec:
     """The catalog entry for ``name``, or a usage error listing the known models."""
     try:
@@ -305,3 +319,206 @@ def get_task(name: str) -> TaskSpec:
         return TASKS[name]
     except KeyError:
         raise UsageError(f"unknown task {name!r}", f"Choose one of: {', '.join(TASKS)}.") from None
+
+
+# The rest of the classic suite. RetinaNet runs (official ONNX, or the user's model through
+# --model-path) on the OpenImages MLPerf folder; 3D-UNet, DLRM-v2 and RNN-T are catalog
+# entries (artifacts, checksums, datasets, targets) that perfpilot cannot run yet: their
+# dataset readers and accuracy scripts are not written (``runnable=False``).
+TASKS.update(
+    {
+        "openimages": TaskSpec(
+            name="openimages",
+            description="OpenImages v6 MLPerf subset, 800x800 (user folder: annotations/ "
+            "openimages-mlperf.json + validation/data/)",
+            input_shape=(3, 800, 800),
+            input_dtype="float32",
+            output_shape=(-1, 4),  # boxes [N, 4], labels [N], scores [N] for one image
+            dataset="perfpilot.catalog.openimages:OpenImagesDataset",
+            metric="mAP",
+            accuracy_target=round(37.55 * 0.99, 4),  # the checker's ("mAP", 37.55 * 0.99)
+            server_latency_ms=100,
+            needs_dataset_path=True,
+        ),
+        "kits19": TaskSpec(
+            name="kits19",
+            description="KiTS19 kidney tumour segmentation, 43 cases (3D-UNet); not runnable "
+            "in perfpilot yet",
+            input_shape=(1, 128, 128, 128),
+            input_dtype="float32",
+            output_shape=(3, 128, 128, 128),
+            dataset="perfpilot.catalog.registry:not_runnable",
+            metric="DICE",
+            accuracy_target=round(0.86170 * 0.99 * 100, 4),  # ("DICE", 0.86170 * 0.99)
+            server_latency_ms=0,  # no Server scenario for 3d-unet
+            needs_dataset_path=True,
+            runnable=False,
+        ),
+        "criteo": TaskSpec(
+            name="criteo",
+            description="Criteo 1TB click logs, multi-hot day 23 (DLRM-v2); not runnable in "
+            "perfpilot yet",
+            input_shape=(13,),
+            input_dtype="float32",
+            output_shape=(1,),
+            dataset="perfpilot.catalog.registry:not_runnable",
+            metric="AUC",
+            accuracy_target=round(80.31 * 0.99, 4),  # ("AUC", 80.31 * 0.99)
+            server_latency_ms=60,
+            needs_dataset_path=True,
+            runnable=False,
+        ),
+        "librispeech": TaskSpec(
+            name="librispeech",
+            description="LibriSpeech dev-clean, clips up to 15 s (RNN-T, retired); not "
+            "runnable in perfpilot yet",
+            input_shape=(-1,),
+            input_dtype="float32",
+            output_shape=(-1,),
+            dataset="perfpilot.catalog.registry:not_runnable",
+            metric="100-WER",
+            accuracy_target=round((100 - 7.452) * 0.99, 4),  # ("WER", (100 - 7.452) * 0.99)
+            server_latency_ms=1000,
+            needs_dataset_path=True,
+            runnable=False,
+        ),
+    }
+)
+
+MODELS.update(
+    {
+        "retinanet": ModelSpec(
+            name="retinanet",
+            task="openimages",
+            description="MLPerf RetinaNet 800x800 (ResNeXt50-FPN), official ONNX fp32, batch 1, "
+            "0.3757 mAP",
+            format="onnx",
+            loadgen_name="retinanet",
+            provider="",
+            postprocess="retinanet",
+            urls=(
+                "https://zenodo.org/record/6617879/files/resnext50_32x4d_fpn.onnx",
+                "https://armi.in/files/resnext50_32x4d_fpn.onnx",
+                "https://storage.googleapis.com/resnet50_assets/resnext50_32x4d_fpn.onnx",
+            ),
+            md5="4544f4e56e0a4684215831cc937ea45c",
+            artifact="retinanet-onnx-fp32",
+        ),
+        "retinanet-pytorch": ModelSpec(
+            name="retinanet-pytorch",
+            task="openimages",
+            description="MLPerf RetinaNet, official PyTorch fp32 (catalog entry: needs the "
+            "reference model code, no backend loads it yet)",
+            format="pytorch",
+            loadgen_name="retinanet",
+            provider="",
+            postprocess="retinanet",
+            urls=(
+                "https://zenodo.org/record/6617981/files/resnext50_32x4d_fpn.pth",
+                "https://armi.in/files/resnext50_32x4d_fpn.pth",
+            ),
+            md5="a55f6bec3464f605ce8d686da8ac1533",
+            artifact="retinanet-pytorch-fp32",
+            runnable=False,
+        ),
+        "resnet50-pytorch": ModelSpec(
+            name="resnet50-pytorch",
+            task="imagenet",
+            description="MLPerf ResNet50 v1.5, official PyTorch fp32 TorchVision state dict, "
+            "76.014% (catalog entry: the pytorch backend loads TorchScript, not state dicts)",
+            format="pytorch",
+            loadgen_name="resnet50",
+            provider="",
+            postprocess="argmax",
+            urls=("https://zenodo.org/record/4588417/files/resnet50-19c8e357.pth",),
+            md5="9e9c86b324d80e65229fab49b8d9a8e8",
+            artifact="resnet50-v1.5-pytorch-fp32",
+            runnable=False,
+        ),
+        "resnet50-tf": ModelSpec(
+            name="resnet50-tf",
+            task="imagenet",
+            description="MLPerf ResNet50 v1.5, official TensorFlow frozen graph fp32 NHWC, "
+            "76.456% (catalog entry: the tensorflow backend reads SavedModels)",
+            format="tensorflow",
+            loadgen_name="resnet50",
+            provider="",
+            postprocess="index-1",
+            urls=(
+                "https://zenodo.org/record/2535873/files/resnet50_v1.pb",
+                "https://armi.in/files/resnet50_v1.pb",
+            ),
+            md5="7b94a2da05dd30f6c0af23a46bc08886",
+            artifact="resnet50-v1.5-tf-fp32",
+            runnable=False,
+        ),
+        "mobilenet": ModelSpec(
+            name="mobilenet",
+            task="imagenet",
+            description="MobileNet v1 1.0/224, ONNX fp32 opset 11, 71.676% (open division "
+            "only: retired from closed since v0.7; no published checksum)",
+            format="onnx",
+            loadgen_name="mobilenet",
+            provider="",
+            postprocess="argmax",
+            urls=("https://zenodo.org/record/4735651/files/mobilenet_v1_1.0_224.onnx",),
+            artifact="mobilenet-v1-onnx-fp32-opset11",
+            accuracy_target=round(71.676 * 0.98, 4),  # the v0.5 checker's 98% rule
+            open_only=True,
+            runnable=False,  # needs pre_process_mobilenet (NHWC, [-1, 1]) and argmax - 1
+        ),
+        **{
+            f"3d-unet-{level}": ModelSpec(
+                name=f"3d-unet-{level}",
+                task="kits19",
+                description=f"MLPerf 3D-UNet KiTS19, official ONNX fp32 dynamic batch, mean "
+                f"DICE 0.86170; target {level}%",
+                format="onnx",
+                loadgen_name="3d-unet",
+                provider="",
+                postprocess="none",
+                urls=(
+                    "https://zenodo.org/record/5597155/files/"
+                    "3dunet_kits19_128x128x128_dynbatch.onnx?download=1",
+                ),
+                md5="82f0618fde78f9839e7c712274019b4a",
+                artifact="3d-unet-kits19-onnx-fp32-dynbatch",
+                accuracy_target=round(86.170 * factor, 4),
+                runnable=False,
+            )
+            for level, factor in (("99", 0.99), ("99.9", 0.999))
+        },
+        **{
+            f"dlrm-v2-{level}": ModelSpec(
+                name=f"dlrm-v2-{level}",
+                task="criteo",
+                description=f"MLPerf DLRM-v2 (DCNv2), official TorchRec sharded fp32 weights "
+                f"(97 GB, MLCommons R2 downloader, no checksum published), AUC 80.31%; target "
+                f"{level}%",
+                format="pytorch",
+                loadgen_name="dlrm-v2",
+                provider="",
+                postprocess="none",
+                accuracy_target=round(80.31 * factor, 4),
+                runnable=False,
+            )
+            for level, factor in (("99", 0.99), ("99.9", 0.999))
+        },
+        "rnnt": ModelSpec(
+            name="rnnt",
+            task="librispeech",
+            description="MLPerf RNN-T (retired), official PyTorch fp32 checkpoint, WER 7.452% "
+            "(no checksum published)",
+            format="pytorch",
+            loadgen_name="rnnt",
+            provider="",
+            postprocess="none",
+            urls=(
+                "https://zenodo.org/record/3662521/files/"
+                "DistributedDataParallel_1576581068.9962234-epoch-100.pt?download=1",
+            ),
+            artifact="rnnt-pytorch-fp32",
+            runnable=False,
+        ),
+    }
+)

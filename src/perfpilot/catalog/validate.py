@@ -55,6 +55,12 @@ def check_onnx_model(path: Path, task: TaskSpec) -> None:
             f"{task.name!r} feeds float32 {_fmt(expected)}",
             "Use a model made for this task, or choose the matching --model.",
         )
+    if task.metric == "mAP" and len(model.graph.output) != 3:
+        raise ModelFileError(
+            f"{path} has {len(model.graph.output)} outputs; task {task.name!r} needs a "
+            "detector's three (boxes [K, 4], scores [K], labels [K])",
+            "Use a model made for this task.",
+        )
     out_dims = _dims(model.graph.output[0])
     if out_dims and out_dims[-1] is not None and out_dims[-1] != task.output_shape[-1]:
         raise ModelFileError(

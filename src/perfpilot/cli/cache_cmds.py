@@ -1,4 +1,4 @@
-"""``perfpilot cache list | verify | add | gc | path``: the artifact store."""
+"""``perfpilot cache list | verify | add | gc | path | fetch``: the artifact store."""
 
 from __future__ import annotations
 
@@ -115,3 +115,22 @@ def cache_path(name: str) -> None:
     from perfpilot.artifacts import cache as store
 
     click.echo(str(store.path(name)))
+
+
+@cache.command("fetch")
+@click.argument("model")
+def cache_fetch(model: str) -> None:
+    """Download catalog MODEL's official file into the store (tries each mirror, checks
+    the published checksum) and print its path."""
+    from perfpilot.catalog import get_model
+    from perfpilot.catalog.official import fetch_model
+    from perfpilot.errors import UsageError
+
+    spec = get_model(model)
+    if not spec.urls:
+        raise UsageError(
+            f"model {model!r} has no downloadable file in the catalog"
+            + (" (perfpilot builds it)" if spec.provider else ""),
+            "'perfpilot models list' describes each entry.",
+        )
+    click.echo(str(fetch_model(spec)))

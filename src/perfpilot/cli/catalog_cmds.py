@@ -33,6 +33,8 @@ def models_list(as_json: bool) -> None:
                 "metric": task.metric,
                 "target": None if spec.standin else (spec.accuracy_target or task.accuracy_target),
                 "standin": spec.standin,
+                "runnable": spec.runnable and task.runnable,
+                "open_only": spec.open_only or spec.standin,
                 "description": spec.description,
             }
         )
@@ -40,13 +42,14 @@ def models_list(as_json: bool) -> None:
         click.echo(json.dumps(rows, indent=2))
         return
     table = Table(header_style="bold")
-    for col in ("model", "task", "format", "accuracy target", "description"):
+    for col in ("model", "task", "format", "runs", "accuracy target", "description"):
         table.add_column(col)
     for r in rows:
         target = (
             "stand-in: not judged" if r["target"] is None else f"{r['metric']} >= {r['target']}%"
         )
-        table.add_row(r["name"], r["task"], r["format"], target, r["description"])
+        runs = ("yes" if r["runnable"] else "entry only") + (", open" if r["open_only"] else "")
+        table.add_row(r["name"], r["task"], r["format"], runs, target, r["description"])
     console().print(table)
 
 

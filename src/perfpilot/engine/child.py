@@ -48,6 +48,8 @@ def run_test(spec: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     from perfpilot.config.run import RunConfig
     from perfpilot.engine.calibrate import resolve_settings
     from perfpilot.engine.harness import (
+        RAGGED,
+        Detections,
         NamedInputs,
         QuerySampleLibrary,
         SystemUnderTest,
@@ -68,6 +70,8 @@ def run_test(spec: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     input_names = spec.get("input_names") or []
     if len(input_names) > 1 and runtime.needs_model:  # e.g. BERT's three int64 inputs
         backend = NamedInputs(runtime, input_names)
+    elif spec.get("postprocess") in RAGGED and runtime.needs_model:  # detectors: batch 1
+        backend = Detections(runtime, input_names[0] if input_names else None)
     model_path = Path(spec["model_path"]) if spec.get("model_path") else None
     backend.load(model_path)
     # Warm up with the batch the scenario will run: SingleStream queries hold one sample
@@ -124,6 +128,7 @@ def run_test(spec: dict[str, Any], run_dir: Path) -> dict[str, Any]:
         max_wait_ms=cfg.max_wait_ms,
         on_error=on_error,
         postprocess=postprocessor(spec.get("postprocess", "argmax")),
+        ragged=RAGGED.get(spec.get("postprocess", "")),
     )
     # An explicit path inside our fresh run directory: no stray audit.config can apply.
     lg.StartTestWithLogSettings(sut.handle, qsl.handle, test, log, str(run_dir / "audit.config"))

@@ -70,6 +70,8 @@ def postprocessor(kind: str) -> Callable[[np.ndarray], np.ndarray]:
         return argmax_labels
     if kind == "squad-logits":
         return squad_logits
+    if kind in RAGGED:  # responses are built by the RAGGED function instead
+        return squad_logits
     if kind in ("index", "index-1"):
         offset = -1 if kind == "index-1" else 0
 
@@ -120,6 +122,80 @@ class NamedInputs(Backend):
         self.inner.close()
 
 
+class Detections(Backend):
+    """Runs a detection model one image at a time, as the official RetinaNet ONNX needs
+    (batch 1; outputs ``boxes`` [K, 4], ``labels`` [K], ``scores`` [K] without a batch
+    axis). ``predict`` returns one ``(boxes, labels, scores)`` per image, which
+    :func:`retinanet_responses` turns into the ragged per-sample responses."""
+
+    def __init__(self, inner: Backend, input_name: str | None = None) -> None:
+        super().__init__(inner.config)
+        self.inner = inner
+        self.input_name = input_name
+        self.name = inner.name
+
+    @classmethod
+    def version(cls) -> str:  # never called: the child asks the inner backend
+        return "?"
+
+    def load(self, model_path: Any) -> None:
+        if self.input_name is None and model_path is not None:
+            import onnx  # the export names no input: read the graph's first real input
+
+            graph = onnx.load(str(model_path), load_external_data=False).graph
+            weights = {t.name for t in graph.initializer}
+            self.input_name = next(i.name for i in graph.input if i.name not in weights)
+        self.inner.load(model_path)
+
+    def predict(self, batch: np.ndarray) -> Any:
+        assert self.input_name is not None, "load() names the input"
+        found = []
+        for i in range(len(batch)):
+            outputs = self.inner.predict_named({self.input_name: batch[i : i + 1]})
+            found.append(_detection_outputs(outputs))
+        return found
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def _detection_outputs(outputs: Sequence[np.ndarray]) -> tuple[np.ndarray, ...]:
+    """(boxes, labels, scores) from a detector's outputs, whatever their order: boxes are
+    the [K, 4] array, scores the float vector, labels the other one (the export writes
+    boxes, scores, labels; the reference profile lists boxes, labels, scores)."""
+    arrays = [np.asarray(o) for o in outputs]
+    if len(arrays) != 3:
+        raise ValueError(f"a detector must return boxes, labels and scores, got {len(arrays)}")
+    arrays = [a[0] if a.ndim > 1 and a.shape[0] == 1 and a.ndim != 2 else a for a in arrays]
+    boxes = next((a for a in arrays if a.ndim == 2 and a.shape[-1] == 4), None)
+    rest = [a for a in arrays if a is not boxes]
+    if boxes is None or len(rest) != 2:
+        raise ValueError("a detector's outputs must include boxes of shape [K, 4]")
+    floats = [a for a in rest if np.issubdtype(a.dtype, np.floating)]
+    scores = floats[-1] if len(floats) == 1 else rest[1]
+    labels = rest[0] if scores is rest[1] else rest[1]
+    return boxes, labels, scores
+
+
+def retinanet_responses(
+    outputs: Sequence[tuple[np.ndarray, ...]], idx: np.ndarray
+) -> list[np.ndarray]:
+    """Per-image responses: float32 groups of seven (image_idx, ymin, xmin, ymax, xmax,
+    score, label), as the reference's ``PostProcessOpenImagesRetinanet``."""
+    from perfpilot.catalog.openimages import postprocess_retinanet
+
+    return [
+        postprocess_retinanet(int(i), boxes, labels, scores)
+        for i, (boxes, labels, scores) in zip(idx, outputs, strict=True)
+    ]
+
+
+#: Post-processing whose responses differ in size from sample to sample.
+RAGGED: dict[str, Callable[[Any, np.ndarray], list[np.ndarray]]] = {
+    "retinanet": retinanet_responses,
+}
+
+
 class SystemUnderTest:
     """A SUT over a backend with one of the four scenario strategies."""
 
@@ -133,8 +209,10 @@ class SystemUnderTest:
         max_wait_ms: float,
         on_error: Callable[[BaseException], None],
         postprocess: Callable[[np.ndarray], np.ndarray] = argmax_labels,
+        ragged: Callable[[Any, np.ndarray], list[np.ndarray]] | None = None,
     ) -> None:
         self.scenario = scenario
+        self.ragged = ragged
         self.backend = backend
         self.qsl = qsl
         self.batch_size = batch_size
@@ -203,6 +281,11 @@ class SystemUnderTest:
         n = len(samples)
         try:
             idx = np.fromiter((s.index for s in samples), dtype=np.int64, count=n)
+            if self.ragged is not None:
+                self._complete_ragged(
+                    samples, self.ragged(self.backend.predict(self.qsl.batch(idx)), idx)
+                )
+                return
             labels = self.postprocess(self.backend.predict(self.qsl.batch(idx)))
         except BaseException as err:  # noqa: BLE001 - any backend failure ends the run
             self.on_error(err)
@@ -213,6 +296,15 @@ class SystemUnderTest:
             lg.QuerySampleResponse(s.id, base + i * size, size) for i, s in enumerate(samples)
         ]
         lg.QuerySamplesComplete(responses)  # `labels` stays alive until this returns
+
+    @staticmethod
+    def _complete_ragged(samples: list[Any], arrays: list[np.ndarray]) -> None:
+        """Complete samples whose responses have their own sizes (detections)."""
+        responses = [
+            lg.QuerySampleResponse(s.id, a.ctypes.data, a.nbytes)
+            for s, a in zip(samples, arrays, strict=True)
+        ]
+        lg.QuerySamplesComplete(responses)  # `arrays` stays alive until this returns
 
     def destroy(self) -> None:
         for _ in self._workers:

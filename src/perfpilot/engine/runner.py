@@ -55,6 +55,13 @@ def prepare(cfg: RunConfig) -> Prepared:
     backend = backend_class(cfg.backend, cfg.device)  # checks name, install and device
     model = get_model(cfg.model)
     task = get_task(model.task)
+    if not (model.runnable and task.runnable):
+        raise UsageError(
+            f"model {model.name!r} is a catalog entry perfpilot cannot run yet ({model.format} "
+            f"on the {task.name} task: its loader or accuracy script is not written)",
+            "'perfpilot models list' marks the runnable models; 'perfpilot cache fetch "
+            f"{model.name}' still downloads its file where the catalog has one.",
+        )
     if task.input_names and backend.needs_model and backend.predict_named is Backend.predict_named:
         raise UsageError(
             f"backend {backend.name!r} cannot feed the named inputs of {model.name!r} "
@@ -227,10 +234,17 @@ def _score_squad(log: Path, dataset: Dataset) -> _Scored:
     return score_squad(log, dataset, dataset.total_count, log.parent / "predictions.json")  # type: ignore[arg-type]
 
 
+def _score_map(log: Path, dataset: Dataset) -> _Scored:
+    from perfpilot.accuracy.coco import score_map
+
+    return score_map(log, dataset.annotations_path)  # type: ignore[attr-defined]
+
+
 #: The accuracy script for each task metric (its line goes to accuracy.txt).
 _SCORERS: dict[str, Callable[[Path, Dataset], _Scored]] = {
     "top-1": _score_top1,
     "F1": _score_squad,
+    "mAP": _score_map,
 }
 
 
@@ -330,7 +344,9 @@ def run_one(
         except PerfpilotError as err:
             status, error = "failed", err.one_line()
         else:
-            atomic_write_text(run_dir / "accuracy.txt", scored.line() + "\n")
+            text = getattr(scored, "text", None)  # the script's full output where it has one
+            body = text() if callable(text) else scored.line() + "\n"
+            atomic_write_text(run_dir / "accuracy.txt", body)
             # A stand-in's random weights make its accuracy meaningless: not judged.
             target = None if prepared.model.standin else _target(prepared)
             accuracy = AccuracyRecord(
