@@ -22,7 +22,7 @@ def _one_error_line(stderr: str) -> str:
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["run", "--model", "resnet9"], "unknown model 'resnet9'. Choose one of: digits-cnn"),
+        (["run", "--model", "resnet9"], "unknown model 'resnet9'. Did you mean resnet50"),
         (["run", "--backend", "tensorrt"], "unknown backend 'tensorrt'. Choose one of:"),
         (["run", "--device", "tpu"], "unknown value 'tpu' for --device. Choose one of: cpu, cuda"),
         (["run", "--scenario", "Batch"], "unknown value 'Batch' for --scenario"),

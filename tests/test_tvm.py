@@ -177,3 +177,23 @@ def test_default_schedule_leaves_no_kernel_unscheduled(digits_model: Path) -> No
     assert kernels
     for name, func in kernels.items():
         assert "T.parallel" in func.script(), name
+
+
+def test_model_exported_with_batch_one_answers_any_batch(
+    tmp_path: Path, digits_model: Path, samples: np.ndarray, reference: np.ndarray
+) -> None:
+    import onnx
+
+    model = onnx.load(str(digits_model))
+    dim = model.graph.input[0].type.tensor_type.shape.dim[0]
+    dim.Clear()
+    dim.dim_value = 1
+    fixed = tmp_path / "batch1.onnx"
+    onnx.save(model, str(fixed))
+    backend = _load(fixed)
+    try:
+        np.testing.assert_allclose(
+            backend.predict(samples[:7]), reference[:7], rtol=RTOL, atol=ATOL
+        )
+    finally:
+        backend.close()

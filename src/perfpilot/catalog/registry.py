@@ -307,9 +307,13 @@ def get_model(name: str) -> ModelSpec:
     try:
         return MODELS[name]
     except KeyError:
+        import difflib
+
+        close = difflib.get_close_matches(name, list(MODELS), n=3, cutoff=0.5)
         raise UsageError(
             f"unknown model {name!r}",
-            f"Choose one of: {', '.join(sorted(MODELS))} (see 'perfpilot models list').",
+            (f"Did you mean {' or '.join(close)}? " if close else "")
+            + "'perfpilot models list' shows the catalog.",
         ) from None
 
 
