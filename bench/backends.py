@@ -66,9 +66,8 @@ def main() -> None:
         except PerfpilotError as err:
             rows.append((name, None, None, f"skipped: {err.one_line()}"))
             continue
-        # tensorflow and tflite read ONNX only as the built-in digits-cnn; pytorch also
-        # rebuilds the resnet50 stand-in from its ONNX weights.
-        if ".onnx" not in cls.model_suffixes or name in ("tensorflow", "tflite"):
+        # pytorch, tensorflow and tflite rebuild the stand-in from its ONNX weights.
+        if ".onnx" not in cls.model_suffixes:
             rows.append((name, None, None, "skipped: cannot import the ONNX stand-in"))
             continue
         cfg = resolve_config(

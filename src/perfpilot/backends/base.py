@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
+
+from perfpilot.config.run import Precision
 
 
 class BackendConfig(BaseModel):
@@ -17,6 +21,16 @@ class BackendConfig(BaseModel):
     device: str = "cpu"
     threads: int | None = Field(default=None, ge=1)  # the runtime's own (intra-op) threads
     output_shape: tuple[int, ...] = ()  # per-sample output shape the task expects
+    precision: Precision = "fp32"  # one of the backend's ``precisions``
+
+
+@dataclass(frozen=True)
+class CalibrationData:
+    """Samples of the run's dataset for backends that quantize (``--precision int8``)."""
+
+    dataset_sha256: str  # identifies the data, e.g. for a cache key
+    total_count: int
+    samples: Callable[[np.ndarray], np.ndarray]  # indices -> preprocessed batch
 
 
 class Backend(ABC):
@@ -28,9 +42,14 @@ class Backend(ABC):
     needs_model: bool = True
     #: File suffixes this backend reads; ".onnx" files are checked against the task first.
     model_suffixes: tuple[str, ...] = (".onnx",)
+    #: Precisions this backend can run a model in (``--precision``); fp32 is the default.
+    precisions: tuple[str, ...] = ("fp32",)
+    #: Precisions that need samples of the dataset (``use_calibration``) before ``load``.
+    calibrated_precisions: tuple[str, ...] = ()
 
     def __init__(self, config: BackendConfig) -> None:
         self.config = config
+        self.calibration: CalibrationData | None = None
 
     @classmethod
     @abstractmethod
@@ -41,6 +60,23 @@ class Backend(ABC):
     def check_device(cls, device: str) -> None:
         """Raise a UsageError if ``device`` cannot be used here (checked before any run)."""
         return None
+
+    @classmethod
+    def check_precision(cls, precision: str) -> None:
+        """Raise a UsageError if ``precision`` cannot be used here (checked before any run).
+        Backends that depend on the hardware for a precision extend this."""
+        if precision not in cls.precisions:
+            from perfpilot.errors import UsageError
+
+            raise UsageError(
+                f"backend {cls.name!r} does not support --precision {precision}",
+                f"It supports: {', '.join(cls.precisions)}.",
+            )
+
+    def use_calibration(self, data: CalibrationData) -> None:
+        """Give the backend samples to calibrate on; called before ``load`` when the
+        precision is one of ``calibrated_precisions``."""
+        self.calibration = data
 
     @abstractmethod
     def load(self, model_path: Path | None) -> None:

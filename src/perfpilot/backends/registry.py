@@ -51,7 +51,7 @@ BACKENDS: dict[str, BackendEntry] = {
         requires=("openvino",),
         extra="openvino",
         devices=("cpu",),
-        description="Intel OpenVINO (reads ONNX; fp32 by default)",
+        description="Intel OpenVINO (reads ONNX; fp32 by default, --precision bf16|fp16|int8)",
     ),
     "pytorch": BackendEntry(
         name="pytorch",

@@ -33,6 +33,8 @@ def metric_text(record: RunRecord) -> str:
     res = record.result
     if res is None or res.metric is None:
         return "-"
+    if res.metric == 0 and res.metric_unit != "samples/s":
+        return "n/a (too few queries for early stopping)"  # LoadGen logs 0 then
     value = f"{res.metric:,.1f}" if res.metric_unit == "samples/s" else f"{res.metric:.3f}"
     return f"{value} {res.metric_unit}"
 

@@ -32,6 +32,12 @@ POSITIVE_FLOAT = click.FloatRange(min=0.0, min_open=True)
 @click.option("--backend", default="onnxruntime", show_default=True, help="Inference backend.")
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
 @click.option(
+    "--precision",
+    default="fp32",
+    show_default=True,
+    help="fp32, bf16, fp16 or int8, where the backend supports it (openvino: all four).",
+)
+@click.option(
     "--scenario",
     default="Offline",
     show_default=True,

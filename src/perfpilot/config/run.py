@@ -14,11 +14,14 @@ SCENARIOS: tuple[str, ...] = ("Offline", "Server", "SingleStream", "MultiStream"
 MODES: tuple[str, ...] = ("accuracy", "performance")
 EXECUTION_MODES: tuple[str, ...] = ("test", "valid")
 DEVICES: tuple[str, ...] = ("cpu", "cuda")
+#: Numeric precisions a backend may run a model in (each backend says which it supports).
+PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16", "int8")
 
 Scenario = Literal["Offline", "Server", "SingleStream", "MultiStream"]
 Mode = Literal["accuracy", "performance"]
 ExecutionMode = Literal["test", "valid"]
 Device = Literal["cpu", "cuda"]
+Precision = Literal["fp32", "bf16", "fp16", "int8"]
 
 
 class RunConfig(BaseModel):
@@ -36,6 +39,7 @@ class RunConfig(BaseModel):
     dataset_size: int | None = Field(default=None, ge=1)
     backend: str = "onnxruntime"
     device: Device = "cpu"
+    precision: Precision = "fp32"
     scenario: Scenario = "Offline"
     mode: Mode = "performance"
     execution: ExecutionMode = "test"
@@ -66,6 +70,7 @@ _OPTION_NAMES = {
     "dataset_size": "--dataset-size",
     "backend": "--backend",
     "device": "--device",
+    "precision": "--precision",
     "scenario": "--scenario",
     "mode": "--mode",
     "execution": "--execution",
@@ -105,7 +110,11 @@ def build_run_configs(
         else [_choice(scenario, (*SCENARIOS, "all"), "--scenario")]
     )
     modes = list(MODES) if mode.lower() == "both" else [_choice(mode, (*MODES, "both"), "--mode")]
-    for key, choices in (("execution", EXECUTION_MODES), ("device", DEVICES)):
+    for key, choices in (
+        ("execution", EXECUTION_MODES),
+        ("device", DEVICES),
+        ("precision", PRECISIONS),
+    ):
         if key in options and options[key] is not None:
             options[key] = _choice(str(options[key]), choices, _OPTION_NAMES[key])
     options = {k: v for k, v in options.items() if v is not None}

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from perfpilot.results.db import benchmark_of
+from perfpilot.results.db import ROW_KEYS, benchmark_of
 from perfpilot.tune.pareto import Direction
 
 SCHEMA_VERSION = 1
@@ -25,30 +25,7 @@ UNITS = {
 }
 
 # Fields of a row that the index page needs (config and provenance go to the run pages).
-TABLE_FIELDS = (
-    "id",
-    "source",
-    "run_id",
-    "model",
-    "scenario",
-    "mode",
-    "backend",
-    "device",
-    "system",
-    "submitter",
-    "division",
-    "round",
-    "status",
-    "valid",
-    "metric",
-    "value",
-    "accuracy",
-    "p90_ms",
-    "p99_ms",
-    "standin",
-    "started",
-    "tags",
-)
+TABLE_FIELDS = tuple(k for k in ROW_KEYS if k not in ("run_dir", "config", "provenance"))
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 # JSON inside <script>: no "</script>", "<!--" or HTML entities can end or change it.

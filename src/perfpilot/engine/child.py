@@ -44,6 +44,7 @@ def run_test(spec: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     import numpy as np
 
     from perfpilot.backends import BackendConfig, create_backend
+    from perfpilot.backends.base import CalibrationData
     from perfpilot.catalog import get_task
     from perfpilot.config.run import RunConfig
     from perfpilot.engine.calibrate import resolve_settings
@@ -63,10 +64,17 @@ def run_test(spec: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     backend = create_backend(
         cfg.backend,
         BackendConfig(
-            device=cfg.device, threads=cfg.backend_threads, output_shape=task.output_shape
+            device=cfg.device,
+            threads=cfg.backend_threads,
+            output_shape=task.output_shape,
+            precision=cfg.precision,
         ),
     )
     runtime = backend
+    if cfg.precision in runtime.calibrated_precisions:  # int8: quantized on dataset samples
+        runtime.use_calibration(
+            CalibrationData(dataset.sha256(), dataset.total_count, dataset.samples)
+        )
     input_names = spec.get("input_names") or []
     if len(input_names) > 1 and runtime.needs_model:  # e.g. BERT's three int64 inputs
         backend = NamedInputs(runtime, input_names)

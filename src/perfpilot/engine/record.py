@@ -6,11 +6,14 @@ import hashlib
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from perfpilot.engine.logparse import LoadgenResult
 
 SCHEMA_VERSION = 1
+
+#: Config fields added after schema 1, with the value every earlier run used.
+_CONFIG_DEFAULTS: dict[str, Any] = {"precision": "fp32"}
 
 
 def config_hash(config: dict[str, Any]) -> str:
@@ -65,6 +68,18 @@ class RunRecord(BaseModel):
     # Free-form labels (sweep name, settings profile, campaign, ...); not part of the config.
     tags: dict[str, str] = {}
     peak_rss_bytes: int | None = None  # the LoadGen child's peak resident memory
+
+    @model_validator(mode="before")
+    @classmethod
+    def _older_configs(cls, data: Any) -> Any:
+        """Records written before a config field existed ran with its default: fill it in,
+        so their config hash matches a new run of the same settings."""
+        if isinstance(data, dict) and isinstance(data.get("config"), dict):
+            config = dict(data["config"])
+            for name, default in _CONFIG_DEFAULTS.items():
+                config.setdefault(name, default)
+            data = {**data, "config": config}
+        return data
 
     @property
     def config_hash(self) -> str:

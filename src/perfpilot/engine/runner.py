@@ -53,6 +53,7 @@ def _now() -> str:
 def prepare(cfg: RunConfig) -> Prepared:
     """Check names and files and build or find the model, before any LoadGen test."""
     backend = backend_class(cfg.backend, cfg.device)  # checks name, install and device
+    backend.check_precision(cfg.precision)
     model = get_model(cfg.model)
     task = get_task(model.task)
     if not (model.runnable and task.runnable):
@@ -415,6 +416,8 @@ def run_benchmark(
     for cfg in configs:  # resolve everything first: bad input fails before any test
         if key(cfg) not in cache:
             cache[key(cfg)] = prepare(cfg)
+        else:  # the same files, perhaps another precision
+            backend_class(cfg.backend, cfg.device).check_precision(cfg.precision)
     records = []
     for cfg in configs:
         record = run_one(cfg, cache[key(cfg)], workspace, session_id, command, progress, tags=tags)

@@ -144,13 +144,16 @@ def load_sweep(path: Path) -> SweepSpec:
 
 
 def _check_names(configs: Sequence[RunConfig]) -> None:
-    """Unknown models and backends (or a backend whose extra is missing) fail here."""
-    from perfpilot.backends.registry import get_backend_entry
+    """Unknown models and backends (or a backend whose extra is missing), and precisions
+    a backend cannot run, fail here."""
+    from perfpilot.backends.registry import backend_class, get_backend_entry
     from perfpilot.catalog import get_model
 
     for cfg in configs:
         get_model(cfg.model)
         get_backend_entry(cfg.backend, cfg.device)
+        if cfg.precision != "fp32":  # importing the backend's module costs little
+            backend_class(cfg.backend, cfg.device).check_precision(cfg.precision)
 
 
 def _resolved_hash(cfg: RunConfig) -> str:

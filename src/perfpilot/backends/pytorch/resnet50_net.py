@@ -2,25 +2,24 @@
 
 The graph mirrors ``perfpilot.catalog.standins.resnet50_onnx_bytes`` (batch norm folded
 into biased convolutions, stride on each stage's first 3x3, 1001 classes). torch cannot
-run ONNX, so the pytorch backend rebuilds the network and copies the initializers in,
-node by node, after checking that the file is exactly that graph: every op, its
-attributes, its weights' shapes and which tensors feed it. Another network is refused,
-never run with the wrong architecture. Imported only by the backend's ``load``.
+run ONNX, so the pytorch backend rebuilds the network and copies in the weights that
+``perfpilot.catalog.resnet50_graph`` reads, after it has checked that the file is exactly
+that graph (another network is refused, never run with the wrong architecture). Imported
+only by the backend's ``load``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from perfpilot.catalog.standins import RESNET50_CLASSES, RESNET50_INPUT, RESNET50_OUTPUTS
-
-_STAGES = ((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2))  # width, blocks, stride
+from perfpilot.catalog.resnet50_graph import STAGES as _STAGES
+from perfpilot.catalog.resnet50_graph import read_resnet50_standin
+from perfpilot.catalog.standins import RESNET50_CLASSES
 
 
 class Bottleneck(nn.Module):
@@ -72,107 +71,17 @@ class ResNet50(nn.Module):
         return order
 
 
-class _Expect:
-    """Walks the ONNX nodes in order, checking each against the expected op and inputs."""
-
-    def __init__(self, model: Any) -> None:
-        from onnx import helper, numpy_helper
-
-        self.helper = helper
-        self.nodes = list(model.graph.node)
-        self.pos = 0
-        self.weights = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
-
-    def node(self, op: str, inputs: list[str], **attrs: object) -> Any:
-        if self.pos >= len(self.nodes):
-            raise LookupError(f"graph ends before {op}")
-        node = self.nodes[self.pos]
-        self.pos += 1
-        found = {a.name: self.helper.get_attribute_value(a) for a in node.attribute}
-        if node.op_type != op or list(node.input[: len(inputs)]) != inputs:
-            raise LookupError(f"node {node.name or self.pos}: {node.op_type}, expected {op}")
-        if any(found.get(k) != v for k, v in attrs.items()):
-            raise LookupError(f"node {node.name or self.pos}: attributes differ")
-        return node
-
-    def conv(self, x: str, conv: nn.Conv2d, relu: bool) -> tuple[str, np.ndarray, np.ndarray]:
-        k, s, p = conv.kernel_size[0], conv.stride[0], int(conv.kernel_size[0]) // 2
-        attrs = {"kernel_shape": [k, k], "strides": [s, s], "pads": [p, p, p, p]}
-        node = self.node("Conv", [x], **attrs)
-        if len(node.input) != 3:
-            raise LookupError("a convolution without its bias")
-        w, b = (self.weights.get(name) for name in node.input[1:])
-        if w is None or b is None or w.shape != tuple(conv.weight.shape):
-            raise LookupError(f"convolution {node.output[0]}: weights differ")
-        out = node.output[0]
-        if relu:
-            out = self.node("Relu", [out]).output[0]
-        return out, w, b
-
-
-def _read_weights(path: Path, net: ResNet50) -> dict[str, np.ndarray] | None:
-    """The state dict of ``net`` taken from ``path``, or None if it is another graph."""
-    import onnx
-    from google.protobuf.message import Error as ProtobufError
-
-    try:
-        model = onnx.load(str(path), load_external_data=False)
-    except (ProtobufError, OSError):
-        return None
-    graph = model.graph
-    if [i.name for i in graph.input] != [RESNET50_INPUT] or tuple(
-        o.name for o in graph.output
-    ) != tuple(RESNET50_OUTPUTS):
-        return None
-    walk = _Expect(model)
-    state: dict[str, np.ndarray] = {}
-    names = {id(m): name for name, m in net.named_modules()}
-    try:
-        x, w, b = walk.conv(RESNET50_INPUT, net.stem, relu=True)
-        state["stem.weight"], state["stem.bias"] = w, b
-        pool = {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 1, 1, 1]}
-        x = walk.node("MaxPool", [x], **pool).output[0]
-        for block in net.blocks:
-            assert isinstance(block, Bottleneck)
-            short = x
-            parts = [block.conv_a, block.conv_b, block.conv_c]
-            if block.shortcut is not None:
-                short, w, b = walk.conv(x, block.shortcut, relu=False)
-                state[f"{names[id(block.shortcut)]}.weight"] = w
-                state[f"{names[id(block.shortcut)]}.bias"] = b
-            y = x
-            for conv in parts:
-                y, w, b = walk.conv(y, conv, relu=conv is not block.conv_c)
-                state[f"{names[id(conv)]}.weight"], state[f"{names[id(conv)]}.bias"] = w, b
-            x = walk.node("Add", [y, short]).output[0]
-            x = walk.node("Relu", [x]).output[0]
-        x = walk.node("GlobalAveragePool", [x]).output[0]
-        x = walk.node("Flatten", [x], axis=1).output[0]
-        gemm = walk.node("Gemm", [x], transB=1)
-        if len(gemm.input) != 3 or any(k in ("alpha", "beta", "transA") for k in _attrs(gemm)):
-            return None
-        state["fc.weight"], state["fc.bias"] = (walk.weights[n] for n in gemm.input[1:])
-        logits = gemm.output[0]
-        walk.node("Softmax", [logits], axis=1)
-        walk.node("ArgMax", [logits], axis=1, keepdims=0)
-    except (LookupError, KeyError):
-        return None
-    if walk.pos != len(walk.nodes):
-        return None
-    return state
-
-
-def _attrs(node: Any) -> list[str]:
-    return [a.name for a in node.attribute]
-
-
 def load_resnet50_standin(path: Path) -> ResNet50 | None:
     """The stand-in network with the weights of the ONNX file ``path``, or None if
     ``path`` is not the ResNet50 v1.5 stand-in graph."""
-    net = ResNet50()
-    weights = _read_weights(path, net)
-    if weights is None:
+    found = read_resnet50_standin(path)
+    if found is None:
         return None
+    net = ResNet50()
+    names = {id(m): name for name, m in net.named_modules()}
+    weights: dict[str, np.ndarray] = {"fc.weight": found.fc_weight, "fc.bias": found.fc_bias}
+    for conv, (w, b) in zip(net.convs_in_graph_order(), found.convs, strict=True):
+        weights[f"{names[id(conv)]}.weight"], weights[f"{names[id(conv)]}.bias"] = w, b
     expected = net.state_dict()
     if set(weights) != set(expected) or any(
         weights[k].shape != tuple(v.shape) for k, v in expected.items()

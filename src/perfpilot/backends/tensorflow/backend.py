@@ -1,5 +1,5 @@
-"""TensorFlow backend: SavedModel directories, and the built-in digits-cnn from its ONNX
-weights (rebuilt with TF ops, cached).
+"""TensorFlow backend: SavedModel directories, and the built-in digits-cnn and ResNet50
+v1.5 stand-in from their ONNX weights (rebuilt with TF ops, cached).
 
 The SavedModel's serving signature runs in a graph-mode session, which takes its own
 thread settings (intra- and inter-op from ``threads``; TensorFlow's process-wide
@@ -78,7 +78,7 @@ class TensorFlowBackend(Backend):
         output_shape: tuple[int, ...],
     ) -> None:
         """Refuse, before any test, a model this backend cannot run for the task: a
-        SavedModel whose serving signature does not fit, or ONNX other than digits-cnn."""
+        SavedModel whose serving signature does not fit, or ONNX other than a built-in model."""
         if path.is_dir():
             sig = read_signature(path)
             out = pick_output(sig.outputs, output_shape)
@@ -91,12 +91,12 @@ class TensorFlowBackend(Backend):
                 output_shape,
             )
             return
-        from perfpilot.backends.tensorflow.digits import onnx_digits_weights
+        from perfpilot.backends.tensorflow.builtin import BUILTIN_NAMES, builtin_model
 
-        if path.suffix.lower() == ".onnx" and onnx_digits_weights(path) is None:
+        if path.suffix.lower() == ".onnx" and builtin_model(path) is None:
             raise ModelFileError(
                 f"the tensorflow backend cannot run {path}: of ONNX files it runs only the "
-                "built-in digits-cnn",
+                f"built-in {BUILTIN_NAMES}",
                 "Give --model-path a SavedModel directory, or run ONNX models with "
                 "--backend onnxruntime.",
             )
@@ -107,15 +107,15 @@ class TensorFlowBackend(Backend):
         if model_path.is_dir():
             directory = model_path
         elif model_path.suffix.lower() == ".onnx" and model_path.is_file():
-            from perfpilot.backends.tensorflow.digits import ensure_digits_saved_model
+            from perfpilot.backends.tensorflow.builtin import ensure_saved_model
 
-            directory = ensure_digits_saved_model(model_path)
+            directory = ensure_saved_model(model_path)
         elif not model_path.exists():
             raise ModelFileError(f"model not found: {model_path}", "Check --model-path.")
         else:
             raise ModelFileError(
                 f"the tensorflow backend cannot run {model_path}: give it a SavedModel "
-                "directory (or the built-in digits-cnn)",
+                "directory (or a built-in model in ONNX)",
                 "Export the model with tf.saved_model.save, or pick the backend that reads "
                 f"{model_path.suffix or 'this'} files.",
             )

@@ -1,5 +1,6 @@
 """TFLite backend: ``.tflite`` files on the LiteRT interpreter (``ai-edge-litert``), and
-the built-in digits-cnn converted from its generated SavedModel (cached).
+the built-in digits-cnn and ResNet50 v1.5 stand-in converted from their generated
+SavedModels (cached).
 
 An interpreter is not thread-safe, so each worker thread gets its own (thread-local),
 with ``threads`` as its ``num_threads``; the input is resized when a batch of another
@@ -101,14 +102,14 @@ class TfliteBackend(Backend):
         output_shape: tuple[int, ...],
     ) -> None:
         """Refuse, before any test, a ``.tflite`` file whose signature does not fit the
-        task (any batch size is fine: it is resized), or ONNX other than digits-cnn."""
+        task (any batch size is fine: it is resized), or ONNX other than a built-in model."""
         if path.suffix.lower() == ".onnx":
-            from perfpilot.backends.tensorflow.digits import onnx_digits_weights
+            from perfpilot.backends.tensorflow.builtin import BUILTIN_NAMES, builtin_model
 
-            if onnx_digits_weights(path) is None:
+            if builtin_model(path) is None:
                 raise ModelFileError(
                     f"the tflite backend cannot run {path}: of ONNX files it runs only the "
-                    "built-in digits-cnn",
+                    f"built-in {BUILTIN_NAMES}",
                     "Give --model-path a .tflite file, or run ONNX models with "
                     "--backend onnxruntime.",
                 )
@@ -129,9 +130,9 @@ class TfliteBackend(Backend):
         if model_path is None:
             raise ModelFileError("the tflite backend needs a model file")
         if model_path.suffix.lower() == ".onnx" and model_path.is_file():
-            from perfpilot.backends.tflite.convert import ensure_digits_tflite
+            from perfpilot.backends.tflite.convert import ensure_builtin_tflite
 
-            model_path = ensure_digits_tflite(model_path)
+            model_path = ensure_builtin_tflite(model_path)
         self._path = model_path
         self._model = _read_model(model_path)
         probe = _interpreter(self._model, model_path, self.config.threads)

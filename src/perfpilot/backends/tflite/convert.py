@@ -1,8 +1,10 @@
-"""digits-cnn as a ``.tflite`` file: the generated SavedModel converted with
-``tf.lite.TFLiteConverter`` (fp32, no optimizations), cached.
+"""The built-in models (digits-cnn, the ResNet50 v1.5 stand-in) as ``.tflite`` files:
+the generated SavedModel converted with ``tf.lite.TFLiteConverter`` (fp32, no
+optimizations), cached.
 
-Cache key: the ONNX file's SHA-256, then the TensorFlow version that converted it
-(``digits-cnn-tflite/<recipe>/<onnx sha256>/tf<version>/model.tflite`` + manifest); the
+Cache key: the model and its TF recipe, the ONNX file's SHA-256, then the TensorFlow
+version that converted it (``<model>-tflite/<recipe>/<onnx sha256>/tf<version>/model.tflite``
++ manifest); the
 version comes from package metadata, so a cached file is found without importing TF.
 Where only ai-edge-litert is installed, any complete conversion of the same ONNX file
 is used; with none, the error says how to get one.
@@ -23,7 +25,8 @@ from perfpilot.artifacts import (
     file_lock,
     sha256_file,
 )
-from perfpilot.backends.tensorflow.digits import RECIPE, onnx_digits_weights
+from perfpilot.backends.tensorflow.builtin import BUILTIN_NAMES, builtin_model
+from perfpilot.backends.tensorflow.digits import onnx_digits_weights
 from perfpilot.errors import MissingExtraError, ModelFileError
 
 MANIFEST_SCHEMA = 1
@@ -66,12 +69,25 @@ def ensure_digits_tflite(onnx_path: Path) -> Path:
     """The cached ``.tflite`` conversion of the digits-cnn ONNX file ``onnx_path``."""
     if onnx_digits_weights(onnx_path) is None:
         raise ModelFileError(
+            f"the tflite backend cannot run {onnx_path}: it is not the built-in digits-cnn in ONNX",
+            "Give --model-path a .tflite file, or run ONNX models with --backend onnxruntime.",
+        )
+    return ensure_builtin_tflite(onnx_path)
+
+
+def ensure_builtin_tflite(onnx_path: Path) -> Path:
+    """The cached ``.tflite`` conversion of a built-in ONNX model (digits-cnn, the
+    ResNet50 v1.5 stand-in), converted from its cached SavedModel."""
+    model = builtin_model(onnx_path)
+    if model is None:
+        raise ModelFileError(
             f"the tflite backend cannot run {onnx_path}: it is neither a .tflite file nor "
-            "the built-in digits-cnn in ONNX",
+            f"a built-in model ({BUILTIN_NAMES}) in ONNX",
             "Give --model-path a .tflite file, or run ONNX models with --backend onnxruntime.",
         )
     onnx_sha = sha256_file(onnx_path)
-    root = cache_dir() / "models" / "digits-cnn-tflite" / RECIPE.replace("/", "-") / onnx_sha
+    artifact = f"{model.name}-tflite"
+    root = cache_dir() / "models" / artifact / model.recipe.replace("/", "-") / onnx_sha
     if not tensorflow_installed():
         done = sorted(
             (f for f in root.glob("tf*") if _complete(f)),
@@ -80,7 +96,7 @@ def ensure_digits_tflite(onnx_path: Path) -> Path:
         if done:
             return done[-1] / MODEL
         raise MissingExtraError(
-            "the tflite backend makes digits-cnn's .tflite file with TensorFlow, which is "
+            f"the tflite backend makes {model.name}'s .tflite file with TensorFlow, which is "
             "not installed (and no converted file is cached)",
             "Install it once with: pip install 'perfpilot[tensorflow]' (the file is then "
             "cached), or pass --model-path model.tflite.",
@@ -88,10 +104,10 @@ def ensure_digits_tflite(onnx_path: Path) -> Path:
     folder = root / f"tf{tensorflow_version()}"
     if _complete(folder):
         return folder / MODEL
-    from perfpilot.backends.tensorflow.digits import ensure_digits_saved_model
+    from perfpilot.backends.tensorflow.builtin import ensure_saved_model
     from perfpilot.backends.tensorflow.runtime import filtered_stderr, import_tensorflow, quiet_env
 
-    saved = ensure_digits_saved_model(onnx_path)
+    saved = ensure_saved_model(onnx_path, model)
     tf = import_tensorflow()
     with file_lock(root / ".lock"):
         if _complete(folder):
@@ -104,8 +120,8 @@ def ensure_digits_tflite(onnx_path: Path) -> Path:
         atomic_write_bytes(folder / MODEL, data)
         record = {
             "schema_version": MANIFEST_SCHEMA,
-            "artifact": "digits-cnn-tflite",
-            "recipe": RECIPE,
+            "artifact": artifact,
+            "recipe": model.recipe,
             "source": f"tf.lite.TFLiteConverter on the SavedModel of {onnx_path.name}",
             "onnx_sha256": onnx_sha,
             "tensorflow": tf.__version__,
