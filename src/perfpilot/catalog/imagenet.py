@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -170,33 +171,40 @@ class ImagenetDataset:
 
     def preprocessed(self) -> np.ndarray:
         """All samples, preprocessed (read from the cache when it is complete)."""
-        if self._data is not None:
-            return self._data
-        folder = self.cache_path()
-        data_path, meta_path = folder / "data.npy", folder / "meta.json"
-        with file_lock(folder.parent / f".{folder.name}.lock"):
-            if meta_path.exists() and data_path.exists():
-                self._data = np.load(data_path, mmap_mode="r")
-                return self._data
-            arrays = np.empty((self.total_count, 3, OUT, OUT), dtype=np.float32)
-            for i, entry in enumerate(self.entries):
-                arrays[i] = preprocess_vgg(load_image(self.folder, entry.name))
-            buf = _npy_bytes(arrays)
-            atomic_write_bytes(data_path, buf)
-            meta = {
-                "schema_version": 1,
-                "dataset_sha256": self._sha,
-                "spec": PREPROCESS_SPEC,
-                "count": self.total_count,
-                "folder": str(self.folder),
-            }
-            atomic_write_text(meta_path, json.dumps(meta, indent=2) + "\n")  # written last
-        self._data = np.load(data_path, mmap_mode="r")
+        if self._data is None:
+            self._data = cached_arrays(
+                self.cache_path(),
+                {"dataset_sha256": self._sha, "spec": PREPROCESS_SPEC, "folder": str(self.folder)},
+                (self.total_count, 3, OUT, OUT),
+                lambda i: preprocess_vgg(load_image(self.folder, self.entries[i].name)),
+            )
         return self._data
 
     def samples(self, indices: np.ndarray) -> np.ndarray:
         out: np.ndarray = np.ascontiguousarray(self.preprocessed()[np.asarray(indices)])
         return out
+
+
+def cached_arrays(
+    folder: Path,
+    meta: dict[str, Any],
+    shape: tuple[int, ...],
+    build: Callable[[int], np.ndarray],
+) -> np.ndarray:
+    """A float32 array of ``shape`` whose row i is ``build(i)``, cached as ``folder/data.npy``
+    (memory-mapped) with ``meta.json`` written last: only a complete cache is reused, and a
+    file lock makes concurrent builders wait for one build."""
+    data_path, meta_path = folder / "data.npy", folder / "meta.json"
+    with file_lock(folder.parent / f".{folder.name}.lock"):
+        if not (meta_path.exists() and data_path.exists()):
+            arrays = np.empty(shape, dtype=np.float32)
+            for i in range(shape[0]):
+                arrays[i] = build(i)
+            atomic_write_bytes(data_path, _npy_bytes(arrays))
+            full = {"schema_version": 1, **meta, "count": shape[0]}
+            atomic_write_text(meta_path, json.dumps(full, indent=2) + "\n")  # written last
+    loaded: np.ndarray = np.load(data_path, mmap_mode="r")
+    return loaded
 
 
 def _npy_bytes(array: np.ndarray) -> bytes:

@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from perfpilot.artifacts import atomic_write_bytes, atomic_write_text, cache_dir, file_lock
-from perfpilot.catalog.imagenet import _cv2, _npy_bytes
+from perfpilot.artifacts import atomic_write_bytes, atomic_write_text, cache_dir
+from perfpilot.catalog.imagenet import _cv2, cached_arrays
 from perfpilot.errors import UsageError
 
 PREPROCESS_SPEC = "openimages-retinanet/rgb/resize-800x800-inter-linear/div-255/nchw/v1"
@@ -162,34 +162,25 @@ class OpenImagesDataset:
         return cache_dir() / "preprocessed" / "openimages" / key
 
     def preprocessed(self) -> np.ndarray:
-        if self._data is not None:
-            return self._data
-        folder = self.cache_path()
-        data_path, meta_path = folder / "data.npy", folder / "meta.json"
-        with file_lock(folder.parent / f".{folder.name}.lock"):
-            if not (meta_path.exists() and data_path.exists()):
-                cv2 = _cv2()
-                arrays = np.empty((self.total_count, 3, SIZE, SIZE), dtype=np.float32)
-                for i, image in enumerate(self.images):
-                    path = self.folder / IMAGES / str(image["file_name"])
-                    img = cv2.imread(str(path))
-                    if img is None:
-                        raise UsageError(
-                            f"image failed to decode: {path}",
-                            "Replace the file (the accuracy script needs every listed image).",
-                        )
-                    arrays[i] = preprocess_retinanet(img)
-                atomic_write_bytes(data_path, _npy_bytes(arrays))
-                meta = {
-                    "schema_version": 1,
-                    "dataset_sha256": self._sha,
-                    "spec": PREPROCESS_SPEC,
-                    "count": self.total_count,
-                    "folder": str(self.folder),
-                }
-                atomic_write_text(meta_path, json.dumps(meta, indent=2) + "\n")
-        self._data = np.load(data_path, mmap_mode="r")
+        """All samples, preprocessed (read from the cache when it is complete)."""
+        if self._data is None:
+            self._data = cached_arrays(
+                self.cache_path(),
+                {"dataset_sha256": self._sha, "spec": PREPROCESS_SPEC, "folder": str(self.folder)},
+                (self.total_count, 3, SIZE, SIZE),
+                self._load_one,
+            )
         return self._data
+
+    def _load_one(self, i: int) -> np.ndarray:
+        path = self.folder / IMAGES / str(self.images[i]["file_name"])
+        img = _cv2().imread(str(path))
+        if img is None:
+            raise UsageError(
+                f"image failed to decode: {path}",
+                "Replace the file (the accuracy script needs every listed image).",
+            )
+        return preprocess_retinanet(img)
 
     def samples(self, indices: np.ndarray) -> np.ndarray:
         out: np.ndarray = np.ascontiguousarray(self.preprocessed()[np.asarray(indices)])
