@@ -16,10 +16,20 @@ from perfpilot.catalog.builtin import ensure_resnet50_standin
 from perfpilot.errors import ModelFileError
 from tests.conftest import run_cli
 
-#: Softmax scores of 1001 classes are about 1e-3 each. TF and LiteRT (XNNPACK) sum the
-#: convolutions in another order than onnxruntime; over 53 layers that moves a score by
-#: ~1e-8 here, far inside this bound.
+#: The stand-in's random weights make its softmax nearly one-hot (every synthetic image
+#: here gets class 629 with a score of ~1.0), so the scores are also compared in log
+#: space wherever onnxruntime's are above 1e-30 (about ten classes per image): a wrong
+#: layer would move those by far more than the fp32 reordering does (measured: 1e-11
+#: absolute on the scores, 6e-4 on the log-scores, whose magnitudes reach ~70).
 SOFTMAX_ATOL = 1e-5
+LOG_ATOL = 1e-2
+
+
+def _assert_scores(got: np.ndarray, expected: np.ndarray) -> None:
+    np.testing.assert_allclose(got, expected, rtol=0, atol=SOFTMAX_ATOL)
+    seen = expected > 1e-30
+    assert seen.sum() >= 2 * len(expected)  # the log check compares several classes each
+    np.testing.assert_allclose(np.log(got[seen]), np.log(expected[seen]), rtol=0, atol=LOG_ATOL)
 
 
 def _need(name: str) -> None:
@@ -72,9 +82,7 @@ def test_saved_model_matches_onnxruntime_and_is_cached(
     # Batch 2, then the other 2 images as a second batch: any batch size is served.
     for rows in (slice(0, 2), slice(2, 4)):
         out = serve(input_tensor=batch[rows])
-        np.testing.assert_allclose(
-            out["softmax_tensor"].numpy(), reference[1][rows], rtol=0, atol=SOFTMAX_ATOL
-        )
+        _assert_scores(out["softmax_tensor"].numpy(), reference[1][rows])
         assert out["ArgMax"].numpy().tolist() == reference[0][rows].tolist()
     # Through the backend: it serves the output shaped like the task's, the scores.
     backend = create_backend("tensorflow", BackendConfig(threads=1, output_shape=(1001,)))
@@ -83,7 +91,7 @@ def test_saved_model_matches_onnxruntime_and_is_cached(
         got = backend.predict(batch[:2])
     finally:
         backend.close()
-    np.testing.assert_allclose(got, reference[1][:2], rtol=0, atol=SOFTMAX_ATOL)
+    _assert_scores(got, reference[1][:2])
 
 
 def test_damaged_saved_model_is_rebuilt(
@@ -125,9 +133,7 @@ def test_tflite_matches_onnxruntime(
     argmax, softmax = signature["ArgMax"]["index"], signature["softmax_tensor"]["index"]
     interp.set_tensor(inp["index"], batch[:2])
     interp.invoke()
-    np.testing.assert_allclose(
-        interp.get_tensor(softmax), reference[1][:2], rtol=0, atol=SOFTMAX_ATOL
-    )
+    _assert_scores(interp.get_tensor(softmax), reference[1][:2])
     assert interp.get_tensor(argmax).tolist() == reference[0][:2].tolist()
     # Through the backend: its first output is ArgMax, as the ONNX model orders them.
     backend = create_backend("tflite", BackendConfig(threads=1, output_shape=(1001,)))
