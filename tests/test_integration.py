@@ -30,8 +30,36 @@ def all_scenarios(tmp_path_factory: pytest.TempPathFactory, digits_model: Path):
     return ws, run_benchmark(build_run_configs("all", "both"), ws, ["pytest"])
 
 
+#: INVALID reasons that only a latency spike causes (a busy 2-core machine can pause the
+#: harness for tens of milliseconds, against digits' 10 ms Server bound).
+LATENCY_ONLY = {
+    "early stopping not met",
+    "latency constraint not met",
+    "Reduce target QPS to improve latency. ",
+}
+
+
+def _retry_latency_spike(ws: Workspace, records: list) -> list:  # type: ignore[type-arg]
+    """Re-run a Server performance test once when latency alone made it INVALID: the
+    harness is judged on the retry, which must then be VALID."""
+    out = []
+    for r in records:
+        if (
+            r.scenario == "Server"
+            and r.mode == "performance"
+            and r.status == "ok"
+            and not r.ok
+            and r.result is not None
+            and set(r.result.invalid_reasons) <= LATENCY_ONLY
+        ):
+            (r,) = run_benchmark(build_run_configs("Server", "performance"), ws, ["pytest"])
+        out.append(r)
+    return out
+
+
 def test_every_scenario_is_valid_and_accurate(all_scenarios) -> None:  # type: ignore[no-untyped-def]
-    _, records = all_scenarios
+    ws, records = all_scenarios
+    records = _retry_latency_spike(ws, records)
     assert [(r.scenario, r.mode) for r in records] == [
         (s, m)
         for s in ("Offline", "Server", "SingleStream", "MultiStream")
