@@ -15,22 +15,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-# The graph digits.to_onnx_bytes writes: per node its op, the initializers it reads and
-# the attributes that fix the shapes. A file must match all of it to be run as
-# digits-cnn, so a different network that happens to reuse these names is refused
-# instead of being silently run with the wrong architecture.
-_CONV: dict[str, object] = {"pads": [1, 1, 1, 1], "kernel_shape": [3, 3]}
-_GRAPH: list[tuple[str, tuple[str, ...], dict[str, object]]] = [
-    ("Conv", ("conv1.weight", "conv1.bias"), _CONV),
-    ("Relu", (), {}),
-    ("Conv", ("conv2.weight", "conv2.bias"), _CONV),
-    ("Relu", (), {}),
-    ("MaxPool", (), {"kernel_shape": [2, 2], "strides": [2, 2]}),
-    ("Flatten", (), {"axis": 1}),
-    ("Gemm", ("fc1.weight", "fc1.bias"), {"transB": 1}),
-    ("Relu", (), {}),
-    ("Gemm", ("fc2.weight", "fc2.bias"), {"transB": 1}),
-]
+from perfpilot.catalog.digits_graph import onnx_digits_weights
+
+# perfpilot.catalog.digits_graph checks the file is digits-cnn node by node.
 _SIDE = 8  # input images are 8x8; the 2x2 pool leaves 4x4 per channel
 
 
@@ -54,37 +41,10 @@ class DigitsCnn(nn.Module):
         return out
 
 
-def _digits_weights(path: Path) -> dict[str, np.ndarray] | None:
-    """The initializers of ``path`` if it is digits-cnn in ONNX, else None."""
-    import onnx
-    from google.protobuf.message import Error as ProtobufError
-    from onnx import helper, numpy_helper
-
-    try:
-        model = onnx.load(str(path), load_external_data=False)
-    except (ProtobufError, OSError):  # not protobuf, so not ONNX at all
-        return None
-    nodes = list(model.graph.node)
-    if len(nodes) != len(_GRAPH):
-        return None
-    previous = None
-    for node, (op, weights, attrs) in zip(nodes, _GRAPH, strict=True):
-        found = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-        if (
-            node.op_type != op
-            or tuple(node.input[1:]) != weights
-            or any(found.get(k) != v for k, v in attrs.items())
-            or (previous is not None and node.input[0] != previous)
-        ):
-            return None
-        previous = node.output[0]
-    return {init.name: numpy_helper.to_array(init) for init in model.graph.initializer}
-
-
 def load_digits_cnn(path: Path) -> DigitsCnn | None:
     """digits-cnn with the weights of the ONNX file ``path``, or None if ``path`` is not
     the built-in digits model (any width of its layers is accepted)."""
-    weights = _digits_weights(path)
+    weights = onnx_digits_weights(path)
     if weights is None:
         return None
     c1, c2 = weights["conv1.weight"].shape[0], weights["conv2.weight"].shape[0]

@@ -44,9 +44,10 @@ class BuiltinModel:
 def builtin_model(path: Path) -> BuiltinModel | None:
     """The built-in model that the ONNX file ``path`` is, or None (any other file)."""
     from perfpilot.backends.tensorflow import digits, resnet50
+    from perfpilot.catalog.digits_graph import onnx_digits_weights
     from perfpilot.catalog.resnet50_graph import read_resnet50_standin
 
-    weights = digits.onnx_digits_weights(path)
+    weights = onnx_digits_weights(path)
     if weights is not None:
         return BuiltinModel(
             "digits-cnn", digits.RECIPE, functools.partial(digits.save_digits_saved_model, weights)

@@ -26,7 +26,7 @@ from perfpilot.artifacts import (
     sha256_file,
 )
 from perfpilot.backends.tensorflow.builtin import BUILTIN_NAMES, builtin_model
-from perfpilot.backends.tensorflow.digits import onnx_digits_weights
+from perfpilot.catalog.digits_graph import onnx_digits_weights
 from perfpilot.errors import MissingExtraError, ModelFileError
 
 MANIFEST_SCHEMA = 1
