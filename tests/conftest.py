@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,3 +56,39 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[
         cwd=cwd,
         timeout=600,
     )
+
+
+def need_backend(name: str) -> None:
+    """Skip, with the install line, unless backend ``name`` is installed."""
+    from perfpilot.backends import BACKENDS
+
+    entry = BACKENDS[name]
+    if not entry.installed():
+        pytest.skip(f"backend {name!r} is not installed; install it with: {entry.install_hint()}")
+
+
+@pytest.fixture(scope="session")
+def standin() -> Path:
+    """The ResNet50 v1.5 stand-in's ONNX file (built once per session)."""
+    from perfpilot.catalog.builtin import ensure_resnet50_standin
+
+    return ensure_resnet50_standin()
+
+
+@pytest.fixture(scope="session")
+def images(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Eight synthetic ImageNet-style JPEGs with val_map.txt."""
+    pytest.importorskip("cv2", reason="needs OpenCV: pip install 'perfpilot[vision]'")
+    from perfpilot.catalog.imagenet import make_synthetic_imagenet
+
+    return make_synthetic_imagenet(tmp_path_factory.mktemp("inet") / "imagenet", count=8, seed=3)
+
+
+@pytest.fixture(scope="module")
+def reference(standin: Path, batch: np.ndarray) -> list[np.ndarray]:
+    """onnxruntime's ArgMax and softmax for the module's ``batch`` fixture."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(standin), providers=["CPUExecutionProvider"])
+    out: list[np.ndarray] = session.run(["ArgMax:0", "softmax_tensor:0"], {"input_tensor:0": batch})
+    return out

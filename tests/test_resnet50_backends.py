@@ -10,32 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from perfpilot.backends import BACKENDS, BackendConfig, create_backend
+from perfpilot.backends import BackendConfig, create_backend
 from perfpilot.catalog.builtin import ensure_resnet50_standin
-from tests.conftest import run_cli
+from tests.conftest import need_backend, run_cli
 
 #: Softmax scores of 1001 classes are about 1e-3 each; fp32 kernels that sum 2048-long
 #: dot products in another order differ by ~1e-8 here.
 SOFTMAX_ATOL = 1e-6
-
-
-def _need(name: str) -> None:
-    entry = BACKENDS[name]
-    if not entry.installed():
-        pytest.skip(f"backend {name!r} is not installed; install it with: {entry.install_hint()}")
-
-
-@pytest.fixture(scope="module")
-def standin() -> Path:
-    return ensure_resnet50_standin()
-
-
-@pytest.fixture(scope="module")
-def images(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    pytest.importorskip("cv2", reason="needs OpenCV: pip install 'perfpilot[vision]'")
-    from perfpilot.catalog.imagenet import make_synthetic_imagenet
-
-    return make_synthetic_imagenet(tmp_path_factory.mktemp("inet") / "imagenet", count=8, seed=3)
 
 
 @pytest.fixture(scope="module")
@@ -45,19 +26,10 @@ def batch(images: Path) -> np.ndarray:
     return ImagenetDataset(images, size=2).samples(np.arange(2))
 
 
-@pytest.fixture(scope="module")
-def reference(standin: Path, batch: np.ndarray) -> list[np.ndarray]:
-    import onnxruntime as ort
-
-    session = ort.InferenceSession(str(standin), providers=["CPUExecutionProvider"])
-    out: list[np.ndarray] = session.run(["ArgMax:0", "softmax_tensor:0"], {"input_tensor:0": batch})
-    return out
-
-
 def test_pytorch_standin_matches_onnxruntime(
     standin: Path, batch: np.ndarray, reference: list[np.ndarray]
 ) -> None:
-    _need("pytorch")
+    need_backend("pytorch")
     import torch
 
     from perfpilot.backends.pytorch.resnet50_net import load_resnet50_standin
@@ -82,7 +54,7 @@ def test_pytorch_standin_matches_onnxruntime(
 def test_pytorch_refuses_a_graph_that_is_not_the_standin(
     tmp_path: Path, standin: Path, digits_model: Path
 ) -> None:
-    _need("pytorch")
+    need_backend("pytorch")
     import onnx
 
     from perfpilot.backends.pytorch.resnet50_net import load_resnet50_standin
@@ -102,7 +74,7 @@ def test_pytorch_refuses_a_graph_that_is_not_the_standin(
 def test_tvm_standin_matches_onnxruntime(
     standin: Path, batch: np.ndarray, reference: list[np.ndarray]
 ) -> None:
-    _need("tvm")
+    need_backend("tvm")
     backend = create_backend("tvm", BackendConfig(threads=1, output_shape=(1001,)))
     backend.load(standin)
     try:
@@ -141,7 +113,7 @@ def _run(tmp_path: Path, images: Path, backend: str) -> list[dict[str, object]]:
 @pytest.mark.parametrize("backend", ["tvm", "pytorch"])
 def test_standin_pipeline_end_to_end(tmp_path: Path, images: Path, backend: str) -> None:
     """One Offline accuracy and one short performance test through the CLI."""
-    _need(backend)
+    need_backend(backend)
     acc, perf = _run(tmp_path, images, backend)
     for record, mode in ((acc, "accuracy"), (perf, "performance")):
         assert record["status"] == "ok", record.get("error")

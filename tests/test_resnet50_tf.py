@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from perfpilot.backends import BACKENDS, BackendConfig, create_backend
+from perfpilot.backends import BackendConfig, create_backend
 from perfpilot.catalog.builtin import ensure_resnet50_standin
 from perfpilot.errors import ModelFileError
-from tests.conftest import run_cli
+from tests.conftest import need_backend, run_cli
 
 #: The stand-in's random weights make its softmax nearly one-hot (every synthetic image
 #: here gets class 629 with a score of ~1.0), so the scores are also compared in log
@@ -32,25 +32,6 @@ def _assert_scores(got: np.ndarray, expected: np.ndarray) -> None:
     np.testing.assert_allclose(np.log(got[seen]), np.log(expected[seen]), rtol=0, atol=LOG_ATOL)
 
 
-def _need(name: str) -> None:
-    entry = BACKENDS[name]
-    if not entry.installed():
-        pytest.skip(f"backend {name!r} is not installed; install it with: {entry.install_hint()}")
-
-
-@pytest.fixture(scope="module")
-def standin() -> Path:
-    return ensure_resnet50_standin()
-
-
-@pytest.fixture(scope="module")
-def images(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    pytest.importorskip("cv2", reason="needs OpenCV: pip install 'perfpilot[vision]'")
-    from perfpilot.catalog.imagenet import make_synthetic_imagenet
-
-    return make_synthetic_imagenet(tmp_path_factory.mktemp("inet") / "imagenet", count=8, seed=3)
-
-
 @pytest.fixture(scope="module")
 def batch(images: Path) -> np.ndarray:
     from perfpilot.catalog.imagenet import ImagenetDataset
@@ -58,19 +39,10 @@ def batch(images: Path) -> np.ndarray:
     return ImagenetDataset(images, size=4).samples(np.arange(4))
 
 
-@pytest.fixture(scope="module")
-def reference(standin: Path, batch: np.ndarray) -> list[np.ndarray]:
-    import onnxruntime as ort
-
-    session = ort.InferenceSession(str(standin), providers=["CPUExecutionProvider"])
-    out: list[np.ndarray] = session.run(["ArgMax:0", "softmax_tensor:0"], {"input_tensor:0": batch})
-    return out
-
-
 def test_saved_model_matches_onnxruntime_and_is_cached(
     standin: Path, batch: np.ndarray, reference: list[np.ndarray]
 ) -> None:
-    _need("tensorflow")
+    need_backend("tensorflow")
     from perfpilot.backends.tensorflow.builtin import ensure_saved_model, tree_sha256
     from perfpilot.backends.tensorflow.runtime import import_tensorflow
 
@@ -97,7 +69,7 @@ def test_saved_model_matches_onnxruntime_and_is_cached(
 def test_damaged_saved_model_is_rebuilt(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, standin: Path
 ) -> None:
-    _need("tensorflow")
+    need_backend("tensorflow")
     from perfpilot.backends.tensorflow.builtin import ensure_saved_model
 
     # A private cache: the copy is built here (about ten seconds) and then damaged.
@@ -115,8 +87,8 @@ def test_damaged_saved_model_is_rebuilt(
 def test_tflite_matches_onnxruntime(
     standin: Path, batch: np.ndarray, reference: list[np.ndarray]
 ) -> None:
-    _need("tflite")
-    _need("tensorflow")
+    need_backend("tflite")
+    need_backend("tensorflow")
     from ai_edge_litert.interpreter import Interpreter
 
     from perfpilot.backends.tflite.convert import ensure_builtin_tflite
@@ -148,7 +120,7 @@ def test_tflite_matches_onnxruntime(
 
 @pytest.mark.parametrize("name", ["tensorflow", "tflite"])
 def test_a_changed_graph_is_refused(tmp_path: Path, standin: Path, name: str) -> None:
-    _need(name)
+    need_backend(name)
     import onnx
 
     from perfpilot.backends.registry import backend_class
@@ -169,7 +141,7 @@ def test_a_changed_graph_is_refused(tmp_path: Path, standin: Path, name: str) ->
 @pytest.mark.parametrize("backend", ["tensorflow", "tflite"])
 def test_standin_pipeline_end_to_end(tmp_path: Path, images: Path, backend: str) -> None:
     """One Offline accuracy and one short performance test through the CLI."""
-    _need(backend)
+    need_backend(backend)
     proc = run_cli(
         "--workspace",
         str(tmp_path / "ws"),
