@@ -3,9 +3,17 @@
 from perfpilot.artifacts.store import (
     atomic_write_bytes,
     atomic_write_text,
+    build_key,
     cache_dir,
     file_lock,
     sha256_file,
 )
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "cache_dir", "file_lock", "sha256_file"]
+__all__ = [
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "build_key",
+    "cache_dir",
+    "file_lock",
+    "sha256_file",
+]

@@ -49,6 +49,16 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def build_key(spec: object) -> str:
+    """A short cache key for a frozen dataclass listing everything that determines a
+    build (model hash, versions, target, ...): the sha256 of its fields as JSON."""
+    import dataclasses
+    import json
+
+    fields = dataclasses.asdict(spec)  # type: ignore[call-overload]
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:24]
+
+
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     """Hex SHA-256 of a file, read in chunks."""
     h = hashlib.sha256()

@@ -14,7 +14,6 @@ versions. One file lock per key makes two processes that need the same model bui
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -27,7 +26,13 @@ from typing import Any, Literal
 
 import numpy as np
 
-from perfpilot.artifacts.store import atomic_write_text, cache_dir, file_lock, sha256_file
+from perfpilot.artifacts.store import (
+    atomic_write_text,
+    build_key,
+    cache_dir,
+    file_lock,
+    sha256_file,
+)
 from perfpilot.backends.base import CalibrationData
 from perfpilot.errors import MissingExtraError, ModelFileError
 
@@ -52,8 +57,7 @@ class QuantSpec:
     openvino_version: str
 
     def key(self) -> str:
-        text = json.dumps(asdict(self), sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()[:24]
+        return build_key(self)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,6 @@ for a 64x64 matmul.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -29,7 +28,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from perfpilot.artifacts.store import atomic_write_text, cache_dir, file_lock, sha256_file
+from perfpilot.artifacts.store import (
+    atomic_write_text,
+    build_key,
+    cache_dir,
+    file_lock,
+    sha256_file,
+)
 from perfpilot.backends.tvm.schedule import SCHEDULE_VERSION, default_schedule_pass
 from perfpilot.errors import ModelFileError
 
@@ -49,8 +54,7 @@ class BuildSpec:
     schedule: str
 
     def key(self) -> str:
-        text = json.dumps(asdict(self), sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()[:24]
+        return build_key(self)
 
 
 @dataclass(frozen=True)
