@@ -140,6 +140,13 @@ def rates_from_profile(profile: Any, scenarios: list[str]) -> dict[str, Rates]:
     return out
 
 
+# The query minimum a valid latency-bound run needs. The checker's table (270336 for
+# MultiStream and Server) is skipped for these early-stopping scenarios, like the official
+# checker does; LoadGen's mlperf.conf sets MultiStream to 662 and leaves SingleStream and
+# Server at TestSettings' default of 100.
+LOADGEN_MIN_QUERIES = {"SingleStream": 100, "MultiStream": 662, "Server": 100}
+
+
 def _sample_rate(rates: dict[str, Rates]) -> float | None:
     """Samples/s for an accuracy pass: Offline's rate, else one over SingleStream's latency."""
     for scen in ("Offline", "Server"):
@@ -159,8 +166,10 @@ def _perf_estimate(
 ) -> tuple[float, str]:
     valid = execution == "valid"
     min_s = (rounds.common()["min_duration_ms"] if valid else TEST_MIN_DURATION_MS) / 1000.0
-    if valid:
+    if valid and scen == "Offline":
         queries = model_rules.min_queries.get(scen, 1)
+    elif valid:  # early stopping: LoadGen's own minimum, not the checker's table
+        queries = LOADGEN_MIN_QUERIES[scen]
     else:
         queries = TEST_MIN_QUERY_COUNT[scen]
     if scen == "Offline":
