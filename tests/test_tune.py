@@ -131,10 +131,16 @@ def test_run_with_settings(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_tune_server_finds_valid_and_invalid_qps(tmp_path: Path) -> None:
     ws = Workspace(tmp_path / "ws")
-    proc = run_cli(
-        "--workspace", str(ws.root), "tune", "--scenario", "Server", "--budget", "90s",
-        "--save", "digits-srv", "--json",
-    )  # fmt: skip
+    for _attempt in range(2):
+        proc = run_cli(
+            "--workspace", str(ws.root), "tune", "--scenario", "Server", "--budget", "90s",
+            "--save", "digits-srv", "--json",
+        )  # fmt: skip
+        # Server latency is load-sensitive: when another job steals the CPU, the tuner
+        # reports that its answer did not confirm (exit 2). Try once more; a second
+        # failure, or any other error, fails the test.
+        if not (proc.returncode == 2 and "did not confirm" in proc.stderr):
+            break
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     srv = out["server"]
