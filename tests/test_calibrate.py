@@ -97,3 +97,14 @@ def test_throughput_leaves_out_each_threads_first_call(null_backend) -> None:  #
     # Warm: 2 threads x 4 samples / 10 ms = 800/s. Counting the 0.4 s first call in a
     # 0.3 s window would give well under half of that.
     assert rate > 400
+
+
+def test_stream_targets_ask_for_more_queries_than_measured(null_backend) -> None:  # type: ignore[no-untyped-def]
+    from perfpilot.engine.calibrate import STREAM_LATENCY_FACTOR
+
+    # LoadGen generates min_duration / target_latency queries: a target above the run's
+    # real latency runs out of queries before the minimum duration.
+    settings, calibration = _resolve(null_backend, "SingleStream", execution="valid")
+    assert STREAM_LATENCY_FACTOR < 1
+    assert calibration.latency_ms is not None and settings.target_latency_ms is not None
+    assert settings.target_latency_ms <= calibration.latency_ms * STREAM_LATENCY_FACTOR

@@ -16,9 +16,15 @@ from perfpilot.catalog.registry import Dataset
 from perfpilot.config.run import RunConfig
 from perfpilot.engine.settings import TEST_MIN_DURATION_MS, TEST_MIN_QUERY_COUNT, LoadgenSettings
 
-# Offline: ask LoadGen for this much more than measured, so a run that warms up and
-# goes faster than calibration still lasts the minimum duration.
-OFFLINE_HEADROOM = {"test": 1.5, "valid": 1.25}
+# Offline: ask LoadGen for this much more than measured, so a run that warms up, or
+# finds the machine quieter than calibration did, still lasts the minimum duration.
+OFFLINE_HEADROOM = {"test": 1.5, "valid": 1.5}
+# SingleStream / MultiStream: LoadGen generates min_duration / target_latency queries up
+# front and ends the run INVALID ("ran out of generated queries") if they finish before
+# the minimum duration, which a machine busier during calibration than during the run
+# causes. Asking for half the fastest latency seen generates twice enough; the run still
+# stops at the minimum duration, and the target does not enter the reported result.
+STREAM_LATENCY_FACTOR = 0.5
 # Server: a load this far below the measured capacity keeps queues short, so the run is
 # VALID; `perfpilot tune` finds the highest VALID value.
 SERVER_LOAD_FACTOR = 0.5
@@ -36,7 +42,7 @@ class Calibration:
 
     seconds: float
     batch_throughput: float | None = None  # samples/s with batch_size on `threads` workers
-    latency_ms: float | None = None  # median latency of one query's batch
+    latency_ms: float | None = None  # fastest latency of one query's batch seen
 
     def as_dict(self) -> dict[str, float | None]:
         return asdict(self)
@@ -87,8 +93,11 @@ def measure_throughput(
     return sum(counts) / (time.perf_counter() - start)
 
 
-def measure_latency(backend: Backend, dataset: Dataset, size: int, seconds: float) -> float:
-    """Median seconds of one ``predict`` of ``size`` samples (at most ~``seconds`` spent)."""
+def measure_latency(
+    backend: Backend, dataset: Dataset, size: int, seconds: float, fastest: bool = False
+) -> float:
+    """Median (or with ``fastest``, the least) seconds of one ``predict`` of ``size``
+    samples (at most ~``seconds`` spent)."""
     batch = _batches(dataset, size, 1)[0]
     times: list[float] = []
     deadline = time.perf_counter() + seconds
@@ -96,7 +105,7 @@ def measure_latency(backend: Backend, dataset: Dataset, size: int, seconds: floa
         t0 = time.perf_counter()
         backend.predict(batch)
         times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return min(times) if fastest else statistics.median(times)
 
 
 def resolve_settings(
@@ -126,8 +135,8 @@ def resolve_settings(
                 target_qps = SERVER_LOAD_FACTOR * min(throughput, per_query * (cfg.threads or 1))
         if scen in ("SingleStream", "MultiStream") and target_latency is None:
             size = 1 if scen == "SingleStream" else (spq or 8)
-            latency = measure_latency(backend, dataset, size, seconds)
-            target_latency = latency * 1000.0
+            latency = measure_latency(backend, dataset, size, seconds, fastest=True)
+            target_latency = latency * 1000.0 * STREAM_LATENCY_FACTOR
     settings = LoadgenSettings(
         scenario=scen,
         mode=cfg.mode,

@@ -19,7 +19,7 @@ FOLDER_NAMES = {"resnet": "resnet50"}
 #: Seconds a test costs besides LoadGen's own duration (process, model load, calibration).
 RUN_OVERHEAD_S = {"test": 4.0, "valid": 8.0}
 #: Offline in valid mode asks LoadGen for 1.1 x min duration x a headroom over the rate.
-OFFLINE_VALID_FACTOR = 1.1 * 1.25
+OFFLINE_VALID_FACTOR = 1.1 * 1.5
 MULTISTREAM_SAMPLES = 8
 
 
