@@ -47,6 +47,15 @@ def digits_model() -> Path:
     return ensure_digits_cnn(log=False)
 
 
+def default_sigint() -> None:
+    """``preexec_fn`` for a child the test interrupts: a test run started in the
+    background (nohup, ``&``) inherits SIGINT ignored, and Python then never raises
+    KeyboardInterrupt; restore the default so the child's own handler is installed."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """The real ``perfpilot`` command in a fresh process."""
     return subprocess.run(

@@ -16,6 +16,7 @@ from perfpilot.errors import UsageError
 from perfpilot.submission.campaign import campaign_path, run_campaign
 from perfpilot.submission.plan import make_plan
 from perfpilot.workspace import Workspace
+from tests.conftest import default_sigint
 
 pytestmark = pytest.mark.slow
 ONLY = ["Offline/accuracy", "Offline/performance"]
@@ -95,7 +96,13 @@ def test_ctrl_c_stops_cleanly_and_the_campaign_resumes(tmp_path: Path, digits_mo
         "c3",
         *[f"--only={o}" for o in ONLY],
     ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=default_sigint,
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
         if list((ws / "runs").glob("*offline-perf*")) if (ws / "runs").exists() else []:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import default_sigint, run_cli
 
 
 def _one_error_line(stderr: str) -> str:
@@ -186,6 +186,7 @@ def test_interrupt_stops_the_child_and_records_the_run(tmp_path: Path, digits_mo
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=default_sigint,
     )
     deadline = time.monotonic() + 60
     while not list(ws.glob("runs/*/progress.json")):  # the child has started LoadGen

@@ -20,7 +20,7 @@ from perfpilot.dashboard import export
 from perfpilot.dashboard.build import MARKER, build_site, check_out_dir
 from perfpilot.errors import UsageError
 from perfpilot.tune.pareto import pareto_front
-from tests.conftest import FIXTURE, FIXTURE_RESULTS, run_cli
+from tests.conftest import FIXTURE, FIXTURE_RESULTS, default_sigint, run_cli
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -243,6 +243,7 @@ def test_cli_build_and_serve(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=default_sigint,
     )
     try:
         assert proc.stdout is not None
