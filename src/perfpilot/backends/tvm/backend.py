@@ -3,7 +3,9 @@ host's -mcpu) or a CUDA GPU, run on the Relax VM.
 
 The compiled module is cached (see ``compile.py``), so only the first load of a model
 compiles. Each calling thread gets its own VM (a VM keeps per-call state) and its own
-TVM thread pool sized to ``threads``; the loaded library is shared.
+TVM thread pool sized to ``threads``; the loaded library is shared. A MetaSchedule-tuned
+module (``PERFPILOT_TVM_TUNE_TRIALS``, see ``tune.py``) takes one batch size; other
+batches run in chunks of it, the last padded with zeros.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ class TvmBackend(Backend):
     def __init__(self, config: BackendConfig) -> None:
         super().__init__(config)
         self._library: Any = None
+        self._batch = 0
         self._local = threading.local()
         self._generation = object()
 
@@ -95,6 +98,7 @@ class TvmBackend(Backend):
             compiled = compile_model(model_path, device)
             library = tvm.runtime.load_module(str(compiled.library))
         self._library = library
+        self._batch = compiled.batch  # a tuned module's one batch size; 0: any
         self._device = tvm.cuda(0) if device == "cuda" else tvm.cpu(0)
         self._local = threading.local()
         self._generation = object()  # VMs of an earlier load() are not reused
@@ -118,6 +122,21 @@ class TvmBackend(Backend):
         return local.main
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
+        size = self._batch
+        if not size or len(batch) == size:
+            return self._run(batch)
+        # A tuned module takes one batch size: chunks of it, the last padded with zeros.
+        parts = []
+        for start in range(0, len(batch), size):
+            chunk = batch[start : start + size]
+            if len(chunk) < size:
+                pad = np.zeros((size - len(chunk), *chunk.shape[1:]), dtype=chunk.dtype)
+                parts.append(self._run(np.concatenate([chunk, pad]))[: len(chunk)])
+            else:
+                parts.append(self._run(chunk))
+        return np.concatenate(parts)
+
+    def _run(self, batch: np.ndarray) -> np.ndarray:
         import tvm
 
         main = self._vm()

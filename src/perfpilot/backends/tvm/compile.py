@@ -7,13 +7,22 @@ Cache layout under ``cache_dir()/"tvm"/<key>/``::
                   counts only once this exists (and its hash still matches)
 
 ``key`` hashes everything that changes the compiled code: the model file's sha256, the
-target string, the TVM version and perfpilot's schedule version. The batch axis stays
-symbolic, so one module answers every batch size and the batch size is not part of the
+target string, the TVM version and perfpilot's schedule version. Untuned, the batch axis
+stays symbolic, so one module answers every batch size and the batch size is not part of the
 key. One file lock per key makes two processes that load the same model build it once.
 
-MetaSchedule tuning is not offered: in apache-tvm 0.27.0.post1 creating any
-``meta_schedule.TuneContext`` crashes the process (a segfault in ``ToJSONGraph``), even
-for a 64x64 matmul.
+MetaSchedule tuning is opt-in (``PERFPILOT_TVM_TUNE_TRIALS=N``, CPU only; see
+``tune.py``). A tuned module is built for one batch size (MetaSchedule cannot tune a
+symbolic axis: ``tune_tir`` on an ``(n, 64) x (64, 64)`` matmul stops with
+``parallel_for_dynamic error ... Check failed: (old_rv != nullptr && new_rv !=
+nullptr)``); the trial budget and that batch size are part of the ``schedule`` field, so
+of the key, and its tuning records sit under ``<key>/tuning/``. Kernels without a record
+get the default schedule.
+
+apache-tvm 0.27.0.post1's wheel asks only for ``apache-tvm-ffi>=0.1.14.post0``, but with
+apache-tvm-ffi 0.1.15.post1 or 0.1.15.post2 creating any ``TuneContext`` segfaults (in
+``tvm::ffi::ToJSONGraph``), even for a 64x64 matmul; 0.1.14.post0 and 0.1.14.post1 work.
+The ``tvm`` extra pins 0.1.14.post1, and tuning refuses to start with 0.1.15.x.
 """
 
 from __future__ import annotations
@@ -36,6 +45,8 @@ from perfpilot.artifacts.store import (
     sha256_file,
 )
 from perfpilot.backends.tvm.schedule import SCHEDULE_VERSION, default_schedule_pass
+from perfpilot.backends.tvm.tune import TuneSettings, tune, tune_settings
+from perfpilot.backends.tvm.tune import apply_pass as apply_tuning_pass
 from perfpilot.errors import ModelFileError
 
 log = logging.getLogger(__name__)
@@ -64,15 +75,23 @@ class Compiled:
     library: Path
     spec: BuildSpec
     built: bool  # False when it came from the cache
+    batch: int = 0  # the one batch size a tuned module takes; 0: any
+    tuned: bool = False  # True when this build ran MetaSchedule (no reusable records)
 
 
-def make_target(device: str) -> Any:
-    """The host CPU (LLVM with the host's -mcpu), or the visible CUDA GPU."""
+def make_target(device: str, tuned: bool = False) -> Any:
+    """The host CPU (LLVM with the host's -mcpu), or the visible CUDA GPU. MetaSchedule
+    (``tuned``) also needs the target's core count."""
     import tvm
 
     if device == "cuda":
         return tvm.target.Target.from_device(tvm.cuda(0))
     cpu = str(tvm.target.codegen.llvm_get_system_cpu())
+    if tuned:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+        return tvm.target.Target(
+            {"kind": "llvm", "mcpu": cpu, "num-cores": cores or os.cpu_count() or 1}
+        )
     return tvm.target.Target({"kind": "llvm", "mcpu": cpu})
 
 
@@ -85,19 +104,22 @@ def compile_model(model_path: Path, device: str) -> Compiled:
     one is there, else built and stored."""
     import tvm
 
-    target = make_target(device)
+    tuning = tune_settings(device)
+    target = make_target(device, tuned=tuning is not None)
+    schedule = SCHEDULE_VERSION if device == "cpu" else "tvm-default"
     spec = BuildSpec(
         model_sha256=sha256_file(model_path),
         target=str(target),
         tvm_version=str(tvm.__version__),
-        schedule=SCHEDULE_VERSION if device == "cpu" else "tvm-default",
+        schedule=schedule + tuning.schedule_tag() if tuning else schedule,
     )
     folder = tvm_cache_root() / spec.key()
+    batch = tuning.batch if tuning else 0
     with file_lock(tvm_cache_root() / f"{spec.key()}.lock"):
         if cached_module_ok(folder, spec):
-            return Compiled(folder / "module.so", spec, built=False)
-        _build(model_path, target, spec, folder)
-    return Compiled(folder / "module.so", spec, built=True)
+            return Compiled(folder / "module.so", spec, built=False, batch=batch)
+        tuned = _build(model_path, target, spec, folder, tuning)
+    return Compiled(folder / "module.so", spec, built=True, batch=batch, tuned=tuned)
 
 
 def cached_module_ok(folder: Path, spec: BuildSpec) -> bool:
@@ -118,12 +140,21 @@ def discard(folder: Path) -> None:
         (folder / "build.json").unlink()
 
 
-def _build(model_path: Path, target: Any, spec: BuildSpec, folder: Path) -> None:
+def _build(
+    model_path: Path, target: Any, spec: BuildSpec, folder: Path, tuning: TuneSettings | None
+) -> bool:
+    """Build and store the module; True when MetaSchedule tuned it in this call."""
     started = time.monotonic()
     log.info("tvm: compiling %s for %s (cached for later loads)", model_path.name, spec.target)
     discard(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    executable = _default_build(import_onnx(model_path), target)
+    tuned = False
+    if tuning is None:
+        executable = _default_build(import_onnx(model_path), target)
+    else:
+        executable, tuned = _tuned_build(
+            import_onnx(model_path, batch=tuning.batch), target, folder / "tuning", tuning
+        )
     fd, tmp = tempfile.mkstemp(prefix=".module.", suffix=".so", dir=folder)
     os.close(fd)
     try:
@@ -142,11 +173,13 @@ def _build(model_path: Path, target: Any, spec: BuildSpec, folder: Path) -> None
         "build_seconds": round(time.monotonic() - started, 2),
     }
     atomic_write_text(folder / "build.json", json.dumps(meta, indent=2) + "\n")
+    return tuned
 
 
-def import_onnx(model_path: Path) -> Any:
-    """The ONNX model as a Relax module, its first input's batch axis symbolic and its
-    convolutions in NHWC, where the default CPU schedule vectorises over channels."""
+def import_onnx(model_path: Path, batch: int = 0) -> Any:
+    """The ONNX model as a Relax module, its first input's batch axis symbolic (or
+    ``batch`` when given) and its convolutions in NHWC, where the default CPU schedule
+    vectorises over channels."""
     import onnx
     from google.protobuf.message import Error as ProtobufError
     from tvm import relax
@@ -163,7 +196,10 @@ def import_onnx(model_path: Path) -> Any:
     inputs = [i for i in model.graph.input if i.name not in initializers]
     if inputs and inputs[0].type.tensor_type.shape.dim:
         dim = inputs[0].type.tensor_type.shape.dim[0]
-        if dim.HasField("dim_value"):
+        if batch:
+            dim.Clear()
+            dim.dim_value = batch
+        elif dim.HasField("dim_value"):
             # A model exported with batch 1 still answers any batch: the axis is renamed.
             dim.Clear()
             dim.dim_param = _BATCH_DIM
@@ -178,21 +214,24 @@ def import_onnx(model_path: Path) -> Any:
     return relax.transform.FoldConstant()(mod)
 
 
-def _cpu_pipeline(target: Any) -> Any:
-    """Relax's CPU pipeline with perfpilot's default schedule after legalisation."""
+def _cpu_pipeline(target: Any, tuning_dir: Path | None = None) -> Any:
+    """Relax's CPU pipeline with perfpilot's default schedule after legalisation (and,
+    before it, the tuned kernels recorded in ``tuning_dir``)."""
     import tvm
     from tvm.relax.backend.cpu_generic import pipeline as cpu
 
     @tvm.transform.module_pass(opt_level=0, name="PerfpilotCpuPipeline")  # type: ignore[untyped-decorator]
     def _pipeline(mod: Any, _ctx: Any) -> Any:
-        passes = [
-            *cpu.library_dispatch_passes(target),
-            *cpu.legalize_passes(target),
-            default_schedule_pass(),
-            *cpu.dataflow_lower_passes(target),
-            *cpu.finalize_passes(target),
-        ]
-        with target:
+        with target:  # MetaSchedule's pass reads the target when it is created
+            tuned = [apply_tuning_pass(tuning_dir)] if tuning_dir is not None else []
+            passes = [
+                *cpu.library_dispatch_passes(target),
+                *cpu.legalize_passes(target),
+                *tuned,
+                default_schedule_pass(),
+                *cpu.dataflow_lower_passes(target),
+                *cpu.finalize_passes(target),
+            ]
             return tvm.transform.Sequential(passes)(mod)
 
     return _pipeline
@@ -204,6 +243,21 @@ def _default_build(mod: Any, target: Any) -> Any:
     if target.kind.name == "llvm":
         return tvm.compile(mod, target=target, relax_pipeline=_cpu_pipeline(target))
     return tvm.compile(mod, target=target)  # CUDA: TVM's pipeline with dlight schedules
+
+
+def _tuned_build(mod: Any, target: Any, work_dir: Path, tuning: TuneSettings) -> tuple[Any, bool]:
+    """Tune the legalised kernels (unless complete records exist), then compile with the
+    best record of each; kernels without records get the default schedule."""
+    import tvm
+    from tvm.relax.backend.cpu_generic import pipeline as cpu
+
+    with target:
+        legal = tvm.transform.Sequential(
+            [*cpu.library_dispatch_passes(target), *cpu.legalize_passes(target)]
+        )(mod)
+    tuned = tune(legal, target, work_dir, tuning.trials)
+    pipeline = _cpu_pipeline(target, work_dir)
+    return tvm.compile(mod, target=target, relax_pipeline=pipeline), tuned
 
 
 def _tvm_version() -> str:

@@ -1,8 +1,8 @@
 """A default CPU schedule for the TIR that Relax legalises ONNX operators into.
 
 Relax's CPU pipeline leaves every kernel as plain loop nests: one thread, no vectors,
-about 5 s per ResNet50 image here. Until MetaSchedule has tuned a model, every kernel
-gets this schedule instead (about 15x faster):
+about 5 s per ResNet50 image here. Every kernel that MetaSchedule has not tuned (tuning
+is opt-in, see tune.py) gets this schedule instead (about 15x faster):
 
 - NHWC convolutions and other 4-D reductions whose channel axis divides by 32: the
   output is tiled 7 wide x 32 or 64 channels, accumulated in registers (a local cache
@@ -94,9 +94,12 @@ def schedule_primfunc(func: Any) -> Any:
     return sch.mod["main"]
 
 
+_SCHEDULED_ATTRS = ("tirx.is_scheduled", "tir.is_scheduled")  # set by MetaSchedule / by us
+
+
 def default_schedule_pass() -> Any:
     """A module pass that schedules every PrimFunc not scheduled before (MetaSchedule's
-    tuned kernels carry the ``tir.is_scheduled`` attribute and are left alone)."""
+    tuned kernels carry TVM 0.27's ``tirx.is_scheduled`` attribute and are left alone)."""
     import tvm
     from tvm.tirx import PrimFunc
 
@@ -105,7 +108,8 @@ def default_schedule_pass() -> Any:
         for gvar, func in list(mod.functions.items()):
             if not isinstance(func, PrimFunc):
                 continue
-            if func.attrs is not None and func.attrs.get("tir.is_scheduled", False):
+            attrs = func.attrs
+            if attrs is not None and any(attrs.get(k, False) for k in _SCHEDULED_ATTRS):
                 continue
             mod[gvar] = schedule_primfunc(func).with_attr("tir.is_scheduled", True)
         return mod
