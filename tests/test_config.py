@@ -45,3 +45,12 @@ def test_configs_are_frozen() -> None:
     cfg = build_run_configs()[0]
     with pytest.raises(Exception, match="frozen"):
         cfg.batch_size = 3  # type: ignore[misc]
+
+
+def test_scenario_all_means_the_models_own_scenarios() -> None:
+    def scen(**options: object) -> list[str]:
+        return [c.scenario for c in build_run_configs("all", "performance", **options)]
+
+    assert scen() == ["Offline", "Server", "SingleStream", "MultiStream"]
+    assert scen(model="3d-unet-standin-tiny") == ["Offline", "SingleStream"]  # no Server/MS
+    assert scen(model="resnet50-standin") == ["Offline", "Server", "SingleStream", "MultiStream"]

@@ -22,6 +22,10 @@ class BackendConfig(BaseModel):
     threads: int | None = Field(default=None, ge=1)  # the runtime's own (intra-op) threads
     output_shape: tuple[int, ...] = ()  # per-sample output shape the task expects
     precision: Precision = "fp32"  # one of the backend's ``precisions``
+    # Graph tensors to feed and fetch, for model files that do not name them (TensorFlow
+    # frozen graphs); empty: the backend reads them from the model.
+    input_names: tuple[str, ...] = ()
+    output_names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

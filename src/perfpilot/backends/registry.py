@@ -59,7 +59,7 @@ BACKENDS: dict[str, BackendEntry] = {
         requires=("torch",),
         extra="pytorch",
         devices=("cpu", "cuda"),
-        description="PyTorch (TorchScript files; built-in digits-cnn, resnet50-standin from ONNX)",
+        description="PyTorch (TorchScript; official ResNet50/BERT state dicts; built-in models)",
     ),
     "tensorflow": BackendEntry(
         name="tensorflow",
@@ -67,7 +67,7 @@ BACKENDS: dict[str, BackendEntry] = {
         requires=("tensorflow",),
         extra="tensorflow",
         devices=("cpu", "cuda"),
-        description="TensorFlow (SavedModel dirs; the built-in digits-cnn from its ONNX weights)",
+        description="TensorFlow (SavedModel dirs, frozen .pb graphs, built-in models from ONNX)",
     ),
     "tflite": BackendEntry(
         name="tflite",

@@ -68,11 +68,14 @@ def ensure_digits_cnn(log: bool = True) -> Path:
     return _ensure_built("digits-cnn", digits.RECIPE_VERSION, build)
 
 
-def _ensure_built(name: str, recipe: str, build: Callable[[], bytes]) -> Path:
-    """Build a generated model once into the cache; a manifest (written last) holds its
-    hash, and a file that no longer matches it is rebuilt."""
+def _ensure_built(
+    name: str, recipe: str, build: Callable[[], bytes], filename: str = "model.onnx"
+) -> Path:
+    """Build a generated model once into the cache (``filename``: its suffix tells the
+    backends its format); a manifest (written last) holds its hash, and a file that no
+    longer matches it is rebuilt."""
     folder = cache_dir() / "models" / name / recipe.replace("/", "-")
-    path, manifest = folder / "model.onnx", folder / "manifest.json"
+    path, manifest = folder / filename, folder / "manifest.json"
     with file_lock(folder.parent / f".{name}.lock"):
         if manifest.exists() and path.exists():
             if json.loads(manifest.read_text()).get("sha256") == sha256_file(path):

@@ -6,6 +6,13 @@ The preprocessing is the MLPerf reference's ``pre_process_vgg`` (vision/classifi
 and_detection/python/dataset.py): BGR -> RGB; resize keeping the aspect ratio so that the
 short side is ``int(100 * 224 / 87.5)`` = 256 with ``INTER_AREA``; centre crop 224 x 224;
 float32; subtract the means [123.68, 116.78, 103.94] (no /255); CHW for ONNX.
+
+Variants, chosen by a model's ``dataset_options`` (see ``catalog.registry.model_task``):
+``preprocess="mobilenet"`` is the reference's ``pre_process_mobilenet`` (the same resize
+and crop but ``INTER_LINEAR``, then x / 255, - 0.5, x 2: values in [-1, 1]), and
+``layout="NHWC"`` stores samples channels-last for graphs such as the TensorFlow ResNet50
+(the reference's ``need_transpose`` is false for them). Both are part of the cache key,
+so the transpose is paid once per image when the cache is built, never per query.
 """
 
 from __future__ import annotations
@@ -21,9 +28,13 @@ from typing import Any
 import numpy as np
 
 from perfpilot.artifacts import atomic_write_bytes, atomic_write_text, cache_dir, file_lock
+from perfpilot.catalog.imagenet_pytorch import SPEC as PYTORCH_SPEC
+from perfpilot.catalog.imagenet_pytorch import preprocess_pytorch
 from perfpilot.errors import UsageError
 
 PREPROCESS_SPEC = "vgg/resize-short-256-inter-area/crop-224/mean-123.68,116.78,103.94/nchw/v1"
+MOBILENET_SPEC = "mobilenet/resize-short-256-inter-linear/crop-224/div-255-sub-0.5-mul-2"
+LAYOUTS = ("NCHW", "NHWC")
 MEANS = np.array([123.68, 116.78, 103.94], dtype=np.float32)
 OUT = 224
 SCALE = 87.5
@@ -40,16 +51,21 @@ def _cv2() -> Any:
     return cv2
 
 
-def resize_with_aspect_ratio(img: np.ndarray, out: int = OUT, scale: float = SCALE) -> np.ndarray:
-    """Resize so that the short side is ``int(100 * out / scale)``, keeping the ratio."""
+def resize_with_aspect_ratio(
+    img: np.ndarray, out: int = OUT, scale: float = SCALE, interpolation: int | None = None
+) -> np.ndarray:
+    """Resize so that the short side is ``int(100 * out / scale)``, keeping the ratio
+    (``interpolation``: an OpenCV flag, ``INTER_AREA`` by default)."""
     cv2 = _cv2()
+    if interpolation is None:
+        interpolation = cv2.INTER_AREA
     height, width = img.shape[:2]
     new = int(100.0 * out / scale)
     if height > width:
         w, h = new, int(new * height / width)
     else:
         h, w = new, int(new * width / height)
-    resized: np.ndarray = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
+    resized: np.ndarray = cv2.resize(img, (w, h), interpolation=interpolation)
     return resized
 
 
@@ -68,6 +84,27 @@ def preprocess_vgg(img_bgr: np.ndarray) -> np.ndarray:
     img = np.asarray(center_crop(resize_with_aspect_ratio(rgb)), dtype=np.float32)
     img -= MEANS
     return np.ascontiguousarray(img.transpose(2, 0, 1))
+
+
+def preprocess_mobilenet(img_bgr: np.ndarray) -> np.ndarray:
+    """One decoded BGR image -> 3 x 224 x 224 float32 in [-1, 1], as the reference's
+    ``pre_process_mobilenet`` (bilinear resize, then (x / 255 - 0.5) * 2)."""
+    cv2 = _cv2()
+    rgb = cv2.cvtColor(img_bgr, cv2.COLOR_BGR2RGB)
+    resized = resize_with_aspect_ratio(rgb, interpolation=cv2.INTER_LINEAR)
+    img = np.asarray(center_crop(resized), dtype=np.float32)
+    img /= 255.0
+    img -= 0.5
+    img *= 2
+    return np.ascontiguousarray(img.transpose(2, 0, 1))
+
+
+#: ``preprocess`` option -> (function giving a CHW sample, cache spec without the layout).
+PREPROCESSORS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], str]] = {
+    "vgg": (preprocess_vgg, PREPROCESS_SPEC.rsplit("/nchw/", 1)[0]),
+    "mobilenet": (preprocess_mobilenet, MOBILENET_SPEC),
+    "pytorch": (preprocess_pytorch, PYTORCH_SPEC),  # resnet50-pytorch: PIL resize, mean/std
+}
 
 
 @dataclass(frozen=True)
@@ -123,11 +160,31 @@ def load_image(folder: Path, name: str) -> np.ndarray:
 
 class ImagenetDataset:
     """The first ``size`` images of a user's ImageNet folder, preprocessed once and cached
-    under a key of (dataset identity, preprocessing spec)."""
+    under a key of (dataset identity, preprocessing spec, layout). ``preprocess`` names
+    one of :data:`PREPROCESSORS`; ``layout`` is NCHW (samples 3 x 224 x 224) or NHWC
+    (224 x 224 x 3)."""
 
     name = "imagenet2012-val"
 
-    def __init__(self, folder: Path, size: int | None = None) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        size: int | None = None,
+        *,
+        preprocess: str = "vgg",
+        layout: str = "NCHW",
+    ) -> None:
+        if preprocess not in PREPROCESSORS:
+            raise UsageError(
+                f"unknown ImageNet preprocessing {preprocess!r}",
+                f"Choose one of: {', '.join(PREPROCESSORS)}.",
+            )
+        if layout not in LAYOUTS:
+            raise UsageError(
+                f"unknown ImageNet layout {layout!r}", f"Choose one of: {', '.join(LAYOUTS)}."
+            )
+        self.preprocess, self.layout = preprocess, layout
+        self.spec = f"{PREPROCESSORS[preprocess][1]}/{layout.lower()}/v1"  # vgg NCHW: as before
         self.folder = folder.expanduser().absolute()
         entries = read_val_map(self.folder)
         if size is not None:
@@ -166,17 +223,25 @@ class ImagenetDataset:
         return self._labels
 
     def cache_path(self) -> Path:
-        key = hashlib.sha256(f"{self._sha}\0{PREPROCESS_SPEC}".encode()).hexdigest()[:32]
+        key = hashlib.sha256(f"{self._sha}\0{self.spec}".encode()).hexdigest()[:32]
         return cache_dir() / "preprocessed" / "imagenet" / key
 
     def preprocessed(self) -> np.ndarray:
         """All samples, preprocessed (read from the cache when it is complete)."""
         if self._data is None:
+            function = PREPROCESSORS[self.preprocess][0]
+            nhwc = self.layout == "NHWC"
+            shape = (self.total_count, OUT, OUT, 3) if nhwc else (self.total_count, 3, OUT, OUT)
+
+            def build(i: int) -> np.ndarray:
+                chw = function(load_image(self.folder, self.entries[i].name))
+                return chw.transpose(1, 2, 0) if nhwc else chw
+
             self._data = cached_arrays(
                 self.cache_path(),
-                {"dataset_sha256": self._sha, "spec": PREPROCESS_SPEC, "folder": str(self.folder)},
-                (self.total_count, 3, OUT, OUT),
-                lambda i: preprocess_vgg(load_image(self.folder, self.entries[i].name)),
+                {"dataset_sha256": self._sha, "spec": self.spec, "folder": str(self.folder)},
+                shape,
+                build,
             )
         return self._data
 

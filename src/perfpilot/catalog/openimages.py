@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from perfpilot.artifacts import atomic_write_bytes, atomic_write_text, cache_dir
+from perfpilot.catalog.fingerprint import folder_fingerprint
 from perfpilot.catalog.imagenet import _cv2, cached_arrays
 from perfpilot.errors import UsageError
 
@@ -141,14 +142,14 @@ class OpenImagesDataset:
         return self.folder / ANNOTATIONS
 
     def _identity(self) -> str:
-        h = hashlib.sha256(b"openimages-mlperf-v1\0")
-        h.update(hashlib.sha256(self.annotations_path.read_bytes()).digest())
-        for image in self.images:
-            path = self.folder / IMAGES / str(image["file_name"])
-            h.update(f"{image['file_name']}\0{path.stat().st_size}\0".encode())
-            with open(path, "rb") as fh:
-                h.update(fh.read(65536))
-        return h.hexdigest()
+        return folder_fingerprint(
+            "openimages-mlperf-v1",
+            self.annotations_path,
+            (
+                (str(image["file_name"]), self.folder / IMAGES / str(image["file_name"]))
+                for image in self.images
+            ),
+        )
 
     def sha256(self) -> str:
         return self._sha

@@ -3,6 +3,8 @@ so reading the catalog imports no framework."""
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import importlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,11 +46,18 @@ class TaskSpec:
     # Models with several named inputs (BERT): samples stack them on axis 1, in this order.
     input_names: tuple[str, ...] = ()
     runnable: bool = True  # False: a catalog entry whose dataset reader is not written yet
+    # The LoadGen scenarios MLPerf defines for the task (3D-UNet: Offline, SingleStream).
+    scenarios: tuple[str, ...] = ("Offline", "Server", "SingleStream", "MultiStream")
+    # Keyword options for the dataset callable; set by :func:`model_task` from the model's
+    # ``dataset_options`` (ImageNet: layout NHWC, MobileNet preprocessing).
+    dataset_options: tuple[tuple[str, str], ...] = ()
 
     def load_dataset(self, path: Path | None = None, size: int | None = None) -> Dataset:
         """Import and build the task's dataset (from ``path`` for user-supplied data, its
         first ``size`` samples when given)."""
         obj: Any = _resolve(self.dataset)
+        if self.dataset_options:
+            obj = functools.partial(obj, **dict(self.dataset_options))
         if self.needs_dataset_path:
             if path is None:
                 raise UsageError(
@@ -56,7 +65,10 @@ class TaskSpec:
                     "Pass --dataset-path DIR (for ImageNet: the validation images and "
                     "val_map.txt; 'perfpilot dataset synthetic-imagenet DIR' makes a stand-in. "
                     "For SQuAD: dev-v1.1.json and vocab.txt; 'perfpilot dataset "
-                    "synthetic-squad DIR').",
+                    "synthetic-squad DIR'. For LibriSpeech: dev-clean-wav.json and "
+                    "dev-clean-wav/; 'perfpilot dataset synthetic-librispeech DIR'. For "
+                    "Criteo: the day_23_* multi-hot files; 'perfpilot dataset "
+                    "synthetic-criteo DIR').",
                 )
             return obj(path, size)  # type: ignore[no-any-return]
         if path is not None:
@@ -91,6 +103,16 @@ class ModelSpec:
     accuracy_target: float | None = None
     runnable: bool = True  # False: facts only (artifact, checksum, target); cannot run yet
     open_only: bool = False  # not a closed-division model (e.g. MobileNet since v0.7)
+    # Graph tensors to fetch, for files that do not name their outputs (TensorFlow frozen
+    # graphs, whose tensors to feed are ``input_names``).
+    output_names: tuple[str, ...] = ()
+    # The samples this model's file wants, as keyword options of its task's dataset:
+    # ("layout", "NHWC") for channels-last graphs, ("preprocess", "mobilenet"). See
+    # :func:`model_task`.
+    dataset_options: tuple[tuple[str, str], ...] = ()
+    # Where the model's per-sample output differs from its task's (the TorchVision ResNet50:
+    # 1000 classes, not the TF/ONNX model's 1001); applied by :func:`model_task`.
+    output_shape: tuple[int, ...] = ()
 
     def ensure_file(self) -> Path:
         """Build or fetch the model file (cached) and return its path."""
@@ -98,6 +120,11 @@ class ModelSpec:
             from perfpilot.catalog.official import fetch_model
 
             return fetch_model(self)
+        if not self.provider:  # e.g. DLRM-v2: the official weights cannot be fetched
+            raise UsageError(
+                f"model {self.name!r} has no download perfpilot can fetch",
+                "Pass your model file with --model-path FILE.",
+            )
         obj: Any = _resolve(self.provider)
         return obj()  # type: ignore[no-any-return]
 
@@ -243,7 +270,7 @@ MODELS: dict[str, ModelSpec] = {
         name="bert-99-pytorch",
         task="squad",
         description="MLPerf BERT-large SQuAD, official PyTorch fp32 state dict (HF "
-        "BertForQuestionAnswering; catalog entry: no backend loads it yet)",
+        "BertForQuestionAnswering layout, --backend pytorch), 90.874% F1",
         format="pytorch",
         loadgen_name="bert",
         provider="",
@@ -254,13 +281,12 @@ MODELS: dict[str, ModelSpec] = {
         ),
         md5="00fbcbfaebfa20d87ac9885120a6e9b4",
         artifact="bert-large-squad-pytorch-fp32",
-        runnable=False,
     ),
     "bert-99-tensorflow": ModelSpec(
         name="bert-99-tensorflow",
         task="squad",
-        description="MLPerf BERT-large SQuAD, official TensorFlow frozen graph fp32 (catalog "
-        "entry: no backend loads frozen graphs yet)",
+        description="MLPerf BERT-large SQuAD, official TensorFlow frozen graph fp32 "
+        "(--backend tensorflow; int32 inputs, batch 1, output logits [N, 384, 2])",
         format="tensorflow",
         loadgen_name="bert",
         provider="",
@@ -268,7 +294,9 @@ MODELS: dict[str, ModelSpec] = {
         urls=("https://zenodo.org/record/3939747/files/model.pb",),
         md5="dd72de12e8226f25f0128a1a864b97ad",
         artifact="bert-large-squad-tf-fp32",
-        runnable=False,
+        # language/bert/tf_SUT.py feeds these and fetches logits:0
+        input_names=("input_ids:0", "input_mask:0", "segment_ids:0"),
+        output_names=("logits:0",),
     ),
     "bert-standin": ModelSpec(
         name="bert-standin",
@@ -325,10 +353,27 @@ def get_task(name: str) -> TaskSpec:
         raise UsageError(f"unknown task {name!r}", f"Choose one of: {', '.join(TASKS)}.") from None
 
 
+def model_task(model: ModelSpec) -> TaskSpec:
+    """``model``'s task as its file sees it: the dataset built with the model's
+    ``dataset_options``, and for ``("layout", "NHWC")`` the per-sample input shape
+    channels-last ((3, 224, 224) -> (224, 224, 3)), so that model checks and samples agree.
+    The transpose happens once, when the dataset's samples are preprocessed and cached."""
+    task = get_task(model.task)
+    if model.output_shape:
+        task = dataclasses.replace(task, output_shape=model.output_shape)
+    if not model.dataset_options:
+        return task
+    shape = task.input_shape
+    if dict(model.dataset_options).get("layout") == "NHWC" and len(shape) == 3:
+        shape = (shape[1], shape[2], shape[0])
+    return dataclasses.replace(task, input_shape=shape, dataset_options=model.dataset_options)
+
+
 # The rest of the classic suite. RetinaNet runs (official ONNX, or the user's model through
-# --model-path) on the OpenImages MLPerf folder; 3D-UNet, DLRM-v2 and RNN-T are catalog
-# entries (artifacts, checksums, datasets, targets) that perfpilot cannot run yet: their
-# dataset readers and accuracy scripts are not written (``runnable=False``).
+# --model-path) on the OpenImages MLPerf folder, 3D-UNet on the reference's preprocessed
+# KiTS19 folder, RNN-T (pytorch) on the reference's LibriSpeech wav folder, DLRM-v2 on
+# the reference's multi-hot Criteo day-23 files (the user's model through --model-path, or
+# the stand-in). Entries with ``runnable=False`` are facts only (artifacts, checksums).
 TASKS.update(
     {
         "openimages": TaskSpec(
@@ -346,45 +391,45 @@ TASKS.update(
         ),
         "kits19": TaskSpec(
             name="kits19",
-            description="KiTS19 kidney tumour segmentation, 43 cases (3D-UNet); not runnable "
-            "in perfpilot yet",
+            description="KiTS19 kidney tumour segmentation, 43 cases (user folder: the "
+            "reference preprocess.py output, preprocessed_files.pkl + case_XXXXX.pkl)",
             input_shape=(1, 128, 128, 128),
             input_dtype="float32",
             output_shape=(3, 128, 128, 128),
-            dataset="perfpilot.catalog.registry:not_runnable",
+            dataset="perfpilot.catalog.kits19:Kits19Dataset",
             metric="DICE",
             accuracy_target=round(0.86170 * 0.99 * 100, 4),  # ("DICE", 0.86170 * 0.99)
             server_latency_ms=0,  # no Server scenario for 3d-unet
             needs_dataset_path=True,
-            runnable=False,
+            scenarios=("Offline", "SingleStream"),
         ),
         "criteo": TaskSpec(
             name="criteo",
-            description="Criteo 1TB click logs, multi-hot day 23 (DLRM-v2); not runnable in "
-            "perfpilot yet",
-            input_shape=(13,),
+            description="Criteo 1TB click logs, multi-hot day 23 (user folder: the MLPerf "
+            "preprocessed day_23_dense/sparse_multi_hot/labels files); samples of 100-700 rows",
+            input_shape=(13,),  # per row: dense float32 [13] + sparse int64 [214] (criteo.py)
             input_dtype="float32",
             output_shape=(1,),
-            dataset="perfpilot.catalog.registry:not_runnable",
+            dataset="perfpilot.catalog.criteo:CriteoDataset",
             metric="AUC",
             accuracy_target=round(80.31 * 0.99, 4),  # ("AUC", 80.31 * 0.99)
             server_latency_ms=60,
             needs_dataset_path=True,
-            runnable=False,
+            input_names=("dense_features", "sparse_features"),  # see catalog/dlrm_graph.py
         ),
         "librispeech": TaskSpec(
             name="librispeech",
-            description="LibriSpeech dev-clean, clips up to 15 s (RNN-T, retired); not "
-            "runnable in perfpilot yet",
-            input_shape=(-1,),
+            description="LibriSpeech dev-clean, clips up to 15 s (RNN-T, retired; user "
+            "folder: dev-clean-wav.json + dev-clean-wav/ as convert_librispeech.py writes)",
+            input_shape=(-1,),  # one waveform, 16 kHz float32, of its own length
             input_dtype="float32",
-            output_shape=(-1,),
-            dataset="perfpilot.catalog.registry:not_runnable",
-            metric="100-WER",
+            output_shape=(-1,),  # label indices, int64, as many as decoded
+            dataset="perfpilot.catalog.librispeech:LibriSpeechDataset",
+            metric="100-WER",  # accuracy_eval.py's "accuracy=" (100 - WER), what the checker reads
             accuracy_target=round((100 - 7.452) * 0.99, 4),  # ("WER", (100 - 7.452) * 0.99)
             server_latency_ms=1000,
             needs_dataset_path=True,
-            runnable=False,
+            scenarios=("Offline", "Server", "SingleStream"),  # the reference's run.py
         ),
     }
 )
@@ -411,8 +456,9 @@ MODELS.update(
         "retinanet-pytorch": ModelSpec(
             name="retinanet-pytorch",
             task="openimages",
-            description="MLPerf RetinaNet, official PyTorch fp32 (catalog entry: needs the "
-            "reference model code, no backend loads it yet)",
+            description="MLPerf RetinaNet 800x800 (ResNeXt50-FPN), official PyTorch fp32 "
+            "(--backend pytorch, batch 1; the pickled model's tensors, read without its "
+            "code, or a state dict), 0.3755 mAP",
             format="pytorch",
             loadgen_name="retinanet",
             provider="",
@@ -423,13 +469,13 @@ MODELS.update(
             ),
             md5="a55f6bec3464f605ce8d686da8ac1533",
             artifact="retinanet-pytorch-fp32",
-            runnable=False,
+            input_names=("image",),  # the reference profile's input; batch 1 (Detections)
         ),
         "resnet50-pytorch": ModelSpec(
             name="resnet50-pytorch",
             task="imagenet",
-            description="MLPerf ResNet50 v1.5, official PyTorch fp32 TorchVision state dict, "
-            "76.014% (catalog entry: the pytorch backend loads TorchScript, not state dicts)",
+            description="MLPerf ResNet50 v1.5, official PyTorch fp32 TorchVision state dict "
+            "(--backend pytorch; 1000 classes, torchvision preprocessing), 76.014%",
             format="pytorch",
             loadgen_name="resnet50",
             provider="",
@@ -437,13 +483,16 @@ MODELS.update(
             urls=("https://zenodo.org/record/4588417/files/resnet50-19c8e357.pth",),
             md5="9e9c86b324d80e65229fab49b8d9a8e8",
             artifact="resnet50-v1.5-pytorch-fp32",
-            runnable=False,
+            # The reference's "imagenet_pytorch" dataset: pre_process_imagenet_pytorch (PIL
+            # resize 256, crop 224, / 255, ImageNet mean/std, NCHW), PostProcessArgMax(0).
+            dataset_options=(("preprocess", "pytorch"),),
+            output_shape=(1000,),
         ),
         "resnet50-tf": ModelSpec(
             name="resnet50-tf",
             task="imagenet",
             description="MLPerf ResNet50 v1.5, official TensorFlow frozen graph fp32 NHWC, "
-            "76.456% (catalog entry: the tensorflow backend reads SavedModels)",
+            "76.456% (--backend tensorflow; samples cached channels-last)",
             format="tensorflow",
             loadgen_name="resnet50",
             provider="",
@@ -454,7 +503,10 @@ MODELS.update(
             ),
             md5="7b94a2da05dd30f6c0af23a46bc08886",
             artifact="resnet50-v1.5-tf-fp32",
-            runnable=False,
+            # The reference's "resnet50-tf" profile
+            input_names=("input_tensor:0",),
+            output_names=("ArgMax:0",),
+            dataset_options=(("layout", "NHWC"),),
         ),
         "mobilenet": ModelSpec(
             name="mobilenet",
@@ -464,12 +516,14 @@ MODELS.update(
             format="onnx",
             loadgen_name="mobilenet",
             provider="",
-            postprocess="argmax",
+            # The reference's PostProcessArgMax(offset=-1): argmax of 1001 scores, minus 1
+            postprocess="index-1",
             urls=("https://zenodo.org/record/4735651/files/mobilenet_v1_1.0_224.onnx",),
             artifact="mobilenet-v1-onnx-fp32-opset11",
             accuracy_target=round(71.676 * 0.98, 4),  # the v0.5 checker's 98% rule
             open_only=True,
-            runnable=False,  # needs pre_process_mobilenet (NHWC, [-1, 1]) and argmax - 1
+            # pre_process_mobilenet; the ONNX input is NCHW (tf2onnx --inputs-as-nchw input:0)
+            dataset_options=(("preprocess", "mobilenet"),),
         ),
         **{
             f"3d-unet-{level}": ModelSpec(
@@ -480,7 +534,7 @@ MODELS.update(
                 format="onnx",
                 loadgen_name="3d-unet",
                 provider="",
-                postprocess="none",
+                postprocess="kits19",  # sliding window over each case, uint8 labels
                 urls=(
                     "https://zenodo.org/record/5597155/files/"
                     "3dunet_kits19_128x128x128_dynbatch.onnx?download=1",
@@ -488,41 +542,71 @@ MODELS.update(
                 md5="82f0618fde78f9839e7c712274019b4a",
                 artifact="3d-unet-kits19-onnx-fp32-dynbatch",
                 accuracy_target=round(86.170 * factor, 4),
-                runnable=False,
             )
             for level, factor in (("99", 0.99), ("99.9", 0.999))
         },
+        "3d-unet-standin-tiny": ModelSpec(
+            name="3d-unet-standin-tiny",
+            task="kits19",
+            description="tiny 3D-UNet stand-in (pool, 2 convs, upsample; NOT the MLPerf 3D-UNet): "
+            "official ONNX signature, random weights: tests",
+            format="onnx",
+            loadgen_name="3d-unet",
+            provider="perfpilot.catalog.unet3d:ensure_unet_standin_tiny",
+            postprocess="kits19",
+            standin=True,
+        ),
         **{
             f"dlrm-v2-{level}": ModelSpec(
                 name=f"dlrm-v2-{level}",
                 task="criteo",
                 description=f"MLPerf DLRM-v2 (DCNv2), official TorchRec sharded fp32 weights "
                 f"(97 GB, MLCommons R2 downloader, no checksum published), AUC 80.31%; target "
-                f"{level}%",
+                f"{level}%; runs your ONNX export given with --model-path",
                 format="pytorch",
                 loadgen_name="dlrm-v2",
-                provider="",
-                postprocess="none",
+                provider="",  # no download: --model-path is required
+                postprocess="dlrm",
                 accuracy_target=round(80.31 * factor, 4),
-                runnable=False,
             )
             for level, factor in (("99", 0.99), ("99.9", 0.999))
         },
+        "dlrm-v2-standin-tiny": ModelSpec(
+            name="dlrm-v2-standin-tiny",
+            task="criteo",
+            description="small DLRM-DCNv2 stand-in (26 tables of <= 1000 rows, dim 16; NOT the "
+            "MLPerf model): the criteo ONNX signature, random weights: tests",
+            format="onnx",
+            loadgen_name="dlrm-v2",
+            provider="perfpilot.catalog.dlrm_graph:ensure_dlrm_standin_tiny",
+            postprocess="dlrm",
+            standin=True,
+        ),
         "rnnt": ModelSpec(
             name="rnnt",
             task="librispeech",
             description="MLPerf RNN-T (retired), official PyTorch fp32 checkpoint, WER 7.452% "
-            "(no checksum published)",
+            "(--backend pytorch; no checksum published)",
             format="pytorch",
             loadgen_name="rnnt",
             provider="",
-            postprocess="none",
+            postprocess="rnnt",  # greedy transcripts, int64 label indices per utterance
             urls=(
                 "https://zenodo.org/record/3662521/files/"
                 "DistributedDataParallel_1576581068.9962234-epoch-100.pt?download=1",
             ),
             artifact="rnnt-pytorch-fp32",
-            runnable=False,
+        ),
+        "rnnt-standin-tiny": ModelSpec(
+            name="rnnt-standin-tiny",
+            task="librispeech",
+            description="tiny RNN-T stand-in (encoder 48, prediction 32, joint 32; NOT the "
+            "MLPerf RNN-T): the official checkpoint layout, random weights: tests",
+            format="pytorch",
+            loadgen_name="rnnt",
+            provider="perfpilot.catalog.librispeech:ensure_rnnt_standin_tiny",
+            postprocess="rnnt",
+            standin=True,
         ),
     }
 )

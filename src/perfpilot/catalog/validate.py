@@ -36,6 +36,11 @@ def check_onnx_model(path: Path, task: TaskSpec) -> None:
         ) from err
     initializers = {init.name for init in model.graph.initializer}
     inputs = [i for i in model.graph.input if i.name not in initializers]
+    if task.metric == "AUC":  # DLRM: float32 dense + int64 multi-hot ids
+        from perfpilot.catalog.dlrm_graph import check_dlrm_signature
+
+        check_dlrm_signature(path, inputs, list(model.graph.output))
+        return
     if task.input_names:
         _check_named_inputs(path, task, inputs)
         return

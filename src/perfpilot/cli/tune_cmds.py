@@ -63,7 +63,7 @@ def tune(
 
     budget_s = parse_budget(budget)
     base = build_run_configs("Offline", "performance", execution="test", **options)[0]
-    scenarios = [c.scenario for c in build_run_configs(scenario, "performance")]
+    scenarios = [c.scenario for c in build_run_configs(scenario, "performance", model=base.model)]
     execution = build_run_configs(execution=execution)[0].execution
     sizes = _sizes(batch_sizes)
     name = check_name(save_name or f"{base.model}-{base.backend}-{base.device}")

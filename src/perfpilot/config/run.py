@@ -96,6 +96,21 @@ def _choice(value: str, choices: tuple[str, ...], option: str) -> str:
     )
 
 
+def _model_scenarios(model: object) -> list[str]:
+    """``--scenario all``: the scenarios MLPerf defines for the model's task (3D-UNet has
+    no Server or MultiStream), in perfpilot's order; every scenario for an unknown model
+    (the model check reports it)."""
+    if not isinstance(model, str):
+        return list(SCENARIOS)
+    from perfpilot.catalog.registry import MODELS, TASKS
+
+    spec = MODELS.get(model)
+    task = TASKS.get(spec.task) if spec else None
+    if task is None:
+        return list(SCENARIOS)
+    return [s for s in SCENARIOS if s in task.scenarios]
+
+
 def build_run_configs(
     scenario: str = "Offline", mode: str = "both", **options: Any
 ) -> list[RunConfig]:
@@ -105,7 +120,7 @@ def build_run_configs(
     Raises :class:`UsageError` with the option's name for any invalid value.
     """
     scenarios = (
-        list(SCENARIOS)
+        _model_scenarios(options.get("model"))
         if scenario.lower() == "all"
         else [_choice(scenario, (*SCENARIOS, "all"), "--scenario")]
     )

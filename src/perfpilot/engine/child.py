@@ -45,7 +45,8 @@ def run_test(spec: dict[str, Any], run_dir: Path) -> dict[str, Any]:
 
     from perfpilot.backends import BackendConfig, create_backend
     from perfpilot.backends.base import CalibrationData
-    from perfpilot.catalog import get_task
+    from perfpilot.catalog import get_model
+    from perfpilot.catalog.registry import model_task
     from perfpilot.config.run import RunConfig
     from perfpilot.engine.calibrate import resolve_settings
     from perfpilot.engine.harness import (
@@ -59,7 +60,8 @@ def run_test(spec: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     from perfpilot.engine.settings import expected_duration_s
 
     cfg = RunConfig.model_validate(spec["config"])
-    task = get_task(spec["task"])
+    model = get_model(cfg.model)
+    task = model_task(model)  # spec["task"], with the model's layout and preprocessing
     dataset = task.load_dataset(cfg.dataset_path, cfg.dataset_size)
     backend = create_backend(
         cfg.backend,
@@ -68,6 +70,8 @@ def run_test(spec: dict[str, Any], run_dir: Path) -> dict[str, Any]:
             threads=cfg.backend_threads,
             output_shape=task.output_shape,
             precision=cfg.precision,
+            input_names=model.input_names,
+            output_names=model.output_names,
         ),
     )
     runtime = backend
@@ -76,8 +80,20 @@ def run_test(spec: dict[str, Any], run_dir: Path) -> dict[str, Any]:
             CalibrationData(dataset.sha256(), dataset.total_count, dataset.samples)
         )
     input_names = spec.get("input_names") or []
-    if len(input_names) > 1 and runtime.needs_model:  # e.g. BERT's three int64 inputs
+    if spec.get("postprocess") == "dlrm":  # packed Criteo rows -> dense + multi-hot ids
+        from perfpilot.engine.criteo_inputs import CriteoInputs
+
+        backend = CriteoInputs(runtime, input_names)
+    elif len(input_names) > 1 and runtime.needs_model:  # e.g. BERT's three int64 inputs
         backend = NamedInputs(runtime, input_names)
+    elif spec.get("postprocess") == "kits19":  # 3D-UNet: sliding window, a case at a time
+        from perfpilot.engine.volumes import SlidingWindow
+
+        backend = SlidingWindow(runtime)
+    elif spec.get("postprocess") == "rnnt" and runtime.needs_model:  # one waveform at a time
+        from perfpilot.engine.speech import Transcripts
+
+        backend = Transcripts(runtime)
     elif spec.get("postprocess") in RAGGED and runtime.needs_model:  # detectors: batch 1
         backend = Detections(runtime, input_names[0] if input_names else None)
     model_path = Path(spec["model_path"]) if spec.get("model_path") else None

@@ -24,6 +24,10 @@ import numpy as np
 
 from perfpilot.backends.base import Backend
 from perfpilot.catalog.registry import Dataset
+from perfpilot.engine.criteo_inputs import dlrm_responses
+from perfpilot.engine.speech import transcript_responses
+from perfpilot.engine.volumes import segmentation_responses
+from perfpilot.engine.wrapper import Wrapper
 
 
 class QuerySampleLibrary:
@@ -92,7 +96,7 @@ def squad_logits(outputs: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(outputs, dtype=np.float32)
 
 
-class NamedInputs(Backend):
+class NamedInputs(Wrapper):
     """Feeds a model with several named inputs from samples that stack them on axis 1
     (SQuAD: [n, 3, 384] int64 -> input_ids, input_mask, segment_ids), and stacks the
     model's outputs on a new last axis ([n, 384, 2] for BERT's start/end logits).
@@ -101,42 +105,24 @@ class NamedInputs(Backend):
     """
 
     def __init__(self, inner: Backend, names: Sequence[str]) -> None:
-        super().__init__(inner.config)
-        self.inner = inner
+        super().__init__(inner)
         self.names = tuple(names)
-        self.name = inner.name
-
-    @classmethod
-    def version(cls) -> str:  # never called: the child asks the inner backend
-        return "?"
-
-    def load(self, model_path: Any) -> None:
-        self.inner.load(model_path)
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         feeds = {name: np.ascontiguousarray(batch[:, i]) for i, name in enumerate(self.names)}
         outputs = self.inner.predict_named(feeds)
         return np.stack(outputs, axis=-1)
 
-    def close(self) -> None:
-        self.inner.close()
 
-
-class Detections(Backend):
+class Detections(Wrapper):
     """Runs a detection model one image at a time, as the official RetinaNet ONNX needs
     (batch 1; outputs ``boxes`` [K, 4], ``labels`` [K], ``scores`` [K] without a batch
     axis). ``predict`` returns one ``(boxes, labels, scores)`` per image, which
     :func:`retinanet_responses` turns into the ragged per-sample responses."""
 
     def __init__(self, inner: Backend, input_name: str | None = None) -> None:
-        super().__init__(inner.config)
-        self.inner = inner
+        super().__init__(inner)
         self.input_name = input_name
-        self.name = inner.name
-
-    @classmethod
-    def version(cls) -> str:  # never called: the child asks the inner backend
-        return "?"
 
     def load(self, model_path: Any) -> None:
         if self.input_name is None and model_path is not None:
@@ -154,9 +140,6 @@ class Detections(Backend):
             outputs = self.inner.predict_named({self.input_name: batch[i : i + 1]})
             found.append(_detection_outputs(outputs))
         return found
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 def _detection_outputs(outputs: Sequence[np.ndarray]) -> tuple[np.ndarray, ...]:
@@ -193,6 +176,9 @@ def retinanet_responses(
 #: Post-processing whose responses differ in size from sample to sample.
 RAGGED: dict[str, Callable[[Any, np.ndarray], list[np.ndarray]]] = {
     "retinanet": retinanet_responses,
+    "dlrm": dlrm_responses,  # float32 (prediction, label) per row, 100-700 rows a sample
+    "kits19": segmentation_responses,  # uint8 label volumes, one size per case
+    "rnnt": transcript_responses,  # int64 label indices, as many as each utterance decoded
 }
 
 

@@ -17,10 +17,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from perfpilot.accuracy import score_top1
+from perfpilot.accuracy.auc import score_auc_log
 from perfpilot.artifacts import atomic_write_text, sha256_file
 from perfpilot.backends.base import Backend
 from perfpilot.backends.registry import backend_class
-from perfpilot.catalog import Dataset, ModelSpec, TaskSpec, get_model, get_task
+from perfpilot.catalog import Dataset, ModelSpec, TaskSpec, get_model
+from perfpilot.catalog.registry import model_task
 from perfpilot.catalog.validate import check_onnx_model
 from perfpilot.config.run import RunConfig
 from perfpilot.engine.child import PROGRESS_FILE, RESULT_FILE
@@ -55,13 +57,25 @@ def prepare(cfg: RunConfig) -> Prepared:
     backend = backend_class(cfg.backend, cfg.device)  # checks name, install and device
     backend.check_precision(cfg.precision)
     model = get_model(cfg.model)
-    task = get_task(model.task)
+    task = model_task(model)  # the task as the model's file sees it (layout, preprocessing)
     if not (model.runnable and task.runnable):
         raise UsageError(
             f"model {model.name!r} is a catalog entry perfpilot cannot run yet ({model.format} "
             f"on the {task.name} task: its loader or accuracy script is not written)",
             "'perfpilot models list' marks the runnable models; 'perfpilot cache fetch "
             f"{model.name}' still downloads its file where the catalog has one.",
+        )
+    # A catalog file in a framework's own format (pytorch, tensorflow) goes only to a
+    # backend that reads it: ``model_formats`` where the backend says, else ONNX and the
+    # format named like the backend. Checked before anything is downloaded.
+    formats = getattr(backend, "model_formats", ("onnx", backend.name))
+    fetched = cfg.model_path is None and bool(model.urls or model.provider)
+    if fetched and backend.needs_model and model.format not in formats:
+        raise UsageError(
+            f"model {model.name!r} is a {model.format} file, which backend {backend.name!r} "
+            "does not read",
+            f"Run it with --backend {model.format}, or give a file that {backend.name} reads "
+            "with --model-path.",
         )
     if task.input_names and backend.needs_model and backend.predict_named is Backend.predict_named:
         raise UsageError(
@@ -241,12 +255,38 @@ def _score_map(log: Path, dataset: Dataset) -> _Scored:
     return score_map(log, dataset.annotations_path)  # type: ignore[attr-defined]
 
 
+def _score_dice(log: Path, dataset: Dataset) -> _Scored:
+    from perfpilot.accuracy.kits import score_kits
+
+    # summary.csv beside the log, as the reference's accuracy_kits.py writes it
+    return score_kits(log, dataset, log.parent / "summary.csv")  # type: ignore[arg-type]
+
+
+def _score_wer(log: Path, dataset: Dataset) -> _Scored:
+    from perfpilot.accuracy.wer import score_wer
+
+    return score_wer(log, dataset.transcripts())  # type: ignore[attr-defined]
+
+
 #: The accuracy script for each task metric (its line goes to accuracy.txt).
 _SCORERS: dict[str, Callable[[Path, Dataset], _Scored]] = {
     "top-1": _score_top1,
     "F1": _score_squad,
     "mAP": _score_map,
+    "DICE": _score_dice,
+    "100-WER": _score_wer,
+    "AUC": score_auc_log,  # accuracy-dlrm.py; writes the aggregation trace beside the log
 }
+
+
+def check_scenario(cfg: RunConfig, task: TaskSpec) -> None:
+    """A usage error for a scenario MLPerf does not define for the task (3D-UNet has no
+    Server or MultiStream)."""
+    if cfg.scenario not in task.scenarios:
+        raise UsageError(
+            f"MLPerf defines no {cfg.scenario} scenario for {cfg.model!r} (task {task.name})",
+            f"Choose --scenario {' or '.join(task.scenarios)}.",
+        )
 
 
 def _target(prepared: Prepared) -> float:
@@ -269,6 +309,7 @@ def run_one(
 
     ``audit_config`` (a compliance test's audit.config text) is written into this run's
     directory only, where the child points LoadGen at it."""
+    check_scenario(cfg, prepared.task)
     cfg = resolve_config(cfg)
     run_id, run_dir = workspace.new_run_dir(cfg.scenario, cfg.mode)
     if audit_config is not None:
@@ -414,6 +455,7 @@ def run_benchmark(
 
     cache: dict[tuple[str, str, str, str | None, str | None, int | None], Prepared] = {}
     for cfg in configs:  # resolve everything first: bad input fails before any test
+        check_scenario(cfg, model_task(get_model(cfg.model)))  # before any download
         if key(cfg) not in cache:
             cache[key(cfg)] = prepare(cfg)
         else:  # the same files, perhaps another precision

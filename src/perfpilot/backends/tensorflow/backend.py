@@ -1,5 +1,6 @@
-"""TensorFlow backend: SavedModel directories, and the built-in digits-cnn and ResNet50
-v1.5 stand-in from their ONNX weights (rebuilt with TF ops, cached).
+"""TensorFlow backend: SavedModel directories, frozen graphs (``.pb`` GraphDefs such as
+MLPerf's ``resnet50_v1.pb`` and BERT ``model.pb``, see :mod:`.frozen`), and the built-in
+digits-cnn and ResNet50 v1.5 stand-in from their ONNX weights (rebuilt with TF ops, cached).
 
 The SavedModel's serving signature runs in a graph-mode session, which takes its own
 thread settings (intra- and inter-op from ``threads``; TensorFlow's process-wide
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from perfpilot.backends.base import Backend
+from perfpilot.backends.tensorflow.frozen import FrozenGraph, check_frozen_graph
 from perfpilot.backends.tensorflow.runtime import (
     SERVING_TAG,
     ServingSignature,
@@ -47,10 +49,11 @@ def _reason(err: BaseException) -> str:
 
 class TensorFlowBackend(Backend):
     name = "tensorflow"
-    model_suffixes = (".onnx", MODEL_DIRECTORY)
+    model_suffixes = (".onnx", ".pb", MODEL_DIRECTORY)
 
     _session: Any = None
     _run: Callable[[np.ndarray], np.ndarray] | None = None
+    _frozen: FrozenGraph | None = None
 
     @classmethod
     def version(cls) -> str:
@@ -78,7 +81,11 @@ class TensorFlowBackend(Backend):
         output_shape: tuple[int, ...],
     ) -> None:
         """Refuse, before any test, a model this backend cannot run for the task: a
-        SavedModel whose serving signature does not fit, or ONNX other than a built-in model."""
+        SavedModel whose serving signature does not fit, a file that is no frozen graph or
+        whose placeholders do not fit, or ONNX other than a built-in model."""
+        if path.is_file() and path.suffix.lower() != ".onnx":
+            check_frozen_graph(path, input_shape, input_dtype)
+            return
         if path.is_dir():
             sig = read_signature(path)
             out = pick_output(sig.outputs, output_shape)
@@ -110,6 +117,9 @@ class TensorFlowBackend(Backend):
             from perfpilot.backends.tensorflow.builtin import ensure_saved_model
 
             directory = ensure_saved_model(model_path)
+        elif model_path.is_file():  # a .pb, or the artifact store's hash-named copy of one
+            self._open_frozen(model_path)
+            return
         elif not model_path.exists():
             raise ModelFileError(f"model not found: {model_path}", "Check --model-path.")
         else:
@@ -127,12 +137,12 @@ class TensorFlowBackend(Backend):
             )
         self._open(directory, signature)
 
-    def _open(self, directory: Path, signature: ServingSignature) -> None:
+    def _session_config(self) -> Any:
         tf = import_tensorflow()
         if self.config.device == "cuda":
             self.check_device("cuda")
         threads = self.config.threads or 0  # 0: TensorFlow picks
-        config = tf.compat.v1.ConfigProto(
+        return tf.compat.v1.ConfigProto(
             # backend_threads sizes both pools. Worker threads sharing the session did
             # not queue behind a small inter-op pool here (2 workers: the same samples/s
             # at inter-op 1 and 2).
@@ -141,6 +151,16 @@ class TensorFlowBackend(Backend):
             allow_soft_placement=True,
             device_count={"GPU": 0} if self.config.device == "cpu" else {},
         )
+
+    def _open_frozen(self, path: Path) -> None:
+        frozen = FrozenGraph(
+            path, self._session_config(), self.config.input_names, self.config.output_names
+        )
+        self._frozen, self._session = frozen, frozen.session
+
+    def _open(self, directory: Path, signature: ServingSignature) -> None:
+        tf = import_tensorflow()
+        config = self._session_config()
         graph = tf.Graph()
         session = tf.compat.v1.Session(graph=graph, config=config)
         logger = tf.get_logger()
@@ -165,6 +185,14 @@ class TensorFlowBackend(Backend):
         self._run = session.make_callable(output.tensor, [signature.inputs[0].tensor])
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
+        frozen = self._frozen
+        if frozen is not None:  # the first output named (ResNet50: ArgMax:0)
+            if len(frozen.inputs) != 1:
+                raise UsageError(
+                    f"this frozen graph has {len(frozen.inputs)} inputs: feed it by name"
+                )
+            result = frozen.run([batch])[0]
+            return result.copy() if np.may_share_memory(result, batch) else result
         run = self._run
         if run is None:
             raise UsageError("the tensorflow backend has no model: call load() first")
@@ -175,7 +203,20 @@ class TensorFlowBackend(Backend):
             result = result.copy()
         return result
 
+    def predict_named(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        """A frozen graph's outputs, in ``output_names`` order, for inputs fed by tensor name
+        (``input_ids`` or ``input_ids:0``; cast to the placeholders' dtypes). BERT's graph
+        answers one ``logits`` [N, 384, 2]: the harness's stack on a new last axis keeps the
+        bytes of each sample as they are (start, end interleaved per token)."""
+        frozen = self._frozen
+        if frozen is None:
+            return super().predict_named(feeds)
+        names = list(feeds)
+        arrays = [feeds[names[i]] for i in frozen.feed_order(names)]
+        return frozen.run(arrays)
+
     def close(self) -> None:
         session, self._session, self._run = self._session, None, None
+        self._frozen = None
         if session is not None:
             session.close()
