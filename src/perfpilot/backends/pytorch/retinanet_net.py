@@ -73,7 +73,6 @@ HINT = (
     "without its code), the training checkpoint retinanet_model_10.pth, or a state dict of "
     "the reference model (torch.save(model.state_dict(), path)); see docs/usage.md."
 )
-_SHOWN = 3
 _PREFIXES = (
     "backbone.body.",
     "backbone.fpn.",
@@ -577,22 +576,9 @@ def build_retinanet(
     expected = net.state_dict()
     # A copy trained with plain BatchNorm2d carries counters inference never reads.
     given = {k: v for k, v in state.items() if not k.endswith(".num_batches_tracked")}
-    missing = [k for k in expected if k not in given]
-    unexpected = [k for k in given if k not in expected]
-    mismatched = [
-        f"{k} {tuple(given[k].shape)} instead of {tuple(v.shape)}"
-        for k, v in expected.items()
-        if k in given and given[k].shape != v.shape
-    ]
-    problems = []
-    for label, items in (
-        ("missing", missing),
-        ("unexpected", unexpected),
-        ("shapes differ", mismatched),
-    ):
-        if items:
-            more = f" and {len(items) - _SHOWN} more" if len(items) > _SHOWN else ""
-            problems.append(f"{label}: {', '.join(items[:_SHOWN])}{more}")
+    from perfpilot.backends.pytorch.state_dict import key_problems
+
+    problems = key_problems(expected, given)
     if problems:
         raise ModelFileError(
             f"{path} does not fit the network its shapes describe ({shape.describe()}): "

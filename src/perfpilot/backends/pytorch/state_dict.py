@@ -37,6 +37,34 @@ LAYOUTS: dict[Kind, str] = {
     "weight, ..., bert.encoder.layer.N.attention.self.query.weight, ..., qa_outputs.weight)",
 }
 _SHOWN = 3  # keys named in a message
+
+
+def key_problems(
+    expected: Mapping[str, torch.Tensor],
+    given: Mapping[str, torch.Tensor],
+    optional: set[str] | frozenset[str] = frozenset(),
+) -> list[str]:
+    """What keeps ``given`` from loading into a module whose state dict is ``expected``:
+    missing, unexpected and wrong-shaped keys, the first few of each named."""
+    missing = [k for k in expected if k not in given and k not in optional]
+    unexpected = [k for k in given if k not in expected]
+    mismatched = [
+        f"{k} {tuple(given[k].shape)} instead of {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in given and given[k].shape != v.shape
+    ]
+    problems = []
+    for label, items in (
+        ("missing", missing),
+        ("unexpected", unexpected),
+        ("shapes differ", mismatched),
+    ):
+        if items:
+            more = f" and {len(items) - _SHOWN} more" if len(items) > _SHOWN else ""
+            problems.append(f"{label}: {', '.join(items[:_SHOWN])}{more}")
+    return problems
+
+
 _HINT = (
     "Give the official file (resnet50-19c8e357.pth or BERT's model.pytorch), a state dict "
     "saved the same way (torch.save(model.state_dict(), path)), or a TorchScript file "
@@ -200,22 +228,7 @@ def build(found: StateDictModel, state: Mapping[str, torch.Tensor]) -> nn.Module
     # Files of torch < 0.4.1 (resnet50-19c8e357.pth) predate BatchNorm's counter, which
     # inference never reads.
     optional = {k for k in expected if k.endswith(".num_batches_tracked")}
-    missing = [k for k in expected if k not in given and k not in optional]
-    unexpected = [k for k in given if k not in expected]
-    mismatched = [
-        f"{k} {tuple(given[k].shape)} instead of {tuple(v.shape)}"
-        for k, v in expected.items()
-        if k in given and given[k].shape != v.shape
-    ]
-    problems = []
-    for label, items in (
-        ("missing", missing),
-        ("unexpected", unexpected),
-        ("shapes differ", mismatched),
-    ):
-        if items:
-            more = f" and {len(items) - _SHOWN} more" if len(items) > _SHOWN else ""
-            problems.append(f"{label}: {', '.join(items[:_SHOWN])}{more}")
+    problems = key_problems(expected, given, optional)
     if problems:
         raise ModelFileError(
             f"{found.path} does not fit the network its shapes describe ({found.what()}): "
