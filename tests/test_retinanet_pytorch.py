@@ -446,3 +446,18 @@ def test_cli_refuses_a_bad_file(tmp_path: Path) -> None:
         assert result.returncode == 2, result.stderr
         (line,) = [line for line in result.stderr.splitlines() if line.strip()]
         assert line.startswith("perfpilot: error:") and str(path) in line and why in line
+
+
+def test_another_backends_file_is_refused_with_the_entry_to_use(tmp_path: Path) -> None:
+    need_backend("onnxruntime")
+    onnx_file = tmp_path / "retinanet.onnx"
+    onnx_file.write_bytes(b"")  # refused before the file is read
+    result = run_cli(
+        "run", "--model", "retinanet-pytorch", "--backend", "onnxruntime", "--model-path",
+        str(onnx_file), "--mode", "accuracy",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    (line,) = [line for line in result.stderr.splitlines() if line.strip()]
+    assert line.startswith("perfpilot: error:") and "pytorch file" in line
+    assert "--model retinanet," in line and not (tmp_path / "perfpilot-workspace").exists()

@@ -77,6 +77,34 @@ def prepare(cfg: RunConfig) -> Prepared:
             f"Run it with --backend {model.format}, or give a file that {backend.name} reads "
             "with --model-path.",
         )
+    if (
+        cfg.model_path is not None
+        and backend.needs_model
+        and model.input_names
+        and model.format not in formats
+    ):
+        # The entry names the tensors of its own format's file (retinanet-pytorch: "image"),
+        # which a file for another backend does not have: point to the entry for that format.
+        from perfpilot.catalog.registry import MODELS
+
+        siblings = [
+            m.name
+            for m in MODELS.values()
+            if m.task == model.task
+            and m.loadgen_name == model.loadgen_name
+            and m.format in formats
+            and m.runnable
+        ]
+        raise UsageError(
+            f"model {model.name!r} describes a {model.format} file (inputs "
+            f"{', '.join(model.input_names)}), not a file for backend {backend.name!r}",
+            (
+                f"Run your file with --model {siblings[0]}"
+                if siblings
+                else f"Run it with --backend {model.format}"
+            )
+            + f", or keep --model {model.name} with --backend {model.format}.",
+        )
     if task.input_names and backend.needs_model and backend.predict_named is Backend.predict_named:
         raise UsageError(
             f"backend {backend.name!r} cannot feed the named inputs of {model.name!r} "
