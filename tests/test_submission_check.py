@@ -145,6 +145,13 @@ def _system_field(t: Path) -> None:
     p.write_text(json.dumps(data))
 
 
+def _system_zero(t: Path) -> None:
+    p = t / SUB / "systems" / f"{SYS}.json"
+    data = json.loads(p.read_text())
+    data["accelerators_per_node"] = 0  # the fixture has "0": the official checker reads 0 as empty
+    p.write_text(json.dumps(data))
+
+
 def _missing_scenario(t: Path) -> None:
     for top in ("results", "measurements", "compliance"):
         shutil.rmtree(t / SUB / top / SYS / "resnet50" / "Server")
@@ -227,6 +234,7 @@ BREAKS: list[tuple[Callable[[Path], None], str, str]] = [
     (_bad_hash, "accuracy-hash-bad", "Server/accuracy/accuracy.txt"),
     (_no_hash, "accuracy-hash-missing", "Server/accuracy/accuracy.txt"),
     (_system_field, "system-field-missing", f"systems/{SYS}.json"),
+    (_system_zero, "system-field-empty", f"systems/{SYS}.json"),
     (_missing_scenario, "scenario-missing", f"results/{SYS}/resnet50"),
     (_stray_file, "stray-file", "Offline/performance/run_1/notes.txt"),
     (_root_file, "root-stray-file", "summary.csv"),
@@ -310,6 +318,33 @@ def test_open_division_tolerates_accuracy_miss_but_not_seeds(tmp_path: Path) -> 
     assert "accuracy-below-target" in {f.rule for f in report.warnings}
     set_detail(res / "Offline/performance/run_1/mlperf_log_detail.txt", "effective_qsl_rng_seed", 1)
     assert "perf-seeds" in {f.rule for f in check_tree(tree, "v4.1").errors}
+
+
+def test_accuracy_subset_fails_v6_in_every_division(tmp_path: Path) -> None:
+    # Up to v5.1 the official checker only logged an accuracy run over part of the
+    # dataset; its v6.x (modular) checker fails the result, open division included.
+    tree = copy_tree(tmp_path / "tree")
+    res = _to_open(tree)
+    set_detail(res / "Offline/accuracy/mlperf_log_detail.txt", "qsl_reported_total_count", 1024)
+    old = check_tree(tree, "v4.1")
+    assert "accuracy-dataset-size" in {f.rule for f in old.warnings}
+    assert "accuracy-dataset-size" not in {f.rule for f in old.errors}
+    tree = to_v6_layout(copy_tree(tmp_path / "v6"))
+    res = _to_open(tree)
+    set_detail(res / "Offline/accuracy/mlperf_log_detail.txt", "qsl_reported_total_count", 1024)
+    new = check_tree(tree, "v6.0")
+    hits = [f for f in new.errors if f.rule == "accuracy-dataset-size"]
+    assert hits and hits[0].path.endswith("Offline/accuracy/mlperf_log_detail.txt")
+    assert "1024 samples" in hits[0].message and "50000" in hits[0].message
+    relaxed = check_tree(tree, "v6.0", relax_lengths=True)  # a test-length tree may
+    assert "accuracy-dataset-size" in {f.rule for f in relaxed.warnings}
+    assert "accuracy-dataset-size" not in {f.rule for f in relaxed.errors}
+    # LoadGen 6.0+ logs effective_accuracy_sample_count; the official checker prefers it
+    detail = res / "Offline/accuracy/mlperf_log_detail.txt"
+    line = next(x for x in detail.read_text().splitlines() if "qsl_reported_total_count" in x)
+    extra = line.replace("qsl_reported_total_count", "effective_accuracy_sample_count")
+    detail.write_text(detail.read_text() + extra.replace('"value": 1024', '"value": 50000') + "\n")
+    assert "accuracy-dataset-size" not in {f.rule for f in check_tree(tree, "v6.0").findings}
 
 
 def test_rounds_tables() -> None:

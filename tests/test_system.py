@@ -112,4 +112,4 @@ def test_accelerators_from_nvidia_smi(monkeypatch: pytest.MonkeyPatch) -> None:
     assert found["accelerator_memory_capacity"] == "80 GB"
     assert found["accelerator_frequency"] == "1980 MHz"
     monkeypatch.setattr(sysdesc, "_run", lambda cmd: None if cmd[0] == "nvidia-smi" else real(cmd))
-    assert sysdesc.detect()["accelerators_per_node"] == 0
+    assert sysdesc.detect()["accelerators_per_node"] == "0"

@@ -392,6 +392,14 @@ class _Checker:
                 self.add("system-field-missing", path, f"field '{key}' is missing")
             elif key in non_empty and not str(data[key]).strip():
                 self.add("system-field-empty", path, f"field '{key}' is empty")
+            elif key in non_empty and not data[key]:
+                # The official checker tests truth: a number 0 or false reads as empty.
+                self.add(
+                    "system-field-empty",
+                    path,
+                    f"field '{key}' is {json.dumps(data[key])}, which the official checker "
+                    f'reads as empty (write "{data[key]}" as a string)',
+                )
         status = str(data.get("status", "")).lower()
         if "status" in data and status not in self.common["statuses"]:
             self.add("system-status", path, f"status '{data.get('status')}' is not valid")
@@ -622,7 +630,10 @@ class _Checker:
                     folder / "mlperf_log_detail.txt",
                     f"LoadGen errors: {'; '.join(alog.errors[:3])}",
                 )
-            total = _detail_int(folder, "qsl_reported_total_count")
+            # As the official checker: the v6.0+ key when LoadGen logs it, else the QSL size.
+            total = _detail_int(folder, "effective_accuracy_sample_count")
+            if total is None:
+                total = _detail_int(folder, "qsl_reported_total_count")
             if (
                 mrules
                 and mrules.dataset_size
@@ -633,9 +644,14 @@ class _Checker:
                     "accuracy-dataset-size",
                     folder / "mlperf_log_detail.txt",
                     f"accuracy run covered {total} samples, the dataset has {mrules.dataset_size}",
-                    # The official checker logs this without failing the result; perfpilot
-                    # fails closed submissions and warns for the open division.
-                    WARNING if entry.division == "open" else ERROR,
+                    # v6.x: the official (modular) checker fails the result in every
+                    # division. Up to v5.1 it only logged it: perfpilot fails closed
+                    # submissions and warns for the open division there.
+                    self._sev(entry.division, "accuracy-dataset-size")
+                    if self.rules.layout == "v6"
+                    else WARNING
+                    if entry.division == "open"
+                    else ERROR,
                 )
         if len(shown) == 1:
             return shown[0]

@@ -224,7 +224,7 @@ def _detect_accelerators(found: dict[str, Any]) -> None:
         # A CPU-only system: the official convention is 0 accelerators and N/A fields.
         found.update(
             {
-                "accelerators_per_node": 0,
+                "accelerators_per_node": "0",  # a string: the checker reads 0 as empty
                 "accelerator_model_name": "N/A",
                 "accelerator_memory_capacity": "N/A",
                 "accelerator_memory_configuration": "N/A",
