@@ -151,6 +151,20 @@ def test_whole_flow_produces_a_tree_the_checker_accepts(flow: dict[str, Any]) ->
         "SingleStream",
     ]
     assert {r["MlperfModel"] for r in rows} == {"resnet"}
+    # v6.x: the official modular checker's columns and formats
+    from perfpilot.submission.checker import CSV_COLUMNS_V6
+
+    lines = csv.read_text().splitlines()
+    assert lines[0].split(",") == CSV_COLUMNS_V6
+    assert all(line.startswith('"') and line.endswith('"') for line in lines[1:])
+    for r in rows:
+        assert r["Accuracy"].startswith("acc: ") and float(r["Accuracy"][5:]) >= 0
+        assert (
+            r["Location"] == f"{out}/open/{r['Organization']}/results/{r['Platform']}/"
+            f"{r['Model']}/{r['Scenario']}/performance/run_1"
+        )
+        assert r["total_accelerators"] == "0" and r["compliance"] == "open"
+        assert r["design_power_watts"] == "None" and r["PrivateID"] == ""
     pkg = run_cli(
         "submission",
         "package",

@@ -78,6 +78,16 @@ CSV_COLUMNS = [
     "has_power",
     "Units",
 ]
+# The official modular checker's summary columns (v6.x rounds): every value quoted.
+CSV_COLUMNS_V6 = [
+    *CSV_COLUMNS[: CSV_COLUMNS.index("accelerators_per_node") + 1],
+    "total_accelerators",
+    *CSV_COLUMNS[CSV_COLUMNS.index("accelerators_per_node") + 1 :],
+    "weight_data_types",
+    "design_power_watts",
+    "PrivateID",
+]
+
 # Rules that a test-length tree (``relax_lengths``) may break in the open division.
 LENGTH_RULES = {
     "perf-min-duration",
@@ -235,7 +245,10 @@ class CheckReport:
         return "SUMMARY: submission looks OK" if self.ok else "SUMMARY: submission has errors"
 
     def csv_columns(self) -> list[str]:
-        """The official columns of this round (weight_data_types from v5.1 on)."""
+        """The official columns of this round (weight_data_types from v5.1 on; the modular
+        checker's set for the v6.x layout)."""
+        if rounds.get_round(self.round).layout == "v6":
+            return CSV_COLUMNS_V6
         extra = [] if self.round in ("v4.1", "v5.0") else ["weight_data_types"]
         return CSV_COLUMNS + extra
 
@@ -813,7 +826,63 @@ class _Checker:
         self._files(acc, needed, ())
         return len(self.findings) == before
 
+    def _csv_v6(self, entry: ScenarioEntry, row: ResultRow) -> dict[str, str]:
+        """A row as the modular checker (v6.x) writes it: every value quoted, the
+        accuracy as ``acc: 76.1``, Location the performance run folder."""
+        sj = entry.system_json or {}
+        notes = str(sj.get("hw_notes", "") or "")
+        if sj.get("sw_notes"):
+            notes = (notes + ". " if notes else "") + str(sj["sw_notes"])
+        values = entry.accuracy.values if entry.accuracy is not None else {}
+        accuracy = (
+            json.dumps({k: str(v) for k, v in values.items()})
+            .replace(",", " ")
+            .replace('"', "")
+            .replace("{", "")
+            .replace("}", "")
+            .strip()
+        )
+        nodes = _as_int(sj.get("number_of_nodes"))
+        per_node = _as_int(sj.get("accelerators_per_node"))
+        raw: dict[str, Any] = {
+            "Organization": entry.submitter,
+            "Availability": sj.get("status", ""),
+            "Division": entry.division,
+            "SystemType": sj.get("system_type"),
+            "SystemName": sj.get("system_name"),
+            "Platform": entry.system,
+            "Model": entry.model,
+            "MlperfModel": entry.mlperf_model,
+            "Scenario": entry.scenario,
+            "Result": "" if row.result is None else repr(float(row.result)),
+            "Accuracy": accuracy,
+            "number_of_nodes": sj.get("number_of_nodes"),
+            "host_processor_model_name": sj.get("host_processor_model_name"),
+            "host_processors_per_node": sj.get("host_processors_per_node"),
+            "host_processor_core_count": sj.get("host_processor_core_count"),
+            "accelerator_model_name": sj.get("accelerator_model_name"),
+            "accelerators_per_node": sj.get("accelerators_per_node"),
+            "total_accelerators": ("" if nodes is None or per_node is None else nodes * per_node),
+            # the official checker joins the --input path as given
+            "Location": os.path.join(str(self.root), entry.location, "performance", "run_1"),
+            "framework": sj.get("framework"),
+            "operating_system": sj.get("operating_system"),
+            "notes": notes,
+            "compliance": entry.division,  # what the official checker writes here
+            "errors": row.errors,
+            "version": self.rules.name,
+            "inferred": 1 if row.inferred else 0,
+            "has_power": "False",
+            "Units": row.units,
+            "weight_data_types": (entry.measurements or {}).get("weight_data_types", ""),
+            "design_power_watts": "None",  # no power measurement
+            "PrivateID": "",
+        }
+        return {k: '"' + str("" if v is None else v) + '"' for k, v in raw.items()}
+
     def _csv(self, entry: ScenarioEntry, row: ResultRow) -> dict[str, str]:
+        if self.rules.layout == "v6":
+            return self._csv_v6(entry, row)
         sj = entry.system_json or {}
         notes = str(sj.get("hw_notes", "") or "")
         if sj.get("sw_notes"):
