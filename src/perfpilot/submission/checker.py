@@ -830,9 +830,7 @@ class _Checker:
         """A row as the modular checker (v6.x) writes it: every value quoted, the
         accuracy as ``acc: 76.1``, Location the performance run folder."""
         sj = entry.system_json or {}
-        notes = str(sj.get("hw_notes", "") or "")
-        if sj.get("sw_notes"):
-            notes = (notes + ". " if notes else "") + str(sj["sw_notes"])
+        notes = _notes(sj)
         values = entry.accuracy.values if entry.accuracy is not None else {}
         accuracy = (
             json.dumps({k: str(v) for k, v in values.items()})
@@ -884,9 +882,7 @@ class _Checker:
         if self.rules.layout == "v6":
             return self._csv_v6(entry, row)
         sj = entry.system_json or {}
-        notes = str(sj.get("hw_notes", "") or "")
-        if sj.get("sw_notes"):
-            notes = (notes + ". " if notes else "") + str(sj["sw_notes"])
+        notes = _notes(sj)
 
         def q(value: Any) -> str:
             return '"' + str(value if value is not None else "") + '"'
@@ -923,6 +919,14 @@ class _Checker:
                 str((entry.measurements or {}).get("weight_data_types", "")).replace('"', "'")
             ),
         }
+
+
+def _notes(sj: dict[str, Any]) -> str:
+    """The CSV's notes: hw_notes, then sw_notes, joined as the official checker does."""
+    notes = str(sj.get("hw_notes", "") or "")
+    if sj.get("sw_notes"):
+        notes = (notes + ". " if notes else "") + str(sj["sw_notes"])
+    return notes
 
 
 def _as_int(value: Any) -> int | None:
