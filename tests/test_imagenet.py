@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ cv2 = pytest.importorskip("cv2", reason="needs OpenCV: pip install 'perfpilot[vi
 
 from perfpilot.catalog.imagenet import (  # noqa: E402
     ImagenetDataset,
+    cached_arrays,
     make_synthetic_imagenet,
     preprocess_vgg,
     resize_with_aspect_ratio,
@@ -84,3 +86,58 @@ def test_bad_val_map_line_names_the_line(tmp_path: Path) -> None:
     (tmp_path / "val_map.txt").write_text("a.JPEG 1\nb.JPEG seven\n")
     with pytest.raises(UsageError, match=r"val_map.txt:2: expected '<image> <label>'"):
         ImagenetDataset(tmp_path)
+
+
+def test_cache_is_streamed_row_by_row_and_equals_the_rows(tmp_path: Path) -> None:
+    """The cache build holds one row in memory, not the whole array (ImageNet's is 30 GB)."""
+    import tracemalloc
+
+    shape = (48, 3, 224, 224)  # 28.9 MB of float32
+
+    def build(i: int) -> np.ndarray:
+        return np.full(shape[1:], float(i), dtype=np.float32)
+
+    tracemalloc.start()
+    try:
+        data = cached_arrays(tmp_path / "c", {"spec": "t"}, shape, build)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    row_bytes = 4 * 3 * 224 * 224
+    assert peak < 4 * row_bytes, f"peak {peak} bytes: the build held more than a few rows"
+    assert data.shape == shape and data.dtype == np.float32
+    assert [float(data[i, 0, 0, 0]) for i in (0, 17, 47)] == [0.0, 17.0, 47.0]
+    assert json.loads((tmp_path / "c" / "meta.json").read_text())["count"] == 48
+    assert sorted(p.name for p in (tmp_path / "c").iterdir()) == ["data.npy", "meta.json"]
+
+
+def test_failed_cache_build_leaves_nothing_and_the_next_build_completes(tmp_path: Path) -> None:
+    folder = tmp_path / "c"
+
+    def broken(i: int) -> np.ndarray:
+        if i == 5:
+            raise RuntimeError("image 5 is unreadable")
+        return np.zeros((2, 3), dtype=np.float32)
+
+    with pytest.raises(RuntimeError, match="image 5"):
+        cached_arrays(folder, {}, (8, 2, 3), broken)
+    assert list(folder.iterdir()) == []  # no data.npy, no meta.json, no temporary file
+    (folder / ".data.npy.99999.tmp").write_bytes(b"left by a killed build")
+    data = cached_arrays(folder, {}, (8, 2, 3), lambda i: np.full((2, 3), i, np.float32))
+    assert float(data[7, 1, 2]) == 7.0
+    assert sorted(p.name for p in folder.iterdir()) == ["data.npy", "meta.json"]
+    with pytest.raises(ValueError, match="row 0 has shape"):
+        cached_arrays(tmp_path / "d", {}, (2, 2, 3), lambda i: np.zeros((3, 2), np.float32))
+
+
+def test_cache_larger_than_the_free_disk_is_refused_before_any_work(tmp_path: Path) -> None:
+    calls: list[int] = []
+
+    def build(i: int) -> np.ndarray:
+        calls.append(i)
+        return np.zeros((3, 224, 224), dtype=np.float32)
+
+    with pytest.raises(UsageError, match=r"needs .* GB .* free") as err:
+        cached_arrays(tmp_path / "c", {}, (10**9, 3, 224, 224), build)  # 602 PB
+    assert "PERFPILOT_CACHE" in (err.value.hint or "")
+    assert calls == [] and not (tmp_path / "c" / "data.npy").exists()

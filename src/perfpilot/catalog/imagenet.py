@@ -258,26 +258,71 @@ def cached_arrays(
 ) -> np.ndarray:
     """A float32 array of ``shape`` whose row i is ``build(i)``, cached as ``folder/data.npy``
     (memory-mapped) with ``meta.json`` written last: only a complete cache is reused, and a
-    file lock makes concurrent builders wait for one build."""
+    file lock makes concurrent builders wait for one build.
+
+    The rows are streamed to disk one at a time, so building needs the memory of one row,
+    not of the whole array: ImageNet's 50,000 validation images are 30 GB of float32, more
+    than many machines' memory."""
     data_path, meta_path = folder / "data.npy", folder / "meta.json"
+    folder.mkdir(parents=True, exist_ok=True)
     with file_lock(folder.parent / f".{folder.name}.lock"):
         if not (meta_path.exists() and data_path.exists()):
-            arrays = np.empty(shape, dtype=np.float32)
-            for i in range(shape[0]):
-                arrays[i] = build(i)
-            atomic_write_bytes(data_path, _npy_bytes(arrays))
+            _stream_rows(data_path, shape, build)
             full = {"schema_version": 1, **meta, "count": shape[0]}
             atomic_write_text(meta_path, json.dumps(full, indent=2) + "\n")  # written last
     loaded: np.ndarray = np.load(data_path, mmap_mode="r")
     return loaded
 
 
-def _npy_bytes(array: np.ndarray) -> bytes:
-    import io
+def _stream_rows(
+    data_path: Path, shape: tuple[int, ...], build: Callable[[int], np.ndarray]
+) -> None:
+    """Write the ``.npy`` file of ``shape`` row by row into a temporary file beside
+    ``data_path``, then rename it into place; a failed or interrupted build leaves nothing."""
+    import errno
+    import os
+    import shutil
 
-    buf = io.BytesIO()
-    np.save(buf, array)
-    return buf.getvalue()
+    folder = data_path.parent
+    for stale in folder.glob(".data.npy.*.tmp"):  # a build killed earlier (we hold the lock)
+        stale.unlink(missing_ok=True)
+    row_shape = tuple(shape[1:])
+    need = 4 * int(np.prod(shape, dtype=np.int64)) + 4096
+    free = shutil.disk_usage(folder).free
+    if need > free:
+        raise UsageError(
+            f"the preprocessed cache of this dataset needs {need / 1e9:.1f} GB in {folder}, "
+            f"and only {free / 1e9:.1f} GB are free",
+            "Free some space, or point PERFPILOT_CACHE at a larger disk.",
+        )
+    tmp = folder / f".data.npy.{os.getpid()}.tmp"
+    header = {
+        "descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)),
+        "fortran_order": False,
+        "shape": tuple(shape),
+    }
+    try:
+        with open(tmp, "wb") as out:
+            np.lib.format.write_array_header_1_0(out, header)
+            for i in range(shape[0]):
+                row = np.asarray(build(i), dtype=np.float32)
+                if row.shape != row_shape:
+                    raise ValueError(f"row {i} has shape {row.shape}, not {row_shape}")
+                out.write(np.ascontiguousarray(row).tobytes())
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, data_path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        if err.errno == errno.ENOSPC:
+            raise UsageError(
+                f"the disk holding {folder} filled up while the preprocessed cache was built",
+                "Free some space, or point PERFPILOT_CACHE at a larger disk.",
+            ) from err
+        raise
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def make_synthetic_imagenet(
