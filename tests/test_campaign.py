@@ -14,7 +14,7 @@ import pytest
 
 from perfpilot.errors import UsageError
 from perfpilot.submission.campaign import campaign_path, run_campaign
-from perfpilot.submission.plan import make_plan
+from perfpilot.submission.plan import make_plan, rates_from_workspace
 from perfpilot.workspace import Workspace
 from tests.conftest import default_sigint
 
@@ -42,6 +42,18 @@ def test_campaign_records_resumes_and_reruns_changed_configs(
     assert set(state["runs"]) == set(ONLY)
     rec = ws.load(state["runs"]["Offline/performance"]["run_id"])
     assert rec.tags == {"campaign": "c1", "round": camp.plan.round, "item": "Offline/performance"}
+
+    # the next plan sizes the accuracy pass from this one's wall time, the rest from the run
+    acc = ws.load(state["runs"]["Offline/accuracy"]["run_id"])
+    rates = rates_from_workspace("digits-cnn", "onnxruntime", ws)["Offline"]
+    assert rates.accuracy_source == f"run {acc.run_id}" and rates.source == f"run {rec.run_id}"
+    assert acc.accuracy is not None and rates.accuracy_rate is not None
+    assert rates.throughput == pytest.approx(float(rec.result.metric))  # type: ignore[union-attr]
+    wall = rates.accuracy_rate and acc.accuracy.total / rates.accuracy_rate
+    assert 0 < wall <= 600
+    plan = make_plan("digits-cnn", "edge", "open", execution="test", rates={"Offline": rates})
+    basis = {i.key: i.basis for i in plan.items}
+    assert acc.run_id in basis["Offline/accuracy"] and "other" in basis["SingleStream/accuracy"]
 
     # same command again: nothing runs
     n_runs = len(list(ws.runs_dir.iterdir()))

@@ -70,6 +70,16 @@ def test_known_rates_size_the_estimates() -> None:
     assert est["MultiStream/performance"].estimate_s == pytest.approx(662 * 1.0, abs=30)
     assert est["Offline/accuracy"].estimate_s >= 50000 / 10.0
     assert not est["Offline/performance"].lower_bound
+    # each latency scenario's accuracy pass goes at its own pace: one query at a time
+    assert est["SingleStream/accuracy"].estimate_s == pytest.approx(50000 * 7.0, abs=30)
+    assert est["MultiStream/accuracy"].estimate_s == pytest.approx(50000 / 8 * 1.0, abs=30)
+    # an earlier accuracy pass of the scenario is the best guide; profiles keep it
+    measured = Rates(accuracy_rate=12.5, accuracy_source="run a1")
+    merged = measured.merged(Rates(query_latency_s=0.08, source="profile p"))
+    assert (merged.query_latency_s, merged.accuracy_rate) == (0.08, 12.5)
+    plan = make_plan("resnet50", "edge", "closed", rates={**rates, "SingleStream": merged})
+    ss = {i.key: i for i in plan.items}["SingleStream/accuracy"]
+    assert ss.estimate_s == pytest.approx(50000 / 12.5, abs=30) and "run a1" in ss.basis
 
 
 def test_cli_plan_json_and_refusal(tmp_path: Path) -> None:

@@ -86,7 +86,8 @@ def _make_plan(
     data: dict[str, Any] = {"dataset_size": dataset_size, "dataset_path": dataset_path}
     plan = make_plan(model, category, division, round_name, execution, backend, **data)
     if profile is not None:
-        rates = {**rates, **rates_from_profile(profile, plan.scenarios)}
+        for scen, figure in rates_from_profile(profile, plan.scenarios).items():
+            rates[scen] = rates[scen].merged(figure) if scen in rates else figure
     plan = make_plan(model, category, division, round_name, execution, backend, rates=rates, **data)
     return plan, workspace, profile
 

@@ -4,7 +4,7 @@ with an estimate of how long each takes."""
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from perfpilot.engine.settings import TEST_MIN_DURATION_MS, TEST_MIN_QUERY_COUNT
@@ -79,6 +79,16 @@ class Rates:
     throughput: float | None = None  # samples/s (Offline, Server)
     query_latency_s: float | None = None  # one query (SingleStream: 1 sample; MultiStream: 8)
     source: str = ""
+    accuracy_rate: float | None = None  # samples/s of an earlier accuracy pass, start to end
+    accuracy_source: str = ""
+
+    def merged(self, other: Rates) -> Rates:
+        """``other``'s speed figures with this one's accuracy rate when it has none."""
+        if other.accuracy_rate or not self.accuracy_rate:
+            return other
+        return replace(
+            other, accuracy_rate=self.accuracy_rate, accuracy_source=self.accuracy_source
+        )
 
 
 def mlperf_model_for(model: str, round_name: str) -> tuple[str, bool]:
@@ -105,22 +115,48 @@ def mlperf_model_for(model: str, round_name: str) -> tuple[str, bool]:
 
 
 def rates_from_workspace(model: str, backend: str, workspace: Any) -> dict[str, Rates]:
-    """Latest VALID performance figure per scenario for model x backend in the workspace."""
-    out: dict[str, Rates] = {}
+    """Latest VALID performance figure per scenario for model x backend in the workspace,
+    and the speed of its latest accuracy pass there (samples over the run's wall time)."""
+    perf: dict[str, Rates] = {}
+    accuracy: dict[str, Rates] = {}
     if workspace is None:
-        return out
+        return perf
     for rec in workspace.records():
         cfg = rec.config
-        if cfg.get("model") != model or cfg.get("backend") != backend or rec.mode != "performance":
+        if cfg.get("model") != model or cfg.get("backend") != backend or rec.tags.get("compliance"):
             continue
-        if rec.tags.get("compliance") or not rec.ok or rec.result is None or not rec.result.metric:
+        if rec.mode == "accuracy":
+            seconds = _wall_seconds(rec.started, rec.finished)
+            if rec.status == "ok" and rec.accuracy and rec.accuracy.total and seconds:
+                rate = rec.accuracy.total / seconds
+                accuracy[rec.scenario] = Rates(
+                    accuracy_rate=rate, accuracy_source=f"run {rec.run_id}"
+                )
+            continue
+        if rec.mode != "performance" or not rec.ok or rec.result is None or not rec.result.metric:
             continue
         metric = float(rec.result.metric)
         if rec.scenario in ("Offline", "Server"):
-            out[rec.scenario] = Rates(throughput=metric, source=f"run {rec.run_id}")
+            perf[rec.scenario] = Rates(throughput=metric, source=f"run {rec.run_id}")
         else:
-            out[rec.scenario] = Rates(query_latency_s=metric / 1000.0, source=f"run {rec.run_id}")
+            perf[rec.scenario] = Rates(query_latency_s=metric / 1000.0, source=f"run {rec.run_id}")
+    out = dict(accuracy)
+    for scen, rates in perf.items():
+        out[scen] = accuracy[scen].merged(rates) if scen in accuracy else rates
     return out
+
+
+def _wall_seconds(started: str, finished: str) -> float | None:
+    from datetime import datetime
+
+    try:
+        fmt = "%Y-%m-%dT%H:%M:%S%z"
+        seconds = (
+            datetime.strptime(finished, fmt) - datetime.strptime(started, fmt)
+        ).total_seconds()
+    except (TypeError, ValueError):
+        return None
+    return seconds if seconds > 0 else None
 
 
 def rates_from_profile(profile: Any, scenarios: list[str]) -> dict[str, Rates]:
@@ -159,6 +195,21 @@ def _sample_rate(rates: dict[str, Rates]) -> float | None:
     if ms and ms.query_latency_s:
         return MULTISTREAM_SAMPLES / ms.query_latency_s
     return None
+
+
+def _accuracy_rate(scen: str, rates: dict[str, Rates]) -> tuple[float | None, str]:
+    """Samples/s of an accuracy pass in ``scen``: an earlier accuracy pass of that scenario,
+    else its own performance figure (one query at a time for the latency scenarios; its
+    settings, such as threads, can differ from the others'), else any scenario's."""
+    own = rates.get(scen)
+    if own and own.accuracy_rate:
+        return own.accuracy_rate, own.accuracy_source
+    if own and own.throughput:
+        return own.throughput, own.source
+    if own and own.query_latency_s:
+        per_query = MULTISTREAM_SAMPLES if scen == "MultiStream" else 1
+        return per_query / own.query_latency_s, own.source
+    return _sample_rate(rates), "the other scenarios' runs"
 
 
 def _perf_estimate(
@@ -262,14 +313,15 @@ def make_plan(
     overhead = RUN_OVERHEAD_S[execution]
     sample_rate = _sample_rate(rates)
     for scen in scenarios:
-        if sample_rate:
-            acc_s = dataset_size / sample_rate
-            acc_basis = f"{dataset_size} samples at {sample_rate:.1f}/s"
+        acc_rate, acc_source = _accuracy_rate(scen, rates)
+        if acc_rate:
+            acc_s = dataset_size / acc_rate
+            acc_basis = f"{dataset_size} samples at {acc_rate:.1f}/s ({acc_source})"
         else:
             acc_s = math.nan
             acc_basis = f"{dataset_size} samples (rate unknown)"
         plan.items.append(
-            PlanItem(scen, "accuracy", _finite(acc_s) + overhead, acc_basis, not sample_rate)
+            PlanItem(scen, "accuracy", _finite(acc_s) + overhead, acc_basis, not acc_rate)
         )
         rate = rates.get(scen)
         if rate is None and scen == "Offline" and sample_rate:
