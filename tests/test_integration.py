@@ -116,6 +116,10 @@ def test_run_directories_and_records_are_complete(all_scenarios) -> None:  # typ
         assert f"digits-cnn.{r.scenario}." in conf
         assert not (run_dir / "mlperf_log_trace.json").exists()  # trace off by default
         assert not (run_dir / "audit.config").exists()
+        # every run tells the progress display how long it should take: an accuracy pass
+        # over the whole dataset too (at the warm-up pace when nothing was calibrated)
+        expected = json.loads((run_dir / "progress.json").read_text())["expected_s"]
+        assert 0 < expected < 600, (r.scenario, r.mode, expected)
     assert [x.run_id for x in ws.records()] == [r.run_id for r in records]
 
 
