@@ -5,6 +5,7 @@ and the bad inputs of generate."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,10 @@ def flow(tmp_path_factory: pytest.TempPathFactory, digits_model: Path) -> dict[s
         *[f"--only={o}" for o in ONLY],
     )
     assert run.stdout, run.stderr
+    # a log of the campaign: each item timed, each test with its expected duration
+    assert re.search(r"^\d\d:\d\d:\d\d Offline/accuracy: run$", run.stderr, re.M), run.stderr
+    assert re.search(r"^  .*accuracy.*: expected to take about \d+s$", run.stderr, re.M), run.stderr
+    assert run.stderr.count("running Offline performance ...") == 3, run.stderr  # + TEST01, 04
     yml = base / "system.yaml"
     yml.write_text(SYSTEM_YAML)
     sys_json = base / "ci-box.json"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from rich.table import Table
 
 from perfpilot.cli.main import EXIT_FAILED, EXIT_OK, Context
 from perfpilot.cli.render import console
+from perfpilot.cli.run_cmd import _progress_printer
 
 POSITIVE_INT = click.IntRange(min=1)
 
@@ -176,8 +178,8 @@ def run_cmd(
 
     err = console(stderr=True)
 
-    def event(key: str, text: str) -> None:
-        err.print(f"{key}: {text}", highlight=False)
+    def event(key: str, text: str) -> None:  # timed: a valid campaign lasts hours
+        err.print(f"{time.strftime('%H:%M:%S')} {key}: {text}", highlight=False)
 
     campaign, outcomes = run_campaign(
         plan,
@@ -185,6 +187,7 @@ def run_cmd(
         options_for,
         name=name,
         command=["perfpilot", *sys.argv[1:]],
+        progress=_progress_printer(err),
         on_event=event,
         only=list(only) or None,
     )

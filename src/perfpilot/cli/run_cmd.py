@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -152,17 +153,37 @@ def _done_printer(console: Console):  # type: ignore[no-untyped-def]
 
 
 def _progress_printer(console: Console):  # type: ignore[no-untyped-def]
-    """A live line on a terminal; one line per test elsewhere (logs, CI)."""
-    state: dict[str, str | None] = {"label": None}
+    """A live line on a terminal; elsewhere (logs, CI) a line when a test starts and one
+    with its expected duration once the child knows it."""
+    from perfpilot.submission.plan import format_duration
+
+    state: dict[str, Any] = {"label": None, "told": False, "elapsed": 0.0}
 
     def show(label: str, elapsed: float, expected: float | None) -> None:
         if console.is_terminal:
-            total = f" / ~{expected:.1f}s" if expected else ""
+            total = f" / ~{_clock(expected)}" if expected else ""
             console.print(
-                f"  running {label}: {elapsed:5.1f}s{total}   ", end="\r", highlight=False
+                f"  running {label}: {_clock(elapsed)}{total}   ", end="\r", highlight=False
             )
-        elif state["label"] != label:
-            state["label"] = label
+            return
+        if state["label"] != label or elapsed <= state["elapsed"]:  # the next test (a
+            state.update(label=label, told=False)  # compliance test has its run's label)
             console.print(f"running {label} ...", highlight=False)
+        state["elapsed"] = elapsed
+        if expected and not state["told"]:
+            state["told"] = True
+            console.print(
+                f"  {label}: expected to take about {format_duration(expected)}",
+                highlight=False,
+            )
 
     return show
+
+
+def _clock(seconds: float) -> str:
+    """``42.3s`` under a minute, else ``12:05`` or ``1:02:05``."""
+    if seconds < 60:
+        return f"{seconds:5.1f}s"
+    whole = int(seconds)
+    hours, rest = divmod(whole, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
