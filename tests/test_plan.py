@@ -104,3 +104,12 @@ def test_cli_plan_json_and_refusal(tmp_path: Path) -> None:
     last = bad.stderr.strip().splitlines()[-1]
     assert last.startswith("perfpilot: error:") and "open" in last, bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_wall_time_of_a_run_from_its_second_stamps() -> None:
+    from perfpilot.submission.plan import _wall_seconds
+
+    t0, t1 = "2026-11-23T21:24:23+0000", "2026-11-23T23:26:43+0000"
+    assert _wall_seconds(t0, t1) == 2 * 3600 + 2 * 60 + 20
+    assert _wall_seconds(t0, t0) == 1.0  # began and ended within one second
+    assert _wall_seconds(t1, t0) is None and _wall_seconds(t0, "") is None

@@ -156,7 +156,8 @@ def _wall_seconds(started: str, finished: str) -> float | None:
         ).total_seconds()
     except (TypeError, ValueError):
         return None
-    return seconds if seconds > 0 else None
+    # the stamps have whole seconds: a run that began and ended in one counts as 1 s
+    return max(seconds, 1.0) if seconds >= 0 else None
 
 
 def rates_from_profile(profile: Any, scenarios: list[str]) -> dict[str, Rates]:
