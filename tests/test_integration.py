@@ -120,6 +120,10 @@ def test_run_directories_and_records_are_complete(all_scenarios) -> None:  # typ
         # over the whole dataset too (at the warm-up pace when nothing was calibrated)
         expected = json.loads((run_dir / "progress.json").read_text())["expected_s"]
         assert 0 < expected < 600, (r.scenario, r.mode, expected)
+        # the collector's pauses during the test
+        gc = data["gc"]
+        assert len(gc["collections"]) == 3
+        assert all(n >= 0 for n in gc["collections"]) and 0 <= gc["max_ms"] <= gc["total_ms"]
     assert [x.run_id for x in ws.records()] == [r.run_id for r in records]
 
 

@@ -68,6 +68,9 @@ class RunRecord(BaseModel):
     # Free-form labels (sweep name, settings profile, campaign, ...); not part of the config.
     tags: dict[str, str] = {}
     peak_rss_bytes: int | None = None  # the LoadGen child's peak resident memory
+    #: Python's collector during the test: collections per generation, total_ms, max_ms
+    #: (the longest pause)
+    gc: dict[str, Any] | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -451,6 +451,7 @@ def run_one(
         error=error,
         tags=dict(tags or {}),
         peak_rss_bytes=peak_rss,
+        gc=child.get("gc"),
     )
     workspace.write_record(record)
     if interrupted:
