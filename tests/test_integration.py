@@ -240,3 +240,18 @@ def test_resnet50_standin_pipeline_end_to_end(tmp_path: Path) -> None:
         r["qsl_idx"]: int(np.frombuffer(bytes.fromhex(r["data"]), np.int32)[0]) for r in records
     }
     assert answered == {i: int(argmax[i]) - 1 for i in range(16)}
+
+
+def test_gc_pauses_counts_and_times_collections() -> None:
+    import gc
+
+    from perfpilot.engine.child import GcPauses
+
+    with GcPauses() as pauses:
+        gc.collect()  # one full collection, on demand
+        gc.collect(0)
+    outside = gc.callbacks[:]
+    d = pauses.as_dict()
+    assert d["collections"][2] >= 1 and d["collections"][0] >= 1
+    assert 0 < d["max_ms"] <= d["total_ms"]
+    assert pauses._callback not in outside  # removed again: nothing measured after the test
