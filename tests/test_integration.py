@@ -255,3 +255,58 @@ def test_gc_pauses_counts_and_times_collections() -> None:
     assert d["collections"][2] >= 1 and d["collections"][0] >= 1
     assert 0 < d["max_ms"] <= d["total_ms"]
     assert pauses._callback not in outside  # removed again: nothing measured after the test
+
+
+def _children_of(pid: int) -> list[int]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            stat = (proc / "stat").read_text()
+        except OSError:
+            continue
+        if proc.name.isdigit() and int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.append(int(proc.name))
+    return found
+
+
+def test_ctrl_c_as_the_run_directory_appears_is_recorded(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race CI met: Ctrl-C lands between the run directory's creation and the child's
+    start. The run still gets its run.json and no child is left running."""
+    made: list[Path] = []
+    new_run_dir = Workspace.new_run_dir
+
+    def new_run_dir_then_ctrl_c(self: Workspace, scenario: str, mode: str) -> tuple[str, Path]:
+        run_id, path = new_run_dir(self, scenario, mode)
+        made.append(path)
+        os.kill(os.getpid(), signal.SIGINT)  # Python raises KeyboardInterrupt at once here
+        return run_id, path
+
+    monkeypatch.setattr(Workspace, "new_run_dir", new_run_dir_then_ctrl_c)
+    before = set(_children_of(os.getpid()))
+    with pytest.raises(KeyboardInterrupt):
+        run_benchmark(build_run_configs("Offline", "performance"), workspace, ["pytest"])
+    (run_dir,) = made
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["status"] == "interrupted"
+    assert set(_children_of(os.getpid())) <= before  # the child was stopped and reaped
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_ctrl_c_while_scoring_is_recorded(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from perfpilot.engine import runner
+
+    def interrupted_scorer(log: Path, dataset: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(runner._SCORERS, "top-1", interrupted_scorer)
+    with pytest.raises(KeyboardInterrupt):
+        run_benchmark(build_run_configs("Offline", "accuracy"), workspace, ["pytest"])
+    (run_dir,) = workspace.runs_dir.iterdir()
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["status"] == "interrupted" and record["accuracy"] is None
+    assert record["loadgen_settings"]["scenario"] == "Offline"  # what the child reported is kept
+    assert (run_dir / "mlperf_log_accuracy.json").exists()

@@ -3,15 +3,17 @@ score, record. The parent blocks on the child; a timer thread only redraws progr
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -245,6 +247,44 @@ def _wait_child(proc: subprocess.Popen[bytes]) -> tuple[int, int | None]:
     return proc.returncode, usage.ru_maxrss * scale
 
 
+def _stop_child(proc: subprocess.Popen[bytes]) -> int:
+    """Stop the child (SIGTERM, then SIGKILL after 10 s) and reap it: its exit code."""
+    if proc.returncode is not None:
+        return proc.returncode
+    proc.terminate()
+    try:
+        return proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait()
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold a Ctrl-C (SIGINT) or SIGTERM that arrives inside the block and hand it to its
+    Python handler at the block's end, so the block's few steps happen all or not at all.
+    Only the main thread can set handlers; elsewhere the block runs as is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    handlers = {
+        signum: handler
+        for signum in (signal.SIGINT, signal.SIGTERM)
+        if callable(handler := signal.getsignal(signum))
+    }
+    held: list[tuple[int, Any]] = []
+    for signum in handlers:
+        signal.signal(signum, lambda got, frame: held.append((got, frame)))
+    try:
+        yield
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+    if held:
+        got, frame = held[0]
+        handlers[signal.Signals(got)](got, frame)  # KeyboardInterrupt, as a rule
+
+
 def _tail(path: Path, lines: int = 5) -> str:
     try:
         text = path.read_text(errors="replace").strip().splitlines()
@@ -323,70 +363,27 @@ def _target(prepared: Prepared) -> float:
     return prepared.task.accuracy_target if model_target is None else model_target
 
 
-def run_one(
-    cfg: RunConfig,
-    prepared: Prepared,
-    workspace: Workspace,
-    session_id: str,
-    command: Sequence[str],
-    progress: ProgressFn | None = None,
-    tags: Mapping[str, str] | None = None,
-    audit_config: str | None = None,
-) -> RunRecord:
-    """Run one LoadGen test in its own child process and fresh run directory.
-
-    ``audit_config`` (a compliance test's audit.config text) is written into this run's
-    directory only, where the child points LoadGen at it."""
-    check_scenario(cfg, prepared.task)
-    cfg = resolve_config(cfg)
-    run_id, run_dir = workspace.new_run_dir(cfg.scenario, cfg.mode)
-    if audit_config is not None:
-        atomic_write_text(run_dir / "audit.config", audit_config)
-    started = _now()
-    spec = {
-        "run_id": run_id,
-        "config": json.loads(cfg.model_dump_json()),
-        "task": prepared.task.name,
-        "loadgen_model": prepared.model.loadgen_name,
-        "model_path": None if prepared.model_file is None else str(prepared.model_file),
-        "postprocess": prepared.model.postprocess,
-        "input_names": list(prepared.model.input_names or prepared.task.input_names),
-    }
-    spec_path = run_dir / "spec.json"
-    atomic_write_text(spec_path, json.dumps(spec, indent=2) + "\n")
-    status: str = "ok"
-    error: str | None = None
-    child: dict[str, Any] = {}
-    interrupted = False
-    with (
-        open(run_dir / "child.log", "wb") as log,
-        _Progress(progress, f"{cfg.scenario} {cfg.mode}", run_dir),
-    ):
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "perfpilot.engine.child", str(spec_path)],
-            cwd=run_dir,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=_child_env(),
-        )
-        peak_rss: int | None = None
-        try:
-            returncode, peak_rss = _wait_child(proc)
-        except KeyboardInterrupt:
-            interrupted = True
-            proc.terminate()
-            try:
-                returncode = proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                returncode = proc.wait()
+def _read_child(cfg: RunConfig, run_dir: Path) -> dict[str, Any]:
+    """The child's result.json ({} where it wrote none); drops LoadGen's empty trace."""
     trace = run_dir / "mlperf_log_trace.json"
     if not cfg.trace and trace.exists() and trace.stat().st_size == 0:
         trace.unlink()  # LoadGen creates it even with tracing off
     result_path = run_dir / RESULT_FILE
-    if result_path.exists():
-        child = json.loads(result_path.read_text())
+    return json.loads(result_path.read_text()) if result_path.exists() else {}
+
+
+def _finish(
+    cfg: RunConfig,
+    prepared: Prepared,
+    run_dir: Path,
+    child: Mapping[str, Any],
+    returncode: int,
+    interrupted: bool,
+) -> tuple[str, str | None, Any, AccuracyRecord | None]:
+    """Judge what the child left: status, error, LoadGen's result and, for an accuracy
+    run, the accuracy script's score (written to accuracy.txt)."""
+    status: str = "ok"
+    error: str | None = None
     if interrupted:
         status, error = "interrupted", "interrupted by the user (Ctrl-C)"
     elif child.get("status") == "failed":
@@ -428,6 +425,78 @@ def run_one(
                 passed=target is None or scored.accuracy >= target,
             )
 
+    return status, error, result, accuracy
+
+
+def run_one(
+    cfg: RunConfig,
+    prepared: Prepared,
+    workspace: Workspace,
+    session_id: str,
+    command: Sequence[str],
+    progress: ProgressFn | None = None,
+    tags: Mapping[str, str] | None = None,
+    audit_config: str | None = None,
+) -> RunRecord:
+    """Run one LoadGen test in its own child process and fresh run directory.
+
+    ``audit_config`` (a compliance test's audit.config text) is written into this run's
+    directory only, where the child points LoadGen at it."""
+    check_scenario(cfg, prepared.task)
+    cfg = resolve_config(cfg)
+    interrupted = False
+    proc: subprocess.Popen[bytes] | None = None
+    returncode = 0
+    peak_rss: int | None = None
+    started = _now()
+    try:
+        # From the run directory's creation to a child we can stop, a Ctrl-C (or a sweep's
+        # SIGTERM) waits: the directory always gets its run.json and no child is left
+        # running unowned.
+        with _signals_held():
+            run_id, run_dir = workspace.new_run_dir(cfg.scenario, cfg.mode)
+            if audit_config is not None:
+                atomic_write_text(run_dir / "audit.config", audit_config)
+            spec = {
+                "run_id": run_id,
+                "config": json.loads(cfg.model_dump_json()),
+                "task": prepared.task.name,
+                "loadgen_model": prepared.model.loadgen_name,
+                "model_path": None if prepared.model_file is None else str(prepared.model_file),
+                "postprocess": prepared.model.postprocess,
+                "input_names": list(prepared.model.input_names or prepared.task.input_names),
+            }
+            spec_path = run_dir / "spec.json"
+            atomic_write_text(spec_path, json.dumps(spec, indent=2) + "\n")
+            log = open(run_dir / "child.log", "wb")
+            try:
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", "perfpilot.engine.child", str(spec_path)],
+                    cwd=run_dir,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=_child_env(),
+                )
+            finally:
+                log.close()  # the child holds its own copy
+        with _Progress(progress, f"{cfg.scenario} {cfg.mode}", run_dir):
+            returncode, peak_rss = _wait_child(proc)
+    except KeyboardInterrupt:
+        interrupted = True
+        if proc is None:  # Ctrl-C before the run directory existed: nothing to record
+            raise
+        returncode = _stop_child(proc)
+    child = _read_child(cfg, run_dir)
+    try:
+        status, error, result, accuracy = _finish(
+            cfg, prepared, run_dir, child, returncode, interrupted
+        )
+    except KeyboardInterrupt:  # Ctrl-C while scoring: the run is still recorded
+        interrupted = True
+        status, error = "interrupted", "interrupted by the user (Ctrl-C)"
+        result, accuracy = None, None
+
     record = RunRecord(
         run_id=run_id,
         session_id=session_id,
@@ -453,7 +522,8 @@ def run_one(
         peak_rss_bytes=peak_rss,
         gc=child.get("gc"),
     )
-    workspace.write_record(record)
+    with _signals_held():  # a second Ctrl-C does not lose the record half-indexed
+        workspace.write_record(record)
     if interrupted:
         raise KeyboardInterrupt
     return record
