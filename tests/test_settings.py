@@ -80,3 +80,31 @@ def test_loadgen_reads_our_user_conf_on_top_of_its_builtin_conf(tmp_path: Path) 
 def test_loadgen_reports_a_missing_conf(tmp_path: Path) -> None:
     rc = _loadgen_reads(tmp_path / "absent.conf", "Offline")[0]
     assert rc != "0"
+
+
+def test_expected_duration_counts_queries_not_only_the_minimum_duration() -> None:
+    from perfpilot.engine.settings import expected_duration_s
+
+    def s(scenario: str, **kw: float) -> LoadgenSettings:
+        return LoadgenSettings(scenario=scenario, mode="performance", **kw)  # type: ignore[arg-type]
+
+    # test length, MultiStream: 662 queries of 0.3 s each, not the 1 s minimum duration
+    ms = s("MultiStream", min_duration_ms=1000, min_query_count=662, target_latency_ms=150.0)
+    assert expected_duration_s(ms, query_s=0.3) == 662 * 0.3
+    assert expected_duration_s(ms) == 662 * 0.15  # no measurement: the expected latency
+    # mlperf.conf's 662 applies where user.conf leaves the count (valid length)
+    assert expected_duration_s(s("MultiStream"), query_s=2.0) == 662 * 2.0
+    assert expected_duration_s(s("MultiStream"), query_s=0.1) == 600.0
+    # SingleStream: LoadGen's default of 100 queries
+    assert expected_duration_s(s("SingleStream", min_duration_ms=1000), query_s=0.05) == 5.0
+    assert expected_duration_s(s("SingleStream", min_duration_ms=1000), query_s=0.001) == 1.0
+    # Server: the count at the target QPS
+    srv = s("Server", min_duration_ms=1000, min_query_count=100, target_qps=20.0)
+    assert expected_duration_s(srv) == 5.0
+    # Offline: the duration, stretched when the target outruns the throughput
+    off = s("Offline", min_duration_ms=1000, target_qps=200.0)
+    assert expected_duration_s(off, throughput=100.0) == 1.1 * 2.0
+    assert expected_duration_s(s("Offline", min_duration_ms=1000)) == 1.0
+    # accuracy runs are sized by the dataset elsewhere
+    acc = LoadgenSettings(scenario="SingleStream", mode="accuracy")
+    assert expected_duration_s(acc, query_s=1.0) == 0.0

@@ -155,7 +155,14 @@ def run_test(spec: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     atomic_write_text(
         conf_path, settings.user_conf(spec["loadgen_model"], header=f"run {spec['run_id']}")
     )
-    expected = expected_duration_s(settings, calibration.batch_throughput)
+    # One query's latency: what calibration measured, else the expected latency given in
+    # the settings (a tuned profile's), else the warm-up pace.
+    query_s = None
+    if calibration.latency_ms:
+        query_s = calibration.latency_ms / 1000
+    elif not settings.target_latency_ms:
+        query_s = warm_size / pace
+    expected = expected_duration_s(settings, calibration.batch_throughput, query_s)
     if cfg.mode == "accuracy":  # the whole dataset, at the calibrated or the warm-up pace
         expected = dataset.total_count / (calibration.batch_throughput or pace)
     atomic_write_text(run_dir / PROGRESS_FILE, json.dumps({"expected_s": expected}))

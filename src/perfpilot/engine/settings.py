@@ -57,11 +57,36 @@ def _num(value: float) -> str:
     return text or "0"
 
 
-def expected_duration_s(settings: LoadgenSettings, throughput: float | None = None) -> float:
-    """Rough wall time of a test, for the progress line (not a promise)."""
+#: LoadGen's minimum query count where neither user.conf nor mlperf.conf sets one
+#: (mlperf.conf sets MultiStream's 662; TestSettings defaults to 100).
+LOADGEN_MIN_QUERY_COUNT = {"SingleStream": 100, "MultiStream": 662, "Server": 100}
+
+
+def expected_duration_s(
+    settings: LoadgenSettings, throughput: float | None = None, query_s: float | None = None
+) -> float:
+    """Rough wall time of a test, for the progress line (not a promise).
+
+    A test lasts at least ``min_duration`` and at least ``min_query_count`` queries: for
+    SingleStream and MultiStream that is the count times one query's latency
+    (``query_s``, measured; else the expected latency the settings carry), for Server the
+    count at the target QPS. A test-length MultiStream run of a slow model is bound by
+    its 662 queries, not by its one second."""
     if settings.mode == "accuracy":
         return 0.0
     base = (settings.min_duration_ms or 600_000) / 1000
-    if settings.scenario == "Offline" and settings.target_qps and throughput:
-        return max(base, 1.1 * base * settings.target_qps / throughput)
-    return base
+    scenario = settings.scenario
+    if scenario == "Offline":
+        if settings.target_qps and throughput:
+            return max(base, 1.1 * base * settings.target_qps / throughput)
+        return base
+    count = settings.min_query_count or LOADGEN_MIN_QUERY_COUNT.get(scenario, 0)
+    if scenario == "Server":
+        per_query = 1.0 / settings.target_qps if settings.target_qps else None
+    elif query_s:
+        per_query = query_s
+    elif settings.target_latency_ms:
+        per_query = settings.target_latency_ms / 1000
+    else:
+        per_query = None
+    return base if per_query is None else max(base, count * per_query)
