@@ -150,6 +150,11 @@ def test_whole_flow_produces_a_tree_the_checker_accepts(flow: dict[str, Any]) ->
     check = run_cli("submission", "check", str(out), "--relax-lengths", "--csv", str(csv))
     assert check.returncode == 0, check.stdout + check.stderr
     assert "SUMMARY: submission looks OK" in check.stdout
+    # each result as a plain number (the v6.x CSV quotes its values; the lines do not)
+    shown = [line for line in check.stdout.splitlines() if line.startswith("OK ")]
+    assert len(shown) == 3
+    for line in shown:
+        assert re.search(r": \d+(\.\d{1,6})? (Latency \(ms\)|Samples/s), accuracy", line), line
     rows = list(__import__("csv").DictReader(csv.open()))
     assert sorted(r["Scenario"] for r in rows if r["Model"] == "digits-cnn") == [
         "MultiStream",
@@ -299,3 +304,30 @@ def test_older_rounds_get_the_v4_layout(flow: dict[str, Any], tmp_path: Path) ->
     offline = entries["Offline"]
     assert offline.layout == "v4" and offline.measurements is not None
     assert set(offline.compliance) == {"TEST01", "TEST04"}
+
+
+def test_generate_names_a_compliance_test_that_did_not_pass(
+    flow: dict[str, Any], tmp_path: Path
+) -> None:
+    from perfpilot.submission import generate as gen
+    from perfpilot.submission.campaign import load_campaign_plan, load_campaign_runs
+    from perfpilot.workspace import Workspace
+
+    ws = Workspace(Path(flow["common"][1]))
+    plan = load_campaign_plan(ws, "flow")
+    runs = load_campaign_runs(ws, "flow")
+    # a copy of the Offline TEST01 run whose performance verification failed
+    failed_dir = tmp_path / "test01-run"
+    shutil.copytree(runs["Offline/TEST01"].run_dir, failed_dir)
+    (failed_dir / "verify_performance.txt").write_text(
+        "Verifying performance.\nreference score = 100.0\ntest score = 50.0\n"
+        "TEST FAIL: Test score invalid\n"
+    )
+    runs["Offline/TEST01"] = runs["Offline/TEST01"].model_copy(update={"run_dir": str(failed_dir)})
+    result = gen.generate(tmp_path / "t", "Perfpilot", flow["system_json"], plan, runs, "flow")
+    # (the other compliance runs are real ones: they may miss on noise and be named too)
+    notes = [n for n in result.notes if n.startswith("Offline TEST01 did not pass")]
+    assert len(notes) == 1, result.notes
+    assert "verify_performance.txt" in notes[0] and "--only Offline/TEST01" in notes[0]
+    placed = tmp_path / "t" / "open" / "Perfpilot" / "results" / "ci-box" / "digits-cnn"
+    assert "TEST FAIL" in (placed / "Offline" / "TEST01" / "verify_performance.txt").read_text()

@@ -90,6 +90,9 @@ def test_cli_describe_writes_json_and_never_overwrites(tmp_path: Path) -> None:
     assert data["cooling"] == "air" and data["submitter"] == "Acme"
     assert data["system_type"] == "datacenter,edge"
     assert "not detected" in proc.stderr and "system_name" in proc.stderr
+    # what generate sets is not asked for
+    listed_line = next(x for x in proc.stderr.splitlines() if x.startswith("not detected"))
+    assert "division" not in listed_line.split("(")[0]
     before = out.read_text()
     again = run_cli("system", "describe", "--out", str(out))
     assert again.returncode == 2

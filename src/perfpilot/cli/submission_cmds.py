@@ -84,7 +84,8 @@ def check_cmd(
     how = {"option": "--round", "seeds": "from the logs' seeds", "default": "default"}
     click.echo(f"checking {directory} against round {report.round} ({how[report.round_source]})")
     for row in report.results:
-        value = "-" if row.result is None else f"{row.csv['Result']} {row.units}"
+        # the number as a person reads it (the CSV keeps the official checker's form)
+        value = "-" if row.result is None else f"{round(float(row.result), 6)!r} {row.units}"
         acc = f", accuracy {row.accuracy}" if row.accuracy else ""
         verdict = "OK" if row.passed else "ERROR"
         click.echo(f"{verdict:5} {row.location}: {value}{acc}")

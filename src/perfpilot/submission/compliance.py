@@ -411,6 +411,17 @@ def place(test: str, run_dir: Path, dest: Path) -> Path:
     return target
 
 
+def failed_verifications(folder: Path) -> list[str]:
+    """The verify files in ``folder`` that do not say ``TEST PASS`` (what the official
+    checker looks for), by name."""
+    return [
+        name
+        for name in ("verify_accuracy.txt", "verify_performance.txt")
+        if (folder / name).exists()
+        and "TEST PASS" not in (folder / name).read_text(errors="replace")
+    ]
+
+
 def find_reference(
     workspace: Workspace,
     model: str,

@@ -318,7 +318,19 @@ def _build(
                     )
                 result.notes.append(f"{scenario} {test} left out: not run")
                 continue
-            compliance.place(test, Path(rec.run_dir), comp_dir)
+            placed = compliance.place(test, Path(rec.run_dir), comp_dir)
+            failed = compliance.failed_verifications(placed)
+            if failed:
+                checked = (
+                    "the checker fails it"
+                    if division == "closed"
+                    else "the checker skips compliance in the open division"
+                )
+                result.notes.append(
+                    f"{scenario} {test} did not pass ({', '.join(failed)}): placed as it is "
+                    f"({checked}); re-run it: 'perfpilot submission run' with the campaign's "
+                    f"options and --only {scenario}/{test}"
+                )
         result.scenarios.append(scenario)
     if not result.scenarios:
         raise UsageError(
