@@ -65,9 +65,10 @@ def describe(
         click.echo(desc.to_json(), nl=False)
     if out is not None:
         click.echo(f"wrote {out}", err=True)
-    # 'submission generate' sets the division and the submitter; the checker wants every
-    # other field filled in any division, and generate refuses a closed tree without them.
-    to_fill = [f for f in missing if f not in ("division", "submitter")]
+    # 'submission generate' sets the division and the submitter, and the system type when
+    # it is empty (the campaign's category); the checker wants every other field filled in
+    # any division, and generate refuses a closed tree without them.
+    to_fill = [f for f in missing if f not in ("division", "submitter", "system_type")]
     if to_fill:
         click.echo(
             f"not detected, fill before you submit: {', '.join(to_fill)} "

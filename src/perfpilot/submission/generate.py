@@ -222,6 +222,8 @@ def generate(
                 f"Change {key} in the system JSON or pass --{key} {have}.",
             )
         data[key] = value
+    if not str(data.get("system_type", "")).strip() and plan.get("category"):
+        data["system_type"] = str(plan["category"])  # the category the campaign ran for
     missing = sysdesc.require_complete(data, str(system_json), division)
     records = list(runs.values())
     if not records:
