@@ -67,6 +67,18 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[
     )
 
 
+#: What `system describe` cannot detect here, for the submission flow tests.
+SYSTEM_YAML = """\
+status: available
+system_name: perfpilot CI machine
+host_memory_configuration: unknown (virtual machine)
+host_networking: virtual NIC
+host_networking_topology: N/A
+host_processor_interconnect: N/A
+cooling: air
+"""
+
+
 def need_backend(name: str) -> None:
     """Skip, with the install line, unless backend ``name`` is installed."""
     from perfpilot.backends import BACKENDS

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import SYSTEM_YAML, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -25,15 +25,6 @@ ONLY = [
     "MultiStream/performance",
     "Offline",
 ]
-SYSTEM_YAML = """\
-status: available
-system_name: perfpilot CI machine
-host_memory_configuration: unknown (virtual machine)
-host_networking: virtual NIC
-host_networking_topology: N/A
-host_processor_interconnect: N/A
-cooling: air
-"""
 
 
 @pytest.fixture(scope="module")

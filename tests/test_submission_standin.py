@@ -16,20 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import SYSTEM_YAML, run_cli
 
 pytestmark = pytest.mark.slow
 
 ONLY = ["SingleStream", "Offline", "MultiStream/accuracy", "MultiStream/performance"]
-SYSTEM_YAML = """\
-status: available
-system_name: perfpilot CI machine
-host_memory_configuration: unknown (virtual machine)
-host_networking: virtual NIC
-host_networking_topology: N/A
-host_processor_interconnect: N/A
-cooling: air
-"""
 
 
 def test_standin_flow_gives_a_tree_the_checker_accepts(tmp_path: Path, standin: Path) -> None:
