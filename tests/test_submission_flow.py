@@ -300,6 +300,7 @@ def test_older_rounds_get_the_v4_layout(flow: dict[str, Any], tmp_path: Path) ->
 def test_generate_names_a_compliance_test_that_did_not_pass(
     flow: dict[str, Any], tmp_path: Path
 ) -> None:
+    from perfpilot.errors import UsageError
     from perfpilot.submission import generate as gen
     from perfpilot.submission.campaign import load_campaign_plan, load_campaign_runs
     from perfpilot.workspace import Workspace
@@ -322,3 +323,11 @@ def test_generate_names_a_compliance_test_that_did_not_pass(
     assert "verify_performance.txt" in notes[0] and "--only Offline/TEST01" in notes[0]
     placed = tmp_path / "t" / "open" / "Perfpilot" / "results" / "ci-box" / "digits-cnn"
     assert "TEST FAIL" in (placed / "Offline" / "TEST01" / "verify_performance.txt").read_text()
+    # closed: refused, naming the test and the run, with nothing written
+    offline = [i for i in plan["items"] if i["scenario"] == "Offline"]
+    closed = dict(plan, division="closed", reference=True, execution="valid", items=offline)
+    with pytest.raises(UsageError, match="Offline TEST01 did not pass") as err:
+        gen.generate(tmp_path / "c", "Perfpilot", flow["system_json"], closed, runs, "flow")
+    assert runs["Offline/TEST01"].run_id in err.value.message
+    assert "--only Offline/TEST01" in err.value.one_line()
+    assert not (tmp_path / "c" / "closed").exists()
