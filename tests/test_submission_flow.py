@@ -252,17 +252,22 @@ def test_generate_bad_inputs_are_clear_and_lose_nothing(flow: dict[str, Any]) ->
     shutil.rmtree(out)
 
 
+def _campaign(flow: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The flow campaign's plan and its latest runs, as generate takes them."""
+    from perfpilot.submission.campaign import load_campaign_plan, load_campaign_runs
+    from perfpilot.workspace import Workspace
+
+    ws = Workspace(Path(flow["common"][1]))
+    return load_campaign_plan(ws, "flow"), load_campaign_runs(ws, "flow")
+
+
 def test_closed_generation_needs_valid_runs_and_a_complete_system(
     flow: dict[str, Any], tmp_path: Path
 ) -> None:
     from perfpilot.errors import UsageError
     from perfpilot.submission import generate as gen
-    from perfpilot.submission.campaign import load_campaign_plan, load_campaign_runs
-    from perfpilot.workspace import Workspace
 
-    ws = Workspace(Path(flow["common"][1]))
-    plan = load_campaign_plan(ws, "flow")
-    runs = load_campaign_runs(ws, "flow")
+    plan, runs = _campaign(flow)
     closed = dict(plan, division="closed", reference=True)
     with pytest.raises(UsageError, match="'test' execution mode"):
         gen.generate(tmp_path / "t", "Perfpilot", flow["system_json"], closed, runs, "flow")
@@ -277,13 +282,10 @@ def test_closed_generation_needs_valid_runs_and_a_complete_system(
 
 def test_older_rounds_get_the_v4_layout(flow: dict[str, Any], tmp_path: Path) -> None:
     from perfpilot.submission import generate as gen
-    from perfpilot.submission.campaign import load_campaign_plan, load_campaign_runs
     from perfpilot.submission.tree import read_tree
-    from perfpilot.workspace import Workspace
 
-    ws = Workspace(Path(flow["common"][1]))
-    plan = dict(load_campaign_plan(ws, "flow"), round="v5.1")
-    runs = load_campaign_runs(ws, "flow")
+    plan, runs = _campaign(flow)
+    plan = dict(plan, round="v5.1")
     out = tmp_path / "v4"
     gen.generate(out, "Perfpilot", flow["system_json"], plan, runs, "flow")
     sub = out / "open" / "Perfpilot"
@@ -302,12 +304,8 @@ def test_generate_names_a_compliance_test_that_did_not_pass(
 ) -> None:
     from perfpilot.errors import UsageError
     from perfpilot.submission import generate as gen
-    from perfpilot.submission.campaign import load_campaign_plan, load_campaign_runs
-    from perfpilot.workspace import Workspace
 
-    ws = Workspace(Path(flow["common"][1]))
-    plan = load_campaign_plan(ws, "flow")
-    runs = load_campaign_runs(ws, "flow")
+    plan, runs = _campaign(flow)
     # a copy of the Offline TEST01 run whose performance verification failed
     failed_dir = tmp_path / "test01-run"
     shutil.copytree(runs["Offline/TEST01"].run_dir, failed_dir)
