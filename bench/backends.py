@@ -22,12 +22,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from perfpilot.backends import BackendConfig, create_backend
 from perfpilot.backends.registry import BACKENDS, backend_class
-from perfpilot.catalog.builtin import ensure_resnet50_standin
-from perfpilot.catalog.imagenet import ImagenetDataset, make_synthetic_imagenet
 from perfpilot.config import build_run_configs
 from perfpilot.engine.calibrate import measure_throughput
 from perfpilot.engine.runner import resolve_config, run_benchmark
 from perfpilot.errors import PerfpilotError
+from perfpilot.tasks.common.builtin import ensure_resnet50_standin
+from perfpilot.tasks.imagenet.dataset import ImagenetDataset, make_synthetic_imagenet
 from perfpilot.workspace import Workspace
 
 

@@ -22,11 +22,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from perfpilot.backends import BackendConfig, create_backend
-from perfpilot.catalog import get_task
-from perfpilot.catalog.builtin import ensure_digits_cnn
 from perfpilot.config import build_run_configs
 from perfpilot.engine.calibrate import measure_throughput
 from perfpilot.engine.runner import resolve_config, run_benchmark
+from perfpilot.tasks import get_task
+from perfpilot.tasks.common.builtin import ensure_digits_cnn
 from perfpilot.workspace import Workspace
 
 

@@ -42,7 +42,7 @@ def workspace(tmp_path: Path):  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 def digits_model() -> Path:
     """The built-in model file, trained once per session."""
-    from perfpilot.catalog.builtin import ensure_digits_cnn
+    from perfpilot.tasks.common.builtin import ensure_digits_cnn
 
     return ensure_digits_cnn(log=False)
 
@@ -91,7 +91,7 @@ def need_backend(name: str) -> None:
 @pytest.fixture(scope="session")
 def standin() -> Path:
     """The ResNet50 v1.5 stand-in's ONNX file (built once per session)."""
-    from perfpilot.catalog.builtin import ensure_resnet50_standin
+    from perfpilot.tasks.common.builtin import ensure_resnet50_standin
 
     return ensure_resnet50_standin()
 
@@ -100,7 +100,7 @@ def standin() -> Path:
 def images(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Eight synthetic ImageNet-style JPEGs with val_map.txt."""
     pytest.importorskip("cv2", reason="needs OpenCV: pip install 'perfpilot[vision]'")
-    from perfpilot.catalog.imagenet import make_synthetic_imagenet
+    from perfpilot.tasks.imagenet.dataset import make_synthetic_imagenet
 
     return make_synthetic_imagenet(tmp_path_factory.mktemp("inet") / "imagenet", count=8, seed=3)
 

@@ -392,10 +392,10 @@ def test_an_official_model_is_fetched_from_its_first_working_mirror(server: Serv
     import dataclasses
     import hashlib
 
-    from perfpilot.catalog import MODELS
+    from perfpilot.tasks import models
 
     spec = dataclasses.replace(
-        MODELS["resnet50"],
+        models()["resnet50"],
         urls=(f"{server.url}/gone.onnx", f"{server.url}/model.onnx"),
         md5=hashlib.md5(DATA).hexdigest(),
     )
@@ -408,9 +408,9 @@ def test_an_official_model_is_fetched_from_its_first_working_mirror(server: Serv
 def test_no_working_mirror_says_how_to_add_the_file(server: Server) -> None:
     import dataclasses
 
-    from perfpilot.catalog import MODELS
+    from perfpilot.tasks import models
 
-    spec = dataclasses.replace(MODELS["resnet50"], urls=(f"{server.url}/a", f"{server.url}/b"))
+    spec = dataclasses.replace(models()["resnet50"], urls=(f"{server.url}/a", f"{server.url}/b"))
     with pytest.raises(UsageError) as info:
         spec.ensure_file()
     line = info.value.one_line()

@@ -24,9 +24,9 @@ import pytest
 
 from perfpilot.backends import BACKENDS, Backend, BackendConfig, create_backend
 from perfpilot.backends.registry import BackendEntry, backend_class
-from perfpilot.catalog import digits
-from perfpilot.catalog.builtin import DigitsDataset
 from perfpilot.errors import MissingExtraError, ModelFileError, UsageError
+from perfpilot.tasks.common.builtin import DigitsDataset
+from perfpilot.tasks.digits import model as digits
 
 #: fp32 backends against onnxruntime: different kernels sum in different orders, nothing
 #: more (bf16 or TF32 would miss this by orders of magnitude).
@@ -230,7 +230,7 @@ def test_pytorch_runs_torchscript_files(
     _need_torch()
     import torch
 
-    from perfpilot.backends.pytorch.digits_net import load_digits_cnn
+    from perfpilot.tasks.digits.torch_net import load_digits_cnn
 
     net = load_digits_cnn(digits_model)
     assert net is not None

@@ -10,10 +10,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from perfpilot.catalog import get_model, get_task
-from perfpilot.catalog.bert import INPUTS, OUTPUTS, TINY, bert_onnx_bytes, ensure_bert_standin_tiny
-from perfpilot.catalog.squad import make_synthetic_squad
 from perfpilot.errors import ModelFileError, UsageError
+from perfpilot.tasks import get_model, get_task
+from perfpilot.tasks.squad.dataset import make_synthetic_squad
+from perfpilot.tasks.squad.standin import (
+    INPUTS,
+    OUTPUTS,
+    TINY,
+    bert_onnx_bytes,
+    ensure_bert_standin_tiny,
+)
 from tests.conftest import run_cli
 
 
@@ -44,7 +50,7 @@ def test_standin_has_the_official_signature_and_is_deterministic(tiny: Path) -> 
 
 def test_named_inputs_feed_onnxruntime_and_stack_the_logits(tiny: Path) -> None:
     from perfpilot.backends import BackendConfig, create_backend
-    from perfpilot.engine.harness import NamedInputs, postprocessor
+    from perfpilot.tasks.squad.adapter import NamedInputs, squad_logits
 
     inner = create_backend("onnxruntime", BackendConfig(threads=1, output_shape=(384, 2)))
     backend = NamedInputs(inner, INPUTS)
@@ -53,7 +59,7 @@ def test_named_inputs_feed_onnxruntime_and_stack_the_logits(tiny: Path) -> None:
     batch = np.zeros((3, 3, 384), np.int64)
     batch[:, 0] = rng.integers(0, 30522, (3, 384))
     batch[:, 1, :200] = 1
-    out = postprocessor("squad-logits")(backend.predict(batch))
+    out = squad_logits(backend.predict(batch))
     assert out.shape == (3, 384, 2) and out.dtype == np.float32 and out.flags.c_contiguous
     start, end = inner.predict_named({n: batch[:, i].copy() for i, n in enumerate(INPUTS)})
     assert np.array_equal(out[..., 0], start) and np.array_equal(out[..., 1], end)
@@ -65,8 +71,8 @@ def test_named_inputs_feed_onnxruntime_and_stack_the_logits(tiny: Path) -> None:
 def test_model_checks_know_the_squad_signature(tiny: Path, tmp_path: Path) -> None:
     from onnx import TensorProto, helper
 
-    from perfpilot.catalog.onnx_build import model_bytes
-    from perfpilot.catalog.validate import check_onnx_model
+    from perfpilot.tasks.common.onnx_build import model_bytes
+    from perfpilot.tasks.common.validate import check_onnx_model
 
     check_onnx_model(tiny, get_task("squad"))  # passes
     graph = helper.make_graph(

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import numpy as np
 
-from perfpilot.accuracy import score_top1
-from perfpilot.catalog import digits
-from perfpilot.catalog.builtin import DigitsDataset, ensure_digits_cnn, model_dir
+from perfpilot.tasks.common.builtin import DigitsDataset, ensure_digits_cnn, model_dir
+from perfpilot.tasks.common.classification import score_top1
+from perfpilot.tasks.digits import model as digits
 
 
 def test_split_is_fixed_disjoint_and_complete() -> None:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 from perfpilot.backends import BackendConfig, create_backend
-from perfpilot.catalog.builtin import DigitsDataset
 from perfpilot.config import build_run_configs
 from perfpilot.engine.calibrate import resolve_settings
 from perfpilot.engine.runner import resolve_config
+from perfpilot.tasks.common.builtin import DigitsDataset
 
 
 @pytest.fixture(scope="module")

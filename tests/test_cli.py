@@ -256,7 +256,7 @@ def test_torchscript_model_runs_on_pytorch_and_is_refused_elsewhere(
     tmp_path: Path, digits_model: Path
 ) -> None:
     torch = pytest.importorskip("torch", reason="needs torch: pip install 'perfpilot[pytorch]'")
-    from perfpilot.backends.pytorch.digits_net import load_digits_cnn
+    from perfpilot.tasks.digits.torch_net import load_digits_cnn
 
     net = load_digits_cnn(digits_model)
     assert net is not None

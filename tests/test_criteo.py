@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from perfpilot.accuracy.auc import TRACE_FILE, roc_auc, score_auc
-from perfpilot.catalog.criteo import (
+from perfpilot.errors import PerfpilotError, UsageError
+from perfpilot.tasks.criteo.dataset import (
     AGGREGATION_QUANTILE,
     LABEL_COLUMN,
     MULTI_HOT_SIZES,
@@ -23,7 +23,7 @@ from perfpilot.catalog.criteo import (
     pack_rows,
     unpack_rows,
 )
-from perfpilot.errors import PerfpilotError, UsageError
+from perfpilot.tasks.criteo.scorer import TRACE_FILE, roc_auc, score_auc
 from tests.conftest import need_backend, run_cli
 
 # The first 20 sample sizes of the reference's tools/dist_trace_verification.txt.
@@ -193,9 +193,9 @@ def test_score_auc_reads_pairs_and_dedupes(tmp_path: Path) -> None:
 
 def test_standin_signature_and_modulo_ids(tmp_path: Path) -> None:
     onnxruntime = pytest.importorskip("onnxruntime")
-    from perfpilot.catalog.dlrm_graph import TINY, dlrm_onnx_bytes, table_rows
-    from perfpilot.catalog.registry import get_task
-    from perfpilot.catalog.validate import check_onnx_model
+    from perfpilot.tasks import get_task
+    from perfpilot.tasks.common.validate import check_onnx_model
+    from perfpilot.tasks.criteo.standin import TINY, dlrm_onnx_bytes, table_rows
 
     data = dlrm_onnx_bytes(TINY)
     sess = onnxruntime.InferenceSession(data)
@@ -228,7 +228,7 @@ def test_dlrm_standin_end_to_end(tmp_path: Path) -> None:
     need_backend("onnxruntime")
     import onnxruntime
 
-    from perfpilot.catalog.dlrm_graph import ensure_dlrm_standin_tiny
+    from perfpilot.tasks.criteo.standin import ensure_dlrm_standin_tiny
 
     data = tmp_path / "criteo"
     made = run_cli("dataset", "synthetic-criteo", str(data), "--count", "2400")

@@ -10,14 +10,14 @@ import pytest
 
 cv2 = pytest.importorskip("cv2", reason="needs OpenCV: pip install 'perfpilot[vision]'")
 
-from perfpilot.catalog.imagenet import (  # noqa: E402
+from perfpilot.errors import UsageError  # noqa: E402
+from perfpilot.tasks.imagenet.dataset import (  # noqa: E402
     ImagenetDataset,
     cached_arrays,
     make_synthetic_imagenet,
     preprocess_vgg,
     resize_with_aspect_ratio,
 )
-from perfpilot.errors import UsageError  # noqa: E402
 
 MEANS = np.array([123.68, 116.78, 103.94], dtype=np.float32)
 

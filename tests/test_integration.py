@@ -211,7 +211,7 @@ def test_killed_child_is_a_failed_run(workspace: Workspace) -> None:
 def test_resnet50_standin_pipeline_end_to_end(tmp_path: Path) -> None:
     """Synthetic ImageNet folder -> reference preprocessing -> stand-in -> LoadGen -> top-1."""
     pytest.importorskip("cv2", reason="needs OpenCV: pip install 'perfpilot[vision]'")
-    from perfpilot.catalog.imagenet import make_synthetic_imagenet
+    from perfpilot.tasks.imagenet.dataset import make_synthetic_imagenet
 
     folder = make_synthetic_imagenet(tmp_path / "imagenet", count=24, seed=7)
     ws = Workspace(tmp_path / "ws")
@@ -230,7 +230,7 @@ def test_resnet50_standin_pipeline_end_to_end(tmp_path: Path) -> None:
     # Response = ArgMax:0 - 1, the reference's offset for the 1001-class ONNX model.
     import onnxruntime as ort
 
-    from perfpilot.catalog.imagenet import ImagenetDataset
+    from perfpilot.tasks.imagenet.dataset import ImagenetDataset
 
     session = ort.InferenceSession(acc.model.path, providers=["CPUExecutionProvider"])
     data = ImagenetDataset(folder, size=16)

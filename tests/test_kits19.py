@@ -11,16 +11,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from perfpilot.accuracy.kits import dice_scores, score_kits
-from perfpilot.catalog.kits19 import INDEX_FILE, Kits19Dataset, make_synthetic_kits19
-from perfpilot.engine.volumes import (
+from perfpilot.errors import UsageError
+from perfpilot.tasks.kits19.adapter import (
     argmax_classes,
     gaussian_importance,
     segment_volume,
     sliding_window_scores,
     window_starts,
 )
-from perfpilot.errors import UsageError
+from perfpilot.tasks.kits19.dataset import INDEX_FILE, Kits19Dataset, make_synthetic_kits19
+from perfpilot.tasks.kits19.scorer import dice_scores, score_kits
 from tests.conftest import need_backend, run_cli
 
 MEANS = np.array([-1.0, 1.0, 2.0], dtype=np.float32)  # the synthetic cases' class intensities
@@ -252,9 +252,9 @@ def test_standin_has_the_official_signature() -> None:
     need_backend("onnxruntime")
     import onnxruntime as ort
 
-    from perfpilot.catalog import get_task
-    from perfpilot.catalog.unet3d import ensure_unet_standin_tiny
-    from perfpilot.catalog.validate import check_onnx_model
+    from perfpilot.tasks import get_task
+    from perfpilot.tasks.common.validate import check_onnx_model
+    from perfpilot.tasks.kits19.standin import ensure_unet_standin_tiny
 
     path = ensure_unet_standin_tiny()
     check_onnx_model(path, get_task("kits19"))

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from perfpilot.accuracy.wer import levenshtein, score_wer, word_error_rate
-from perfpilot.catalog.librispeech import (
+from perfpilot.errors import ModelFileError, UsageError
+from perfpilot.tasks.librispeech.dataset import (
     BLANK,
     LABELS,
     MANIFEST,
@@ -25,7 +25,7 @@ from perfpilot.catalog.librispeech import (
     read_wav,
     text_to_labels,
 )
-from perfpilot.errors import ModelFileError, UsageError
+from perfpilot.tasks.librispeech.scorer import levenshtein, score_wer, word_error_rate
 from tests.conftest import need_backend, run_cli
 
 
@@ -185,7 +185,7 @@ def test_mel_filterbank_matches_independent_slaney() -> None:
 @pytest.mark.parametrize("samples", [16000, 7777, 480 * 3 + 1])
 def test_features_match_independent_computation(samples: int) -> None:
     torch = pytest.importorskip("torch")
-    from perfpilot.backends.pytorch.rnnt_net import Featurizer
+    from perfpilot.tasks.librispeech.torch_net import Featurizer
 
     rng = np.random.default_rng(samples)
     t = np.arange(samples) / 16000
@@ -241,7 +241,7 @@ def test_score_wer_reads_int64_responses(tmp_path: Path) -> None:
 
 def test_standin_checkpoint_has_the_official_layout_and_round_trips(tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
-    from perfpilot.backends.pytorch import rnnt_net
+    from perfpilot.tasks.librispeech import torch_net as rnnt_net
 
     path = tmp_path / "rnnt.pt"
     path.write_bytes(rnnt_net.standin_checkpoint_bytes())
@@ -277,7 +277,7 @@ def test_standin_checkpoint_has_the_official_layout_and_round_trips(tmp_path: Pa
 
 def test_official_size_has_the_published_parameter_count() -> None:
     torch = pytest.importorskip("torch")
-    from perfpilot.backends.pytorch.rnnt_net import OFFICIAL, RNNT
+    from perfpilot.tasks.librispeech.torch_net import OFFICIAL, RNNT
 
     with torch.device("meta"):
         model = RNNT(OFFICIAL)
@@ -306,7 +306,7 @@ def _reference_greedy(net: object, encoded: object, length: int, max_symbols: in
 
 def test_greedy_decoding_matches_the_reference_loop(speech_dir: Path) -> None:
     torch = pytest.importorskip("torch")
-    from perfpilot.backends.pytorch import rnnt_net
+    from perfpilot.tasks.librispeech import torch_net as rnnt_net
 
     state = rnnt_net.standin_state_dict()
     model = rnnt_net.RNNT(rnnt_net.TINY)
@@ -337,8 +337,8 @@ def test_rnnt_standin_through_the_cli(tmp_path: Path) -> None:
     need_backend("pytorch")
     import torch
 
-    from perfpilot.backends.pytorch.rnnt_net import load_rnnt
-    from perfpilot.catalog.librispeech import ensure_rnnt_standin_tiny
+    from perfpilot.tasks.librispeech.dataset import ensure_rnnt_standin_tiny
+    from perfpilot.tasks.librispeech.torch_net import load_rnnt
 
     data = tmp_path / "ls"
     made = run_cli("dataset", "synthetic-librispeech", str(data), "--count", "3")
@@ -400,8 +400,8 @@ def test_pytorch_backend_checks_and_loads_rnnt_checkpoints(tmp_path: Path) -> No
 
     from perfpilot.backends import BackendConfig
     from perfpilot.backends.pytorch.backend import PyTorchBackend
-    from perfpilot.backends.pytorch.rnnt_net import standin_checkpoint_bytes
-    from perfpilot.engine.speech import Transcripts, transcript_responses
+    from perfpilot.tasks.librispeech.adapter import Transcripts, transcript_responses
+    from perfpilot.tasks.librispeech.torch_net import standin_checkpoint_bytes
 
     path = tmp_path / "rnnt.pt"
     path.write_bytes(standin_checkpoint_bytes())

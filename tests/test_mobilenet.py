@@ -12,13 +12,12 @@ import pytest
 
 cv2 = pytest.importorskip("cv2", reason="needs OpenCV: pip install 'perfpilot[vision]'")
 
-from perfpilot.catalog import get_model  # noqa: E402
-from perfpilot.catalog.imagenet import (  # noqa: E402
+from perfpilot.errors import UsageError  # noqa: E402
+from perfpilot.tasks import get_model, model_task  # noqa: E402
+from perfpilot.tasks.imagenet.dataset import (  # noqa: E402
     ImagenetDataset,
     preprocess_mobilenet,
 )
-from perfpilot.catalog.registry import model_task  # noqa: E402
-from perfpilot.errors import UsageError  # noqa: E402
 from tests.conftest import run_cli  # noqa: E402
 
 INPUT = "input:0"
@@ -88,7 +87,7 @@ def tiny_mobilenet(tmp_path_factory: pytest.TempPathFactory) -> Path:
     official ONNX's output."""
     from onnx import TensorProto, helper, numpy_helper
 
-    from perfpilot.catalog.onnx_build import model_bytes
+    from perfpilot.tasks.common.onnx_build import model_bytes
 
     w, b = _weights()
     graph = helper.make_graph(

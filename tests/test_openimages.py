@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from perfpilot.accuracy.coco import score_map
-from perfpilot.catalog.openimages import (
+from perfpilot.errors import UsageError
+from perfpilot.tasks.openimages.dataset import (
     ANNOTATIONS,
     IMAGES,
     OpenImagesDataset,
@@ -18,7 +18,7 @@ from perfpilot.catalog.openimages import (
     postprocess_retinanet,
     preprocess_retinanet,
 )
-from perfpilot.errors import UsageError
+from perfpilot.tasks.openimages.scorer import score_map
 from tests.conftest import run_cli
 
 cv2 = pytest.importorskip("cv2")

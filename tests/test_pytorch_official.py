@@ -40,7 +40,7 @@ def _torchvision_state(standin: Path, seed: int = 7) -> dict[str, torch.Tensor]:
     becomes conv + batch norm with random statistics (the conv weight scaled so the pair
     computes the same function), and the 1001-class classifier loses class 0 (TF's
     "background"), leaving TorchVision's 1000 classes in the same order."""
-    from perfpilot.catalog.resnet50_graph import read_resnet50_standin
+    from perfpilot.tasks.imagenet.graph import read_resnet50_standin
 
     found = read_resnet50_standin(standin)
     assert found is not None
@@ -119,8 +119,8 @@ def test_torchvision_resnet50_state_dict_gives_the_standins_logits(
 
 
 def test_the_official_key_layout_is_what_loads(resnet_pth: Path) -> None:
-    from perfpilot.backends.pytorch.resnet50_net import TvResNet
-    from perfpilot.backends.pytorch.state_dict import load_state_dict_model
+    from perfpilot.tasks.common.torch_state import load_state_dict_model
+    from perfpilot.tasks.imagenet.torch_net import TvResNet
 
     found, net = load_state_dict_model(resnet_pth, (1000,))
     assert isinstance(net, TvResNet) and not net.training
@@ -141,7 +141,7 @@ def test_the_official_key_layout_is_what_loads(resnet_pth: Path) -> None:
 
 
 def _tiny_resnet(classes: int = 1000) -> dict[str, torch.Tensor]:
-    from perfpilot.backends.pytorch.resnet50_net import TvResNetShape
+    from perfpilot.tasks.imagenet.torch_net import TvResNetShape
 
     torch.manual_seed(0)
     net = TvResNetShape(stem=8, widths=(2, 4, 4, 4), blocks=(1, 2, 1, 1), classes=classes)
@@ -159,7 +159,7 @@ def test_a_suffixless_zip_state_dict_loads_like_a_store_object(tmp_path: Path) -
         out = backend.predict(x)
     finally:
         backend.close()
-    from perfpilot.backends.pytorch.resnet50_net import TvResNetShape
+    from perfpilot.tasks.imagenet.torch_net import TvResNetShape
 
     ref = TvResNetShape(8, (2, 4, 4, 4), (1, 2, 1, 1), 1000).build()
     ref.load_state_dict(state)
@@ -206,7 +206,7 @@ def test_state_dicts_that_do_not_fit_are_refused_naming_keys(tmp_path: Path) -> 
 
 
 def test_a_pickled_module_is_refused_without_running_its_pickle(tmp_path: Path) -> None:
-    from perfpilot.backends.pytorch.state_dict import read_state_dict
+    from perfpilot.tasks.common.torch_state import read_state_dict
 
     path = tmp_path / "module.pth"
     torch.save(torch.nn.Linear(2, 2), path)  # torch.save(model): needs code to unpickle
@@ -255,7 +255,7 @@ def bert_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     import onnx
     from onnx import numpy_helper
 
-    from perfpilot.catalog.bert import ensure_bert_standin_tiny
+    from perfpilot.tasks.squad.standin import ensure_bert_standin_tiny
 
     need_backend("pytorch")
     folder = tmp_path_factory.mktemp("bert")
@@ -302,8 +302,8 @@ def _squad_batch(n: int = 2) -> np.ndarray:
 def test_hf_bert_state_dict_gives_the_onnx_logits(bert_files: tuple[Path, Path]) -> None:
     import onnxruntime as ort
 
-    from perfpilot.catalog.bert import INPUTS
-    from perfpilot.engine.harness import NamedInputs
+    from perfpilot.tasks.squad.adapter import NamedInputs
+    from perfpilot.tasks.squad.standin import INPUTS
 
     onnx_path, pt_path = bert_files
     batch = _squad_batch()
@@ -328,7 +328,7 @@ def test_hf_bert_state_dict_gives_the_onnx_logits(bert_files: tuple[Path, Path])
 
 def test_bert_config_comes_from_the_shapes(bert_files: tuple[Path, Path], tmp_path: Path) -> None:
     from perfpilot.backends.pytorch.backend import PyTorchBackend
-    from perfpilot.backends.pytorch.state_dict import load_state_dict_model
+    from perfpilot.tasks.common.torch_state import load_state_dict_model
 
     _, pt_path = bert_files
     found, _ = load_state_dict_model(pt_path, (SEQ, 2))
@@ -350,8 +350,7 @@ def test_bert_config_comes_from_the_shapes(bert_files: tuple[Path, Path], tmp_pa
 
 
 def test_catalog_entries_are_runnable_with_the_reference_settings() -> None:
-    from perfpilot.catalog import get_model
-    from perfpilot.catalog.registry import model_task
+    from perfpilot.tasks import get_model, model_task
 
     resnet = get_model("resnet50-pytorch")
     assert resnet.runnable and resnet.format == "pytorch" and resnet.postprocess == "argmax"
@@ -366,7 +365,7 @@ def test_catalog_entries_are_runnable_with_the_reference_settings() -> None:
 
 def test_pytorch_preprocessing_is_torchvisions(tmp_path: Path) -> None:
     pytest.importorskip("PIL", reason="needs Pillow")
-    from perfpilot.catalog.imagenet_pytorch import MEAN, STD, crop_box, preprocess_pytorch
+    from perfpilot.tasks.imagenet.preprocess_pytorch import MEAN, STD, crop_box, preprocess_pytorch
 
     # Short side already 256: no resampling, so the crop can be read off exactly. Pixel
     # values encode their column; torchvision's crop offset is round(77 / 2) = 38.
@@ -387,10 +386,9 @@ def test_pytorch_preprocessing_is_torchvisions(tmp_path: Path) -> None:
 
 def test_resnet50_pytorch_dataset_uses_the_pytorch_preprocessing(images: Path) -> None:
     pytest.importorskip("PIL", reason="needs Pillow")
-    from perfpilot.catalog import get_model
-    from perfpilot.catalog.imagenet import ImagenetDataset, load_image
-    from perfpilot.catalog.imagenet_pytorch import preprocess_pytorch
-    from perfpilot.catalog.registry import model_task
+    from perfpilot.tasks import get_model, model_task
+    from perfpilot.tasks.imagenet.dataset import ImagenetDataset, load_image
+    from perfpilot.tasks.imagenet.preprocess_pytorch import preprocess_pytorch
 
     dataset = model_task(get_model("resnet50-pytorch")).load_dataset(images, 2)
     assert isinstance(dataset, ImagenetDataset)
@@ -418,16 +416,16 @@ def test_run_uses_the_cached_artifact(
     download. A made-up file has another MD5 than the official one, so the test gives
     the catalog entry this file's MD5."""
     from perfpilot.artifacts import cache
-    from perfpilot.catalog import registry
     from perfpilot.config.run import RunConfig
     from perfpilot.engine.runner import prepare
+    from perfpilot.tasks import registry
 
     need_backend("pytorch")
     path = tmp_path / "resnet50-19c8e357.pth"
     torch.save(_tiny_resnet(), path)
     md5 = hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()
-    spec = registry.MODELS["resnet50-pytorch"]
-    monkeypatch.setitem(registry.MODELS, spec.name, dataclasses.replace(spec, md5=md5))
+    spec = registry.models()["resnet50-pytorch"]
+    monkeypatch.setitem(registry.models(), spec.name, dataclasses.replace(spec, md5=md5))
     monkeypatch.setenv("PERFPILOT_OFFLINE", "1")
     stored = cache.add(path, spec.artifact or "", md5=md5)
     prepared = prepare(RunConfig(model="resnet50-pytorch", backend="pytorch", dataset_path=images))
@@ -468,7 +466,7 @@ def test_resnet50_pytorch_runs_end_to_end(images: Path, tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_bert_99_pytorch_runs_end_to_end(bert_files: tuple[Path, Path], tmp_path: Path) -> None:
-    from perfpilot.catalog.squad import make_synthetic_squad
+    from perfpilot.tasks.squad.dataset import make_synthetic_squad
 
     squad = make_synthetic_squad(tmp_path / "squad", articles=1)
     result = run_cli(
@@ -504,7 +502,7 @@ def test_a_bad_model_file_is_a_one_line_usage_error(tmp_path: Path, images: Path
 
 @pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")
 def test_torchscript_files_still_load_as_torchscript(tmp_path: Path) -> None:
-    from perfpilot.backends.pytorch.state_dict import is_torch_save, is_torchscript
+    from perfpilot.tasks.common.torch_state import is_torch_save, is_torchscript
 
     path = tmp_path / "scaled.pt"
     torch.jit.save(torch.jit.script(torch.nn.Linear(4, 3)), str(path))

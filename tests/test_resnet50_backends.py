@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from perfpilot.backends import BackendConfig, create_backend
-from perfpilot.catalog.builtin import ensure_resnet50_standin
+from perfpilot.tasks.common.builtin import ensure_resnet50_standin
 from tests.conftest import need_backend, run_cli
 
 #: Softmax scores of 1001 classes are about 1e-3 each; fp32 kernels that sum 2048-long
@@ -21,7 +21,7 @@ SOFTMAX_ATOL = 1e-6
 
 @pytest.fixture(scope="module")
 def batch(images: Path) -> np.ndarray:
-    from perfpilot.catalog.imagenet import ImagenetDataset
+    from perfpilot.tasks.imagenet.dataset import ImagenetDataset
 
     return ImagenetDataset(images, size=2).samples(np.arange(2))
 
@@ -32,7 +32,7 @@ def test_pytorch_standin_matches_onnxruntime(
     need_backend("pytorch")
     import torch
 
-    from perfpilot.backends.pytorch.resnet50_net import load_resnet50_standin
+    from perfpilot.tasks.imagenet.torch_net import load_resnet50_standin
 
     net = load_resnet50_standin(standin)
     assert net is not None
@@ -57,7 +57,7 @@ def test_pytorch_refuses_a_graph_that_is_not_the_standin(
     need_backend("pytorch")
     import onnx
 
-    from perfpilot.backends.pytorch.resnet50_net import load_resnet50_standin
+    from perfpilot.tasks.imagenet.torch_net import load_resnet50_standin
 
     assert load_resnet50_standin(digits_model) is None
     model = onnx.load(str(standin))
@@ -128,7 +128,7 @@ def test_standin_pipeline_end_to_end(tmp_path: Path, images: Path, backend: str)
     # The accuracy log holds the class each image got: onnxruntime's ArgMax:0 - 1.
     import onnxruntime as ort
 
-    from perfpilot.catalog.imagenet import ImagenetDataset
+    from perfpilot.tasks.imagenet.dataset import ImagenetDataset
 
     session = ort.InferenceSession(str(ensure_resnet50_standin()))
     (argmax,) = session.run(

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from perfpilot.backends import BackendConfig, create_backend
-from perfpilot.catalog.builtin import ensure_resnet50_standin
 from perfpilot.errors import ModelFileError
+from perfpilot.tasks.common.builtin import ensure_resnet50_standin
 from tests.conftest import need_backend, run_cli
 
 #: The stand-in's random weights make its softmax nearly one-hot (every synthetic image
@@ -34,7 +34,7 @@ def _assert_scores(got: np.ndarray, expected: np.ndarray) -> None:
 
 @pytest.fixture(scope="module")
 def batch(images: Path) -> np.ndarray:
-    from perfpilot.catalog.imagenet import ImagenetDataset
+    from perfpilot.tasks.imagenet.dataset import ImagenetDataset
 
     return ImagenetDataset(images, size=4).samples(np.arange(4))
 
@@ -172,7 +172,7 @@ def test_standin_pipeline_end_to_end(tmp_path: Path, images: Path, backend: str)
     # The accuracy log holds the class each image got: onnxruntime's ArgMax:0 - 1.
     import onnxruntime as ort
 
-    from perfpilot.catalog.imagenet import ImagenetDataset
+    from perfpilot.tasks.imagenet.dataset import ImagenetDataset
 
     session = ort.InferenceSession(str(ensure_resnet50_standin()))
     (argmax,) = session.run(

@@ -152,7 +152,7 @@ def test_import_then_compare_beside_local_resnet50_runs(tmp_path: Path) -> None:
     """The done-when case: published Intel resnet50 beside a local run of resnet50 (the
     stand-in, on a synthetic ImageNet folder)."""
     pytest.importorskip("cv2", reason="needs OpenCV: pip install 'perfpilot[vision]'")
-    from perfpilot.catalog.imagenet import make_synthetic_imagenet
+    from perfpilot.tasks.imagenet.dataset import make_synthetic_imagenet
 
     ws = Workspace(tmp_path / "ws")
     folder = make_synthetic_imagenet(tmp_path / "imagenet", count=16, seed=3)

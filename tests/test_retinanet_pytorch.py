@@ -20,7 +20,7 @@ from tests.conftest import need_backend, run_cli
 
 torch = pytest.importorskip("torch", reason="the pytorch backend is not installed")
 
-from perfpilot.backends.pytorch import retinanet_net as R  # noqa: E402
+from perfpilot.tasks.openimages import torch_net as R  # noqa: E402
 
 #: A small network of the reference's layout: 1-2 bottlenecks a stage, 2 groups, FPN of 8.
 SMALL = R.RetinaNetShape(
@@ -104,7 +104,7 @@ def test_full_model_keys_shapes_and_parameter_count() -> None:
 
 
 def test_catalog_entry_runs_on_the_pytorch_backend() -> None:
-    from perfpilot.catalog import get_model
+    from perfpilot.tasks import get_model
 
     spec = get_model("retinanet-pytorch")
     assert spec.runnable and spec.format == "pytorch" and spec.task == "openimages"
@@ -393,7 +393,7 @@ def test_cli_accuracy_and_performance_on_synthetic_openimages(tmp_path: Path) ->
     need_backend("pytorch")
     pytest.importorskip("cv2")
     pytest.importorskip("pycocotools")
-    from perfpilot.catalog.openimages import make_synthetic_openimages
+    from perfpilot.tasks.openimages.dataset import make_synthetic_openimages
 
     data = make_synthetic_openimages(tmp_path / "oi", count=4)
     model = tmp_path / "retinanet.pth"
@@ -429,7 +429,7 @@ def test_cli_accuracy_and_performance_on_synthetic_openimages(tmp_path: Path) ->
 def test_cli_refuses_a_bad_file(tmp_path: Path) -> None:
     need_backend("pytorch")
     pytest.importorskip("cv2")
-    from perfpilot.catalog.openimages import make_synthetic_openimages
+    from perfpilot.tasks.openimages.dataset import make_synthetic_openimages
 
     data = make_synthetic_openimages(tmp_path / "oi", count=1)
     bad = tmp_path / "bad.pth"

@@ -10,7 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from perfpilot.accuracy.squad import (
+from perfpilot.errors import UsageError
+from perfpilot.tasks.squad.dataset import (
+    Example,
+    SquadDataset,
+    build_features,
+    make_synthetic_squad,
+    split_document,
+)
+from perfpilot.tasks.squad.scorer import (
     evaluate,
     exact_match_score,
     f1_score,
@@ -18,15 +26,7 @@ from perfpilot.accuracy.squad import (
     normalize_answer,
     score_squad,
 )
-from perfpilot.catalog.squad import (
-    Example,
-    SquadDataset,
-    build_features,
-    make_synthetic_squad,
-    split_document,
-)
-from perfpilot.catalog.wordpiece import UNK, WordpieceTokenizer, basic_tokenize
-from perfpilot.errors import UsageError
+from perfpilot.tasks.squad.wordpiece import UNK, WordpieceTokenizer, basic_tokenize
 
 # The regular expression the MLPerf submission checker reads accuracy.txt with.
 CHECKER_F1 = re.compile(r"^{[\"\']exact_match[\"\']\:\s*[\d\.]+,\s*[\"\']f1[\"\']\:\s*([\d\.]+)}")

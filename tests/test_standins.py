@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from perfpilot.catalog.standins import RESNET50_INPUT, resnet50_onnx_bytes
+from perfpilot.tasks.imagenet.standin import RESNET50_INPUT, resnet50_onnx_bytes
 
 
 @pytest.fixture(scope="module")

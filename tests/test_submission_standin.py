@@ -25,7 +25,7 @@ ONLY = ["SingleStream", "Offline", "MultiStream/accuracy", "MultiStream/performa
 
 def test_standin_flow_gives_a_tree_the_checker_accepts(tmp_path: Path, standin: Path) -> None:
     pytest.importorskip("cv2", reason="needs OpenCV: pip install 'perfpilot[vision]'")
-    from perfpilot.catalog.imagenet import make_synthetic_imagenet
+    from perfpilot.tasks.imagenet.dataset import make_synthetic_imagenet
 
     data = make_synthetic_imagenet(tmp_path / "imagenet", count=32, seed=11)
     common = ["--workspace", str(tmp_path / "ws")]

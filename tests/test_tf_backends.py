@@ -15,10 +15,10 @@ import pytest
 
 from perfpilot.backends import BACKENDS, BackendConfig, create_backend
 from perfpilot.backends.registry import backend_class
-from perfpilot.catalog import get_task
-from perfpilot.catalog.builtin import DigitsDataset
 from perfpilot.engine.runner import check_model_file
 from perfpilot.errors import MissingExtraError, ModelFileError, UsageError
+from perfpilot.tasks import get_task
+from perfpilot.tasks.common.builtin import DigitsDataset
 from tests.conftest import run_cli
 
 DIGITS = get_task("digits")
@@ -102,7 +102,7 @@ def test_saved_model_is_cached_and_rebuilt_when_damaged(
     reference: np.ndarray,
 ) -> None:
     _need("tensorflow")
-    from perfpilot.backends.tensorflow.digits import ensure_digits_saved_model
+    from perfpilot.tasks.digits.tf_net import ensure_digits_saved_model
 
     monkeypatch.setenv("PERFPILOT_CACHE", str(tmp_path / "cache"))
     first = ensure_digits_saved_model(digits_model)
@@ -118,7 +118,7 @@ def test_saved_model_is_cached_and_rebuilt_when_damaged(
     (first / "saved_model.pb").write_bytes(b"damaged")
     again = ensure_digits_saved_model(digits_model)
     assert again == first
-    from perfpilot.backends.tensorflow.digits import tree_sha256
+    from perfpilot.tasks.digits.tf_net import tree_sha256
 
     assert manifest.stat().st_mtime_ns != built  # rebuilt, and the manifest says so
     assert json.loads(manifest.read_text())["sha256"] == tree_sha256(again)
@@ -175,8 +175,8 @@ def test_user_saved_model_and_tflite_pass_the_check_and_run(
 ) -> None:
     _need("tensorflow")
     _need("tflite")
-    from perfpilot.backends.tensorflow.digits import ensure_digits_saved_model
     from perfpilot.backends.tflite.convert import ensure_digits_tflite
+    from perfpilot.tasks.digits.tf_net import ensure_digits_saved_model
 
     saved = shutil.copytree(ensure_digits_saved_model(digits_model), tmp_path / "my_model")
     lite = Path(shutil.copy(ensure_digits_tflite(digits_model), tmp_path / "my_model.tflite"))
@@ -274,7 +274,7 @@ def test_wrong_or_corrupt_model_files(
 def test_truncated_variables_fail_to_load_with_one_line(tmp_path: Path, digits_model: Path) -> None:
     """The signature (saved_model.pb) is intact, so only loading can find the damage."""
     _need("tensorflow")
-    from perfpilot.backends.tensorflow.digits import ensure_digits_saved_model
+    from perfpilot.tasks.digits.tf_net import ensure_digits_saved_model
 
     saved = shutil.copytree(ensure_digits_saved_model(digits_model), tmp_path / "exported")
     (data,) = (saved / "variables").glob("variables.data*")
@@ -354,7 +354,7 @@ def test_run_builtin_model_end_to_end(tmp_path: Path, digits_model: Path, name: 
 @pytest.mark.slow
 def test_run_user_saved_model_directory(tmp_path: Path, digits_model: Path) -> None:
     _need("tensorflow")
-    from perfpilot.backends.tensorflow.digits import ensure_digits_saved_model
+    from perfpilot.tasks.digits.tf_net import ensure_digits_saved_model
 
     saved = shutil.copytree(ensure_digits_saved_model(digits_model), tmp_path / "exported")
     ws = tmp_path / "ws"

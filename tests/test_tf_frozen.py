@@ -14,9 +14,8 @@ import numpy as np
 import pytest
 
 from perfpilot.backends import BackendConfig, create_backend
-from perfpilot.catalog import get_model
-from perfpilot.catalog.registry import model_task
 from perfpilot.errors import ModelFileError
+from perfpilot.tasks import get_model, model_task
 from tests.conftest import need_backend, run_cli
 
 CLASSES = 1001
@@ -142,14 +141,14 @@ def test_run_takes_the_cached_pb_and_nhwc_samples(
     import hashlib
 
     from perfpilot.artifacts import cache
-    from perfpilot.catalog import registry
     from perfpilot.config.run import RunConfig
     from perfpilot.engine.runner import prepare
+    from perfpilot.tasks import registry
 
     _tf()
     md5 = hashlib.md5(resnet_pb.read_bytes(), usedforsecurity=False).hexdigest()
-    spec = registry.MODELS["resnet50-tf"]
-    monkeypatch.setitem(registry.MODELS, spec.name, dataclasses.replace(spec, md5=md5))
+    spec = registry.models()["resnet50-tf"]
+    monkeypatch.setitem(registry.models(), spec.name, dataclasses.replace(spec, md5=md5))
     monkeypatch.setenv("PERFPILOT_OFFLINE", "1")
     stored = cache.add(resnet_pb, spec.artifact or "", md5=md5)
     cfg = RunConfig(model="resnet50-tf", backend="tensorflow", dataset_path=images)
@@ -205,7 +204,7 @@ def test_bad_pb_through_the_cli_exits_2_with_one_line(tmp_path: Path, images: Pa
 
 
 def test_nhwc_samples_are_the_nchw_ones_transposed_and_cached_apart(images: Path) -> None:
-    from perfpilot.catalog.imagenet import ImagenetDataset
+    from perfpilot.tasks.imagenet.dataset import ImagenetDataset
 
     nchw = ImagenetDataset(images, size=3)
     nhwc = model_task(get_model("resnet50-tf")).load_dataset(images, 3)
@@ -232,7 +231,7 @@ def test_resnet50_tf_end_to_end_on_a_frozen_graph(
     acc, perf = json.loads(proc.stdout)
     assert acc["status"] == "ok" and perf["status"] == "ok", (acc["error"], perf["error"])
     assert acc["accuracy"]["total"] == 8 and perf["result"]["metric"] > 0
-    from perfpilot.catalog.imagenet import ImagenetDataset
+    from perfpilot.tasks.imagenet.dataset import ImagenetDataset
 
     x = ImagenetDataset(images, layout="NHWC").samples(np.arange(8))
     expected = _resnet_numpy(_resnet_weights(), x).argmax(axis=1) - 1  # ArgMax:0, offset -1
@@ -248,7 +247,7 @@ def test_resnet50_tf_end_to_end_on_a_frozen_graph(
 
 @pytest.fixture(scope="module")
 def squad_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from perfpilot.catalog.squad import make_synthetic_squad
+    from perfpilot.tasks.squad.dataset import make_synthetic_squad
 
     return make_synthetic_squad(tmp_path_factory.mktemp("squad"), articles=1)
 
@@ -300,8 +299,8 @@ def test_bert_frozen_graph_is_fed_by_name_in_slices(
     squad_dir: Path, tmp_path: Path, batch: int
 ) -> None:
     """The official graph fixes batch 1: a batch of 3 goes in slices (batch 2: padded)."""
-    from perfpilot.catalog.squad import SquadDataset
-    from perfpilot.engine.harness import NamedInputs
+    from perfpilot.tasks.squad.adapter import NamedInputs
+    from perfpilot.tasks.squad.dataset import SquadDataset
 
     spec = get_model("bert-99-tensorflow")
     assert spec.runnable and spec.output_names == ("logits:0",)
@@ -331,7 +330,7 @@ def test_bert_tf_end_to_end_on_synthetic_squad(squad_dir: Path, tmp_path: Path) 
     acc, perf = json.loads(proc.stdout)
     assert acc["status"] == "ok" and perf["status"] == "ok", (acc["error"], perf["error"])
     assert acc["accuracy"]["metric"] == "F1" and acc["accuracy"]["target"] is not None
-    from perfpilot.catalog.squad import SquadDataset
+    from perfpilot.tasks.squad.dataset import SquadDataset
 
     dataset = SquadDataset(squad_dir)
     log = json.loads((Path(acc["run_dir"]) / "mlperf_log_accuracy.json").read_text())

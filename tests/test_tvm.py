@@ -14,8 +14,8 @@ import pytest
 
 from perfpilot.backends import BACKENDS, BackendConfig, create_backend
 from perfpilot.backends.registry import backend_class
-from perfpilot.catalog.builtin import DigitsDataset
 from perfpilot.errors import ModelFileError, UsageError
+from perfpilot.tasks.common.builtin import DigitsDataset
 
 entry = BACKENDS["tvm"]
 pytestmark = pytest.mark.skipif(

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from perfpilot.backends import BACKENDS, BackendConfig, create_backend
-from perfpilot.catalog.builtin import DigitsDataset
 from perfpilot.errors import UsageError
+from perfpilot.tasks.common.builtin import DigitsDataset
 
 entry = BACKENDS["tvm"]
 pytestmark = pytest.mark.skipif(

@@ -3,9 +3,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from perfpilot.catalog import get_task
-from perfpilot.catalog.validate import check_onnx_model
 from perfpilot.errors import ModelFileError, UsageError
+from perfpilot.tasks import get_task
+from perfpilot.tasks.common.validate import check_onnx_model
 
 
 def _model(path: Path, shape: list[object], out: int = 10) -> Path:

@@ -122,9 +122,9 @@ def cache_path(name: str) -> None:
 def cache_fetch(model: str) -> None:
     """Download catalog MODEL's official file into the store (tries each mirror, checks
     the published checksum) and print its path."""
-    from perfpilot.catalog import get_model
-    from perfpilot.catalog.official import fetch_model
     from perfpilot.errors import UsageError
+    from perfpilot.tasks import get_model
+    from perfpilot.tasks.common.fetch import fetch_model
 
     spec = get_model(model)
     if not spec.urls:

@@ -20,10 +20,10 @@ def models() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def models_list(as_json: bool) -> None:
     """List the catalog's models with their task, format and accuracy target."""
-    from perfpilot.catalog import MODELS, get_task
+    from perfpilot.tasks import get_task, models
 
     rows: list[dict[str, Any]] = []
-    for spec in MODELS.values():
+    for spec in models().values():
         task = get_task(spec.task)
         rows.append(
             {

@@ -19,7 +19,7 @@ def dataset() -> None:
 def synthetic_imagenet(folder: Path, count: int, seed: int) -> None:
     """Write COUNT synthetic JPEGs and a val_map.txt into FOLDER (an ImageNet stand-in:
     runs the pipeline end to end; its accuracy means nothing)."""
-    from perfpilot.catalog.imagenet import make_synthetic_imagenet
+    from perfpilot.tasks.imagenet.dataset import make_synthetic_imagenet
 
     make_synthetic_imagenet(folder, count=count, seed=seed)
     click.echo(f"wrote {count} images and val_map.txt to {folder}")
@@ -33,7 +33,7 @@ def synthetic_squad(folder: Path, articles: int, seed: int) -> None:
     """Write a small SQuAD v1.1-format dev-v1.1.json and a vocab.txt covering it into
     FOLDER (a SQuAD stand-in for BERT: runs the pipeline end to end; its accuracy means
     nothing)."""
-    from perfpilot.catalog.squad import make_synthetic_squad, read_examples
+    from perfpilot.tasks.squad.dataset import make_synthetic_squad, read_examples
 
     make_synthetic_squad(folder, articles=articles, seed=seed)
     count = len(read_examples(folder / "dev-v1.1.json"))
@@ -49,7 +49,7 @@ def synthetic_kits19(folder: Path, count: int, seed: int) -> None:
     preprocessed_files.pkl into FOLDER, in the layout of the 3D-UNet reference's
     preprocess.py (a KiTS19 stand-in: runs the pipeline end to end; its DICE means
     nothing)."""
-    from perfpilot.catalog.kits19 import make_synthetic_kits19
+    from perfpilot.tasks.kits19.dataset import make_synthetic_kits19
 
     make_synthetic_kits19(folder, count=count, seed=seed)
     click.echo(f"wrote {count} cases and preprocessed_files.pkl to {folder}")
@@ -64,7 +64,7 @@ def synthetic_librispeech(folder: Path, count: int, seed: int) -> None:
     as the reference does) and dev-clean-wav.json into FOLDER, in the layout of the
     reference's convert_librispeech.py (a LibriSpeech stand-in: runs the pipeline end to
     end; its WER means nothing)."""
-    from perfpilot.catalog.librispeech import MANIFEST, make_synthetic_librispeech
+    from perfpilot.tasks.librispeech.dataset import MANIFEST, make_synthetic_librispeech
 
     make_synthetic_librispeech(folder, count=count, seed=seed)
     click.echo(f"wrote {count + 1} clips and {MANIFEST} to {folder}")
@@ -93,7 +93,7 @@ def synthetic_criteo(folder: Path, count: int, variant: str, seed: int) -> None:
     """Write COUNT rows of multi-hot Criteo day 23 (dense .npy, 26-table sparse .npz,
     labels .npy) into FOLDER, in the layout of the DLRM-v2 reference (a Criteo stand-in:
     runs the pipeline end to end; its AUC means nothing)."""
-    from perfpilot.catalog.criteo import aggregation_offsets, make_synthetic_criteo
+    from perfpilot.tasks.criteo.dataset import aggregation_offsets, make_synthetic_criteo
 
     make_synthetic_criteo(folder, rows=count, seed=seed, variant=variant)
     used = (count + 1) // 2 if variant == "multihot-criteo" else count  # the validation half

@@ -102,10 +102,10 @@ def _model_scenarios(model: object) -> list[str]:
     (the model check reports it)."""
     if not isinstance(model, str):
         return list(SCENARIOS)
-    from perfpilot.catalog.registry import MODELS, TASKS
+    from perfpilot.tasks import models, tasks
 
-    spec = MODELS.get(model)
-    task = TASKS.get(spec.task) if spec else None
+    spec = models().get(model)
+    task = tasks().get(spec.task) if spec else None
     if task is None:
         return list(SCENARIOS)
     return [s for s in SCENARIOS if s in task.scenarios]

@@ -12,9 +12,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from perfpilot.backends.base import Backend
-from perfpilot.catalog.registry import Dataset
 from perfpilot.config.run import RunConfig
 from perfpilot.engine.settings import TEST_MIN_DURATION_MS, TEST_MIN_QUERY_COUNT, LoadgenSettings
+from perfpilot.tasks.spec import Dataset
 
 # Offline: ask LoadGen for this much more than measured, so a run that warms up, or
 # finds the machine quieter than calibration did, still lasts the minimum duration.

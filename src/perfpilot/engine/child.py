@@ -85,19 +85,12 @@ def run_test(spec: dict[str, Any], run_dir: Path) -> dict[str, Any]:
 
     from perfpilot.backends import BackendConfig, create_backend
     from perfpilot.backends.base import CalibrationData
-    from perfpilot.catalog import get_model
-    from perfpilot.catalog.registry import model_task
     from perfpilot.config.run import RunConfig
     from perfpilot.engine.calibrate import resolve_settings
-    from perfpilot.engine.harness import (
-        RAGGED,
-        Detections,
-        NamedInputs,
-        QuerySampleLibrary,
-        SystemUnderTest,
-        postprocessor,
-    )
+    from perfpilot.engine.harness import QuerySampleLibrary, SystemUnderTest
     from perfpilot.engine.settings import expected_duration_s
+    from perfpilot.tasks import get_model, model_task
+    from perfpilot.tasks.spec import resolve
 
     cfg = RunConfig.model_validate(spec["config"])
     model = get_model(cfg.model)
@@ -119,23 +112,9 @@ def run_test(spec: dict[str, Any], run_dir: Path) -> dict[str, Any]:
         runtime.use_calibration(
             CalibrationData(dataset.sha256(), dataset.total_count, dataset.samples)
         )
-    input_names = spec.get("input_names") or []
-    if spec.get("postprocess") == "dlrm":  # packed Criteo rows -> dense + multi-hot ids
-        from perfpilot.engine.criteo_inputs import CriteoInputs
-
-        backend = CriteoInputs(runtime, input_names)
-    elif len(input_names) > 1 and runtime.needs_model:  # e.g. BERT's three int64 inputs
-        backend = NamedInputs(runtime, input_names)
-    elif spec.get("postprocess") == "kits19":  # 3D-UNet: sliding window, a case at a time
-        from perfpilot.engine.volumes import SlidingWindow
-
-        backend = SlidingWindow(runtime)
-    elif spec.get("postprocess") == "rnnt" and runtime.needs_model:  # one waveform at a time
-        from perfpilot.engine.speech import Transcripts
-
-        backend = Transcripts(runtime)
-    elif spec.get("postprocess") in RAGGED and runtime.needs_model:  # detectors: batch 1
-        backend = Detections(runtime, input_names[0] if input_names else None)
+    # The task's adapter feeds the model its way and shapes LoadGen's responses.
+    adapter = resolve(task.adapter)(model, tuple(spec.get("input_names") or ()))
+    backend = adapter.wrap(runtime)
     model_path = Path(spec["model_path"]) if spec.get("model_path") else None
     backend.load(model_path)
     # Warm up with the batch the scenario will run: SingleStream queries hold one sample
@@ -203,8 +182,8 @@ def run_test(spec: dict[str, Any], run_dir: Path) -> dict[str, Any]:
         threads=cfg.threads or 1,
         max_wait_ms=cfg.max_wait_ms,
         on_error=on_error,
-        postprocess=postprocessor(spec.get("postprocess", "argmax")),
-        ragged=RAGGED.get(spec.get("postprocess", "")),
+        postprocess=adapter.postprocess,
+        ragged=adapter.responses if adapter.ragged else None,
     )
     # An explicit path inside our fresh run directory: no stray audit.config can apply.
     with GcPauses() as pauses:

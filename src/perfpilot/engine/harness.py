@@ -22,12 +22,8 @@ from typing import Any
 import mlperf_loadgen as lg
 import numpy as np
 
-from perfpilot.backends.base import Backend
-from perfpilot.catalog.registry import Dataset
-from perfpilot.engine.criteo_inputs import dlrm_responses
-from perfpilot.engine.speech import transcript_responses
-from perfpilot.engine.volumes import segmentation_responses
-from perfpilot.engine.wrapper import Wrapper
+from perfpilot.tasks.adapter import Runtime
+from perfpilot.tasks.spec import Dataset
 
 
 class QuerySampleLibrary:
@@ -61,140 +57,21 @@ class QuerySampleLibrary:
         lg.DestroyQSL(self.handle)
 
 
-def argmax_labels(outputs: np.ndarray) -> np.ndarray:
-    """Classification post-processing: class index per sample, int32 (4 bytes each)."""
-    return np.ascontiguousarray(outputs.reshape(len(outputs), -1).argmax(axis=1).astype(np.int32))
-
-
-def postprocessor(kind: str) -> Callable[[np.ndarray], np.ndarray]:
-    """The post-processing a model spec names: ``argmax`` over scores, or ``index`` /
-    ``index-1`` for models that output the class (the reference's offset -1 for the
-    1001-class TF/ONNX ResNet50)."""
-    if kind == "argmax":
-        return argmax_labels
-    if kind == "squad-logits":
-        return squad_logits
-    if kind in RAGGED:  # responses are built by the RAGGED function instead
-        return squad_logits
-    if kind in ("index", "index-1"):
-        offset = -1 if kind == "index-1" else 0
-
-        def index(outputs: np.ndarray) -> np.ndarray:
-            flat = outputs.reshape(len(outputs), -1)
-            # Scores instead of an index (the null backend answers zeros of the task's
-            # output shape): take their argmax, in the same class space.
-            classes = flat[:, 0] if flat.shape[1] == 1 else flat.argmax(axis=1)
-            return np.ascontiguousarray(classes.astype(np.int32) + offset)
-
-        return index
-    raise ValueError(f"unknown post-processing {kind!r}")
-
-
-def squad_logits(outputs: np.ndarray) -> np.ndarray:
-    """BERT post-processing: start/end logits per sample as float32 [seq, 2], the
-    reference SUT's ``np.stack([start, end], axis=-1)``."""
-    return np.ascontiguousarray(outputs, dtype=np.float32)
-
-
-class NamedInputs(Wrapper):
-    """Feeds a model with several named inputs from samples that stack them on axis 1
-    (SQuAD: [n, 3, 384] int64 -> input_ids, input_mask, segment_ids), and stacks the
-    model's outputs on a new last axis ([n, 384, 2] for BERT's start/end logits).
-
-    Only multi-input tasks get this wrapper; single-input models keep the direct path.
-    """
-
-    def __init__(self, inner: Backend, names: Sequence[str]) -> None:
-        super().__init__(inner)
-        self.names = tuple(names)
-
-    def predict(self, batch: np.ndarray) -> np.ndarray:
-        feeds = {name: np.ascontiguousarray(batch[:, i]) for i, name in enumerate(self.names)}
-        outputs = self.inner.predict_named(feeds)
-        return np.stack(outputs, axis=-1)
-
-
-class Detections(Wrapper):
-    """Runs a detection model one image at a time, as the official RetinaNet ONNX needs
-    (batch 1; outputs ``boxes`` [K, 4], ``labels`` [K], ``scores`` [K] without a batch
-    axis). ``predict`` returns one ``(boxes, labels, scores)`` per image, which
-    :func:`retinanet_responses` turns into the ragged per-sample responses."""
-
-    def __init__(self, inner: Backend, input_name: str | None = None) -> None:
-        super().__init__(inner)
-        self.input_name = input_name
-
-    def load(self, model_path: Any) -> None:
-        if self.input_name is None and model_path is not None:
-            import onnx  # the export names no input: read the graph's first real input
-
-            graph = onnx.load(str(model_path), load_external_data=False).graph
-            weights = {t.name for t in graph.initializer}
-            self.input_name = next(i.name for i in graph.input if i.name not in weights)
-        self.inner.load(model_path)
-
-    def predict(self, batch: np.ndarray) -> Any:
-        assert self.input_name is not None, "load() names the input"
-        found = []
-        for i in range(len(batch)):
-            outputs = self.inner.predict_named({self.input_name: batch[i : i + 1]})
-            found.append(_detection_outputs(outputs))
-        return found
-
-
-def _detection_outputs(outputs: Sequence[np.ndarray]) -> tuple[np.ndarray, ...]:
-    """(boxes, labels, scores) from a detector's outputs, whatever their order: boxes are
-    the [K, 4] array, scores the float vector, labels the other one (the export writes
-    boxes, scores, labels; the reference profile lists boxes, labels, scores)."""
-    arrays = [np.asarray(o) for o in outputs]
-    if len(arrays) != 3:
-        raise ValueError(f"a detector must return boxes, labels and scores, got {len(arrays)}")
-    arrays = [a[0] if a.ndim > 1 and a.shape[0] == 1 and a.ndim != 2 else a for a in arrays]
-    boxes = next((a for a in arrays if a.ndim == 2 and a.shape[-1] == 4), None)
-    rest = [a for a in arrays if a is not boxes]
-    if boxes is None or len(rest) != 2:
-        raise ValueError("a detector's outputs must include boxes of shape [K, 4]")
-    floats = [a for a in rest if np.issubdtype(a.dtype, np.floating)]
-    scores = floats[-1] if len(floats) == 1 else rest[1]
-    labels = rest[0] if scores is rest[1] else rest[1]
-    return boxes, labels, scores
-
-
-def retinanet_responses(
-    outputs: Sequence[tuple[np.ndarray, ...]], idx: np.ndarray
-) -> list[np.ndarray]:
-    """Per-image responses: float32 groups of seven (image_idx, ymin, xmin, ymax, xmax,
-    score, label), as the reference's ``PostProcessOpenImagesRetinanet``."""
-    from perfpilot.catalog.openimages import postprocess_retinanet
-
-    return [
-        postprocess_retinanet(int(i), boxes, labels, scores)
-        for i, (boxes, labels, scores) in zip(idx, outputs, strict=True)
-    ]
-
-
-#: Post-processing whose responses differ in size from sample to sample.
-RAGGED: dict[str, Callable[[Any, np.ndarray], list[np.ndarray]]] = {
-    "retinanet": retinanet_responses,
-    "dlrm": dlrm_responses,  # float32 (prediction, label) per row, 100-700 rows a sample
-    "kits19": segmentation_responses,  # uint8 label volumes, one size per case
-    "rnnt": transcript_responses,  # int64 label indices, as many as each utterance decoded
-}
-
-
 class SystemUnderTest:
-    """A SUT over a backend with one of the four scenario strategies."""
+    """A SUT over a backend with one of the four scenario strategies. ``postprocess``
+    makes a batch's fixed-size responses (one row per sample); ``ragged``, where given,
+    makes responses of their own sizes instead (the task adapter decides)."""
 
     def __init__(
         self,
         scenario: str,
-        backend: Backend,
+        backend: Runtime,
         qsl: QuerySampleLibrary,
         batch_size: int,
         threads: int,
         max_wait_ms: float,
         on_error: Callable[[BaseException], None],
-        postprocess: Callable[[np.ndarray], np.ndarray] = argmax_labels,
+        postprocess: Callable[[Any], np.ndarray],
         ragged: Callable[[Any, np.ndarray], list[np.ndarray]] | None = None,
     ) -> None:
         self.scenario = scenario

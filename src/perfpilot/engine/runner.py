@@ -18,20 +18,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from perfpilot.accuracy import score_top1
-from perfpilot.accuracy.auc import score_auc_log
 from perfpilot.artifacts import atomic_write_text, sha256_file
 from perfpilot.backends.base import Backend
 from perfpilot.backends.registry import backend_class
-from perfpilot.catalog import Dataset, ModelSpec, TaskSpec, get_model
-from perfpilot.catalog.registry import model_task
-from perfpilot.catalog.validate import check_onnx_model
 from perfpilot.config.run import RunConfig
 from perfpilot.engine.child import PROGRESS_FILE, RESULT_FILE
 from perfpilot.engine.logparse import parse_result
 from perfpilot.engine.record import AccuracyRecord, ArtifactRecord, RunRecord
 from perfpilot.errors import PerfpilotError, UsageError
 from perfpilot.provenance import software_versions, system_info
+from perfpilot.tasks import Dataset, ModelSpec, TaskSpec, get_model, model_task
+from perfpilot.tasks.common.validate import check_onnx_model
+from perfpilot.tasks.spec import resolve
 from perfpilot.workspace import Workspace
 
 #: progress(label, elapsed_s, expected_s or None); called about four times a second.
@@ -87,11 +85,11 @@ def prepare(cfg: RunConfig) -> Prepared:
     ):
         # The entry names the tensors of its own format's file (retinanet-pytorch: "image"),
         # which a file for another backend does not have: point to the entry for that format.
-        from perfpilot.catalog.registry import MODELS
+        from perfpilot.tasks import models
 
         siblings = [
             m.name
-            for m in MODELS.values()
+            for m in models().values()
             if m.task == model.task
             and m.loadgen_name == model.loadgen_name
             and m.format in formats
@@ -306,47 +304,6 @@ class _Scored(Protocol):
     def line(self) -> str: ...
 
 
-def _score_top1(log: Path, dataset: Dataset) -> _Scored:
-    return score_top1(log, dataset.labels())
-
-
-def _score_squad(log: Path, dataset: Dataset) -> _Scored:
-    from perfpilot.accuracy.squad import score_squad
-
-    # predictions.json beside the log, as the reference's accuracy-squad.py writes it
-    return score_squad(log, dataset, dataset.total_count, log.parent / "predictions.json")  # type: ignore[arg-type]
-
-
-def _score_map(log: Path, dataset: Dataset) -> _Scored:
-    from perfpilot.accuracy.coco import score_map
-
-    return score_map(log, dataset.annotations_path)  # type: ignore[attr-defined]
-
-
-def _score_dice(log: Path, dataset: Dataset) -> _Scored:
-    from perfpilot.accuracy.kits import score_kits
-
-    # summary.csv beside the log, as the reference's accuracy_kits.py writes it
-    return score_kits(log, dataset, log.parent / "summary.csv")  # type: ignore[arg-type]
-
-
-def _score_wer(log: Path, dataset: Dataset) -> _Scored:
-    from perfpilot.accuracy.wer import score_wer
-
-    return score_wer(log, dataset.transcripts())  # type: ignore[attr-defined]
-
-
-#: The accuracy script for each task metric (its line goes to accuracy.txt).
-_SCORERS: dict[str, Callable[[Path, Dataset], _Scored]] = {
-    "top-1": _score_top1,
-    "F1": _score_squad,
-    "mAP": _score_map,
-    "DICE": _score_dice,
-    "100-WER": _score_wer,
-    "AUC": score_auc_log,  # accuracy-dlrm.py; writes the aggregation trace beside the log
-}
-
-
 def check_scenario(cfg: RunConfig, task: TaskSpec) -> None:
     """A usage error for a scenario MLPerf does not define for the task (3D-UNet has no
     Server or MultiStream)."""
@@ -406,8 +363,8 @@ def _finish(
     accuracy = None
     if status == "ok" and cfg.mode == "accuracy":
         try:
-            scorer = _SCORERS[prepared.task.metric]
-            scored = scorer(run_dir / "mlperf_log_accuracy.json", prepared.dataset)
+            scorer = resolve(prepared.task.scorer)
+            scored: _Scored = scorer(run_dir / "mlperf_log_accuracy.json", prepared.dataset)
         except PerfpilotError as err:
             status, error = "failed", err.one_line()
         else:

@@ -217,7 +217,7 @@ def record_row(record: RunRecord) -> dict[str, Any]:
 def mlperf_model(name: str) -> str:
     """The MLPerf benchmark a catalog model runs as (``resnet50-standin`` -> ``resnet50``)."""
     try:
-        from perfpilot.catalog import get_model
+        from perfpilot.tasks import get_model
 
         return str(get_model(name).loadgen_name)
     except PerfpilotError:

@@ -193,7 +193,7 @@ def verify_performance_summary(reference: Path, test: Path) -> Verification:
 
 
 def _load_log(path: Path) -> list[dict[str, Any]]:
-    from perfpilot.accuracy import read_accuracy_log
+    from perfpilot.tasks.common.accuracy_log import read_accuracy_log
 
     return [dict(r) for r in read_accuracy_log(path)]
 
@@ -253,7 +253,7 @@ def accuracy_fallback(
     (baseline) and the sampled responses (compliance) with the top-1 script; write
     ``baseline_accuracy.txt`` and ``compliance_accuracy.txt`` into ``out_dir``. Passes when
     they differ by at most 1 point (percent of the baseline)."""
-    from perfpilot.accuracy import score_top1
+    from perfpilot.tasks.common.classification import score_top1
 
     perf = _load_log(test_log)
     wanted = {int(r["qsl_idx"]) for r in perf}

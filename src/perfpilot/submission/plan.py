@@ -93,7 +93,7 @@ class Rates:
 
 def mlperf_model_for(model: str, round_name: str) -> tuple[str, bool]:
     """(MLPerf model, is it the reference model) for a catalog model in a round."""
-    from perfpilot.catalog import get_model
+    from perfpilot.tasks import get_model
 
     spec = get_model(model)
     rules = rounds.get_round(round_name)
@@ -256,7 +256,7 @@ def make_plan(
     dataset_path: Any = None,
 ) -> Plan:
     """The plan, or a UsageError saying why this submission cannot be made."""
-    from perfpilot.catalog import get_model, get_task
+    from perfpilot.tasks import get_model, get_task
 
     division = division.lower()
     if division not in DIVISIONS:

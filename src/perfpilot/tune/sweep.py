@@ -147,7 +147,7 @@ def _check_names(configs: Sequence[RunConfig]) -> None:
     """Unknown models and backends (or a backend whose extra is missing), and precisions
     a backend cannot run, fail here."""
     from perfpilot.backends.registry import backend_class, get_backend_entry
-    from perfpilot.catalog import get_model
+    from perfpilot.tasks import get_model
 
     for cfg in configs:
         get_model(cfg.model)

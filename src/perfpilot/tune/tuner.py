@@ -296,7 +296,7 @@ class Tuner:
         ns = None if res is None else res.effective.get("target_latency_ns")
         if ns:
             return float(ns) / 1e6
-        from perfpilot.catalog import get_model, get_task
+        from perfpilot.tasks import get_model, get_task
 
         return float(get_task(get_model(self.base.model).task).server_latency_ms)
 

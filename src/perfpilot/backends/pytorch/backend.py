@@ -76,7 +76,7 @@ class PyTorchBackend(Backend):
     def _read(self, path: Path) -> torch.nn.Module:
         import torch
 
-        from perfpilot.backends.pytorch import state_dict
+        from perfpilot.tasks.common import torch_state as state_dict
 
         if not path.is_file():
             raise ModelFileError(f"model file not found: {path}", "Check --model-path.")
@@ -94,8 +94,8 @@ class PyTorchBackend(Backend):
                     "Save the model with torch.jit.save, or give the official state dict.",
                 ) from err
             return module
-        from perfpilot.backends.pytorch.digits_net import load_digits_cnn
-        from perfpilot.backends.pytorch.resnet50_net import load_resnet50_standin
+        from perfpilot.tasks.digits.torch_net import load_digits_cnn
+        from perfpilot.tasks.imagenet.torch_net import load_resnet50_standin
 
         net: torch.nn.Module | None = load_digits_cnn(path) or load_resnet50_standin(path)
         if net is None:
@@ -111,8 +111,9 @@ class PyTorchBackend(Backend):
     def _read_state_dict(self, path: Path) -> torch.nn.Module:
         """A ``torch.save`` file: the ResNet or BERT state dict perfpilot recognises by its
         keys (read once: BERT-large is 1.3 GB), else an RNN-T checkpoint, else refused."""
-        from perfpilot.backends.pytorch import retinanet_net, state_dict
-        from perfpilot.backends.pytorch.rnnt_net import load_rnnt
+        from perfpilot.tasks.common import torch_state as state_dict
+        from perfpilot.tasks.librispeech.torch_net import load_rnnt
+        from perfpilot.tasks.openimages import torch_net as retinanet_net
 
         state = retinanet_net.read_state(path)  # + RetinaNet's pickled model, no code run
         if retinanet_net.is_retinanet(state):
@@ -134,8 +135,9 @@ class PyTorchBackend(Backend):
     ) -> None:
         """Before any test: a state dict must be one of the networks perfpilot builds, and
         fit the task (TorchScript and ONNX files are checked when they load)."""
-        from perfpilot.backends.pytorch import retinanet_net, state_dict
-        from perfpilot.backends.pytorch.rnnt_net import check_rnnt
+        from perfpilot.tasks.common import torch_state as state_dict
+        from perfpilot.tasks.librispeech.torch_net import check_rnnt
+        from perfpilot.tasks.openimages import torch_net as retinanet_net
 
         if not path.is_file():
             return
@@ -182,8 +184,8 @@ class PyTorchBackend(Backend):
         the feeds as positional arguments, in the order given."""
         import torch
 
-        from perfpilot.backends.pytorch.bert_net import BertForQuestionAnswering
-        from perfpilot.backends.pytorch.retinanet_net import RetinaNet
+        from perfpilot.tasks.openimages.torch_net import RetinaNet
+        from perfpilot.tasks.squad.torch_net import BertForQuestionAnswering
 
         module = self._module
         if module is None:

@@ -43,9 +43,10 @@ class BuiltinModel:
 
 def builtin_model(path: Path) -> BuiltinModel | None:
     """The built-in model that the ONNX file ``path`` is, or None (any other file)."""
-    from perfpilot.backends.tensorflow import digits, resnet50
-    from perfpilot.catalog.digits_graph import onnx_digits_weights
-    from perfpilot.catalog.resnet50_graph import read_resnet50_standin
+    from perfpilot.tasks.digits import tf_net as digits
+    from perfpilot.tasks.digits.graph import onnx_digits_weights
+    from perfpilot.tasks.imagenet import tf_net as resnet50
+    from perfpilot.tasks.imagenet.graph import read_resnet50_standin
 
     weights = onnx_digits_weights(path)
     if weights is not None:

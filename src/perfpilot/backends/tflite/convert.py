@@ -26,8 +26,8 @@ from perfpilot.artifacts import (
     sha256_file,
 )
 from perfpilot.backends.tensorflow.builtin import BUILTIN_NAMES, builtin_model
-from perfpilot.catalog.digits_graph import onnx_digits_weights
 from perfpilot.errors import MissingExtraError, ModelFileError
+from perfpilot.tasks.digits.graph import onnx_digits_weights
 
 MANIFEST_SCHEMA = 1
 MANIFEST = "manifest.json"
