@@ -26,6 +26,7 @@ from perfpilot.config import build_run_configs
 from perfpilot.engine.calibrate import measure_throughput
 from perfpilot.engine.runner import resolve_config, run_benchmark
 from perfpilot.errors import PerfpilotError
+from perfpilot.tasks import get_task
 from perfpilot.tasks.common.builtin import ensure_resnet50_standin
 from perfpilot.tasks.imagenet.dataset import ImagenetDataset, make_synthetic_imagenet
 from perfpilot.workspace import Workspace
@@ -76,7 +77,9 @@ def main() -> None:
         threads, bt = cfg.threads or 1, cfg.backend_threads or 1
         raws, ours = [], []
         for i in range(args.rounds):
-            backend = create_backend(name, BackendConfig(threads=bt, output_shape=(1001,)))
+            loader = get_task("imagenet").loader(name)
+            config = BackendConfig(threads=bt, output_shape=(1001,), loader=loader)
+            backend = create_backend(name, config)
             try:
                 backend.load(model)  # tvm compiles here once; later loads read its cache
             except PerfpilotError as err:

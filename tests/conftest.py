@@ -113,3 +113,9 @@ def reference(standin: Path, batch: np.ndarray) -> list[np.ndarray]:
     session = ort.InferenceSession(str(standin), providers=["CPUExecutionProvider"])
     out: list[np.ndarray] = session.run(["ArgMax:0", "softmax_tensor:0"], {"input_tensor:0": batch})
     return out
+
+
+#: The loaders the classic tasks name for the pytorch and TensorFlow backends
+#: (TaskSpec.loaders): tests that build those backends by hand pass them in BackendConfig.
+TORCH_LOADER = "perfpilot.tasks.common.torch_models"
+TF_LOADER = "perfpilot.tasks.common.tf_models"

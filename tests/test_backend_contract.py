@@ -25,8 +25,10 @@ import pytest
 from perfpilot.backends import BACKENDS, Backend, BackendConfig, create_backend
 from perfpilot.backends.registry import BackendEntry, backend_class
 from perfpilot.errors import MissingExtraError, ModelFileError, UsageError
+from perfpilot.tasks import get_task
 from perfpilot.tasks.common.builtin import DigitsDataset
 from perfpilot.tasks.digits import model as digits
+from tests.conftest import TORCH_LOADER
 
 #: fp32 backends against onnxruntime: different kernels sum in different orders, nothing
 #: more (bf16 or TF32 would miss this by orders of magnitude).
@@ -78,7 +80,8 @@ def case(request: pytest.FixtureRequest) -> tuple[str, str]:
 
 
 def _load(name: str, device: str, model: Path, threads: int | None = None) -> Backend:
-    config = BackendConfig(device=device, threads=threads, output_shape=OUTPUT_SHAPE)
+    loader = get_task("digits").loader(name)
+    config = BackendConfig(device=device, threads=threads, output_shape=OUTPUT_SHAPE, loader=loader)
     backend = create_backend(name, config)
     backend.load(model if backend.needs_model else None)
     return backend
@@ -270,7 +273,9 @@ def test_pytorch_refuses_other_files(tmp_path: Path, kind: str) -> None:
         _onnx_identity(path)
     elif kind == "torch-save":  # a pickled state dict: no code to run it with
         torch.save({"w": torch.zeros(3)}, str(path))
-    backend = create_backend("pytorch", BackendConfig(output_shape=OUTPUT_SHAPE))
+    backend = create_backend(
+        "pytorch", BackendConfig(output_shape=OUTPUT_SHAPE, loader=TORCH_LOADER)
+    )
     with pytest.raises(ModelFileError) as caught:
         backend.load(path)
     line = caught.value.one_line()

@@ -26,7 +26,7 @@ from perfpilot.tasks.librispeech.dataset import (
     text_to_labels,
 )
 from perfpilot.tasks.librispeech.scorer import levenshtein, score_wer, word_error_rate
-from tests.conftest import need_backend, run_cli
+from tests.conftest import TORCH_LOADER, need_backend, run_cli
 
 
 def _wav(path: Path, pcm: np.ndarray, rate: int = 16000, channels: int = 1) -> Path:
@@ -337,7 +337,7 @@ def test_rnnt_standin_through_the_cli(tmp_path: Path) -> None:
     need_backend("pytorch")
     import torch
 
-    from perfpilot.tasks.librispeech.dataset import ensure_rnnt_standin_tiny
+    from perfpilot.tasks.librispeech.standin import ensure_rnnt_standin_tiny
     from perfpilot.tasks.librispeech.torch_net import load_rnnt
 
     data = tmp_path / "ls"
@@ -405,10 +405,12 @@ def test_pytorch_backend_checks_and_loads_rnnt_checkpoints(tmp_path: Path) -> No
 
     path = tmp_path / "rnnt.pt"
     path.write_bytes(standin_checkpoint_bytes())
-    PyTorchBackend.check_model(path, (-1,), "float32", (-1,))
+    PyTorchBackend.check_model(path, (-1,), "float32", (-1,), loader=TORCH_LOADER)
     with pytest.raises(ModelFileError, match="RNN-T checkpoint"):
-        PyTorchBackend.check_model(path, (3, 224, 224), "float32", (1001,))
-    backend = Transcripts(PyTorchBackend(BackendConfig(threads=1, output_shape=(-1,))))
+        PyTorchBackend.check_model(path, (3, 224, 224), "float32", (1001,), loader=TORCH_LOADER)
+    backend = Transcripts(
+        PyTorchBackend(BackendConfig(threads=1, output_shape=(-1,), loader=TORCH_LOADER))
+    )
     backend.load(path)
     rng = np.random.default_rng(5)
     batch = np.empty(2, dtype=object)

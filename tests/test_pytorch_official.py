@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from perfpilot.errors import ModelFileError, UsageError
-from tests.conftest import need_backend, run_cli
+from tests.conftest import TORCH_LOADER, need_backend, run_cli
 
 torch = pytest.importorskip("torch", reason="the pytorch backend is not installed")
 
@@ -29,7 +29,9 @@ def _backend(output_shape: tuple[int, ...]):  # type: ignore[no-untyped-def]
     from perfpilot.backends import BackendConfig, create_backend
 
     need_backend("pytorch")
-    return create_backend("pytorch", BackendConfig(threads=1, output_shape=output_shape))
+    return create_backend(
+        "pytorch", BackendConfig(threads=1, output_shape=output_shape, loader=TORCH_LOADER)
+    )
 
 
 # --- ResNet50: the stand-in's weights in TorchVision's layout ---------------------------
@@ -175,7 +177,7 @@ def test_state_dicts_that_do_not_fit_are_refused_naming_keys(tmp_path: Path) -> 
         path = tmp_path / "bad.pth"
         torch.save(state, path)
         with pytest.raises(ModelFileError) as info:
-            PyTorchBackend.check_model(path, (3, 224, 224), "float32", output)
+            PyTorchBackend.check_model(path, (3, 224, 224), "float32", output, loader=TORCH_LOADER)
         return info.value.one_line()
 
     state = _tiny_resnet()
@@ -199,10 +201,10 @@ def test_state_dicts_that_do_not_fit_are_refused_naming_keys(tmp_path: Path) -> 
     garbage = tmp_path / "garbage.pth"
     garbage.write_bytes(b"\x80\x02 not really a pickle")
     with pytest.raises(ModelFileError, match="weights_only=True"):
-        PyTorchBackend.check_model(garbage, (3, 224, 224), "float32", (1000,))
+        PyTorchBackend.check_model(garbage, (3, 224, 224), "float32", (1000,), loader=TORCH_LOADER)
     garbage.write_bytes(b"neither zip nor pickle")
     with pytest.raises(ModelFileError, match="not a file torch wrote"):
-        PyTorchBackend.check_model(garbage, (3, 224, 224), "float32", (1000,))
+        PyTorchBackend.check_model(garbage, (3, 224, 224), "float32", (1000,), loader=TORCH_LOADER)
 
 
 def test_a_pickled_module_is_refused_without_running_its_pickle(tmp_path: Path) -> None:
@@ -340,9 +342,9 @@ def test_bert_config_comes_from_the_shapes(bert_files: tuple[Path, Path], tmp_pa
     bad = tmp_path / "model.pytorch"
     torch.save(state, bad)
     with pytest.raises(ModelFileError, match=r"missing: bert\.encoder\.layer\.1\.output\.Layer"):
-        PyTorchBackend.check_model(bad, (3, SEQ), "int64", (SEQ, 2))
+        PyTorchBackend.check_model(bad, (3, SEQ), "int64", (SEQ, 2), loader=TORCH_LOADER)
     with pytest.raises(ModelFileError) as info:
-        PyTorchBackend.check_model(pt_path, (3, 224, 224), "float32", (1000,))
+        PyTorchBackend.check_model(pt_path, (3, 224, 224), "float32", (1000,), loader=TORCH_LOADER)
     assert "Run it on the SQuAD task" in info.value.one_line()
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from perfpilot.backends import BackendConfig, create_backend
 from perfpilot.tasks.common.builtin import ensure_resnet50_standin
-from tests.conftest import need_backend, run_cli
+from tests.conftest import TORCH_LOADER, need_backend, run_cli
 
 #: Softmax scores of 1001 classes are about 1e-3 each; fp32 kernels that sum 2048-long
 #: dot products in another order differ by ~1e-8 here.
@@ -41,7 +41,9 @@ def test_pytorch_standin_matches_onnxruntime(
     np.testing.assert_allclose(softmax.numpy(), reference[1], rtol=0, atol=SOFTMAX_ATOL)
     assert argmax.tolist() == reference[0].tolist()
     # Through the backend: its first output, as the ONNX model orders them.
-    backend = create_backend("pytorch", BackendConfig(threads=1, output_shape=(1001,)))
+    backend = create_backend(
+        "pytorch", BackendConfig(threads=1, output_shape=(1001,), loader=TORCH_LOADER)
+    )
     backend.load(standin)
     try:
         out = backend.predict(batch)

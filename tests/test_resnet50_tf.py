@@ -14,7 +14,7 @@ import pytest
 from perfpilot.backends import BackendConfig, create_backend
 from perfpilot.errors import ModelFileError
 from perfpilot.tasks.common.builtin import ensure_resnet50_standin
-from tests.conftest import need_backend, run_cli
+from tests.conftest import TF_LOADER, need_backend, run_cli
 
 #: The stand-in's random weights make its softmax nearly one-hot (every synthetic image
 #: here gets class 629 with a score of ~1.0), so the scores are also compared in log
@@ -46,7 +46,7 @@ def test_saved_model_matches_onnxruntime_and_is_cached(
     from perfpilot.backends.tensorflow.builtin import ensure_saved_model, tree_sha256
     from perfpilot.backends.tensorflow.runtime import import_tensorflow
 
-    saved = ensure_saved_model(standin)
+    saved = ensure_saved_model(standin, loader=TF_LOADER)
     manifest = json.loads((saved.parent / "manifest.json").read_text())
     assert manifest["artifact"] == "resnet50-standin-tensorflow"
     assert manifest["sha256"] == tree_sha256(saved)
@@ -57,7 +57,9 @@ def test_saved_model_matches_onnxruntime_and_is_cached(
         _assert_scores(out["softmax_tensor"].numpy(), reference[1][rows])
         assert out["ArgMax"].numpy().tolist() == reference[0][rows].tolist()
     # Through the backend: it serves the output shaped like the task's, the scores.
-    backend = create_backend("tensorflow", BackendConfig(threads=1, output_shape=(1001,)))
+    backend = create_backend(
+        "tensorflow", BackendConfig(threads=1, output_shape=(1001,), loader=TF_LOADER)
+    )
     backend.load(standin)
     try:
         got = backend.predict(batch[:2])
@@ -74,11 +76,11 @@ def test_damaged_saved_model_is_rebuilt(
 
     # A private cache: the copy is built here (about ten seconds) and then damaged.
     monkeypatch.setenv("PERFPILOT_CACHE", str(tmp_path / "cache"))
-    first = ensure_saved_model(standin)
-    assert ensure_saved_model(standin) == first
+    first = ensure_saved_model(standin, loader=TF_LOADER)
+    assert ensure_saved_model(standin, loader=TF_LOADER) == first
     variables = next((first / "variables").glob("variables.data-*"))
     variables.write_bytes(variables.read_bytes()[:100])  # truncated, manifest still there
-    again = ensure_saved_model(standin)
+    again = ensure_saved_model(standin, loader=TF_LOADER)
     assert again == first
     assert variables.stat().st_size > 100
     shutil.rmtree(tmp_path / "cache")
@@ -93,7 +95,7 @@ def test_tflite_matches_onnxruntime(
 
     from perfpilot.backends.tflite.convert import ensure_builtin_tflite
 
-    lite = ensure_builtin_tflite(standin)
+    lite = ensure_builtin_tflite(standin, TF_LOADER)
     manifest = json.loads((lite.parent / "manifest.json").read_text())
     assert (manifest["artifact"], manifest["precision"]) == ("resnet50-standin-tflite", "fp32")
     interp = Interpreter(model_path=str(lite), num_threads=1)
@@ -108,7 +110,9 @@ def test_tflite_matches_onnxruntime(
     _assert_scores(interp.get_tensor(softmax), reference[1][:2])
     assert interp.get_tensor(argmax).tolist() == reference[0][:2].tolist()
     # Through the backend: its first output is ArgMax, as the ONNX model orders them.
-    backend = create_backend("tflite", BackendConfig(threads=1, output_shape=(1001,)))
+    backend = create_backend(
+        "tflite", BackendConfig(threads=1, output_shape=(1001,), loader=TF_LOADER)
+    )
     backend.load(standin)
     try:
         got = backend.predict(batch[2:])
@@ -134,7 +138,9 @@ def test_a_changed_graph_is_refused(tmp_path: Path, standin: Path, name: str) ->
     changed = tmp_path / "changed.onnx"
     onnx.save(model, str(changed))
     with pytest.raises(ModelFileError, match="runs only the built-in digits-cnn, resnet50"):
-        backend_class(name).check_model(changed, (3, 224, 224), "float32", (1001,))
+        backend_class(name).check_model(
+            changed, (3, 224, 224), "float32", (1001,), loader=TF_LOADER
+        )
 
 
 @pytest.mark.slow

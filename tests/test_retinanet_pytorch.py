@@ -21,6 +21,7 @@ from tests.conftest import need_backend, run_cli
 torch = pytest.importorskip("torch", reason="the pytorch backend is not installed")
 
 from perfpilot.tasks.openimages import torch_net as R  # noqa: E402
+from tests.conftest import TORCH_LOADER  # noqa: E402
 
 #: A small network of the reference's layout: 1-2 bottlenecks a stage, 2 groups, FPN of 8.
 SMALL = R.RetinaNetShape(
@@ -288,8 +289,10 @@ def test_state_dict_through_the_backend(tmp_path: Path) -> None:
     state = _small_state(seed=3)
     path = tmp_path / "retinanet.pth"
     torch.save({f"module.{k}": v for k, v in state.items()}, path)  # a DDP copy's names
-    backend = create_backend("pytorch", BackendConfig(threads=1, output_shape=(-1, 4)))
-    backend.check_model(path, (3, 800, 800), "float32", (-1, 4))
+    backend = create_backend(
+        "pytorch", BackendConfig(threads=1, output_shape=(-1, 4), loader=TORCH_LOADER)
+    )
+    backend.check_model(path, (3, 800, 800), "float32", (-1, 4), loader=TORCH_LOADER)
     backend.load(path)
     image = np.random.default_rng(2).random((1, 3, 800, 800), dtype=np.float32)
     boxes, labels, scores = backend.predict_named({"image": image})
@@ -302,7 +305,7 @@ def test_state_dict_through_the_backend(tmp_path: Path) -> None:
     np.testing.assert_array_equal(labels, ref[1].numpy())
     # the wrong task: a detector is not an image classifier
     with pytest.raises(ModelFileError, match="is a detector") as err:
-        backend.check_model(path, (3, 224, 224), "float32", (1000,))
+        backend.check_model(path, (3, 224, 224), "float32", (1000,), loader=TORCH_LOADER)
     assert "--model retinanet-pytorch" in err.value.one_line()
 
 
@@ -315,12 +318,12 @@ def test_files_that_do_not_fit_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "missing.pth"
     torch.save(state, path)
     with pytest.raises(ModelFileError, match=r"missing: head\.regression_head\.bbox_reg\.bias"):
-        PyTorchBackend.check_model(path, (3, 800, 800), "float32", (-1, 4))
+        PyTorchBackend.check_model(path, (3, 800, 800), "float32", (-1, 4), loader=TORCH_LOADER)
     state = _small_state()
     state["head.regression_head.bbox_reg.weight"] = torch.zeros(20, 8, 3, 3)
     torch.save(state, path)
     with pytest.raises(ModelFileError, match="5 anchors a location, not 9"):
-        PyTorchBackend.check_model(path, (3, 800, 800), "float32", (-1, 4))
+        PyTorchBackend.check_model(path, (3, 800, 800), "float32", (-1, 4), loader=TORCH_LOADER)
 
 
 class _Mkdir:
@@ -356,8 +359,10 @@ def test_pickled_model_and_training_checkpoint_are_read_without_their_code(
     found = R.read_pickled_retinanet(pickled)
     assert found is not None and set(found) == set(state)
     assert all(torch.equal(found[k], v) for k, v in state.items())
-    backend = create_backend("pytorch", BackendConfig(threads=1, output_shape=(-1, 4)))
-    backend.check_model(pickled, (3, 800, 800), "float32", (-1, 4))
+    backend = create_backend(
+        "pytorch", BackendConfig(threads=1, output_shape=(-1, 4), loader=TORCH_LOADER)
+    )
+    backend.check_model(pickled, (3, 800, 800), "float32", (-1, 4), loader=TORCH_LOADER)
     backend.load(pickled)
     legacy = tmp_path / "legacy.pth"  # torch < 1.6's format
     torch.save(net, legacy, _use_new_zipfile_serialization=False)

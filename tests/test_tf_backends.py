@@ -19,7 +19,7 @@ from perfpilot.engine.runner import check_model_file
 from perfpilot.errors import MissingExtraError, ModelFileError, UsageError
 from perfpilot.tasks import get_task
 from perfpilot.tasks.common.builtin import DigitsDataset
-from tests.conftest import run_cli
+from tests.conftest import TF_LOADER, run_cli
 
 DIGITS = get_task("digits")
 OUTPUT_SHAPE = (10,)
@@ -102,27 +102,29 @@ def test_saved_model_is_cached_and_rebuilt_when_damaged(
     reference: np.ndarray,
 ) -> None:
     _need("tensorflow")
-    from perfpilot.tasks.digits.tf_net import ensure_digits_saved_model
+    from perfpilot.backends.tensorflow.builtin import ensure_saved_model
 
     monkeypatch.setenv("PERFPILOT_CACHE", str(tmp_path / "cache"))
-    first = ensure_digits_saved_model(digits_model)
+    first = ensure_saved_model(digits_model, loader=TF_LOADER)
     manifest = first.parent / "manifest.json"
     record = json.loads(manifest.read_text())
     assert record["onnx_sha256"] in first.parent.name
     assert record["tensorflow"] in first.parent.name
     built = manifest.stat().st_mtime_ns
-    assert ensure_digits_saved_model(digits_model) == first
+    assert ensure_saved_model(digits_model, loader=TF_LOADER) == first
     assert manifest.stat().st_mtime_ns == built  # reused, not rebuilt
     assert not [p for p in first.parent.iterdir() if p.name.startswith(".build-")]
 
     (first / "saved_model.pb").write_bytes(b"damaged")
-    again = ensure_digits_saved_model(digits_model)
+    again = ensure_saved_model(digits_model, loader=TF_LOADER)
     assert again == first
-    from perfpilot.tasks.digits.tf_net import tree_sha256
+    from perfpilot.backends.tensorflow.builtin import tree_sha256
 
     assert manifest.stat().st_mtime_ns != built  # rebuilt, and the manifest says so
     assert json.loads(manifest.read_text())["sha256"] == tree_sha256(again)
-    backend = create_backend("tensorflow", BackendConfig(threads=1, output_shape=OUTPUT_SHAPE))
+    backend = create_backend(
+        "tensorflow", BackendConfig(threads=1, output_shape=OUTPUT_SHAPE, loader=TF_LOADER)
+    )
     backend.load(again)  # as a user's SavedModel directory
     try:
         np.testing.assert_allclose(backend.predict(samples), reference, rtol=1e-4, atol=1e-4)
@@ -140,7 +142,7 @@ def test_tflite_without_tensorflow_uses_the_cache_or_says_what_to_install(
     # What a user with only ai-edge-litert installed gets (TensorFlow is installed here).
     monkeypatch.setattr(convert, "tensorflow_installed", lambda: False)
     with pytest.raises(MissingExtraError) as caught:
-        convert.ensure_digits_tflite(digits_model)
+        convert.ensure_builtin_tflite(digits_model, TF_LOADER)
     line = caught.value.one_line()
     assert "pip install 'perfpilot[tensorflow]'" in line
     assert "--model-path model.tflite" in line
@@ -148,11 +150,13 @@ def test_tflite_without_tensorflow_uses_the_cache_or_says_what_to_install(
 
     _need("tensorflow")
     monkeypatch.setattr(convert, "tensorflow_installed", lambda: True)
-    made = convert.ensure_digits_tflite(digits_model)
+    made = convert.ensure_builtin_tflite(digits_model, TF_LOADER)
     assert made.read_bytes()[4:8] == b"TFL3"
     assert json.loads((made.parent / "manifest.json").read_text())["precision"] == "fp32"
     monkeypatch.setattr(convert, "tensorflow_installed", lambda: False)
-    assert convert.ensure_digits_tflite(digits_model) == made  # found without TensorFlow
+    assert (
+        convert.ensure_builtin_tflite(digits_model, TF_LOADER) == made
+    )  # found without TensorFlow
 
 
 @pytest.mark.parametrize("name", ["tensorflow", "tflite"])
@@ -161,7 +165,7 @@ def test_other_onnx_models_are_refused(tmp_path: Path, name: str) -> None:
     other = _onnx_other(tmp_path / "other.onnx")
     with pytest.raises(ModelFileError, match="runs only the built-in digits-cnn"):
         check_model_file(other, DIGITS, backend_class(name))
-    backend = create_backend(name, BackendConfig(output_shape=OUTPUT_SHAPE))
+    backend = create_backend(name, BackendConfig(output_shape=OUTPUT_SHAPE, loader=TF_LOADER))
     with pytest.raises(ModelFileError) as caught:
         backend.load(other)
     assert str(other) in caught.value.one_line()
@@ -175,14 +179,20 @@ def test_user_saved_model_and_tflite_pass_the_check_and_run(
 ) -> None:
     _need("tensorflow")
     _need("tflite")
-    from perfpilot.backends.tflite.convert import ensure_digits_tflite
-    from perfpilot.tasks.digits.tf_net import ensure_digits_saved_model
+    from perfpilot.backends.tensorflow.builtin import ensure_saved_model
+    from perfpilot.backends.tflite.convert import ensure_builtin_tflite
 
-    saved = shutil.copytree(ensure_digits_saved_model(digits_model), tmp_path / "my_model")
-    lite = Path(shutil.copy(ensure_digits_tflite(digits_model), tmp_path / "my_model.tflite"))
+    saved = shutil.copytree(
+        ensure_saved_model(digits_model, loader=TF_LOADER), tmp_path / "my_model"
+    )
+    lite = Path(
+        shutil.copy(ensure_builtin_tflite(digits_model, TF_LOADER), tmp_path / "my_model.tflite")
+    )
     for name, path in (("tensorflow", saved), ("tflite", lite)):
         check_model_file(path, DIGITS, backend_class(name))
-        backend = create_backend(name, BackendConfig(threads=1, output_shape=OUTPUT_SHAPE))
+        backend = create_backend(
+            name, BackendConfig(threads=1, output_shape=OUTPUT_SHAPE, loader=TF_LOADER)
+        )
         backend.load(path)
         try:
             out = backend.predict(samples)
@@ -259,9 +269,9 @@ def test_wrong_or_corrupt_model_files(
         path.write_text("this is not a model\n")
     elif kind == "truncated":
         _need("tensorflow")
-        from perfpilot.backends.tflite.convert import ensure_digits_tflite
+        from perfpilot.backends.tflite.convert import ensure_builtin_tflite
 
-        whole = ensure_digits_tflite(digits_model).read_bytes()
+        whole = ensure_builtin_tflite(digits_model, TF_LOADER).read_bytes()
         path = tmp_path / "model.tflite"
         path.write_bytes(whole[: len(whole) // 3])
     with pytest.raises(UsageError) as caught:
@@ -274,13 +284,17 @@ def test_wrong_or_corrupt_model_files(
 def test_truncated_variables_fail_to_load_with_one_line(tmp_path: Path, digits_model: Path) -> None:
     """The signature (saved_model.pb) is intact, so only loading can find the damage."""
     _need("tensorflow")
-    from perfpilot.tasks.digits.tf_net import ensure_digits_saved_model
+    from perfpilot.backends.tensorflow.builtin import ensure_saved_model
 
-    saved = shutil.copytree(ensure_digits_saved_model(digits_model), tmp_path / "exported")
+    saved = shutil.copytree(
+        ensure_saved_model(digits_model, loader=TF_LOADER), tmp_path / "exported"
+    )
     (data,) = (saved / "variables").glob("variables.data*")
     data.write_bytes(data.read_bytes()[:1000])
     check_model_file(saved, DIGITS, backend_class("tensorflow"))  # passes: signature only
-    backend = create_backend("tensorflow", BackendConfig(output_shape=OUTPUT_SHAPE))
+    backend = create_backend(
+        "tensorflow", BackendConfig(output_shape=OUTPUT_SHAPE, loader=TF_LOADER)
+    )
     with pytest.raises(ModelFileError) as caught:
         backend.load(saved)
     line = caught.value.one_line()
@@ -354,9 +368,11 @@ def test_run_builtin_model_end_to_end(tmp_path: Path, digits_model: Path, name: 
 @pytest.mark.slow
 def test_run_user_saved_model_directory(tmp_path: Path, digits_model: Path) -> None:
     _need("tensorflow")
-    from perfpilot.tasks.digits.tf_net import ensure_digits_saved_model
+    from perfpilot.backends.tensorflow.builtin import ensure_saved_model
 
-    saved = shutil.copytree(ensure_digits_saved_model(digits_model), tmp_path / "exported")
+    saved = shutil.copytree(
+        ensure_saved_model(digits_model, loader=TF_LOADER), tmp_path / "exported"
+    )
     ws = tmp_path / "ws"
     proc = run_cli(
         "--workspace",

@@ -26,6 +26,17 @@ class BackendConfig(BaseModel):
     # frozen graphs); empty: the backend reads them from the model.
     input_names: tuple[str, ...] = ()
     output_names: tuple[str, ...] = ()
+    # "module" of the task's loader for this backend's framework (TaskSpec.loaders): the
+    # backend builds the task's networks through it, and never imports a task.
+    loader: str = ""
+
+
+def resolve_loader(module: str, name: str) -> Callable[..., object]:
+    """Function ``name`` of a task's loader module (imported on first use)."""
+    import importlib
+
+    fn: Callable[..., object] = getattr(importlib.import_module(module), name)
+    return fn
 
 
 @dataclass(frozen=True)

@@ -105,6 +105,7 @@ def run_test(spec: dict[str, Any], run_dir: Path) -> dict[str, Any]:
             precision=cfg.precision,
             input_names=model.input_names,
             output_names=model.output_names,
+            loader=task.loader(cfg.backend),
         ),
     )
     runtime = backend

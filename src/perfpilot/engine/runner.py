@@ -158,7 +158,8 @@ def check_model_file(path: Path, task: TaskSpec, backend: type[Backend]) -> None
     # (path, per-sample input shape, input dtype, per-sample output shape) -> None or raise
     check = getattr(backend, "check_model", None)
     if check is not None:
-        check(path, task.input_shape, task.input_dtype, task.output_shape)
+        loader = task.loader(backend.name)
+        check(path, task.input_shape, task.input_dtype, task.output_shape, loader=loader)
 
 
 def _model_sha256(path: Path) -> str:

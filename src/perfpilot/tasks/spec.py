@@ -58,6 +58,13 @@ class TaskSpec:
     # "module:callable" (accuracy log, dataset) -> a score with ``line()``: the task's
     # accuracy script, writing the official accuracy.txt format.
     scorer: str = "perfpilot.tasks.common.classification:score_dataset"
+    # Per backend, the module that builds this task's networks in its framework: the
+    # pytorch and tensorflow backends call its functions by name (see their loaders).
+    loaders: tuple[tuple[str, str], ...] = ()
+
+    def loader(self, backend: str) -> str:
+        """The loader module for ``backend`` ("" where the task has none)."""
+        return dict(self.loaders).get(backend, "")
 
     def load_dataset(self, path: Path | None = None, size: int | None = None) -> Dataset:
         """Import and build the task's dataset (from ``path`` for user-supplied data, its

@@ -1,8 +1,7 @@
-"""PyTorch backend: TorchScript files; the official state dicts of ResNet50 v1.5
-(TorchVision) and BERT-large SQuAD (HF BertForQuestionAnswering), and MLPerf RetinaNet (the
-official pickled model's tensors, read without its code, or a state dict), loaded into
-perfpilot's own modules; and the built-in digits-cnn and ResNet50 v1.5 stand-in from their
-ONNX weights.
+"""PyTorch backend: TorchScript files, and any other file through the task's loader
+(``BackendConfig.loader``), which builds the task's own torch module: the official state
+dicts of ResNet50 v1.5, BERT-large and RetinaNet, RNN-T checkpoints, and the built-in
+models from their ONNX weights.
 
 Runs under ``torch.inference_mode``; a module is only read during a forward pass, so
 worker threads share one module. fp32 stays fp32 on CUDA too (TF32 is switched off), so
@@ -13,11 +12,11 @@ from __future__ import annotations
 
 import zipfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from perfpilot.backends.base import Backend
+from perfpilot.backends.base import Backend, resolve_loader
 from perfpilot.errors import ModelFileError, UsageError
 
 if TYPE_CHECKING:
@@ -76,14 +75,10 @@ class PyTorchBackend(Backend):
     def _read(self, path: Path) -> torch.nn.Module:
         import torch
 
-        from perfpilot.tasks.common import torch_state as state_dict
-
         if not path.is_file():
             raise ModelFileError(f"model file not found: {path}", "Check --model-path.")
         # Decided by content, not suffix: artifacts in the store have no suffix.
-        if state_dict.is_torch_save(path):
-            return self._read_state_dict(path)
-        if zipfile.is_zipfile(path):  # TorchScript; ONNX files are protobuf, never zip
+        if _is_torchscript(path):
             try:
                 module: torch.nn.Module = torch.jit.load(  # type: ignore[no-untyped-call]
                     str(path), map_location="cpu"
@@ -94,36 +89,13 @@ class PyTorchBackend(Backend):
                     "Save the model with torch.jit.save, or give the official state dict.",
                 ) from err
             return module
-        from perfpilot.tasks.digits.torch_net import load_digits_cnn
-        from perfpilot.tasks.imagenet.torch_net import load_resnet50_standin
-
-        net: torch.nn.Module | None = load_digits_cnn(path) or load_resnet50_standin(path)
-        if net is None:
+        if not self.config.loader:
             raise ModelFileError(
-                f"the pytorch backend cannot run {path}: it is neither a TorchScript file, "
-                "nor a ResNet/BERT state dict, nor a built-in model (digits-cnn, "
-                "resnet50-standin) in ONNX",
-                "Give a file saved with torch.jit.save or the official state dict, or run "
-                "ONNX models with --backend onnxruntime.",
+                f"the pytorch backend can only run TorchScript files for this task, not {path}",
+                "Save the model with torch.jit.save, or run it with --backend onnxruntime.",
             )
-        return net
-
-    def _read_state_dict(self, path: Path) -> torch.nn.Module:
-        """A ``torch.save`` file: the ResNet or BERT state dict perfpilot recognises by its
-        keys (read once: BERT-large is 1.3 GB), else an RNN-T checkpoint, else refused."""
-        from perfpilot.tasks.common import torch_state as state_dict
-        from perfpilot.tasks.librispeech.torch_net import load_rnnt
-        from perfpilot.tasks.openimages import torch_net as retinanet_net
-
-        state = retinanet_net.read_state(path)  # + RetinaNet's pickled model, no code run
-        if retinanet_net.is_retinanet(state):
-            return retinanet_net.build_retinanet(path, state, self.config.output_shape)
-        if state_dict.kind_of(state) is None and (rnnt := load_rnnt(path)) is not None:
-            return rnnt
-        found = state_dict.recognise(path, state)  # unknown keys: refused, naming them
-        if self.config.output_shape:
-            found.check_output(self.config.output_shape)
-        return state_dict.build(found, state)
+        read: Any = resolve_loader(self.config.loader, "read")
+        return read(path, self.config.output_shape)  # type: ignore[no-any-return]
 
     @classmethod
     def check_model(
@@ -132,31 +104,21 @@ class PyTorchBackend(Backend):
         input_shape: tuple[int, ...],
         input_dtype: str,
         output_shape: tuple[int, ...],
+        loader: str = "",
     ) -> None:
-        """Before any test: a state dict must be one of the networks perfpilot builds, and
-        fit the task (TorchScript and ONNX files are checked when they load)."""
-        from perfpilot.tasks.common import torch_state as state_dict
-        from perfpilot.tasks.librispeech.torch_net import check_rnnt
-        from perfpilot.tasks.openimages import torch_net as retinanet_net
-
+        """Before any test: a file torch wrote must be one the task's loader builds, and fit
+        the task (TorchScript and ONNX files are checked when they load)."""
         if not path.is_file():
             return
-        if state_dict.is_torch_save(path):
-            state = retinanet_net.read_state(path)
-            if retinanet_net.is_retinanet(state):
-                retinanet_net.check_retinanet(path, state, input_shape, output_shape)
-                return
-            if state_dict.kind_of(state) is None and check_rnnt(path, input_shape, output_shape):
-                return  # RNN-T: built, every key checked, the task's samples are waveforms
-            found = state_dict.recognise(path, state)
-            found.check_task(input_shape, output_shape)
-            state_dict.build(found, state)  # every key and shape checked (no copy: assign)
-        elif path.suffix.lower() != ".onnx" and not zipfile.is_zipfile(path):
+        if path.suffix.lower() != ".onnx" and not _is_torch_file(path):
             raise ModelFileError(
                 f"{path} is not a file torch wrote (neither a torch.save state dict nor a "
                 "TorchScript archive)",
                 "Give the official state dict, or a model saved with torch.jit.save.",
             )
+        if loader and not _is_torchscript(path):
+            check = resolve_loader(loader, "check")
+            check(path, input_shape, input_dtype, output_shape)
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         import torch
@@ -179,24 +141,19 @@ class PyTorchBackend(Backend):
         return result
 
     def predict_named(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-        """BERT's start and end logits for ``input_ids``, ``input_mask``, ``segment_ids``
-        (HF's names ``attention_mask``, ``token_type_ids`` too). A TorchScript module gets
-        the feeds as positional arguments, in the order given."""
+        """Every output for named feeds: a network the task built arranges them
+        (``arrange_feeds``); a TorchScript module gets them positionally, in order."""
         import torch
-
-        from perfpilot.tasks.openimages.torch_net import RetinaNet
-        from perfpilot.tasks.squad.torch_net import BertForQuestionAnswering
 
         module = self._module
         if module is None:
             raise UsageError("the pytorch backend has no model: call load() first")
-        if isinstance(module, BertForQuestionAnswering):
-            args = [_feed(feeds, names) for names in _BERT_INPUTS]
+        args: list[np.ndarray] | None = None
+        if isinstance(module, _ArrangesFeeds):
+            args = module.arrange_feeds(feeds)
         elif isinstance(module, torch.jit.ScriptModule):
             args = list(feeds.values())
-        elif isinstance(module, RetinaNet) and len(feeds) == 1:  # one image: boxes, labels, scores
-            args = list(feeds.values())
-        else:
+        if args is None:
             raise UsageError(
                 f"the pytorch backend's {type(module).__name__} takes one input, not "
                 f"{', '.join(feeds)}",
@@ -212,19 +169,31 @@ class PyTorchBackend(Backend):
         self._module = None
 
 
-#: BERT's inputs in the order of its forward(), each with the names that may carry it.
-_BERT_INPUTS = (
-    ("input_ids",),
-    ("input_mask", "attention_mask"),
-    ("segment_ids", "token_type_ids"),
-)
+@runtime_checkable
+class _ArrangesFeeds(Protocol):
+    """A task's network that takes named feeds in its own order (BERT, RetinaNet)."""
+
+    def arrange_feeds(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray] | None: ...
 
 
-def _feed(feeds: dict[str, np.ndarray], names: tuple[str, ...]) -> np.ndarray:
-    for name in names:
-        if name in feeds:
-            return feeds[name]
-    raise UsageError(
-        f"BERT needs an input named {' or '.join(names)}; the task feeds {', '.join(feeds)}",
-        "Run it as --model bert-99-pytorch on the SQuAD task.",
-    )
+def _is_torchscript(path: Path) -> bool:
+    """A ``torch.jit.save`` archive: a zip with ``code/`` and ``constants.pkl``, which
+    ``torch.save`` zips never hold."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False
+    return any(n.endswith("/constants.pkl") or "/code/" in n for n in names)
+
+
+def _is_torch_file(path: Path) -> bool:
+    """A zip (TorchScript or ``torch.save``) or a legacy ``torch.save`` pickle stream."""
+    if zipfile.is_zipfile(path):
+        return True
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(2)
+    except OSError:
+        return False
+    return len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5

@@ -79,6 +79,7 @@ class TensorFlowBackend(Backend):
         input_shape: tuple[int, ...],
         input_dtype: str,
         output_shape: tuple[int, ...],
+        loader: str = "",
     ) -> None:
         """Refuse, before any test, a model this backend cannot run for the task: a
         SavedModel whose serving signature does not fit, a file that is no frozen graph or
@@ -100,7 +101,7 @@ class TensorFlowBackend(Backend):
             return
         from perfpilot.backends.tensorflow.builtin import BUILTIN_NAMES, builtin_model
 
-        if path.suffix.lower() == ".onnx" and builtin_model(path) is None:
+        if path.suffix.lower() == ".onnx" and builtin_model(path, loader) is None:
             raise ModelFileError(
                 f"the tensorflow backend cannot run {path}: of ONNX files it runs only the "
                 f"built-in {BUILTIN_NAMES}",
@@ -116,7 +117,7 @@ class TensorFlowBackend(Backend):
         elif model_path.suffix.lower() == ".onnx" and model_path.is_file():
             from perfpilot.backends.tensorflow.builtin import ensure_saved_model
 
-            directory = ensure_saved_model(model_path)
+            directory = ensure_saved_model(model_path, loader=self.config.loader)
         elif model_path.is_file():  # a .pb, or the artifact store's hash-named copy of one
             self._open_frozen(model_path)
             return

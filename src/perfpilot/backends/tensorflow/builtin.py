@@ -11,7 +11,6 @@ hash of every file in it; a damaged copy is built again.
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import json
 import os
@@ -21,6 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from perfpilot.artifacts import atomic_write_text, cache_dir, file_lock, sha256_file
 from perfpilot.errors import ModelFileError
@@ -41,26 +41,24 @@ class BuiltinModel:
     save: Callable[[Path], None]
 
 
-def builtin_model(path: Path) -> BuiltinModel | None:
-    """The built-in model that the ONNX file ``path`` is, or None (any other file)."""
-    from perfpilot.tasks.digits import tf_net as digits
-    from perfpilot.tasks.digits.graph import onnx_digits_weights
-    from perfpilot.tasks.imagenet import tf_net as resnet50
-    from perfpilot.tasks.imagenet.graph import read_resnet50_standin
+def builtin_model(path: Path, loader: str) -> BuiltinModel | None:
+    """The built-in model that the ONNX file ``path`` is according to the task's
+    ``loader`` (its ``tf_builtin``), or None (any other file, or no loader)."""
+    if not loader:
+        return None
+    from perfpilot.backends.base import resolve_loader
 
-    weights = onnx_digits_weights(path)
-    if weights is not None:
-        return BuiltinModel(
-            "digits-cnn", digits.RECIPE, functools.partial(digits.save_digits_saved_model, weights)
-        )
-    found = read_resnet50_standin(path)
-    if found is not None:
-        return BuiltinModel(
-            "resnet50-standin",
-            resnet50.RECIPE,
-            functools.partial(resnet50.save_resnet50_saved_model, found),
-        )
-    return None
+    found: Any = resolve_loader(loader, "tf_builtin")(path)
+    if found is None:
+        return None
+    name, recipe, save = found
+
+    def save_with_tf(directory: Path) -> None:
+        from perfpilot.backends.tensorflow.runtime import import_tensorflow
+
+        save(directory, import_tensorflow())
+
+    return BuiltinModel(name, recipe, save_with_tf)
 
 
 def tree_sha256(directory: Path) -> str:
@@ -91,13 +89,15 @@ def not_builtin_error(onnx_path: Path) -> ModelFileError:
     )
 
 
-def ensure_saved_model(onnx_path: Path, model: BuiltinModel | None = None) -> Path:
+def ensure_saved_model(
+    onnx_path: Path, model: BuiltinModel | None = None, loader: str = ""
+) -> Path:
     """The cached SavedModel of the built-in ONNX file ``onnx_path`` (``model``: what
-    :func:`builtin_model` found, if the caller has it), built first if missing or
-    damaged. Raises ModelFileError if the file is no built-in model."""
+    :func:`builtin_model` found with the task's ``loader``, if the caller has it), built
+    first if missing or damaged. Raises ModelFileError if the file is no built-in model."""
     from perfpilot.backends.tensorflow.runtime import import_tensorflow
 
-    model = model or builtin_model(onnx_path)
+    model = model or builtin_model(onnx_path, loader)
     if model is None:
         raise not_builtin_error(onnx_path)
     tf = import_tensorflow()

@@ -104,13 +104,14 @@ class TfliteBackend(Backend):
         input_shape: tuple[int, ...],
         input_dtype: str,
         output_shape: tuple[int, ...],
+        loader: str = "",
     ) -> None:
         """Refuse, before any test, a ``.tflite`` file whose signature does not fit the
         task (any batch size is fine: it is resized), or ONNX other than a built-in model."""
         if path.suffix.lower() == ".onnx":
             from perfpilot.backends.tensorflow.builtin import BUILTIN_NAMES, builtin_model
 
-            if builtin_model(path) is None:
+            if builtin_model(path, loader) is None:
                 raise ModelFileError(
                     f"the tflite backend cannot run {path}: of ONNX files it runs only the "
                     f"built-in {BUILTIN_NAMES}",
@@ -136,7 +137,7 @@ class TfliteBackend(Backend):
         if model_path.suffix.lower() == ".onnx" and model_path.is_file():
             from perfpilot.backends.tflite.convert import ensure_builtin_tflite
 
-            model_path = ensure_builtin_tflite(model_path)
+            model_path = ensure_builtin_tflite(model_path, self.config.loader)
         self._path = model_path
         self._model = _read_model(model_path)
         probe = _interpreter(self._model, model_path, self.config.threads)

@@ -27,7 +27,6 @@ from perfpilot.artifacts import (
 )
 from perfpilot.backends.tensorflow.builtin import BUILTIN_NAMES, builtin_model
 from perfpilot.errors import MissingExtraError, ModelFileError
-from perfpilot.tasks.digits.graph import onnx_digits_weights
 
 MANIFEST_SCHEMA = 1
 MANIFEST = "manifest.json"
@@ -65,20 +64,11 @@ def _complete(folder: Path) -> bool:
     return (folder / MODEL).is_file() and bool(recorded == sha256_file(folder / MODEL))
 
 
-def ensure_digits_tflite(onnx_path: Path) -> Path:
-    """The cached ``.tflite`` conversion of the digits-cnn ONNX file ``onnx_path``."""
-    if onnx_digits_weights(onnx_path) is None:
-        raise ModelFileError(
-            f"the tflite backend cannot run {onnx_path}: it is not the built-in digits-cnn in ONNX",
-            "Give --model-path a .tflite file, or run ONNX models with --backend onnxruntime.",
-        )
-    return ensure_builtin_tflite(onnx_path)
-
-
-def ensure_builtin_tflite(onnx_path: Path) -> Path:
+def ensure_builtin_tflite(onnx_path: Path, loader: str) -> Path:
     """The cached ``.tflite`` conversion of a built-in ONNX model (digits-cnn, the
-    ResNet50 v1.5 stand-in), converted from its cached SavedModel."""
-    model = builtin_model(onnx_path)
+    ResNet50 v1.5 stand-in, as the task's ``loader`` recognises them), converted from its
+    cached SavedModel."""
+    model = builtin_model(onnx_path, loader)
     if model is None:
         raise ModelFileError(
             f"the tflite backend cannot run {onnx_path}: it is neither a .tflite file nor "

@@ -14,6 +14,11 @@ TASK = TaskSpec(
     metric="top-1",
     accuracy_target=97.0,
     server_latency_ms=10,
+    loaders=(
+        ("pytorch", "perfpilot.tasks.common.torch_models"),
+        ("tensorflow", "perfpilot.tasks.common.tf_models"),
+        ("tflite", "perfpilot.tasks.common.tf_models"),
+    ),
 )
 
 MODELS: tuple[ModelSpec, ...] = (

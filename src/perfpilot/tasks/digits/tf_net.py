@@ -13,14 +13,10 @@ its functions.
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-
-from perfpilot.backends.tensorflow.runtime import DEFAULT_SIGNATURE, import_tensorflow
-from perfpilot.errors import ModelFileError
-from perfpilot.tasks.digits.graph import onnx_digits_weights
 
 #: Bump when the TF network below changes; it is part of every cache key.
 RECIPE = "digits-cnn-tf/1"
@@ -46,10 +42,9 @@ def tf_weights(onnx_weights: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     }
 
 
-def save_digits_saved_model(onnx_weights: dict[str, np.ndarray], directory: Path) -> None:
+def save_digits_saved_model(onnx_weights: dict[str, np.ndarray], directory: Path, tf: Any) -> None:
     """Write digits-cnn as a SavedModel: signature ``serving_default``, input ``input``
     float32 ``[N, 1, 8, 8]``, output ``logits`` float32 ``[N, classes]``."""
-    tf = import_tensorflow()
     weights = {k: np.ascontiguousarray(v, np.float32) for k, v in tf_weights(onnx_weights).items()}
     flat = weights["fc1_kernel"].shape[0]
 
@@ -76,28 +71,8 @@ def save_digits_saved_model(onnx_weights: dict[str, np.ndarray], directory: Path
             return {"logits": tf.matmul(h, w["fc2_kernel"]) + w["fc2_bias"]}
 
     module = DigitsCnn()
-    tf.saved_model.save(module, str(directory), signatures={DEFAULT_SIGNATURE: module.serve})
-
-
-def ensure_digits_saved_model(onnx_path: Path) -> Path:
-    """The cached SavedModel of the digits-cnn ONNX file ``onnx_path``, built first if
-    missing or damaged. Raises ModelFileError if the file is not digits-cnn."""
-    from perfpilot.backends.tensorflow.builtin import BuiltinModel, ensure_saved_model
-
-    weights = onnx_digits_weights(onnx_path)
-    if weights is None:
-        raise ModelFileError(
-            f"the tensorflow backend cannot run {onnx_path}: it is not the built-in "
-            "digits-cnn in ONNX",
-            "Give --model-path a SavedModel directory, or run ONNX models with "
-            "--backend onnxruntime.",
-        )
-    save = functools.partial(save_digits_saved_model, weights)
-    return ensure_saved_model(onnx_path, BuiltinModel("digits-cnn", RECIPE, save))
-
-
-def tree_sha256(directory: Path) -> str:
-    """One hash over every file of a SavedModel (see ``builtin.tree_sha256``)."""
-    from perfpilot.backends.tensorflow.builtin import tree_sha256 as tree
-
-    return tree(directory)
+    tf.saved_model.save(
+        module,
+        str(directory),
+        signatures={tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY: module.serve},
+    )

@@ -17,6 +17,11 @@ TASK = TaskSpec(
     needs_dataset_path=True,
     dataset_hint="the validation images and val_map.txt; "
     "'perfpilot dataset synthetic-imagenet DIR' makes a stand-in",
+    loaders=(
+        ("pytorch", "perfpilot.tasks.common.torch_models"),
+        ("tensorflow", "perfpilot.tasks.common.tf_models"),
+        ("tflite", "perfpilot.tasks.common.tf_models"),
+    ),
 )
 
 MODELS: tuple[ModelSpec, ...] = (

@@ -12,10 +12,10 @@ function only.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from perfpilot.backends.tensorflow.runtime import DEFAULT_SIGNATURE, import_tensorflow
 from perfpilot.tasks.imagenet.graph import STEM, ConvSpec, ResNet50Weights, block_specs
 
 #: Bump when the TF network below changes; it is part of every cache key.
@@ -23,11 +23,10 @@ RECIPE = "resnet50-standin-tf/1"
 _SIDE = 224
 
 
-def save_resnet50_saved_model(weights: ResNet50Weights, directory: Path) -> None:
+def save_resnet50_saved_model(weights: ResNet50Weights, directory: Path, tf: Any) -> None:
     """Write the stand-in as a SavedModel: signature ``serving_default``, input
     ``input_tensor`` float32 ``[N, 3, 224, 224]``, outputs ``ArgMax`` int64 ``[N]`` and
     ``softmax_tensor`` float32 ``[N, 1001]`` (the ONNX model's, without the ``:0``)."""
-    tf = import_tensorflow()
     specs: list[ConvSpec] = [STEM]
     for block in block_specs():
         specs += block.convs()
@@ -94,4 +93,8 @@ def save_resnet50_saved_model(weights: ResNet50Weights, directory: Path) -> None
             }
 
     module = ResNet50()
-    tf.saved_model.save(module, str(directory), signatures={DEFAULT_SIGNATURE: module.serve})
+    tf.saved_model.save(
+        module,
+        str(directory),
+        signatures={tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY: module.serve},
+    )

@@ -488,12 +488,3 @@ def _wav_bytes(pcm: np.ndarray) -> bytes:
         fh.setframerate(SAMPLE_RATE)
         fh.writeframes(pcm.tobytes())
     return buf.getvalue()
-
-
-def ensure_rnnt_standin_tiny() -> Path:
-    """The small RNN-T stand-in: a torch.save checkpoint in the official key layout with
-    small dimensions and seeded random weights (built once into the cache)."""
-    from perfpilot.tasks.common.builtin import _ensure_built
-    from perfpilot.tasks.librispeech.torch_net import TINY, recipe, standin_checkpoint_bytes
-
-    return _ensure_built("rnnt-standin-tiny", recipe(TINY), standin_checkpoint_bytes, "model.pt")

@@ -21,6 +21,7 @@ TASK = TaskSpec(
     "'perfpilot dataset synthetic-librispeech DIR' makes a stand-in",
     adapter="perfpilot.tasks.librispeech.adapter:SpeechAdapter",
     scorer="perfpilot.tasks.librispeech.scorer:score_dataset",
+    loaders=(("pytorch", "perfpilot.tasks.common.torch_models"),),
 )
 
 MODELS: tuple[ModelSpec, ...] = (
@@ -46,7 +47,7 @@ MODELS: tuple[ModelSpec, ...] = (
         "MLPerf RNN-T): the official checkpoint layout, random weights: tests",
         format="pytorch",
         loadgen_name="rnnt",
-        provider="perfpilot.tasks.librispeech.dataset:ensure_rnnt_standin_tiny",
+        provider="perfpilot.tasks.librispeech.standin:ensure_rnnt_standin_tiny",
         postprocess="rnnt",
         standin=True,
     ),

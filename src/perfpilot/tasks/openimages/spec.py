@@ -20,6 +20,7 @@ TASK = TaskSpec(
     "'perfpilot dataset synthetic-openimages DIR' makes a stand-in",
     adapter="perfpilot.tasks.openimages.adapter:DetectionAdapter",
     scorer="perfpilot.tasks.openimages.scorer:score_dataset",
+    loaders=(("pytorch", "perfpilot.tasks.common.torch_models"),),
 )
 
 MODELS: tuple[ModelSpec, ...] = (

@@ -33,6 +33,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -287,6 +288,10 @@ class RetinaNet(nn.Module):
                 "use detect() for a batch"
             )
         return self.detect(images)[0]
+
+    def arrange_feeds(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray] | None:
+        """``forward``'s argument from named feeds: one image, whatever its name."""
+        return list(feeds.values()) if len(feeds) == 1 else None
 
     def detect(self, images: torch.Tensor) -> list[Detection]:
         """Detections for each image of ``images`` ``[N, 3, H, W]`` (float, 0-1)."""

@@ -20,6 +20,7 @@ TASK = TaskSpec(
     "'perfpilot dataset synthetic-squad DIR' makes a stand-in",
     adapter="perfpilot.tasks.squad.adapter:SquadAdapter",
     scorer="perfpilot.tasks.squad.scorer:score_dataset",
+    loaders=(("pytorch", "perfpilot.tasks.common.torch_models"),),
 )
 
 MODELS: tuple[ModelSpec, ...] = (

@@ -17,9 +17,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from perfpilot.errors import UsageError
 
 HEAD_SIZE = 64  # BERT-large: hidden 1024 = 16 heads x 64
 LAYER_NORM_EPS = 1e-12
@@ -175,6 +178,29 @@ class BertForQuestionAnswering(nn.Module):
         x = self.bert.encoder(x, mask)
         logits = self.qa_outputs(x)
         return logits[..., 0].contiguous(), logits[..., 1].contiguous()
+
+    def arrange_feeds(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray] | None:
+        """``forward``'s arguments from named feeds (HF's names ``attention_mask``,
+        ``token_type_ids`` too)."""
+        return [_feed(feeds, names) for names in BERT_INPUTS]
+
+
+#: BERT's inputs in the order of its forward(), each with the names that may carry it.
+BERT_INPUTS = (
+    ("input_ids",),
+    ("input_mask", "attention_mask"),
+    ("segment_ids", "token_type_ids"),
+)
+
+
+def _feed(feeds: dict[str, np.ndarray], names: tuple[str, ...]) -> np.ndarray:
+    for name in names:
+        if name in feeds:
+            return feeds[name]
+    raise UsageError(
+        f"BERT needs an input named {' or '.join(names)}; the task feeds {', '.join(feeds)}",
+        "Run it as --model bert-99-pytorch on the SQuAD task.",
+    )
 
 
 def bert_shape(state: Mapping[str, Any]) -> BertShape:
