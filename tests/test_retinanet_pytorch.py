@@ -20,6 +20,7 @@ from tests.conftest import need_backend, run_cli
 
 torch = pytest.importorskip("torch", reason="the pytorch backend is not installed")
 
+from perfpilot.tasks.openimages import torch_load as L  # noqa: E402
 from perfpilot.tasks.openimages import torch_net as R  # noqa: E402
 from tests.conftest import TORCH_LOADER  # noqa: E402
 
@@ -100,8 +101,8 @@ def test_full_model_keys_shapes_and_parameter_count() -> None:
     head = 8 * conv3 + (256 * 9 * 2376 + 2376) + (256 * 9 * 36 + 36)
     assert bn == 136_448
     assert params == 25_028_904 - 2_049_000 - bn // 2 + fpn + head == 37_060_652
-    assert R.retinanet_shape(state) == R.RESNEXT50_SHAPE
-    assert R.is_retinanet(state) and not R.is_retinanet({"conv1.weight": torch.zeros(1)})
+    assert L.retinanet_shape(state) == R.RESNEXT50_SHAPE
+    assert L.is_retinanet(state) and not L.is_retinanet({"conv1.weight": torch.zeros(1)})
 
 
 def test_catalog_entry_runs_on_the_pytorch_backend() -> None:
@@ -356,7 +357,7 @@ def test_pickled_model_and_training_checkpoint_are_read_without_their_code(
     assert b"retinanet_net" in __import__("zipfile").ZipFile(pickled).read(
         "resnext50_32x4d_fpn/data.pkl"
     )  # the pickle names the module's classes
-    found = R.read_pickled_retinanet(pickled)
+    found = L.read_pickled_retinanet(pickled)
     assert found is not None and set(found) == set(state)
     assert all(torch.equal(found[k], v) for k, v in state.items())
     backend = create_backend(
@@ -366,7 +367,7 @@ def test_pickled_model_and_training_checkpoint_are_read_without_their_code(
     backend.load(pickled)
     legacy = tmp_path / "legacy.pth"  # torch < 1.6's format
     torch.save(net, legacy, _use_new_zipfile_serialization=False)
-    found = R.read_pickled_retinanet(legacy)
+    found = L.read_pickled_retinanet(legacy)
     assert found is not None and all(torch.equal(found[k], v) for k, v in state.items())
 
     import argparse
@@ -383,11 +384,11 @@ def test_pickled_model_and_training_checkpoint_are_read_without_their_code(
         },
         checkpoint,
     )
-    found = R.read_pickled_retinanet(checkpoint)
+    found = L.read_pickled_retinanet(checkpoint)
     assert found is not None and set(found) == set(state) and not marker.exists()
-    assert R.read_pickled_retinanet(tmp_path / "missing.pth") is None
+    assert L.read_pickled_retinanet(tmp_path / "missing.pth") is None
     torch.save({"model": {"conv1.weight": torch.zeros(1)}}, tmp_path / "other.pth")
-    assert R.read_pickled_retinanet(tmp_path / "other.pth") is None  # not a RetinaNet
+    assert L.read_pickled_retinanet(tmp_path / "other.pth") is None  # not a RetinaNet
 
 
 # --- the CLI ------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ def _error_payload(err: BaseException, phase: str) -> dict[str, Any]:
 class GcPauses:
     """Python's garbage-collector pauses while LoadGen runs: collections per generation,
     their total and longest time (a collection stops every Python thread of the harness).
-    Measured, not tuned: digits-cnn Server runs at 12,800 QPS for 3 s saw no collection at
+    Measured, not tuned: the built-in model's Server runs at 12,800 QPS for 3 s saw no collection at
     all (the harness's lists are freed as soon as made), so a Server p99 that varies
     from run to run at one load is not the collector's doing."""
 

@@ -83,7 +83,7 @@ def prepare(cfg: RunConfig) -> Prepared:
         and model.input_names
         and model.format not in formats
     ):
-        # The entry names the tensors of its own format's file (retinanet-pytorch: "image"),
+        # The entry names the tensors of its own format's file (a pytorch entry's "image"),
         # which a file for another backend does not have: point to the entry for that format.
         from perfpilot.tasks import models
 
@@ -316,7 +316,7 @@ def check_scenario(cfg: RunConfig, task: TaskSpec) -> None:
 
 
 def _target(prepared: Prepared) -> float:
-    """The model's own target where it has one (bert-99.9), else its task's."""
+    """The model's own target where it has one (a 99.9% variant), else its task's."""
     model_target = prepared.model.accuracy_target
     return prepared.task.accuracy_target if model_target is None else model_target
 

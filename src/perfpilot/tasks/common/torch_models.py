@@ -20,7 +20,7 @@ from perfpilot.tasks.common import torch_state
 from perfpilot.tasks.digits.torch_net import load_digits_cnn
 from perfpilot.tasks.imagenet.torch_net import load_resnet50_standin
 from perfpilot.tasks.librispeech.torch_net import check_rnnt, load_rnnt
-from perfpilot.tasks.openimages import torch_net as retinanet_net
+from perfpilot.tasks.openimages import torch_load as retinanet_net
 
 
 def read(path: Path, output_shape: tuple[int, ...] = ()) -> nn.Module:
