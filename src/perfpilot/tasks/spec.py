@@ -61,6 +61,9 @@ class TaskSpec:
     # Per backend, the module that builds this task's networks in its framework: the
     # pytorch and tensorflow backends call its functions by name (see their loaders).
     loaders: tuple[tuple[str, str], ...] = ()
+    # "module:object" of the click command that writes a stand-in of the dataset folder
+    # ("perfpilot dataset synthetic-<task>"); "" where the task has none.
+    synthetic: str = ""
 
     def loader(self, backend: str) -> str:
         """The loader module for ``backend`` ("" where the task has none)."""

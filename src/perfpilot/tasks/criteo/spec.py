@@ -21,6 +21,7 @@ TASK = TaskSpec(
     "'perfpilot dataset synthetic-criteo DIR' makes a stand-in",
     adapter="perfpilot.tasks.criteo.adapter:CriteoAdapter",
     scorer="perfpilot.tasks.criteo.scorer:score_auc_log",
+    synthetic="perfpilot.tasks.criteo.commands:synthetic_criteo",
 )
 
 MODELS: tuple[ModelSpec, ...] = (

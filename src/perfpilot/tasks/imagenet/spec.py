@@ -22,6 +22,7 @@ TASK = TaskSpec(
         ("tensorflow", "perfpilot.tasks.common.tf_models"),
         ("tflite", "perfpilot.tasks.common.tf_models"),
     ),
+    synthetic="perfpilot.tasks.imagenet.commands:synthetic_imagenet",
 )
 
 MODELS: tuple[ModelSpec, ...] = (

@@ -21,6 +21,7 @@ TASK = TaskSpec(
     "'perfpilot dataset synthetic-kits19 DIR' makes a stand-in",
     adapter="perfpilot.tasks.kits19.adapter:SegmentationAdapter",
     scorer="perfpilot.tasks.kits19.scorer:score_dataset",
+    synthetic="perfpilot.tasks.kits19.commands:synthetic_kits19",
 )
 
 MODELS: tuple[ModelSpec, ...] = (

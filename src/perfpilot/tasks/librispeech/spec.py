@@ -22,6 +22,7 @@ TASK = TaskSpec(
     adapter="perfpilot.tasks.librispeech.adapter:SpeechAdapter",
     scorer="perfpilot.tasks.librispeech.scorer:score_dataset",
     loaders=(("pytorch", "perfpilot.tasks.common.torch_models"),),
+    synthetic="perfpilot.tasks.librispeech.commands:synthetic_librispeech",
 )
 
 MODELS: tuple[ModelSpec, ...] = (

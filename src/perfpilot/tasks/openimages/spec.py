@@ -21,6 +21,7 @@ TASK = TaskSpec(
     adapter="perfpilot.tasks.openimages.adapter:DetectionAdapter",
     scorer="perfpilot.tasks.openimages.scorer:score_dataset",
     loaders=(("pytorch", "perfpilot.tasks.common.torch_models"),),
+    synthetic="perfpilot.tasks.openimages.commands:synthetic_openimages",
 )
 
 MODELS: tuple[ModelSpec, ...] = (

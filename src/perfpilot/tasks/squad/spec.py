@@ -21,6 +21,7 @@ TASK = TaskSpec(
     adapter="perfpilot.tasks.squad.adapter:SquadAdapter",
     scorer="perfpilot.tasks.squad.scorer:score_dataset",
     loaders=(("pytorch", "perfpilot.tasks.common.torch_models"),),
+    synthetic="perfpilot.tasks.squad.commands:synthetic_squad",
 )
 
 MODELS: tuple[ModelSpec, ...] = (
