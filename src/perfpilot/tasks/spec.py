@@ -64,6 +64,9 @@ class TaskSpec:
     # "module:object" of the click command that writes a stand-in of the dataset folder
     # ("perfpilot dataset synthetic-<task>"); "" where the task has none.
     synthetic: str = ""
+    # "module:callable" (path, graph inputs, graph outputs) checking an ONNX file's
+    # signature where the generic check (one input, or ``input_names``) does not fit.
+    onnx_check: str = ""
 
     def loader(self, backend: str) -> str:
         """The loader module for ``backend`` ("" where the task has none)."""

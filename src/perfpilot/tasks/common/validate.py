@@ -36,10 +36,10 @@ def check_onnx_model(path: Path, task: TaskSpec) -> None:
         ) from err
     initializers = {init.name for init in model.graph.initializer}
     inputs = [i for i in model.graph.input if i.name not in initializers]
-    if task.metric == "AUC":  # DLRM: float32 dense + int64 multi-hot ids
-        from perfpilot.tasks.criteo.standin import check_dlrm_signature
+    if task.onnx_check:  # the task's own signature (DLRM: dense floats + multi-hot ids)
+        from perfpilot.tasks.spec import resolve
 
-        check_dlrm_signature(path, inputs, list(model.graph.output))
+        resolve(task.onnx_check)(path, inputs, list(model.graph.output))
         return
     if task.input_names:
         _check_named_inputs(path, task, inputs)

@@ -22,6 +22,7 @@ TASK = TaskSpec(
     adapter="perfpilot.tasks.criteo.adapter:CriteoAdapter",
     scorer="perfpilot.tasks.criteo.scorer:score_auc_log",
     synthetic="perfpilot.tasks.criteo.commands:synthetic_criteo",
+    onnx_check="perfpilot.tasks.criteo.standin:check_dlrm_signature",
 )
 
 MODELS: tuple[ModelSpec, ...] = (
