@@ -16,28 +16,28 @@ import threading
 import time
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from perfpilot.artifacts import atomic_write_text
+from perfpilot.engine.contracts import RESULT_FILE, ChildResult, ChildSpec
 from perfpilot.errors import PerfpilotError
 
-RESULT_FILE = "child_result.json"
 PROGRESS_FILE = "progress.json"
 USER_CONF = "user.conf"
 
 
-def _write_result(run_dir: Path, payload: dict[str, Any]) -> None:
-    atomic_write_text(run_dir / RESULT_FILE, json.dumps(payload, indent=2) + "\n")
+def _write_result(run_dir: Path, result: ChildResult) -> None:
+    atomic_write_text(run_dir / RESULT_FILE, result.model_dump_json(indent=2) + "\n")
 
 
-def _error_payload(err: BaseException, phase: str) -> dict[str, Any]:
+def _error_result(err: BaseException, phase: Literal["setup", "loadgen"]) -> ChildResult:
     message = err.one_line() if isinstance(err, PerfpilotError) else f"{type(err).__name__}: {err}"
-    return {
-        "status": "failed",
-        "phase": phase,
-        "error": message,
-        "traceback": "".join(traceback.format_exception(err)),
-    }
+    return ChildResult(
+        status="failed",
+        phase=phase,
+        error=message,
+        traceback="".join(traceback.format_exception(err)),
+    )
 
 
 class GcPauses:
@@ -78,23 +78,19 @@ class GcPauses:
         }
 
 
-def run_test(spec: dict[str, Any], run_dir: Path) -> dict[str, Any]:
+def run_test(spec: ChildSpec, run_dir: Path) -> ChildResult:
     """Load the backend, calibrate, write user.conf and run one LoadGen test."""
     import mlperf_loadgen as lg
     import numpy as np
 
     from perfpilot.backends import BackendConfig, create_backend
     from perfpilot.backends.base import CalibrationData
-    from perfpilot.config.run import RunConfig
     from perfpilot.engine.calibrate import resolve_settings
     from perfpilot.engine.harness import QuerySampleLibrary, SystemUnderTest
     from perfpilot.engine.settings import expected_duration_s
-    from perfpilot.tasks import get_model, model_task
     from perfpilot.tasks.spec import resolve
 
-    cfg = RunConfig.model_validate(spec["config"])
-    model = get_model(cfg.model)
-    task = model_task(model)  # spec["task"], with the model's layout and preprocessing
+    cfg, model, task = spec.config, spec.model, spec.task
     dataset = task.load_dataset(cfg.dataset_path, cfg.dataset_size)
     backend = create_backend(
         cfg.backend,
@@ -114,10 +110,9 @@ def run_test(spec: dict[str, Any], run_dir: Path) -> dict[str, Any]:
             CalibrationData(dataset.sha256(), dataset.total_count, dataset.samples)
         )
     # The task's adapter feeds the model its way and shapes LoadGen's responses.
-    adapter = resolve(task.adapter)(model, tuple(spec.get("input_names") or ()))
+    adapter = resolve(task.adapter)(model, spec.input_names)
     backend = adapter.wrap(runtime)
-    model_path = Path(spec["model_path"]) if spec.get("model_path") else None
-    backend.load(model_path)
+    backend.load(spec.model_path)
     # Warm up with the batch the scenario will run: SingleStream queries hold one sample
     # (a 32-sample warm-up of BERT-large costs minutes on a small CPU).
     warm_size = {"MultiStream": cfg.samples_per_query or 8, "SingleStream": 1}.get(
@@ -133,7 +128,7 @@ def run_test(spec: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     settings, calibration = resolve_settings(cfg, backend, dataset)
     conf_path = run_dir / USER_CONF
     atomic_write_text(
-        conf_path, settings.user_conf(spec["loadgen_model"], header=f"run {spec['run_id']}")
+        conf_path, settings.user_conf(model.loadgen_name, header=f"run {spec.run_id}")
     )
     # One query's latency: what calibration measured, else the expected latency given in
     # the settings (a tuned profile's), else the warm-up pace.
@@ -148,7 +143,7 @@ def run_test(spec: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     atomic_write_text(run_dir / PROGRESS_FILE, json.dumps({"expected_s": expected}))
 
     test = lg.TestSettings()
-    rc = test.FromConfig(str(conf_path), spec["loadgen_model"], cfg.scenario, 1)
+    rc = test.FromConfig(str(conf_path), model.loadgen_name, cfg.scenario, 1)
     if rc != 0:
         raise PerfpilotError(f"LoadGen rejected {conf_path} (FromConfig returned {rc})")
     test.scenario = getattr(lg.TestScenario, cfg.scenario)
@@ -169,7 +164,7 @@ def run_test(spec: dict[str, Any], run_dir: Path) -> dict[str, Any]:
             if failure:
                 return
             failure.append(err)
-            _write_result(run_dir, _error_payload(err, "loadgen"))
+            _write_result(run_dir, _error_result(err, "loadgen"))
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(3)
@@ -194,13 +189,13 @@ def run_test(spec: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     sut.destroy()
     qsl.destroy()
     backend.close()
-    return {
-        "status": "ok",
-        "settings": settings.model_dump(),
-        "calibration": calibration.as_dict(),
-        "backend_version": runtime.version(),
-        "gc": pauses.as_dict(),
-    }
+    return ChildResult(
+        status="ok",
+        settings=settings.model_dump(),
+        calibration=calibration.as_dict(),
+        backend_version=runtime.version(),
+        gc=pauses.as_dict(),
+    )
 
 
 def main(argv: list[str]) -> int:
@@ -209,14 +204,14 @@ def main(argv: list[str]) -> int:
         return 2
     spec_path = Path(argv[0]).resolve()
     run_dir = spec_path.parent
-    spec = json.loads(spec_path.read_text())
     try:
-        payload = run_test(spec, run_dir)
+        spec = ChildSpec.model_validate_json(spec_path.read_bytes())
+        result = run_test(spec, run_dir)
     except BaseException as err:  # noqa: BLE001 - reported to the parent, then exit 1
-        _write_result(run_dir, _error_payload(err, "setup"))
+        _write_result(run_dir, _error_result(err, "setup"))
         traceback.print_exc()
         return 1
-    _write_result(run_dir, payload)
+    _write_result(run_dir, result)
     return 0
 
 

@@ -22,7 +22,8 @@ from perfpilot.artifacts import atomic_write_text, sha256_file
 from perfpilot.backends.base import Backend
 from perfpilot.backends.registry import backend_class
 from perfpilot.config.run import RunConfig
-from perfpilot.engine.child import PROGRESS_FILE, RESULT_FILE
+from perfpilot.engine.child import PROGRESS_FILE
+from perfpilot.engine.contracts import RESULT_FILE, SPEC_FILE, ChildResult, ChildSpec, read_result
 from perfpilot.engine.logparse import parse_result
 from perfpilot.engine.record import AccuracyRecord, ArtifactRecord, RunRecord
 from perfpilot.errors import PerfpilotError, UsageError
@@ -321,20 +322,19 @@ def _target(prepared: Prepared) -> float:
     return prepared.task.accuracy_target if model_target is None else model_target
 
 
-def _read_child(cfg: RunConfig, run_dir: Path) -> dict[str, Any]:
-    """The child's result.json ({} where it wrote none); drops LoadGen's empty trace."""
+def _read_child(cfg: RunConfig, run_dir: Path) -> ChildResult | None:
+    """The child's answer (None where it wrote none); drops LoadGen's empty trace."""
     trace = run_dir / "mlperf_log_trace.json"
     if not cfg.trace and trace.exists() and trace.stat().st_size == 0:
         trace.unlink()  # LoadGen creates it even with tracing off
-    result_path = run_dir / RESULT_FILE
-    return json.loads(result_path.read_text()) if result_path.exists() else {}
+    return read_result(run_dir / RESULT_FILE)
 
 
 def _finish(
     cfg: RunConfig,
     prepared: Prepared,
     run_dir: Path,
-    child: Mapping[str, Any],
+    child: ChildResult | None,
     returncode: int,
     interrupted: bool,
 ) -> tuple[str, str | None, Any, AccuracyRecord | None]:
@@ -344,9 +344,9 @@ def _finish(
     error: str | None = None
     if interrupted:
         status, error = "interrupted", "interrupted by the user (Ctrl-C)"
-    elif child.get("status") == "failed":
-        status, error = "failed", str(child.get("error"))
-    elif returncode != 0 or child.get("status") != "ok":
+    elif child is not None and child.status == "failed":
+        status, error = "failed", str(child.error)
+    elif returncode != 0 or child is None:
         how = f"signal {-returncode}" if returncode < 0 else f"exit code {returncode}"
         status = "failed"
         error = f"the LoadGen child process ended with {how}: {_tail(run_dir / 'child.log')}"
@@ -415,17 +415,16 @@ def run_one(
             run_id, run_dir = workspace.new_run_dir(cfg.scenario, cfg.mode)
             if audit_config is not None:
                 atomic_write_text(run_dir / "audit.config", audit_config)
-            spec = {
-                "run_id": run_id,
-                "config": json.loads(cfg.model_dump_json()),
-                "task": prepared.task.name,
-                "loadgen_model": prepared.model.loadgen_name,
-                "model_path": None if prepared.model_file is None else str(prepared.model_file),
-                "postprocess": prepared.model.postprocess,
-                "input_names": list(prepared.model.input_names or prepared.task.input_names),
-            }
-            spec_path = run_dir / "spec.json"
-            atomic_write_text(spec_path, json.dumps(spec, indent=2) + "\n")
+            spec = ChildSpec(
+                run_id=run_id,
+                config=cfg,
+                model=prepared.model,
+                task=prepared.task,
+                model_path=prepared.model_file,
+                input_names=prepared.model.input_names or prepared.task.input_names,
+            )
+            spec_path = run_dir / SPEC_FILE
+            atomic_write_text(spec_path, spec.model_dump_json(indent=2) + "\n")
             log = open(run_dir / "child.log", "wb")
             try:
                 proc = subprocess.Popen(
@@ -455,6 +454,7 @@ def run_one(
         status, error = "interrupted", "interrupted by the user (Ctrl-C)"
         result, accuracy = None, None
 
+    answer = child or ChildResult(status="failed")  # no answer: nothing measured to keep
     record = RunRecord(
         run_id=run_id,
         session_id=session_id,
@@ -464,21 +464,21 @@ def run_one(
         command=list(command),
         run_dir=str(run_dir),
         config=json.loads(cfg.model_dump_json()),
-        loadgen_settings=child.get("settings"),
-        calibration=child.get("calibration"),
+        loadgen_settings=answer.settings,
+        calibration=answer.calibration,
         model=prepared.model_record,
         standin=prepared.model.standin,
         dataset=prepared.dataset_record,
         provenance={
             "system": system_info(),
-            "software": software_versions(child.get("backend_version")),
+            "software": software_versions(answer.backend_version),
         },
         result=result,
         accuracy=accuracy,
         error=error,
         tags=dict(tags or {}),
         peak_rss_bytes=peak_rss,
-        gc=child.get("gc"),
+        gc=answer.gc,
     )
     with _signals_held():  # a second Ctrl-C does not lose the record half-indexed
         workspace.write_record(record)
