@@ -23,6 +23,7 @@ TASK_MODULES: dict[str, str] = {
     "kits19": "perfpilot.tasks.kits19.spec",
     "criteo": "perfpilot.tasks.criteo.spec",
     "librispeech": "perfpilot.tasks.librispeech.spec",
+    "wdbc": "perfpilot.tasks.wdbc.spec",
 }
 
 
