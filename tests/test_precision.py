@@ -21,9 +21,9 @@ from perfpilot.backends import BACKENDS, BackendConfig, create_backend
 from perfpilot.backends.base import CalibrationData
 from perfpilot.catalog.builtin import DigitsDataset
 from perfpilot.config import build_run_configs
-from perfpilot.engine.record import config_hash
 from perfpilot.engine.runner import prepare
 from perfpilot.errors import UsageError
+from perfpilot.records import config_hash
 from tests.conftest import run_cli
 
 LOW_PRECISION_REL_ATOL = 0.03

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from perfpilot.config import build_run_configs
-from perfpilot.engine.record import ArtifactRecord, RunRecord
 from perfpilot.engine.runner import run_benchmark
 from perfpilot.errors import UsageError
+from perfpilot.records import ArtifactRecord, RunRecord
 from perfpilot.results.db import ResultsDB
 from perfpilot.results.reproduce import environment_diff, figures, reproduce
 from perfpilot.workspace import Workspace

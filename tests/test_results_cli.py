@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from perfpilot.config import build_run_configs
-from perfpilot.engine.record import RunRecord
 from perfpilot.engine.runner import run_benchmark
+from perfpilot.records import RunRecord
 from perfpilot.results.db import ResultsDB, rebuild
 from perfpilot.results.export import to_mlflow
 from perfpilot.workspace import Workspace

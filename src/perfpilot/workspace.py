@@ -11,8 +11,8 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from perfpilot.artifacts import atomic_write_text
-from perfpilot.engine.record import RunRecord
 from perfpilot.errors import PerfpilotError, UsageError
+from perfpilot.records import RunRecord
 
 RUN_RECORD = "run.json"
 DEFAULT_WORKSPACE = "perfpilot-workspace"

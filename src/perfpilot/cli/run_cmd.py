@@ -11,7 +11,7 @@ from rich.console import Console
 
 from perfpilot.cli.main import EXIT_FAILED, EXIT_OK, Context
 from perfpilot.cli.render import console, metric_text, print_table, records_json, validity_text
-from perfpilot.engine.record import RunRecord
+from perfpilot.records import RunRecord
 
 POSITIVE_INT = click.IntRange(min=1)
 POSITIVE_FLOAT = click.FloatRange(min=0.0, min_open=True)

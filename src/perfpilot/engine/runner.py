@@ -29,9 +29,9 @@ from perfpilot.catalog.validate import check_onnx_model
 from perfpilot.config.run import RunConfig
 from perfpilot.engine.child import PROGRESS_FILE, RESULT_FILE
 from perfpilot.engine.logparse import parse_result
-from perfpilot.engine.record import AccuracyRecord, ArtifactRecord, RunRecord
 from perfpilot.errors import PerfpilotError, UsageError
 from perfpilot.provenance import software_versions, system_info
+from perfpilot.records import AccuracyRecord, ArtifactRecord, RunRecord
 from perfpilot.workspace import Workspace
 
 #: progress(label, elapsed_s, expected_s or None); called about four times a second.

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from perfpilot.errors import PerfpilotError, UsageError
 
 if TYPE_CHECKING:
-    from perfpilot.engine.record import RunRecord
+    from perfpilot.records import RunRecord
     from perfpilot.workspace import Workspace
 
 DB_NAME = "results.sqlite"
