@@ -28,6 +28,7 @@ from perfpilot.config import build_run_configs
 from perfpilot.engine.calibrate import measure_throughput
 from perfpilot.engine.runner import resolve_config, run_benchmark
 from perfpilot.errors import PerfpilotError
+from perfpilot.results.db import index_record
 from perfpilot.workspace import Workspace
 
 
@@ -49,7 +50,7 @@ def main() -> None:
     dataset = ImagenetDataset(folder)
     dataset.preprocessed()
     model = ensure_resnet50_standin()
-    ws = Workspace(tmp / "ws")
+    ws = Workspace(tmp / "ws", on_record=index_record)
     options = {
         "model": "resnet50-standin",
         "dataset_path": folder,

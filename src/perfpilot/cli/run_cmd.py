@@ -95,6 +95,7 @@ def run(
     """Run LoadGen tests: every scenario x mode asked for, each in its own process."""
     from perfpilot.config import build_run_configs
     from perfpilot.engine.runner import run_benchmark
+    from perfpilot.results.db import index_record
     from perfpilot.workspace import Workspace
 
     scenario, mode = str(options.pop("scenario")), str(options.pop("mode"))
@@ -102,7 +103,7 @@ def run(
         None if min_duration is None else max(1, round(min_duration * 1000))
     )
     options["min_query_count"] = options.pop("count")
-    workspace = Workspace.resolve(ctx.workspace)
+    workspace = Workspace.resolve(ctx.workspace, on_record=index_record)
     tags: dict[str, str] = {}
     profile, explicit = None, set[str]()
     if settings:  # the profile's options, except where given on the command line
