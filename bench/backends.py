@@ -26,6 +26,7 @@ from perfpilot.config import build_run_configs
 from perfpilot.engine.calibrate import measure_throughput
 from perfpilot.engine.runner import resolve_config, run_benchmark
 from perfpilot.errors import PerfpilotError
+from perfpilot.results.db import index_record
 from perfpilot.tasks import get_task
 from perfpilot.tasks.common.builtin import ensure_resnet50_standin
 from perfpilot.tasks.imagenet.dataset import ImagenetDataset, make_synthetic_imagenet
@@ -50,7 +51,7 @@ def main() -> None:
     dataset = ImagenetDataset(folder)
     dataset.preprocessed()
     model = ensure_resnet50_standin()
-    ws = Workspace(tmp / "ws")
+    ws = Workspace(tmp / "ws", on_record=index_record)
     options = {
         "model": "resnet50-standin",
         "dataset_path": folder,

@@ -25,6 +25,7 @@ from perfpilot.backends import BackendConfig, create_backend
 from perfpilot.config import build_run_configs
 from perfpilot.engine.calibrate import measure_throughput
 from perfpilot.engine.runner import resolve_config, run_benchmark
+from perfpilot.results.db import index_record
 from perfpilot.tasks import get_task
 from perfpilot.tasks.common.builtin import ensure_digits_cnn
 from perfpilot.workspace import Workspace
@@ -90,7 +91,7 @@ def main() -> None:
     os.environ.setdefault(
         "PERFPILOT_CACHE", str(Path(tempfile.gettempdir()) / "perfpilot-bench-cache")
     )
-    ws = Workspace(Path(tempfile.mkdtemp(prefix="perfpilot-bench-")))
+    ws = Workspace(Path(tempfile.mkdtemp(prefix="perfpilot-bench-")), on_record=index_record)
     cfg = resolve_config(
         build_run_configs(
             "Offline", "performance", batch_size=args.batch_size, threads=args.threads

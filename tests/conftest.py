@@ -34,9 +34,10 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
 
 @pytest.fixture
 def workspace(tmp_path: Path):  # type: ignore[no-untyped-def]
+    from perfpilot.results.db import index_record
     from perfpilot.workspace import Workspace
 
-    return Workspace(tmp_path / "ws")
+    return Workspace(tmp_path / "ws", on_record=index_record)
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from perfpilot.errors import UsageError
+from perfpilot.results.db import index_record
 from perfpilot.submission.campaign import campaign_path, run_campaign
 from perfpilot.submission.plan import make_plan, rates_from_workspace
 from perfpilot.workspace import Workspace
@@ -29,7 +30,7 @@ def _plan():  # type: ignore[no-untyped-def]
 def test_campaign_records_resumes_and_reruns_changed_configs(
     tmp_path: Path, digits_model: Path
 ) -> None:
-    ws = Workspace(tmp_path / "ws")
+    ws = Workspace(tmp_path / "ws", on_record=index_record)
     events: list[str] = []
 
     def on_event(key: str, text: str) -> None:
@@ -78,7 +79,7 @@ def test_campaign_records_resumes_and_reruns_changed_configs(
 
 
 def test_campaign_name_belongs_to_one_submission(tmp_path: Path) -> None:
-    ws = Workspace(tmp_path / "ws")
+    ws = Workspace(tmp_path / "ws", on_record=index_record)
     path = campaign_path(ws, "c2")
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps({"plan": {"model": "resnet50-standin"}, "runs": {}}))

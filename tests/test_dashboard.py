@@ -289,9 +289,10 @@ def real_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     a hostile tag, and a copy of a record whose model name carries markup and a quote."""
     from perfpilot.config.run import build_run_configs
     from perfpilot.engine.runner import run_benchmark
+    from perfpilot.results.db import index_record
     from perfpilot.workspace import Workspace
 
-    ws = Workspace(tmp_path_factory.mktemp("dash") / "ws")
+    ws = Workspace(tmp_path_factory.mktemp("dash") / "ws", on_record=index_record)
     short = {"min_duration_ms": 200, "min_query_count": 1}
     for batch in (8, 32):
         cfgs = build_run_configs("Offline", "performance", batch_size=batch, **short)

@@ -13,6 +13,7 @@ import pytest
 
 from perfpilot.config import build_run_configs
 from perfpilot.engine.runner import run_benchmark
+from perfpilot.results.db import index_record
 from perfpilot.workspace import Workspace
 
 pytestmark = pytest.mark.slow
@@ -26,7 +27,7 @@ V61_SEEDS = {
 
 @pytest.fixture(scope="module")
 def all_scenarios(tmp_path_factory: pytest.TempPathFactory, digits_model: Path):  # type: ignore[no-untyped-def]
-    ws = Workspace(tmp_path_factory.mktemp("ws-all"))
+    ws = Workspace(tmp_path_factory.mktemp("ws-all"), on_record=index_record)
     return ws, run_benchmark(build_run_configs("all", "both"), ws, ["pytest"])
 
 
@@ -214,7 +215,7 @@ def test_resnet50_standin_pipeline_end_to_end(tmp_path: Path) -> None:
     from perfpilot.tasks.imagenet.dataset import make_synthetic_imagenet
 
     folder = make_synthetic_imagenet(tmp_path / "imagenet", count=24, seed=7)
-    ws = Workspace(tmp_path / "ws")
+    ws = Workspace(tmp_path / "ws", on_record=index_record)
     cfgs = build_run_configs(
         "Offline", "both", model="resnet50-standin", dataset_path=folder, dataset_size=16
     )

@@ -20,9 +20,9 @@ import pytest
 from perfpilot.backends import BACKENDS, BackendConfig, create_backend
 from perfpilot.backends.base import CalibrationData
 from perfpilot.config import build_run_configs
-from perfpilot.engine.record import config_hash
 from perfpilot.engine.runner import prepare
 from perfpilot.errors import UsageError
+from perfpilot.records import config_hash
 from perfpilot.tasks.common.builtin import DigitsDataset
 from tests.conftest import run_cli
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from perfpilot.config import build_run_configs
-from perfpilot.engine.record import ArtifactRecord, RunRecord
 from perfpilot.engine.runner import run_benchmark
 from perfpilot.errors import UsageError
-from perfpilot.results.db import ResultsDB
+from perfpilot.records import ArtifactRecord, RunRecord
+from perfpilot.results.db import ResultsDB, index_record
 from perfpilot.results.reproduce import environment_diff, figures, reproduce
 from perfpilot.workspace import Workspace
 from tests.conftest import run_cli
@@ -19,7 +19,7 @@ from tests.conftest import run_cli
 
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, RunRecord]:
-    ws = Workspace(tmp_path_factory.mktemp("repro") / "ws")
+    ws = Workspace(tmp_path_factory.mktemp("repro") / "ws", on_record=index_record)
     (record,) = run_benchmark(
         build_run_configs("Offline", "performance", min_duration_ms=200, min_query_count=50),
         ws,

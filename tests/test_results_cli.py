@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from perfpilot.config import build_run_configs
-from perfpilot.engine.record import RunRecord
 from perfpilot.engine.runner import run_benchmark
-from perfpilot.results.db import ResultsDB, rebuild
+from perfpilot.records import RunRecord
+from perfpilot.results.db import ResultsDB, index_record, rebuild
 from perfpilot.results.export import to_mlflow
 from perfpilot.workspace import Workspace
 from tests.conftest import FIXTURE, needs_fixture, run_cli
@@ -26,7 +26,7 @@ SHORT = {"min_duration_ms": 200, "min_query_count": 50}
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, list[RunRecord]]:
     """Real LoadGen runs: digits-cnn Offline (tagged as a sweep point) and SingleStream."""
-    ws = Workspace(tmp_path_factory.mktemp("results") / "ws")
+    ws = Workspace(tmp_path_factory.mktemp("results") / "ws", on_record=index_record)
     offline = run_benchmark(
         build_run_configs("Offline", "performance", **SHORT),
         ws,
@@ -103,7 +103,7 @@ def test_a_database_failure_warns_and_keeps_the_run_record(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    ws = Workspace(tmp_path / "ws")
+    ws = Workspace(tmp_path / "ws", on_record=index_record)
     run_dir = ws.runs_dir / "copied-run"
     shutil.copytree(Path(runs[1][0].run_dir), run_dir)
     (run_dir / "run.json").unlink()
@@ -154,7 +154,7 @@ def test_import_then_compare_beside_local_resnet50_runs(tmp_path: Path) -> None:
     pytest.importorskip("cv2", reason="needs OpenCV: pip install 'perfpilot[vision]'")
     from perfpilot.tasks.imagenet.dataset import make_synthetic_imagenet
 
-    ws = Workspace(tmp_path / "ws")
+    ws = Workspace(tmp_path / "ws", on_record=index_record)
     folder = make_synthetic_imagenet(tmp_path / "imagenet", count=16, seed=3)
     (local,) = run_benchmark(
         build_run_configs(

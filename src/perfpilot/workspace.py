@@ -4,34 +4,41 @@ from __future__ import annotations
 
 import os
 import secrets
-import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from perfpilot.artifacts import atomic_write_text
-from perfpilot.engine.record import RunRecord
-from perfpilot.errors import PerfpilotError, UsageError
+from perfpilot.errors import UsageError
+from perfpilot.records import RunRecord
 
 RUN_RECORD = "run.json"
 DEFAULT_WORKSPACE = "perfpilot-workspace"
 
+#: Called with each run record once its run.json is written (the commands that run tests
+#: index it in the results database; the workspace itself only writes files).
+RecordHook = Callable[["Workspace", RunRecord], None]
+
 
 class Workspace:
     """A workspace folder: ``--workspace DIR``, ``$PERFPILOT_WORKSPACE`` or
-    ``./perfpilot-workspace``."""
+    ``./perfpilot-workspace``. ``on_record`` runs after each record is written."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, on_record: RecordHook | None = None) -> None:
         self.root = root
+        self.on_record = on_record
 
     @classmethod
-    def resolve(cls, option: str | os.PathLike[str] | None = None) -> Workspace:
+    def resolve(
+        cls, option: str | os.PathLike[str] | None = None, on_record: RecordHook | None = None
+    ) -> Workspace:
         chosen = option or os.environ.get("PERFPILOT_WORKSPACE") or DEFAULT_WORKSPACE
         root = Path(chosen).expanduser()
         if root.exists() and not root.is_dir():
             raise UsageError(f"workspace {root} is not a folder", "Pass a folder to --workspace.")
-        return cls(root.absolute())
+        return cls(root.absolute(), on_record)
 
     @property
     def runs_dir(self) -> Path:
@@ -51,25 +58,13 @@ class Workspace:
             return run_id, path
 
     def write_record(self, record: RunRecord) -> Path:
+        """Write ``run.json`` into the record's run directory, then run the ``on_record``
+        hook."""
         path = Path(record.run_dir) / RUN_RECORD
         atomic_write_text(path, record.model_dump_json(indent=2) + "\n")
-        self._index(record)
+        if self.on_record is not None:
+            self.on_record(self, record)
         return path
-
-    def _index(self, record: RunRecord) -> None:
-        """Add the run to the results database. run.json is the source of truth: a database
-        failure only warns (``perfpilot results rebuild`` catches up later)."""
-        try:
-            from perfpilot.results.db import index_record
-
-            index_record(self, record)
-        except Exception as err:  # noqa: BLE001 - the run is safe in run.json whatever failed
-            text = err.one_line() if isinstance(err, PerfpilotError) else f"{err}"
-            print(
-                f"perfpilot: warning: run {record.run_id} is recorded in run.json but not in "
-                f"the results database ({text})",
-                file=sys.stderr,
-            )
 
     def records(self) -> list[RunRecord]:
         """All readable run records, oldest first (unreadable ones are skipped)."""

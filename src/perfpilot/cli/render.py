@@ -10,7 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from perfpilot.engine.record import RunRecord
+from perfpilot.records import RunRecord
 
 
 def short_path(path: str) -> str:

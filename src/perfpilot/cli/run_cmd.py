@@ -11,7 +11,7 @@ from rich.console import Console
 
 from perfpilot.cli.main import EXIT_FAILED, EXIT_OK, Context
 from perfpilot.cli.render import console, metric_text, print_table, records_json, validity_text
-from perfpilot.engine.record import RunRecord
+from perfpilot.records import RunRecord
 
 POSITIVE_INT = click.IntRange(min=1)
 POSITIVE_FLOAT = click.FloatRange(min=0.0, min_open=True)
@@ -95,6 +95,7 @@ def run(
     """Run LoadGen tests: every scenario x mode asked for, each in its own process."""
     from perfpilot.config import build_run_configs
     from perfpilot.engine.runner import run_benchmark
+    from perfpilot.results.db import index_record
     from perfpilot.workspace import Workspace
 
     scenario, mode = str(options.pop("scenario")), str(options.pop("mode"))
@@ -102,7 +103,7 @@ def run(
         None if min_duration is None else max(1, round(min_duration * 1000))
     )
     options["min_query_count"] = options.pop("count")
-    workspace = Workspace.resolve(ctx.workspace)
+    workspace = Workspace.resolve(ctx.workspace, on_record=index_record)
     tags: dict[str, str] = {}
     profile, explicit = None, set[str]()
     if settings:  # the profile's options, except where given on the command line

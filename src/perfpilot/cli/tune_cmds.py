@@ -56,6 +56,7 @@ def tune(
 ) -> int:
     """Tune settings: Offline peak, highest VALID Server QPS, stream latencies."""
     from perfpilot.config.run import EXECUTION_MODES, SCENARIOS, build_run_configs
+    from perfpilot.results.db import index_record
     from perfpilot.tune.profiles import check_name, load_profile, profile_path, save_profile
     from perfpilot.tune.tuner import parse_budget
     from perfpilot.tune.tuner import tune as run_tune
@@ -67,7 +68,7 @@ def tune(
     execution = build_run_configs(execution=execution)[0].execution
     sizes = _sizes(batch_sizes)
     name = check_name(save_name or f"{base.model}-{base.backend}-{base.device}")
-    workspace = Workspace.resolve(ctx.workspace)
+    workspace = Workspace.resolve(ctx.workspace, on_record=index_record)
     previous = None
     if profile_path(workspace, name).exists():  # keep its other scenarios; same target only
         previous = load_profile(workspace, name)

@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from perfpilot.errors import UsageError
+from perfpilot.records import LoadgenResult
 
 MLLOG_PREFIX = ":::MLLOG "
 PERCENTILES = ("50.00", "90.00", "95.00", "97.00", "99.00", "99.90")
@@ -34,29 +35,6 @@ class DetailLog(BaseModel):
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.values.get(key, default)
-
-
-class LoadgenResult(BaseModel):
-    """What one LoadGen test produced, as perfpilot reports and records it."""
-
-    model_config = ConfigDict(frozen=True)
-
-    scenario: str
-    test_mode: str
-    valid: bool | None  # None in accuracy mode (LoadGen judges only performance runs)
-    invalid_reasons: list[str]
-    metric_name: str | None
-    metric: float | None
-    metric_unit: str | None
-    latency_ns: dict[str, int]  # min, mean, max and percentiles ("p50", "p90", ...)
-    query_count: int | None
-    sample_count: int | None
-    duration_s: float | None
-    loadgen_version: str | None
-    seeds: dict[str, int]
-    effective: dict[str, Any]
-    errors: list[str]
-    warnings: list[str]
 
 
 def read_detail(path: Path) -> DetailLog:

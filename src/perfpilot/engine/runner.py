@@ -25,9 +25,9 @@ from perfpilot.config.run import RunConfig
 from perfpilot.engine.child import PROGRESS_FILE
 from perfpilot.engine.contracts import RESULT_FILE, SPEC_FILE, ChildResult, ChildSpec, read_result
 from perfpilot.engine.logparse import parse_result
-from perfpilot.engine.record import AccuracyRecord, ArtifactRecord, RunRecord
 from perfpilot.errors import PerfpilotError, UsageError
 from perfpilot.provenance import software_versions, system_info
+from perfpilot.records import AccuracyRecord, ArtifactRecord, RunRecord
 from perfpilot.tasks import Dataset, ModelSpec, TaskSpec, get_model, model_task
 from perfpilot.tasks.common.validate import check_onnx_model
 from perfpilot.tasks.spec import resolve

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from perfpilot.engine.logparse import LoadgenResult
 from perfpilot.errors import UsageError
+from perfpilot.records import LoadgenResult
 from perfpilot.results.db import METRICS, ResultsDB, now_utc
 
 if TYPE_CHECKING:

@@ -11,8 +11,8 @@ from pydantic import ValidationError
 from perfpilot.errors import UsageError
 
 if TYPE_CHECKING:
-    from perfpilot.engine.record import RunRecord
     from perfpilot.engine.runner import ProgressFn
+    from perfpilot.records import RunRecord
     from perfpilot.workspace import Workspace
 
 

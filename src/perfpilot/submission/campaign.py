@@ -14,8 +14,8 @@ from typing import Any
 
 from perfpilot.artifacts import atomic_write_text
 from perfpilot.config.run import RunConfig, config_error
-from perfpilot.engine.record import RunRecord, config_hash
 from perfpilot.errors import UsageError
+from perfpilot.records import RunRecord, config_hash
 from perfpilot.submission.plan import Plan, PlanItem
 from perfpilot.workspace import Workspace
 

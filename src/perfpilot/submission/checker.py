@@ -18,8 +18,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from perfpilot.engine.logparse import LoadgenResult
 from perfpilot.errors import UsageError
+from perfpilot.records import LoadgenResult
 from perfpilot.submission import rounds
 from perfpilot.submission.rounds import ModelRules, RoundRules
 from perfpilot.submission.tree import (

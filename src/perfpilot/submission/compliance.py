@@ -18,8 +18,8 @@ import numpy as np
 
 from perfpilot.artifacts import atomic_write_text
 from perfpilot.engine.logparse import read_detail
-from perfpilot.engine.record import RunRecord
 from perfpilot.errors import UsageError
+from perfpilot.records import RunRecord
 from perfpilot.submission import rounds
 from perfpilot.workspace import Workspace
 

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from perfpilot import __version__
-from perfpilot.engine.record import RunRecord
 from perfpilot.errors import UsageError
+from perfpilot.records import RunRecord
 from perfpilot.submission import compliance, rounds
 from perfpilot.submission import system as sysdesc
 

@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from perfpilot.engine.logparse import LoadgenResult, parse_result
+from perfpilot.engine.logparse import parse_result
 from perfpilot.errors import PerfpilotError, UsageError
+from perfpilot.records import LoadgenResult
 
 DIVISIONS = ("closed", "open", "network")
 SCENARIO_NAMES = {

@@ -16,8 +16,8 @@ from typing import Any
 import yaml
 
 from perfpilot.config.run import RunConfig, build_run_configs
-from perfpilot.engine.record import RunRecord, config_hash
 from perfpilot.errors import PerfpilotError, UsageError
+from perfpilot.records import RunRecord, config_hash
 from perfpilot.workspace import Workspace
 
 #: Keys of a sweep file.

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from perfpilot.config.run import SCENARIOS, RunConfig
-from perfpilot.engine.record import RunRecord
 from perfpilot.errors import PerfpilotError, UsageError
+from perfpilot.records import RunRecord
 from perfpilot.tune.profiles import Profile, ScenarioOptions
 from perfpilot.workspace import Workspace
 

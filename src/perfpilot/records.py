@@ -1,4 +1,7 @@
-"""The run record (``run.json``): resolved config, provenance and result of one test."""
+"""The run record (``run.json``): resolved config, provenance and result of one test.
+
+A bottom-layer module (it imports nothing else of perfpilot): the engine writes these
+records, and the workspace, results, tune and submission read them."""
 
 from __future__ import annotations
 
@@ -7,8 +10,6 @@ import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
-
-from perfpilot.engine.logparse import LoadgenResult
 
 SCHEMA_VERSION = 1
 
@@ -20,6 +21,29 @@ def config_hash(config: dict[str, Any]) -> str:
     """sha256 (hex) of a resolved config dict in canonical JSON form."""
     canonical = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class LoadgenResult(BaseModel):
+    """What one LoadGen test produced, as perfpilot reports and records it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    scenario: str
+    test_mode: str
+    valid: bool | None  # None in accuracy mode (LoadGen judges only performance runs)
+    invalid_reasons: list[str]
+    metric_name: str | None
+    metric: float | None
+    metric_unit: str | None
+    latency_ns: dict[str, int]  # min, mean, max and percentiles ("p50", "p90", ...)
+    query_count: int | None
+    sample_count: int | None
+    duration_s: float | None
+    loadgen_version: str | None
+    seeds: dict[str, int]
+    effective: dict[str, Any]
+    errors: list[str]
+    warnings: list[str]
 
 
 class AccuracyRecord(BaseModel):
