@@ -354,7 +354,7 @@ def test_pickled_model_and_training_checkpoint_are_read_without_their_code(
     net.eval()
     pickled = tmp_path / "resnext50_32x4d_fpn.pth"
     torch.save(net, pickled)  # a whole module, as the official file
-    assert b"retinanet_net" in __import__("zipfile").ZipFile(pickled).read(
+    assert b"openimages.torch_net" in __import__("zipfile").ZipFile(pickled).read(
         "resnext50_32x4d_fpn/data.pkl"
     )  # the pickle names the module's classes
     found = L.read_pickled_retinanet(pickled)
