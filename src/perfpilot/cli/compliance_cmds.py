@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from perfpilot.cli.main import EXIT_FAILED, EXIT_OK, Context
+from perfpilot.cli.context import EXIT_FAILED, EXIT_OK, Context
 
 
 @click.group()

@@ -9,7 +9,7 @@ from typing import Any
 import click
 from rich.console import Console
 
-from perfpilot.cli.main import EXIT_FAILED, EXIT_OK, Context
+from perfpilot.cli.context import EXIT_FAILED, EXIT_OK, Context
 from perfpilot.cli.render import console, metric_text, print_table, records_json, validity_text
 from perfpilot.engine.record import RunRecord
 

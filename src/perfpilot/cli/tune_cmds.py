@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from perfpilot.cli.main import EXIT_FAILED, EXIT_OK, Context
+from perfpilot.cli.context import EXIT_FAILED, EXIT_OK, Context
 from perfpilot.cli.render import console
 
 POSITIVE_INT = click.IntRange(min=1)
