@@ -1,5 +1,1 @@
-"""The ``perfpilot`` command line."""
-
-from perfpilot.cli.main import main
-
-__all__ = ["main"]
+"""The ``perfpilot`` command line (entry point: :func:`perfpilot.cli.main.entry`)."""

@@ -12,17 +12,16 @@ from typing import Any
 import click
 from rich.table import Table
 
-from perfpilot.cli.main import EXIT_FAILED, EXIT_OK, Context
+from perfpilot.cli.context import EXIT_FAILED, EXIT_OK, Context
+from perfpilot.cli.options import run_option, run_options
 from perfpilot.cli.render import console
 from perfpilot.cli.run_cmd import _progress_printer
-
-POSITIVE_INT = click.IntRange(min=1)
 
 
 def _plan_options(fn: Any) -> Any:
     for opt in reversed(
         [
-            click.option("--model", required=True, help="Catalog model (perfpilot models list)."),
+            run_option("model", required=True, default=None),  # a plan names its model
             click.option(
                 "--category",
                 default="edge",
@@ -41,7 +40,8 @@ def _plan_options(fn: Any) -> Any:
                 metavar="ROUND",
                 help="v4.1 ... v6.1 (default: the newest whose seeds the installed LoadGen has).",
             ),
-            click.option("--backend", default="onnxruntime", show_default=True),
+            run_option("backend"),
+            # its own --execution: default valid, as a submission needs official lengths
             click.option(
                 "--execution",
                 type=click.Choice(["valid", "test"]),
@@ -54,8 +54,8 @@ def _plan_options(fn: Any) -> Any:
                 metavar="NAME",
                 help="Settings profile (perfpilot tune --save NAME) for expected values.",
             ),
-            click.option("--dataset-path", type=click.Path(path_type=Path), help="Dataset folder."),
-            click.option("--dataset-size", type=POSITIVE_INT, help="Use the first N samples."),
+            run_option("dataset_path"),
+            run_option("dataset_size"),
         ]
     ):
         fn = opt(fn)
@@ -128,9 +128,9 @@ def plan_cmd(ctx: Context, /, as_json: bool, **kw: Any) -> int:
 @click.command("run")
 @_plan_options
 @click.option("--name", help="Campaign name (default: model-backend-division-round-category).")
-@click.option("--batch-size", type=POSITIVE_INT)
-@click.option("--threads", type=POSITIVE_INT)
-@click.option("--backend-threads", type=POSITIVE_INT)
+# no default here: an option not given leaves the settings profile's value (or RunConfig's)
+@run_option("batch_size", default=None)
+@run_options("threads", "backend_threads")
 @click.option(
     "--only",
     multiple=True,

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 
-from perfpilot.cli.main import EXIT_FAILED, EXIT_OK, Context
+from perfpilot.cli.context import EXIT_FAILED, EXIT_OK, Context
+from perfpilot.cli.options import run_options
 
 
 @click.group()
@@ -18,8 +19,8 @@ def compliance() -> None:
 
 @compliance.command("run")
 @click.argument("test")
-@click.option("--model", default="digits-cnn", show_default=True)
-@click.option("--backend", default="onnxruntime", show_default=True)
+@run_options("model", "backend")
+# its own --scenario: required, and one scenario (no "all"), as a reference run has one
 @click.option("--scenario", required=True, help="SingleStream, MultiStream, Server, Offline.")
 @click.option("--round", "round_name", metavar="ROUND", help="Round (default: LoadGen's).")
 @click.option("--reference-run", help="Submission performance run (default: newest passing).")

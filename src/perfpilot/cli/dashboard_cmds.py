@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from perfpilot.cli.main import Context
+from perfpilot.cli.context import Context
 
 OUT_HELP = "Dashboard folder (default: <workspace>/dashboard)."
 

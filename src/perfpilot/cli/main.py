@@ -1,4 +1,5 @@
-"""Entry point: the click group, global options, and error -> exit code mapping."""
+"""Entry point: the click group with its global options, the commands registered on it,
+and error -> exit code mapping."""
 
 from __future__ import annotations
 
@@ -9,17 +10,24 @@ from typing import Any
 import click
 
 from perfpilot import __version__
+from perfpilot.cli import (
+    cache_cmds,
+    campaign_cmds,
+    catalog_cmds,
+    compliance_cmds,
+    dashboard_cmds,
+    dataset_cmds,
+    reproduce_cmd,
+    results_cmds,
+    run_cmd,
+    runs_cmds,
+    submission_cmds,
+    sweep_cmds,
+    system_cmds,
+    tune_cmds,
+)
+from perfpilot.cli.context import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Context
 from perfpilot.errors import PerfpilotError
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-
-
-class Context:
-    """Global options every command sees."""
-
-    def __init__(self, workspace: str | None, verbose: bool) -> None:
-        self.workspace = workspace
-        self.verbose = verbose
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -36,42 +44,21 @@ def cli(ctx: click.Context, workspace: str | None, verbose: bool) -> None:
     ctx.obj = Context(workspace, verbose)
 
 
-def _register() -> None:
-    from perfpilot.cli import (
-        cache_cmds,
-        campaign_cmds,
-        catalog_cmds,
-        compliance_cmds,
-        dashboard_cmds,
-        dataset_cmds,
-        reproduce_cmd,
-        results_cmds,
-        run_cmd,
-        runs_cmds,
-        submission_cmds,
-        sweep_cmds,
-        system_cmds,
-        tune_cmds,
-    )
-
-    cli.add_command(run_cmd.run)
-    cli.add_command(catalog_cmds.models)
-    cli.add_command(catalog_cmds.backends)
-    cli.add_command(runs_cmds.runs)
-    cli.add_command(cache_cmds.cache)
-    cli.add_command(dataset_cmds.dataset)
-    cli.add_command(dashboard_cmds.dashboard)
-    cli.add_command(results_cmds.results)
-    cli.add_command(reproduce_cmd.reproduce)
-    cli.add_command(tune_cmds.tune)
-    cli.add_command(sweep_cmds.sweep)
-    cli.add_command(submission_cmds.submission)
-    campaign_cmds.attach(submission_cmds.submission)  # submission plan/run/generate
-    cli.add_command(system_cmds.system)
-    cli.add_command(compliance_cmds.compliance)
-
-
-_register()
+cli.add_command(run_cmd.run)
+cli.add_command(catalog_cmds.models)
+cli.add_command(catalog_cmds.backends)
+cli.add_command(runs_cmds.runs)
+cli.add_command(cache_cmds.cache)
+cli.add_command(dataset_cmds.dataset)
+cli.add_command(dashboard_cmds.dashboard)
+cli.add_command(results_cmds.results)
+cli.add_command(reproduce_cmd.reproduce)
+cli.add_command(tune_cmds.tune)
+cli.add_command(sweep_cmds.sweep)
+cli.add_command(submission_cmds.submission)
+campaign_cmds.attach(submission_cmds.submission)  # submission plan/run/generate
+cli.add_command(system_cmds.system)
+cli.add_command(compliance_cmds.compliance)
 
 
 def _err(text: str) -> None:

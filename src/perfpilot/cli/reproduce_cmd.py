@@ -9,7 +9,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from perfpilot.cli.main import EXIT_FAILED, EXIT_OK, Context
+from perfpilot.cli.context import EXIT_FAILED, EXIT_OK, Context
 from perfpilot.cli.render import console
 
 

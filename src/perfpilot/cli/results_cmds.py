@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 from rich.table import Table
 
-from perfpilot.cli.main import Context
+from perfpilot.cli.context import Context
 from perfpilot.cli.render import console
 
 if TYPE_CHECKING:

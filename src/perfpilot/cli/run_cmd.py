@@ -3,80 +3,42 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
 from rich.console import Console
 
-from perfpilot.cli.main import EXIT_FAILED, EXIT_OK, Context
+from perfpilot.cli.context import EXIT_FAILED, EXIT_OK, Context
+from perfpilot.cli.options import run_option, run_options
 from perfpilot.cli.render import console, metric_text, print_table, records_json, validity_text
 from perfpilot.records import RunRecord
 
-POSITIVE_INT = click.IntRange(min=1)
-POSITIVE_FLOAT = click.FloatRange(min=0.0, min_open=True)
-
 
 @click.command()
-@click.option("--model", default="digits-cnn", show_default=True, help="Catalog model.")
-@click.option(
-    "--model-path",
-    type=click.Path(path_type=Path),
-    help="Your own model file for the model's task.",
+@run_options(
+    "model",
+    "model_path",
+    "dataset_path",
+    "dataset_size",
+    "backend",
+    "device",
+    "precision",
+    "scenario",
 )
-@click.option(
-    "--dataset-path",
-    type=click.Path(path_type=Path),
-    help="Your dataset folder for the model's task (ImageNet: images + val_map.txt).",
+@run_option("mode", default="both")  # both: accuracy then performance (a RunConfig is one)
+@run_options(
+    "execution",
+    "batch_size",
+    "threads",
+    "backend_threads",
+    "max_wait_ms",
+    "target_qps",
+    "target_latency_ms",
+    "min_duration_ms",
+    "min_query_count",
+    "samples_per_query",
+    "trace",
 )
-@click.option("--dataset-size", type=POSITIVE_INT, help="Use the first N samples only.")
-@click.option("--backend", default="onnxruntime", show_default=True, help="Inference backend.")
-@click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
-@click.option(
-    "--precision",
-    default="fp32",
-    show_default=True,
-    help="fp32, bf16, fp16 or int8, where the backend supports it (openvino: all four).",
-)
-@click.option(
-    "--scenario",
-    default="Offline",
-    show_default=True,
-    help="Offline, Server, SingleStream, MultiStream or all.",
-)
-@click.option("--mode", default="both", show_default=True, help="accuracy, performance or both.")
-@click.option(
-    "--execution",
-    default="test",
-    show_default=True,
-    help="test: short runs calibrated to this machine; valid: official durations.",
-)
-@click.option("--batch-size", type=POSITIVE_INT, default=32, show_default=True)
-@click.option(
-    "--threads",
-    type=POSITIVE_INT,
-    help="Worker threads that run batches (Offline, Server; default: one per core).",
-)
-@click.option(
-    "--backend-threads",
-    type=POSITIVE_INT,
-    help="The runtime's own threads (default: cores / threads).",
-)
-@click.option(
-    "--max-wait-ms",
-    type=click.FloatRange(min=0.0),
-    default=0.0,
-    show_default=True,
-    help="Server: how long a worker waits to fill a batch.",
-)
-@click.option("--target-qps", type=POSITIVE_FLOAT, help="Offline expected QPS / Server target QPS.")
-@click.option(
-    "--target-latency-ms", type=POSITIVE_FLOAT, help="SingleStream/MultiStream expected latency."
-)
-@click.option("--min-duration", type=POSITIVE_FLOAT, help="Minimum test duration in seconds.")
-@click.option("--count", type=POSITIVE_INT, help="Minimum query count.")
-@click.option("--samples-per-query", type=POSITIVE_INT, help="MultiStream samples per query.")
-@click.option("--trace", is_flag=True, help="Keep LoadGen's trace log (large).")
 @click.option(
     "--settings",
     metavar="NAME",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from perfpilot.cli.main import Context
+from perfpilot.cli.context import Context
 from perfpilot.cli.render import console, metric_text, print_table, records_json, validity_text
 
 

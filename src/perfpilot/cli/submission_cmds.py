@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from perfpilot.cli.main import EXIT_FAILED, EXIT_OK
+from perfpilot.cli.context import EXIT_FAILED, EXIT_OK
 
 ROUND_HELP = "MLPerf round (v4.1, v5.0, v5.1, v6.0, v6.1); default: the one the logs' seeds match."
 RELAX_HELP = (

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from perfpilot.cli.main import Context
+from perfpilot.cli.context import Context
 
 
 @click.group()

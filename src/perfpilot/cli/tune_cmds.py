@@ -7,40 +7,29 @@ import sys
 
 import click
 
-from perfpilot.cli.main import EXIT_FAILED, EXIT_OK, Context
+from perfpilot.cli.context import EXIT_FAILED, EXIT_OK, Context
+from perfpilot.cli.options import run_option, run_options
 from perfpilot.cli.render import console
-
-POSITIVE_INT = click.IntRange(min=1)
 
 
 @click.command()
-@click.option("--model", default="digits-cnn", show_default=True, help="Catalog model.")
-@click.option("--backend", default="onnxruntime", show_default=True, help="Inference backend.")
-@click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
-@click.option(
-    "--scenario",
-    default="Server",
-    show_default=True,
-    help="Offline, Server, SingleStream, MultiStream or all.",
-)
+@run_options("model", "backend", "device")
+# tune's own default (RunConfig's is Offline): its main search is the Server QPS
+@run_option("scenario", default="Server")
 @click.option("--budget", default="5m", show_default=True, help="Time for the search (90s, 5m).")
 @click.option(
     "--save", "save_name", metavar="NAME", help="Profile name (default MODEL-BACKEND-DEVICE)."
 )
-@click.option(
-    "--execution",
-    default="test",
-    show_default=True,
+# tune's own help: the search always runs test-length; --execution sets only the final pair
+@run_option(
+    "execution",
     help="Mode of the final Server pair: test (short) or valid (official length, ~20 min).",
 )
-@click.option("--batch-size", type=POSITIVE_INT, default=32, show_default=True)
+@run_option("batch_size")
 @click.option(
     "--batch-sizes", help="Offline: try these batch sizes (e.g. 8,32,128); keep the best."
 )
-@click.option("--threads", type=POSITIVE_INT, help="Worker threads (default: one per core).")
-@click.option("--backend-threads", type=POSITIVE_INT, help="The runtime's own threads.")
-@click.option("--max-wait-ms", type=click.FloatRange(min=0.0), default=0.0, show_default=True)
-@click.option("--dataset-size", type=POSITIVE_INT, help="Use the first N samples only.")
+@run_options("threads", "backend_threads", "max_wait_ms", "dataset_size")
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
 @click.pass_obj
 def tune(

@@ -1,0 +1,117 @@
+"""The run options several commands share (``--backend``, ``--batch-size``, ...): each
+flag, type and help text written once here, each default read from RunConfig."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from perfpilot.config.run import RunConfig
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+POSITIVE_INT = click.IntRange(min=1)
+POSITIVE_FLOAT = click.FloatRange(min=0.0, min_open=True)
+
+# RunConfig field -> its flag and click settings (the default comes from RunConfig).
+_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
+    "model": ("--model", {"help": "Catalog model (perfpilot models list)."}),
+    "model_path": (
+        "--model-path",
+        {"type": click.Path(path_type=Path), "help": "Your own model file for the model's task."},
+    ),
+    "dataset_path": (
+        "--dataset-path",
+        {
+            "type": click.Path(path_type=Path),
+            "help": "Your dataset folder for the model's task (ImageNet: images + val_map.txt).",
+        },
+    ),
+    "dataset_size": (
+        "--dataset-size",
+        {"type": POSITIVE_INT, "help": "Use the first N samples only."},
+    ),
+    "backend": ("--backend", {"help": "Inference backend."}),
+    "device": ("--device", {"help": "cpu or cuda."}),
+    "precision": (
+        "--precision",
+        {"help": "fp32, bf16, fp16 or int8, where the backend supports it (openvino: all four)."},
+    ),
+    "scenario": ("--scenario", {"help": "Offline, Server, SingleStream, MultiStream or all."}),
+    "mode": ("--mode", {"help": "accuracy, performance or both."}),
+    "execution": (
+        "--execution",
+        {"help": "test: short runs calibrated to this machine; valid: official durations."},
+    ),
+    "batch_size": (
+        "--batch-size",
+        {
+            "type": POSITIVE_INT,
+            "help": "Offline, Server: the most samples a worker runs as one batch.",
+        },
+    ),
+    "threads": (
+        "--threads",
+        {
+            "type": POSITIVE_INT,
+            "help": "Worker threads that run batches (Offline, Server; default: one per core).",
+        },
+    ),
+    "backend_threads": (
+        "--backend-threads",
+        {"type": POSITIVE_INT, "help": "The runtime's own threads (default: cores / threads)."},
+    ),
+    "max_wait_ms": (
+        "--max-wait-ms",
+        {
+            "type": click.FloatRange(min=0.0),
+            "help": "Server: how long a worker waits to fill a batch.",
+        },
+    ),
+    "target_qps": (
+        "--target-qps",
+        {"type": POSITIVE_FLOAT, "help": "Offline expected QPS / Server target QPS."},
+    ),
+    "target_latency_ms": (
+        "--target-latency-ms",
+        {"type": POSITIVE_FLOAT, "help": "SingleStream/MultiStream expected latency."},
+    ),
+    # seconds on the command line; the command converts to the field's milliseconds
+    "min_duration_ms": (
+        "--min-duration",
+        {"type": POSITIVE_FLOAT, "help": "Minimum test duration in seconds."},
+    ),
+    "min_query_count": ("--count", {"type": POSITIVE_INT, "help": "Minimum query count."}),
+    "samples_per_query": (
+        "--samples-per-query",
+        {"type": POSITIVE_INT, "help": "MultiStream samples per query."},
+    ),
+    "trace": ("--trace", {"is_flag": True, "help": "Keep LoadGen's trace log (large)."}),
+}
+
+
+def run_option(field: str, **overrides: Any) -> Callable[[F], F]:
+    """The click option for RunConfig ``field``; ``overrides`` (a command's own default,
+    ``required``, help) replace the shared settings."""
+    flag, shared = _OPTIONS[field]
+    settings: dict[str, Any] = {"default": RunConfig.model_fields[field].default, **shared}
+    settings.update(overrides)
+    if settings["default"] is None or settings.get("is_flag"):
+        del settings["default"]  # click's own "not given" (a flag: off)
+    else:
+        settings.setdefault("show_default", True)
+    return click.option(flag, **settings)
+
+
+def run_options(*fields: str) -> Callable[[F], F]:
+    """The click options for several RunConfig fields, on ``--help`` in the order given."""
+
+    def apply(fn: F) -> F:
+        for field in reversed(fields):
+            fn = run_option(field)(fn)
+        return fn
+
+    return apply
