@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from perfpilot.artifacts.store import (
+from perfpilot.artifacts.files import (
     atomic_write_text,
     build_key,
     cache_dir,

@@ -37,7 +37,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from perfpilot.artifacts.store import (
+from perfpilot.artifacts.files import (
     atomic_write_text,
     build_key,
     cache_dir,
