@@ -94,10 +94,3 @@ def ensure_digits_saved_model(onnx_path: Path) -> Path:
         )
     save = functools.partial(save_digits_saved_model, weights)
     return ensure_saved_model(onnx_path, BuiltinModel("digits-cnn", RECIPE, save))
-
-
-def tree_sha256(directory: Path) -> str:
-    """One hash over every file of a SavedModel (see ``builtin.tree_sha256``)."""
-    from perfpilot.backends.tensorflow.builtin import tree_sha256 as tree
-
-    return tree(directory)
