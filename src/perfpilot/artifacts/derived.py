@@ -81,8 +81,9 @@ def build_once(
     determines the result and is compared on every reuse. ``verify`` re-hashes the files
     on every reuse (leave it off for arrays of many GB: then sizes are checked). ``keep``
     names things in ``folder`` that survive a rebuild, such as records that the build
-    itself reuses. Processes that ask for one entry together wait on its lock, and all
-    but the first find it built.
+    itself reuses; anything else in ``folder`` belongs to the entry and goes on a rebuild.
+    Processes that ask for one entry together wait on its lock, and all but the first
+    find it built.
     """
     wanted = _plain(key or {}, "key")
     found = ready(folder, payload, artifact=artifact, key=wanted, verify=verify, manifest=manifest)
