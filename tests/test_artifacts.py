@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from perfpilot.artifacts import cache, file_lock
+from perfpilot.artifacts import download, file_lock, maintenance, store
 from perfpilot.errors import ChecksumError, DownloadError, UsageError
 from tests.conftest import run_cli
 
@@ -118,7 +118,7 @@ def _store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("PERFPILOT_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
     monkeypatch.delenv("PERFPILOT_OFFLINE", raising=False)
-    monkeypatch.setattr(cache, "_BACKOFF_S", 0.01)
+    monkeypatch.setattr(download, "_BACKOFF_S", 0.01)
     return tmp_path / "cache" / "store"
 
 
@@ -127,7 +127,7 @@ def _files(folder: Path) -> list[Path]:
 
 
 def test_fetch_stores_the_object_and_writes_the_manifest_last(server: Server, _store: Path) -> None:
-    got = cache.fetch("resnet50-onnx-fp32", f"{server.url}/model.onnx", sha256=SHA, md5=MD5)
+    got = download.fetch("resnet50-onnx-fp32", f"{server.url}/model.onnx", sha256=SHA, md5=MD5)
     assert got == _store / "objects" / SHA[:2] / SHA
     assert got.read_bytes() == DATA
     manifest = json.loads((_store / "manifests" / "resnet50-onnx-fp32.json").read_text())
@@ -138,15 +138,15 @@ def test_fetch_stores_the_object_and_writes_the_manifest_last(server: Server, _s
     assert manifest["fetched"].endswith("Z")
     assert _files(_store / "tmp") == []
     # A second fetch is answered from the store, without a request.
-    assert cache.fetch("resnet50-onnx-fp32", f"{server.url}/model.onnx", sha256=SHA) == got
+    assert download.fetch("resnet50-onnx-fp32", f"{server.url}/model.onnx", sha256=SHA) == got
     assert len(server.seen) == 1
-    assert cache.path("resnet50-onnx-fp32") == got
-    assert [e.name for e in cache.list_entries()] == ["resnet50-onnx-fp32"]
+    assert store.path("resnet50-onnx-fp32") == got
+    assert [e.name for e in store.list_entries()] == ["resnet50-onnx-fp32"]
 
 
 def test_an_interrupted_transfer_resumes_with_a_range_request(server: Server) -> None:
     server.cut_after = [70_000]
-    got = cache.fetch("m", f"{server.url}/model.onnx", md5=MD5)
+    got = download.fetch("m", f"{server.url}/model.onnx", md5=MD5)
     assert hashlib.sha256(got.read_bytes()).hexdigest() == SHA
     first, second = server.seen
     assert (first.range, first.status, first.sent) == (None, 200, 70_000)
@@ -156,12 +156,12 @@ def test_an_interrupted_transfer_resumes_with_a_range_request(server: Server) ->
 def test_a_partial_file_survives_a_failed_fetch_and_the_next_fetch_resumes_it(
     server: Server, _store: Path
 ) -> None:
-    server.cut_after = [1000] * cache._TRIES
+    server.cut_after = [1000] * download._TRIES
     with pytest.raises(DownloadError, match=r"after 4 tries: connection closed after 4000 of"):
-        cache.fetch("m", f"{server.url}/model.onnx", sha256=SHA)
+        download.fetch("m", f"{server.url}/model.onnx", sha256=SHA)
     assert (_store / "tmp" / "m.part").stat().st_size == 4000
     assert not (_store / "manifests" / "m.json").exists()
-    got = cache.fetch("m", f"{server.url}/model.onnx", sha256=SHA)
+    got = download.fetch("m", f"{server.url}/model.onnx", sha256=SHA)
     assert got.read_bytes() == DATA
     assert server.seen[-1].range == "bytes=4000-" and server.seen[-1].status == 206
     assert sum(s.sent for s in server.seen) == len(DATA)  # no byte was sent twice
@@ -174,7 +174,7 @@ def test_a_server_that_ignores_range_makes_the_download_start_over(
     part.parent.mkdir(parents=True)
     part.write_bytes(b"x" * 5000)  # stale bytes that must not end up in the file
     server.ignore_range = True
-    got = cache.fetch("m", f"{server.url}/model.onnx", sha256=SHA)
+    got = download.fetch("m", f"{server.url}/model.onnx", sha256=SHA)
     assert got.read_bytes() == DATA
     ((seen),) = server.seen
     assert (seen.range, seen.status) == ("bytes=5000-", 200)
@@ -186,7 +186,7 @@ def test_a_stale_partial_file_that_spoils_the_checksum_is_downloaded_again_whole
     part = _store / "tmp" / "m.part"
     part.parent.mkdir(parents=True)
     part.write_bytes(b"x" * 5000)  # left by a download of another version of the file
-    assert cache.fetch("m", f"{server.url}/model.onnx", sha256=SHA).read_bytes() == DATA
+    assert download.fetch("m", f"{server.url}/model.onnx", sha256=SHA).read_bytes() == DATA
     assert [(s.range, s.status) for s in server.seen] == [("bytes=5000-", 206), (None, 200)]
 
 
@@ -196,7 +196,7 @@ def test_a_whole_partial_file_left_before_the_commit_is_not_downloaded_again(
     part = _store / "tmp" / "m.part"
     part.parent.mkdir(parents=True)
     part.write_bytes(DATA)
-    assert cache.fetch("m", f"{server.url}/model.onnx", sha256=SHA).read_bytes() == DATA
+    assert download.fetch("m", f"{server.url}/model.onnx", sha256=SHA).read_bytes() == DATA
     assert [(s.range, s.status) for s in server.seen] == [(f"bytes={len(DATA)}-", 416)]
 
 
@@ -212,7 +212,7 @@ def test_a_checksum_mismatch_is_one_clear_line_and_stores_nothing(
 ) -> None:
     url = f"{server.url}/model.onnx"
     with pytest.raises(ChecksumError) as info:
-        cache.fetch("m", url, **kwargs)
+        download.fetch("m", url, **kwargs)
     line = info.value.one_line()
     assert "\n" not in line
     assert f"checksum mismatch for 'm' downloaded from {url}: {expected}" in line
@@ -224,15 +224,15 @@ def test_a_checksum_mismatch_is_one_clear_line_and_stores_nothing(
 
 def test_a_missing_file_on_the_server_is_not_retried(server: Server) -> None:
     with pytest.raises(DownloadError, match=r"cannot download 'm' from .*/nope: HTTP 404"):
-        cache.fetch("m", f"{server.url}/nope")
+        download.fetch("m", f"{server.url}/nope")
     assert len(server.seen) == 1
 
 
 def test_two_processes_fetching_one_artifact_download_it_once(server: Server, _store: Path) -> None:
     server.gate = threading.Event()  # the first download stalls halfway until released
     code = (
-        "import sys; from perfpilot.artifacts import cache; "
-        "print(cache.fetch('m', sys.argv[1], sha256=sys.argv[2]))"
+        "import sys; from perfpilot.artifacts import download; "
+        "print(download.fetch('m', sys.argv[1], sha256=sys.argv[2]))"
     )
     url = f"{server.url}/model.onnx"
 
@@ -281,42 +281,42 @@ def test_offline_mode_fails_fast_naming_the_artifact(
 ) -> None:
     url = f"{server.url}/model.onnx"
     with pytest.raises(UsageError) as info:
-        cache.fetch("resnet50-onnx-fp32", url, md5=MD5, offline=True)
+        download.fetch("resnet50-onnx-fp32", url, md5=MD5, offline=True)
     line = info.value.one_line()
     assert "artifact 'resnet50-onnx-fp32' is not in the cache" in line
     assert f"perfpilot cache add FILE --as resnet50-onnx-fp32 --md5 {MD5}" in line
     monkeypatch.setenv("PERFPILOT_OFFLINE", "1")
     with pytest.raises(UsageError, match="offline mode is on"):
-        cache.fetch("resnet50-onnx-fp32", url)
+        download.fetch("resnet50-onnx-fp32", url)
     assert server.seen == []
     # Offline, a stored artifact is still found.
-    cache.fetch("resnet50-onnx-fp32", url, offline=False)
-    assert cache.fetch("resnet50-onnx-fp32", url).read_bytes() == DATA
+    download.fetch("resnet50-onnx-fp32", url, offline=False)
+    assert download.fetch("resnet50-onnx-fp32", url).read_bytes() == DATA
 
 
 def test_add_checks_the_checksum_and_refuses_a_wrong_one(tmp_path: Path, _store: Path) -> None:
     src = tmp_path / "model.onnx"
     src.write_bytes(DATA)
     with pytest.raises(ChecksumError, match=r"checksum mismatch for .*model.onnx.*expected md5"):
-        cache.add(src, "m", md5="0" * 32)
+        store.add(src, "m", md5="0" * 32)
     assert _files(_store / "objects") == _files(_store / "manifests") == []
     assert _files(_store / "tmp") == []
-    stored = cache.add(src, "m", sha256=SHA.upper(), md5=MD5)
+    stored = store.add(src, "m", sha256=SHA.upper(), md5=MD5)
     assert stored.read_bytes() == DATA and src.exists()
-    assert cache.entry("m").source == f"file:{src.resolve()}"
+    assert store.entry("m").source == f"file:{src.resolve()}"
     with pytest.raises(UsageError, match="sha256 checksum 'abc' is not valid"):
-        cache.add(src, "m", sha256="abc")
+        store.add(src, "m", sha256="abc")
 
 
 @pytest.mark.parametrize("name", ["", "Resnet", "-x", ".hidden", "a/b", "a b"])
 def test_invalid_names_are_usage_errors(tmp_path: Path, name: str) -> None:
     with pytest.raises(UsageError, match="invalid artifact name"):
-        cache.add(tmp_path, name)
+        store.add(tmp_path, name)
 
 
 def test_path_of_an_unknown_artifact_says_how_to_add_it() -> None:
     with pytest.raises(UsageError) as info:
-        cache.path("nothing-here")
+        store.path("nothing-here")
     assert "perfpilot cache add FILE --as nothing-here" in info.value.one_line()
 
 
@@ -326,39 +326,39 @@ def test_verify_quarantines_a_corrupt_object_and_drops_its_entry(
     good, bad = tmp_path / "good", tmp_path / "bad"
     good.write_bytes(b"good")
     bad.write_bytes(DATA)
-    cache.add(good, "good")
-    obj = cache.add(bad, "bad")
-    cache.add(bad, "bad-alias")  # the same object under a second name
-    assert cache.verify().ok
+    store.add(good, "good")
+    obj = store.add(bad, "bad")
+    store.add(bad, "bad-alias")  # the same object under a second name
+    assert maintenance.verify().ok
     obj.chmod(0o644)
     obj.write_bytes(DATA[:-1] + b"!")
-    report = cache.verify()
+    report = maintenance.verify()
     (problem,) = report.problems
     assert report.checked == 2
     assert problem.kind == "corrupt object" and problem.names == ("bad", "bad-alias")
     assert problem.moved_to and Path(problem.moved_to).parent == _store / "quarantine"
     assert not obj.exists()
-    assert [e.name for e in cache.list_entries()] == ["good"]
+    assert [e.name for e in store.list_entries()] == ["good"]
     with pytest.raises(UsageError, match="no artifact 'bad'"):
-        cache.path("bad")
-    assert cache.verify().ok
+        store.path("bad")
+    assert maintenance.verify().ok
 
 
 def test_gc_removes_unused_objects_and_stale_temporary_files(tmp_path: Path, _store: Path) -> None:
     src = tmp_path / "f"
     src.write_bytes(b"one")
-    old = cache.add(src, "m")
+    old = store.add(src, "m")
     src.write_bytes(b"two")
-    new = cache.add(src, "m")  # replaces the entry: the first object is unused now
+    new = store.add(src, "m")  # replaces the entry: the first object is unused now
     stale, busy = _store / "tmp" / "gone.part", _store / "tmp" / "busy.part"
     stale.write_bytes(b"x" * 10)
     busy.write_bytes(b"y" * 10)
     with file_lock(_store / "locks" / "busy.lock"):  # as a running download holds it
-        report = cache.gc()
+        report = maintenance.gc()
     assert (report.objects, report.tmp_files, report.freed_bytes) == (1, 1, 3 + 10)
     assert not old.exists() and new.read_bytes() == b"two"
     assert not stale.exists() and busy.exists()
-    assert cache.gc().objects == 0
+    assert maintenance.gc().objects == 0
 
 
 def test_the_cache_commands(tmp_path: Path, _store: Path) -> None:
@@ -402,7 +402,7 @@ def test_an_official_model_is_fetched_from_its_first_working_mirror(server: Serv
     path = spec.ensure_file()
     assert path.read_bytes() == DATA
     assert [(s.path, s.status) for s in server.seen] == [("/gone.onnx", 404), ("/model.onnx", 200)]
-    assert cache.entry("resnet50-v1.5-onnx-fp32-opset11").md5 == spec.md5
+    assert store.entry("resnet50-v1.5-onnx-fp32-opset11").md5 == spec.md5
 
 
 def test_no_working_mirror_says_how_to_add_the_file(server: Server) -> None:

@@ -417,7 +417,7 @@ def test_run_uses_the_cached_artifact(
     the artifact's name, and a run takes it from the store (MD5-checked) with no
     download. A made-up file has another MD5 than the official one, so the test gives
     the catalog entry this file's MD5."""
-    from perfpilot.artifacts import cache
+    from perfpilot.artifacts import store
     from perfpilot.config.run import RunConfig
     from perfpilot.engine.runner import prepare
     from perfpilot.tasks import registry
@@ -429,7 +429,7 @@ def test_run_uses_the_cached_artifact(
     spec = registry.models()["resnet50-pytorch"]
     monkeypatch.setitem(registry.models(), spec.name, dataclasses.replace(spec, md5=md5))
     monkeypatch.setenv("PERFPILOT_OFFLINE", "1")
-    stored = cache.add(path, spec.artifact or "", md5=md5)
+    stored = store.add(path, spec.artifact or "", md5=md5)
     prepared = prepare(RunConfig(model="resnet50-pytorch", backend="pytorch", dataset_path=images))
     assert prepared.model_file == stored and stored.suffix == ""
     backend = _backend((1000,))

@@ -43,7 +43,8 @@ def test_saved_model_matches_onnxruntime_and_is_cached(
     standin: Path, batch: np.ndarray, reference: list[np.ndarray]
 ) -> None:
     need_backend("tensorflow")
-    from perfpilot.backends.tensorflow.builtin import ensure_saved_model, tree_sha256
+    from perfpilot.artifacts.files import tree_sha256
+    from perfpilot.backends.tensorflow.builtin import ensure_saved_model
     from perfpilot.backends.tensorflow.runtime import import_tensorflow
 
     saved = ensure_saved_model(standin, loader=TF_LOADER)

@@ -118,7 +118,7 @@ def test_saved_model_is_cached_and_rebuilt_when_damaged(
     (first / "saved_model.pb").write_bytes(b"damaged")
     again = ensure_saved_model(digits_model, loader=TF_LOADER)
     assert again == first
-    from perfpilot.backends.tensorflow.builtin import tree_sha256
+    from perfpilot.artifacts.files import tree_sha256
 
     assert manifest.stat().st_mtime_ns != built  # rebuilt, and the manifest says so
     assert json.loads(manifest.read_text())["sha256"] == tree_sha256(again)

@@ -140,7 +140,7 @@ def test_run_takes_the_cached_pb_and_nhwc_samples(
     import dataclasses
     import hashlib
 
-    from perfpilot.artifacts import cache
+    from perfpilot.artifacts import store
     from perfpilot.config.run import RunConfig
     from perfpilot.engine.runner import prepare
     from perfpilot.tasks import registry
@@ -150,7 +150,7 @@ def test_run_takes_the_cached_pb_and_nhwc_samples(
     spec = registry.models()["resnet50-tf"]
     monkeypatch.setitem(registry.models(), spec.name, dataclasses.replace(spec, md5=md5))
     monkeypatch.setenv("PERFPILOT_OFFLINE", "1")
-    stored = cache.add(resnet_pb, spec.artifact or "", md5=md5)
+    stored = store.add(resnet_pb, spec.artifact or "", md5=md5)
     cfg = RunConfig(model="resnet50-tf", backend="tensorflow", dataset_path=images)
     prepared = prepare(cfg)
     assert prepared.model_file == stored and prepared.task.input_shape == (224, 224, 3)

@@ -1,6 +1,11 @@
-"""Where perfpilot keeps files it makes or fetches, written atomically and checksummed."""
+"""Where perfpilot keeps files it makes or fetches, written atomically and checksummed.
 
-from perfpilot.artifacts.store import (
+``files``: cache folder, atomic writes, hashing, locks; ``store``: the content-addressed
+store; ``download``: fetching into it; ``maintenance``: verify and gc; ``derived``: the
+one builder of artifacts made here (models, compiled modules, preprocessed arrays).
+"""
+
+from perfpilot.artifacts.files import (
     atomic_write_bytes,
     atomic_write_text,
     build_key,

@@ -34,7 +34,7 @@ def cache() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the manifests as JSON.")
 def cache_list(as_json: bool) -> None:
     """List stored artifacts with their size, checksum and source."""
-    from perfpilot.artifacts import cache as store
+    from perfpilot.artifacts import store
 
     entries = store.list_entries()
     if as_json:
@@ -55,9 +55,9 @@ def cache_list(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def cache_verify(as_json: bool) -> int:
     """Re-hash every stored file; quarantine corrupt ones (exit code 1 if any)."""
-    from perfpilot.artifacts import cache as store
+    from perfpilot.artifacts import maintenance
 
-    report = store.verify()
+    report = maintenance.verify()
     if as_json:
         data: dict[str, Any] = {"checked": report.checked, "ok": report.ok}
         data["problems"] = [asdict(p) for p in report.problems]
@@ -82,7 +82,7 @@ def cache_verify(as_json: bool) -> int:
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
 def cache_add(file: Path, name: str, sha256: str | None, md5: str | None, as_json: bool) -> None:
     """Store FILE, obtained elsewhere, as artifact NAME (it is copied)."""
-    from perfpilot.artifacts import cache as store
+    from perfpilot.artifacts import store
 
     stored = store.add(file, name, sha256=sha256, md5=md5)
     if as_json:
@@ -96,9 +96,9 @@ def cache_add(file: Path, name: str, sha256: str | None, md5: str | None, as_jso
 @click.option("--json", "as_json", is_flag=True, help="Print what was removed as JSON.")
 def cache_gc(as_json: bool) -> None:
     """Delete stored files no artifact uses, and leftovers of interrupted downloads."""
-    from perfpilot.artifacts import cache as store
+    from perfpilot.artifacts import maintenance
 
-    report = store.gc()
+    report = maintenance.gc()
     if as_json:
         click.echo(json.dumps(asdict(report), indent=2))
         return
@@ -112,7 +112,7 @@ def cache_gc(as_json: bool) -> None:
 @click.argument("name")
 def cache_path(name: str) -> None:
     """Print the path of artifact NAME's stored file."""
-    from perfpilot.artifacts import cache as store
+    from perfpilot.artifacts import store
 
     click.echo(str(store.path(name)))
 

@@ -620,7 +620,7 @@ class _Checker:
         elif not _HEX64.match(acc.hash):
             self.add("accuracy-hash-bad", acc.path, f"hash line '{acc.hash[:20]}' is not a sha256")
         elif is_file(log) and b"\n\n...\n\n" not in log.read_bytes():
-            from perfpilot.artifacts.store import sha256_file
+            from perfpilot.artifacts.files import sha256_file
 
             if sha256_file(log) != acc.hash:
                 self.add(
@@ -1019,7 +1019,7 @@ def check_tree(
 
 def write_csv(report: CheckReport, path: Path) -> None:
     """Write the summary CSV atomically."""
-    from perfpilot.artifacts.store import atomic_write_text
+    from perfpilot.artifacts.files import atomic_write_text
 
     atomic_write_text(path, report.csv_text())
 

@@ -14,7 +14,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from perfpilot.artifacts.store import atomic_write_text, sha256_file
+from perfpilot.artifacts.files import atomic_write_text, sha256_file
 from perfpilot.errors import PerfpilotError
 from perfpilot.submission.checker import CheckReport, check_tree
 

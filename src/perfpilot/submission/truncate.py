@@ -15,7 +15,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from perfpilot.artifacts.store import atomic_write_bytes, sha256_file
+from perfpilot.artifacts.files import atomic_write_bytes, sha256_file
 from perfpilot.errors import UsageError
 from perfpilot.submission.tree import DIVISIONS, HASH_LINE, is_dir, is_file, subdirs
 

@@ -2,43 +2,35 @@
 
 Cache layout under ``cache_dir()/"openvino-int8"/<key>/``::
 
-    model.xml, model.bin   the quantized OpenVINO IR, each written atomically
+    model.xml, model.bin   the quantized OpenVINO IR, saved aside and moved in
     build.json             what it was built from and both files' sha256; written last, so
                            a model counts only once this exists (and its hashes still match)
 
 ``key`` hashes everything that changes the quantized model: the source model's sha256,
 the dataset's sha256, the calibration sample count and seed, and the NNCF and OpenVINO
-versions. One file lock per key makes two processes that need the same model build it once.
+versions. One file lock per key makes two processes that need the same model build it once
+(``artifacts.derived.build_once``).
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
-import os
-import shutil
-import tempfile
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
-from perfpilot.artifacts.store import (
-    atomic_write_text,
-    build_key,
-    cache_dir,
-    file_lock,
-    sha256_file,
-)
+from perfpilot.artifacts.derived import build_once, ready
+from perfpilot.artifacts.files import build_key, cache_dir, sha256_file
 from perfpilot.backends.base import CalibrationData
 from perfpilot.errors import MissingExtraError, ModelFileError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION: Literal[1] = 1
+ARTIFACT = "openvino-int8"
+XML = "model.xml"
+BUILD = "build.json"
 #: Calibration samples: as many as the dataset has, up to this many (NNCF's default).
 MAX_SAMPLES = 300
 SEED = 0
@@ -94,12 +86,15 @@ def quantized_model(model_path: Path, data: CalibrationData) -> Quantized:
         nncf_version=str(nncf.__version__),
         openvino_version=str(openvino.__version__),
     )
-    folder = int8_cache_root() / spec.key()
-    with file_lock(int8_cache_root() / f"{spec.key()}.lock"):
-        if cached_ok(folder, spec):
-            return Quantized(folder / "model.xml", spec, built=False)
-        _build(model_path, data, spec, folder)
-    return Quantized(folder / "model.xml", spec, built=True)
+    made = build_once(
+        int8_cache_root() / spec.key(),
+        XML,
+        lambda tmp: _build(model_path, data, spec, tmp),
+        artifact=ARTIFACT,
+        key=_key(spec),
+        manifest=BUILD,
+    )
+    return Quantized(made.path, spec, built=made.built)
 
 
 def import_nncf() -> Any:
@@ -116,27 +111,19 @@ def import_nncf() -> Any:
 def cached_ok(folder: Path, spec: QuantSpec) -> bool:
     """True when ``folder`` holds a complete model quantized from ``spec`` whose files
     still hash to what was recorded; anything else is rebuilt, never trusted."""
-    try:
-        meta = json.loads((folder / "build.json").read_text())
-        if meta.get("schema_version") != SCHEMA_VERSION or meta.get("spec") != asdict(spec):
-            return False
-        files = meta.get("files") or {}
-        return bool(files) and all(
-            sha256_file(folder / name) == digest for name, digest in files.items()
-        )
-    except (OSError, ValueError, AttributeError):
-        return False
+    return ready(folder, XML, artifact=ARTIFACT, key=_key(spec), manifest=BUILD) is not None
 
 
-def _build(model_path: Path, data: CalibrationData, spec: QuantSpec, folder: Path) -> None:
+def _key(spec: QuantSpec) -> dict[str, Any]:
+    return {"spec": asdict(spec)}
+
+
+def _build(model_path: Path, data: CalibrationData, spec: QuantSpec, tmp: Path) -> dict[str, str]:
+    """Quantize ``model_path`` into ``tmp`` as ``model.xml`` + ``model.bin``."""
     import openvino as ov
 
     nncf = import_nncf()
-    started = time.monotonic()
     log.info("openvino: quantizing %s to int8 on %d samples", model_path.name, spec.samples)
-    with contextlib.suppress(FileNotFoundError):
-        (folder / "build.json").unlink()  # the old copy stops counting at once
-    folder.mkdir(parents=True, exist_ok=True)
     core = ov.Core()
     try:
         model = core.read_model(str(model_path))
@@ -152,22 +139,5 @@ def _build(model_path: Path, data: CalibrationData, spec: QuantSpec, folder: Pat
         )
     except Exception as err:  # NNCF raises many types for graphs it cannot handle
         raise ModelFileError(f"NNCF cannot quantize {model_path} to int8: {err}") from err
-    # Save beside the cache entry, then move each file in: readers never see half a file.
-    tmp = Path(tempfile.mkdtemp(prefix=".build.", dir=folder))
-    try:
-        ov.save_model(quantized, str(tmp / "model.xml"), compress_to_fp16=False)
-        files = {}
-        for name in ("model.bin", "model.xml"):
-            os.chmod(tmp / name, 0o644)
-            files[name] = sha256_file(tmp / name)
-            os.replace(tmp / name, folder / name)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    meta = {
-        "schema_version": SCHEMA_VERSION,
-        "spec": asdict(spec),
-        "model": str(model_path),
-        "files": files,
-        "build_seconds": round(time.monotonic() - started, 2),
-    }
-    atomic_write_text(folder / "build.json", json.dumps(meta, indent=2) + "\n")
+    ov.save_model(quantized, str(tmp / XML), compress_to_fp16=False)
+    return {"model": str(model_path)}

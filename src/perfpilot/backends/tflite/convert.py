@@ -14,22 +14,13 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
-import json
-import time
 from pathlib import Path
 
-from perfpilot.artifacts import (
-    atomic_write_bytes,
-    atomic_write_text,
-    cache_dir,
-    file_lock,
-    sha256_file,
-)
+from perfpilot.artifacts import cache_dir, sha256_file
+from perfpilot.artifacts.derived import MANIFEST, build_once, ready
 from perfpilot.backends.tensorflow.builtin import BUILTIN_NAMES, builtin_model
 from perfpilot.errors import MissingExtraError, ModelFileError
 
-MANIFEST_SCHEMA = 1
-MANIFEST = "manifest.json"
 MODEL = "model.tflite"
 
 
@@ -55,15 +46,6 @@ def tensorflow_version() -> str:
     return str(import_tensorflow().__version__)
 
 
-def _complete(folder: Path) -> bool:
-    """True when ``folder`` holds a model whose hash its manifest records."""
-    try:
-        recorded = json.loads((folder / MANIFEST).read_text()).get("sha256")
-    except (OSError, ValueError):
-        return False
-    return (folder / MODEL).is_file() and bool(recorded == sha256_file(folder / MODEL))
-
-
 def ensure_builtin_tflite(onnx_path: Path, loader: str) -> Path:
     """The cached ``.tflite`` conversion of a built-in ONNX model (digits-cnn, the
     ResNet50 v1.5 stand-in, as the task's ``loader`` recognises them), converted from its
@@ -80,7 +62,7 @@ def ensure_builtin_tflite(onnx_path: Path, loader: str) -> Path:
     root = cache_dir() / "models" / artifact / model.recipe.replace("/", "-") / onnx_sha
     if not tensorflow_installed():
         done = sorted(
-            (f for f in root.glob("tf*") if _complete(f)),
+            (f for f in root.glob("tf*") if ready(f, MODEL, artifact=artifact)),
             key=lambda f: (f / MANIFEST).stat().st_mtime,
         )
         if done:
@@ -91,35 +73,26 @@ def ensure_builtin_tflite(onnx_path: Path, loader: str) -> Path:
             "Install it once with: pip install 'perfpilot[tensorflow]' (the file is then "
             "cached), or pass --model-path model.tflite.",
         )
-    folder = root / f"tf{tensorflow_version()}"
-    if _complete(folder):
-        return folder / MODEL
-    from perfpilot.backends.tensorflow.builtin import ensure_saved_model
-    from perfpilot.backends.tensorflow.runtime import filtered_stderr, import_tensorflow, quiet_env
+    version = tensorflow_version()
 
-    saved = ensure_saved_model(onnx_path, model)
-    tf = import_tensorflow()
-    with file_lock(root / ".lock"):
-        if _complete(folder):
-            return folder / MODEL
-        (folder / MANIFEST).unlink(missing_ok=True)
-        started = time.monotonic()
+    def convert(tmp: Path) -> dict[str, str]:
+        from perfpilot.backends.tensorflow.builtin import ensure_saved_model
+        from perfpilot.backends.tensorflow.runtime import (
+            filtered_stderr,
+            import_tensorflow,
+            quiet_env,
+        )
+
+        saved = ensure_saved_model(onnx_path, model)
+        tf = import_tensorflow()
         # The MLIR converter logs at length from C++; only its errors are kept.
         with filtered_stderr(quiet_env()):
             data = tf.lite.TFLiteConverter.from_saved_model(str(saved)).convert()
-        atomic_write_bytes(folder / MODEL, data)
-        record = {
-            "schema_version": MANIFEST_SCHEMA,
-            "artifact": artifact,
-            "recipe": model.recipe,
+        (tmp / MODEL).write_bytes(data)
+        return {
             "source": f"tf.lite.TFLiteConverter on the SavedModel of {onnx_path.name}",
-            "onnx_sha256": onnx_sha,
-            "tensorflow": tf.__version__,
             "precision": "fp32",
-            "sha256": sha256_file(folder / MODEL),
-            "size": len(data),
-            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "build_seconds": round(time.monotonic() - started, 2),
         }
-        atomic_write_text(folder / MANIFEST, json.dumps(record, indent=2) + "\n")
-        return folder / MODEL
+
+    key = {"recipe": model.recipe, "onnx_sha256": onnx_sha, "tensorflow": version}
+    return build_once(root / f"tf{version}", MODEL, convert, artifact=artifact, key=key).path

@@ -1,8 +1,8 @@
 """ONNX -> Relax -> a compiled module, cached so that a second load does not recompile.
 
-Cache layout under ``cache_dir()/"tvm"/<key>/``::
+Cache layout under ``cache_dir()/"tvm"/<key>/`` (``artifacts.derived.build_once``)::
 
-    module.so     the exported library (weights included), written atomically
+    module.so     the exported library (weights included), built aside and moved in
     build.json    what it was built from and its sha256; written last, so a module
                   counts only once this exists (and its hash still matches)
 
@@ -27,23 +27,15 @@ The ``tvm`` extra pins 0.1.14.post1, and tuning refuses to start with 0.1.15.x.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
 import os
-import tempfile
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from perfpilot.artifacts.store import (
-    atomic_write_text,
-    build_key,
-    cache_dir,
-    file_lock,
-    sha256_file,
-)
+from perfpilot.artifacts import derived
+from perfpilot.artifacts.derived import build_once
+from perfpilot.artifacts.files import build_key, cache_dir, sha256_file
 from perfpilot.backends.tvm.schedule import SCHEDULE_VERSION, default_schedule_pass
 from perfpilot.backends.tvm.tune import TuneSettings, tune, tune_settings
 from perfpilot.backends.tvm.tune import apply_pass as apply_tuning_pass
@@ -51,8 +43,11 @@ from perfpilot.errors import ModelFileError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION: Literal[1] = 1
 _BATCH_DIM = "batch"
+ARTIFACT = "tvm-module"
+MODULE = "module.so"
+BUILD = "build.json"
+TUNING = "tuning"
 
 
 @dataclass(frozen=True)
@@ -114,66 +109,35 @@ def compile_model(model_path: Path, device: str) -> Compiled:
         schedule=schedule + tuning.schedule_tag() if tuning else schedule,
     )
     folder = tvm_cache_root() / spec.key()
+    tuned = False
+
+    def build(tmp: Path) -> dict[str, str]:
+        nonlocal tuned
+        log.info("tvm: compiling %s for %s (cached for later loads)", model_path.name, spec.target)
+        if tuning is None:
+            executable = _default_build(import_onnx(model_path), target)
+        else:
+            executable, tuned = _tuned_build(
+                import_onnx(model_path, batch=tuning.batch), target, folder / TUNING, tuning
+            )
+        executable.export_library(str(tmp / MODULE))
+        return {"model": str(model_path)}
+
+    # The tuning records survive a rebuild: a damaged module is not tuned again.
+    made = build_once(
+        folder, MODULE, build, artifact=ARTIFACT, key=_key(spec), manifest=BUILD, keep=(TUNING,)
+    )
     batch = tuning.batch if tuning else 0
-    with file_lock(tvm_cache_root() / f"{spec.key()}.lock"):
-        if cached_module_ok(folder, spec):
-            return Compiled(folder / "module.so", spec, built=False, batch=batch)
-        tuned = _build(model_path, target, spec, folder, tuning)
-    return Compiled(folder / "module.so", spec, built=True, batch=batch, tuned=tuned)
-
-
-def cached_module_ok(folder: Path, spec: BuildSpec) -> bool:
-    """True when ``folder`` holds a complete module built from ``spec`` whose bytes
-    still hash to what was recorded; anything else is rebuilt, never trusted."""
-    try:
-        meta = json.loads((folder / "build.json").read_text())
-        if meta.get("schema_version") != SCHEMA_VERSION or meta.get("spec") != asdict(spec):
-            return False
-        return bool(sha256_file(folder / "module.so") == meta.get("module_sha256"))
-    except (OSError, ValueError):
-        return False
+    return Compiled(made.path, spec, built=made.built, batch=batch, tuned=tuned)
 
 
 def discard(folder: Path) -> None:
     """Forget a cached module (its build record first, so it stops counting at once)."""
-    with contextlib.suppress(FileNotFoundError):
-        (folder / "build.json").unlink()
+    derived.discard(folder, BUILD)
 
 
-def _build(
-    model_path: Path, target: Any, spec: BuildSpec, folder: Path, tuning: TuneSettings | None
-) -> bool:
-    """Build and store the module; True when MetaSchedule tuned it in this call."""
-    started = time.monotonic()
-    log.info("tvm: compiling %s for %s (cached for later loads)", model_path.name, spec.target)
-    discard(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    tuned = False
-    if tuning is None:
-        executable = _default_build(import_onnx(model_path), target)
-    else:
-        executable, tuned = _tuned_build(
-            import_onnx(model_path, batch=tuning.batch), target, folder / "tuning", tuning
-        )
-    fd, tmp = tempfile.mkstemp(prefix=".module.", suffix=".so", dir=folder)
-    os.close(fd)
-    try:
-        executable.export_library(tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, folder / "module.so")
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    meta = {
-        "schema_version": SCHEMA_VERSION,
-        "spec": asdict(spec),
-        "model": str(model_path),
-        "module_sha256": sha256_file(folder / "module.so"),
-        "build_seconds": round(time.monotonic() - started, 2),
-    }
-    atomic_write_text(folder / "build.json", json.dumps(meta, indent=2) + "\n")
-    return tuned
+def _key(spec: BuildSpec) -> dict[str, Any]:
+    return {"spec": asdict(spec)}
 
 
 def import_onnx(model_path: Path, batch: int = 0) -> Any:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from perfpilot.artifacts.store import atomic_write_text
+from perfpilot.artifacts.files import atomic_write_text
 from perfpilot.errors import UsageError
 
 log = logging.getLogger(__name__)

@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from perfpilot.artifacts import (
-    atomic_write_bytes,
-    atomic_write_text,
-    cache_dir,
-    file_lock,
-    sha256_file,
-)
+from perfpilot.artifacts import cache_dir
+from perfpilot.artifacts.derived import build_once
 from perfpilot.tasks.digits import model as digits
-
-MANIFEST_SCHEMA = 1
 
 
 class DigitsDataset:
@@ -74,31 +65,13 @@ def _ensure_built(
     """Build a generated model once into the cache (``filename``: its suffix tells the
     backends its format); a manifest (written last) holds its hash, and a file that no
     longer matches it is rebuilt."""
+
+    def write(tmp: Path) -> dict[str, str]:
+        (tmp / filename).write_bytes(build())
+        return {"source": "generated locally by perfpilot"}
+
     folder = cache_dir() / "models" / name / recipe.replace("/", "-")
-    path, manifest = folder / filename, folder / "manifest.json"
-    with file_lock(folder.parent / f".{name}.lock"):
-        if manifest.exists() and path.exists():
-            if json.loads(manifest.read_text()).get("sha256") == sha256_file(path):
-                return path
-            print(
-                f"perfpilot: cached {name} does not match its manifest; rebuilding", file=sys.stderr
-            )
-            manifest.unlink()
-        start = time.monotonic()
-        data = build()
-        atomic_write_bytes(path, data)
-        record = {
-            "schema_version": MANIFEST_SCHEMA,
-            "artifact": name,
-            "recipe": recipe,
-            "source": "generated locally by perfpilot",
-            "sha256": sha256_file(path),
-            "size": len(data),
-            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "build_seconds": round(time.monotonic() - start, 2),
-        }
-        atomic_write_text(manifest, json.dumps(record, indent=2) + "\n")
-        return path
+    return build_once(folder, filename, write, artifact=name, key={"recipe": recipe}).path
 
 
 def ensure_resnet50_standin() -> Path:

@@ -6,8 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
-from perfpilot.artifacts import cache
-from perfpilot.errors import DownloadError, UsageError
+from perfpilot.artifacts.download import fetch_from_mirrors
 
 
 class Official(Protocol):
@@ -28,16 +27,4 @@ class Official(Protocol):
 
 def fetch_model(spec: Official) -> Path:
     """The stored file of ``spec``'s official artifact, trying each mirror in turn."""
-    name = spec.artifact or spec.name
-    failures = []
-    for url in spec.urls:
-        try:
-            return cache.fetch(name, url, md5=spec.md5)
-        except DownloadError as err:  # this mirror is unreachable: try the next
-            failures.append(err.one_line())
-    raise UsageError(
-        f"could not download {spec.name!r} from any of its {len(spec.urls)} mirrors "
-        f"({'; '.join(failures)})",
-        f"Download it elsewhere and add it with: perfpilot cache add FILE --as {name}"
-        + (f" --md5 {spec.md5}" if spec.md5 else ""),
-    )
+    return fetch_from_mirrors(spec.artifact or spec.name, spec.urls, md5=spec.md5, label=spec.name)

@@ -7,7 +7,7 @@ and_detection/python/dataset.py): BGR -> RGB; resize keeping the aspect ratio so
 short side is ``int(100 * 224 / 87.5)`` = 256 with ``INTER_AREA``; centre crop 224 x 224;
 float32; subtract the means [123.68, 116.78, 103.94] (no /255); CHW for ONNX.
 
-Variants, chosen by a model's ``dataset_options`` (see ``catalog.registry.model_task``):
+Variants, chosen by a model's ``dataset_options`` (see ``tasks.registry.model_task``):
 ``preprocess="mobilenet"`` is the reference's ``pre_process_mobilenet`` (the same resize
 and crop but ``INTER_LINEAR``, then x / 255, - 0.5, x 2: values in [-1, 1]), and
 ``layout="NHWC"`` stores samples channels-last for graphs such as the TensorFlow ResNet50
@@ -18,7 +18,6 @@ so the transpose is paid once per image when the cache is built, never per query
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,7 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from perfpilot.artifacts import atomic_write_bytes, atomic_write_text, cache_dir, file_lock
+from perfpilot.artifacts import atomic_write_bytes, atomic_write_text, cache_dir
+from perfpilot.artifacts.derived import build_once
 from perfpilot.errors import UsageError
 from perfpilot.tasks.imagenet.preprocess_pytorch import SPEC as PYTORCH_SPEC
 from perfpilot.tasks.imagenet.preprocess_pytorch import preprocess_pytorch
@@ -263,29 +263,35 @@ def cached_arrays(
     The rows are streamed to disk one at a time, so building needs the memory of one row,
     not of the whole array: ImageNet's 50,000 validation images are 30 GB of float32, more
     than many machines' memory."""
-    data_path, meta_path = folder / "data.npy", folder / "meta.json"
-    folder.mkdir(parents=True, exist_ok=True)
-    with file_lock(folder.parent / f".{folder.name}.lock"):
-        if not (meta_path.exists() and data_path.exists()):
-            _stream_rows(data_path, shape, build)
-            full = {"schema_version": 1, **meta, "count": shape[0]}
-            atomic_write_text(meta_path, json.dumps(full, indent=2) + "\n")  # written last
-    loaded: np.ndarray = np.load(data_path, mmap_mode="r")
+
+    def write(tmp: Path) -> dict[str, Any]:
+        _stream_rows(tmp / "data.npy", shape, build)
+        return {**meta, "count": shape[0]}
+
+    # Not re-hashed at each use (30 GB would take a minute): sizes are checked.
+    made = build_once(
+        folder,
+        "data.npy",
+        write,
+        artifact="preprocessed-arrays",
+        key={"shape": list(shape)},
+        verify=False,
+        manifest="meta.json",
+    )
+    loaded: np.ndarray = np.load(made.path, mmap_mode="r")
     return loaded
 
 
 def _stream_rows(
     data_path: Path, shape: tuple[int, ...], build: Callable[[int], np.ndarray]
 ) -> None:
-    """Write the ``.npy`` file of ``shape`` row by row into a temporary file beside
-    ``data_path``, then rename it into place; a failed or interrupted build leaves nothing."""
+    """Write the ``.npy`` file of ``shape`` row by row into ``data_path``, refusing at once
+    when its disk has not room for it."""
     import errno
     import os
     import shutil
 
     folder = data_path.parent
-    for stale in folder.glob(".data.npy.*.tmp"):  # a build killed earlier (we hold the lock)
-        stale.unlink(missing_ok=True)
     row_shape = tuple(shape[1:])
     need = 4 * int(np.prod(shape, dtype=np.int64)) + 4096
     free = shutil.disk_usage(folder).free
@@ -295,14 +301,13 @@ def _stream_rows(
             f"and only {free / 1e9:.1f} GB are free",
             "Free some space, or point PERFPILOT_CACHE at a larger disk.",
         )
-    tmp = folder / f".data.npy.{os.getpid()}.tmp"
     header = {
         "descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)),
         "fortran_order": False,
         "shape": tuple(shape),
     }
     try:
-        with open(tmp, "wb") as out:
+        with open(data_path, "wb") as out:
             np.lib.format.write_array_header_1_0(out, header)
             for i in range(shape[0]):
                 row = np.asarray(build(i), dtype=np.float32)
@@ -311,17 +316,12 @@ def _stream_rows(
                 out.write(np.ascontiguousarray(row).tobytes())
             out.flush()
             os.fsync(out.fileno())
-        os.replace(tmp, data_path)
     except OSError as err:
-        tmp.unlink(missing_ok=True)
         if err.errno == errno.ENOSPC:
             raise UsageError(
                 f"the disk holding {folder} filled up while the preprocessed cache was built",
                 "Free some space, or point PERFPILOT_CACHE at a larger disk.",
             ) from err
-        raise
-    except BaseException:
-        tmp.unlink(missing_ok=True)
         raise
 
 

@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from perfpilot.artifacts import atomic_write_bytes, atomic_write_text, cache_dir, file_lock
+from perfpilot.artifacts import atomic_write_text, cache_dir
+from perfpilot.artifacts.derived import build_once
 from perfpilot.errors import UsageError
 from perfpilot.tasks.squad.wordpiece import CLS, SEP, WordpieceTokenizer
 from perfpilot.tasks.squad.wordpiece import SPEC as TOKENIZER_SPEC
@@ -254,33 +255,28 @@ class SquadDataset:
         return cache_dir() / "preprocessed" / "squad" / key
 
     def _load(self) -> None:
-        folder = self.cache_path()
-        data_path, features_path = folder / "data.npy", folder / "features.json"
-        meta_path = folder / "meta.json"
-        with file_lock(folder.parent / f".{folder.name}.lock"):
-            if not (meta_path.exists() and data_path.exists() and features_path.exists()):
-                features = build_features(self.examples, self.tokenizer)
-                if not features:
-                    raise UsageError(f"{self.dev_path} gives no features", "Check the file.")
-                arrays = np.array(
-                    [[f.input_ids, f.input_mask, f.segment_ids] for f in features], np.int64
-                )
-                import io
+        def build(tmp: Path) -> dict[str, Any]:
+            features = build_features(self.examples, self.tokenizer)
+            if not features:
+                raise UsageError(f"{self.dev_path} gives no features", "Check the file.")
+            arrays = np.array(
+                [[f.input_ids, f.input_mask, f.segment_ids] for f in features], np.int64
+            )
+            np.save(tmp / "data.npy", arrays)
+            (tmp / "features.json").write_text(json.dumps([_feature_meta(f) for f in features]))
+            return {"count": len(features), "folder": str(self.folder)}
 
-                buf = io.BytesIO()
-                np.save(buf, arrays)
-                atomic_write_bytes(data_path, buf.getvalue())
-                atomic_write_text(features_path, json.dumps([_feature_meta(f) for f in features]))
-                meta = {
-                    "schema_version": 1,
-                    "dataset_sha256": self._sha,
-                    "spec": FEATURE_SPEC,
-                    "count": len(features),
-                    "folder": str(self.folder),
-                }
-                atomic_write_text(meta_path, json.dumps(meta, indent=2) + "\n")  # written last
-        self._data = np.load(data_path, mmap_mode="r")
-        self._meta = json.loads(features_path.read_text())
+        made = build_once(
+            self.cache_path(),
+            "data.npy",
+            build,
+            artifact="squad-features",
+            key={"dataset_sha256": self._sha, "spec": FEATURE_SPEC},
+            verify=False,
+            manifest="meta.json",
+        )
+        self._data = np.load(made.path, mmap_mode="r")
+        self._meta = json.loads((made.path.parent / "features.json").read_text())
 
     def samples(self, indices: np.ndarray) -> np.ndarray:
         """Features as int64 [n, 3, 384]: input_ids, input_mask, segment_ids."""
