@@ -15,7 +15,7 @@ import pytest
 
 from perfpilot.errors import UsageError
 from perfpilot.submission import rounds
-from perfpilot.submission.checker import FIXES, check_tree, read_csv_rows
+from perfpilot.submission.check import FIXES, check_tree, read_csv_rows
 from tests.conftest import FIXTURE, needs_fixture, run_cli
 
 pytestmark = needs_fixture

@@ -154,7 +154,7 @@ def test_whole_flow_produces_a_tree_the_checker_accepts(flow: dict[str, Any]) ->
     ]
     assert {r["MlperfModel"] for r in rows} == {"resnet"}
     # v6.x: the official modular checker's columns and formats
-    from perfpilot.submission.checker import CSV_COLUMNS_V6
+    from perfpilot.submission.check import CSV_COLUMNS_V6
 
     lines = csv.read_text().splitlines()
     assert lines[0].split(",") == CSV_COLUMNS_V6

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from perfpilot.errors import UsageError
-from perfpilot.submission.checker import check_tree
+from perfpilot.submission.check import check_tree
 from perfpilot.submission.truncate import default_backup, truncate_tree
 from tests.conftest import FIXTURE, needs_fixture, run_cli
 

@@ -73,7 +73,7 @@ def check_cmd(
     relax_lengths: bool,
 ) -> int:
     """Check a submission tree against the round's rules; exit 1 on errors."""
-    from perfpilot.submission.checker import check_tree, write_csv
+    from perfpilot.submission.check import check_tree, write_csv
 
     report = check_tree(directory, round_name, relax_lengths=relax_lengths)
     if csv_path is not None:

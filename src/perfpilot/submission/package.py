@@ -16,7 +16,7 @@ from pathlib import Path
 
 from perfpilot.artifacts.files import atomic_write_text, sha256_file
 from perfpilot.errors import PerfpilotError
-from perfpilot.submission.checker import CheckReport, check_tree
+from perfpilot.submission.check import CheckReport, check_tree
 
 
 class PackageRefused(PerfpilotError):

@@ -1,0 +1,134 @@
+"""Accuracy rules: accuracy.txt reaches the model's target and carries the hash of the
+(truncated) accuracy log, and the accuracy run covered the whole dataset."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from perfpilot.submission.check.context import Context
+from perfpilot.submission.check.findings import ERROR, WARNING
+from perfpilot.submission.check.values import detail_int
+from perfpilot.submission.rounds import ModelRules
+from perfpilot.submission.tree import AccuracyFile, ScenarioEntry, is_file
+
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+# An accuracy rule gets the result, its accuracy.txt and the model's rules (None for a
+# model the round does not know).
+AccuracyRule = Callable[[Context, ScenarioEntry, AccuracyFile, ModelRules | None], None]
+
+
+def targets(
+    ctx: Context, entry: ScenarioEntry, acc: AccuracyFile, mrules: ModelRules | None
+) -> None:
+    sev = ctx.sev(entry.division)
+    for metric, target in mrules.accuracy if mrules else []:
+        value = acc.value(metric)
+        if value is None:
+            ctx.add(
+                "accuracy-unreadable",
+                acc.path,
+                f"no {metric} line in the format of the official accuracy script",
+            )
+        elif value < target:
+            ctx.add(
+                "accuracy-below-target",
+                acc.path,
+                f"{metric} {acc.values[metric]} is below the target {target:.4f}",
+                sev,
+            )
+
+
+def hash_line(
+    ctx: Context, entry: ScenarioEntry, acc: AccuracyFile, mrules: ModelRules | None
+) -> None:
+    """The hash line is a sha256, and that of the log while it is not truncated yet."""
+    log = entry.accuracy_dir / "mlperf_log_accuracy.json"
+    if acc.hash is None:
+        ctx.add("accuracy-hash-missing", acc.path, "no 'hash=' line")
+    elif not _HEX64.match(acc.hash):
+        ctx.add("accuracy-hash-bad", acc.path, f"hash line '{acc.hash[:20]}' is not a sha256")
+    elif is_file(log) and b"\n\n...\n\n" not in log.read_bytes():
+        from perfpilot.artifacts.files import sha256_file
+
+        if sha256_file(log) != acc.hash:
+            ctx.add(
+                "accuracy-hash-bad",
+                acc.path,
+                "hash line does not match mlperf_log_accuracy.json",
+            )
+
+
+def log_truncated(
+    ctx: Context, entry: ScenarioEntry, acc: AccuracyFile, mrules: ModelRules | None
+) -> None:
+    log = entry.accuracy_dir / "mlperf_log_accuracy.json"
+    limit = int(ctx.common["max_accuracy_log_bytes"])
+    if is_file(log) and log.stat().st_size > limit:
+        ctx.add(
+            "accuracy-log-not-truncated",
+            log,
+            f"{log.stat().st_size} bytes (at most {limit} once truncated)",
+        )
+
+
+def loadgen_errors(
+    ctx: Context, entry: ScenarioEntry, acc: AccuracyFile, mrules: ModelRules | None
+) -> None:
+    alog = entry.accuracy_log
+    if alog is not None and alog.errors:
+        ctx.add(
+            "accuracy-loadgen-errors",
+            entry.accuracy_dir / "mlperf_log_detail.txt",
+            f"LoadGen errors: {'; '.join(alog.errors[:3])}",
+        )
+
+
+def dataset_size(
+    ctx: Context, entry: ScenarioEntry, acc: AccuracyFile, mrules: ModelRules | None
+) -> None:
+    if entry.accuracy_log is None:
+        return
+    folder = entry.accuracy_dir
+    # As the official checker: the v6.0+ key when LoadGen logs it, else the QSL size.
+    total = detail_int(folder, "effective_accuracy_sample_count")
+    if total is None:
+        total = detail_int(folder, "qsl_reported_total_count")
+    if mrules and mrules.dataset_size and total is not None and total != mrules.dataset_size:
+        ctx.add(
+            "accuracy-dataset-size",
+            folder / "mlperf_log_detail.txt",
+            f"accuracy run covered {total} samples, the dataset has {mrules.dataset_size}",
+            # v6.x: the official (modular) checker fails the result in every
+            # division. Up to v5.1 it only logged it: perfpilot fails closed
+            # submissions and warns for the open division there.
+            ctx.sev(entry.division, "accuracy-dataset-size")
+            if ctx.rules.layout == "v6"
+            else WARNING
+            if entry.division == "open"
+            else ERROR,
+        )
+
+
+RULES: tuple[AccuracyRule, ...] = (targets, hash_line, log_truncated, loadgen_errors, dataset_size)
+
+
+def check_accuracy(ctx: Context, entry: ScenarioEntry, mrules: ModelRules | None) -> None:
+    """Apply RULES to the accuracy run of ``entry`` (none when accuracy.txt is unread)."""
+    if entry.accuracy is None:
+        return
+    for rule in RULES:
+        rule(ctx, entry, entry.accuracy, mrules)
+
+
+def shown_accuracy(entry: ScenarioEntry, mrules: ModelRules | None) -> str:
+    """The accuracy as the summary shows it: the value, or ``metric: value`` pairs."""
+    acc = entry.accuracy
+    if acc is None:
+        return ""
+    metrics = [m for m, _ in mrules.accuracy] if mrules else list(acc.values)
+    shown = [acc.values[m] for m in metrics if m in acc.values]
+    if len(shown) == 1:
+        return shown[0]
+    return " ".join(f"{m}: {acc.values[m]}" for m in metrics if m in acc.values)

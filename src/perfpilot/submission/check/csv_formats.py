@@ -1,0 +1,189 @@
+"""The summary CSV's two formats: the older checker's (up to v5.1) and the modular one (v6.x).
+
+One row per result, formatted value by value as the official checker writes it, so that
+a row of ours equals the official row byte for byte.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from perfpilot.submission import rounds
+from perfpilot.submission.check.findings import ResultRow
+from perfpilot.submission.check.values import as_int
+from perfpilot.submission.rounds import RoundRules
+from perfpilot.submission.tree import ScenarioEntry
+
+UNITS = {
+    "SingleStream": "Latency (ms)",
+    "MultiStream": "Latency (ms)",
+    "Offline": "Samples/s",
+    "Server": "Queries/s",
+}
+CSV_COLUMNS = [
+    "Organization",
+    "Availability",
+    "Division",
+    "SystemType",
+    "SystemName",
+    "Platform",
+    "Model",
+    "MlperfModel",
+    "Scenario",
+    "Result",
+    "Accuracy",
+    "number_of_nodes",
+    "host_processor_model_name",
+    "host_processors_per_node",
+    "host_processor_core_count",
+    "accelerator_model_name",
+    "accelerators_per_node",
+    "Location",
+    "framework",
+    "operating_system",
+    "notes",
+    "compliance",
+    "errors",
+    "version",
+    "inferred",
+    "has_power",
+    "Units",
+]
+# The official modular checker's summary columns (v6.x rounds): every value quoted.
+CSV_COLUMNS_V6 = [
+    *CSV_COLUMNS[: CSV_COLUMNS.index("accelerators_per_node") + 1],
+    "total_accelerators",
+    *CSV_COLUMNS[CSV_COLUMNS.index("accelerators_per_node") + 1 :],
+    "weight_data_types",
+    "design_power_watts",
+    "PrivateID",
+]
+
+
+def columns_for(round_name: str) -> list[str]:
+    """The official columns of a round (weight_data_types from v5.1 on; the modular
+    checker's set for the v6.x layout)."""
+    if rounds.get_round(round_name).layout == "v6":
+        return CSV_COLUMNS_V6
+    extra = [] if round_name in ("v4.1", "v5.0") else ["weight_data_types"]
+    return CSV_COLUMNS + extra
+
+
+def csv_row(entry: ScenarioEntry, row: ResultRow, rules: RoundRules, root: Path) -> dict[str, str]:
+    """The CSV values of one result, in the format of the round's checker."""
+    if rules.layout == "v6":
+        return _row_v6(entry, row, rules, root)
+    return _row_v4(entry, row, rules)
+
+
+def _row_v6(entry: ScenarioEntry, row: ResultRow, rules: RoundRules, root: Path) -> dict[str, str]:
+    """A row as the modular checker (v6.x) writes it: every value quoted, the
+    accuracy as ``acc: 76.1``, Location the performance run folder."""
+    sj = entry.system_json or {}
+    notes = _notes(sj)
+    values = entry.accuracy.values if entry.accuracy is not None else {}
+    accuracy = (
+        json.dumps({k: str(v) for k, v in values.items()})
+        .replace(",", " ")
+        .replace('"', "")
+        .replace("{", "")
+        .replace("}", "")
+        .strip()
+    )
+    nodes = as_int(sj.get("number_of_nodes"))
+    per_node = as_int(sj.get("accelerators_per_node"))
+    raw: dict[str, Any] = {
+        "Organization": entry.submitter,
+        "Availability": sj.get("status", ""),
+        "Division": entry.division,
+        "SystemType": sj.get("system_type"),
+        "SystemName": sj.get("system_name"),
+        "Platform": entry.system,
+        "Model": entry.model,
+        "MlperfModel": entry.mlperf_model,
+        "Scenario": entry.scenario,
+        "Result": "" if row.result is None else repr(float(row.result)),
+        "Accuracy": accuracy,
+        "number_of_nodes": sj.get("number_of_nodes"),
+        "host_processor_model_name": sj.get("host_processor_model_name"),
+        "host_processors_per_node": sj.get("host_processors_per_node"),
+        "host_processor_core_count": sj.get("host_processor_core_count"),
+        "accelerator_model_name": sj.get("accelerator_model_name"),
+        "accelerators_per_node": sj.get("accelerators_per_node"),
+        "total_accelerators": ("" if nodes is None or per_node is None else nodes * per_node),
+        # the official checker joins the --input path as given
+        "Location": os.path.join(str(root), entry.location, "performance", "run_1"),
+        "framework": sj.get("framework"),
+        "operating_system": sj.get("operating_system"),
+        "notes": notes,
+        "compliance": entry.division,  # what the official checker writes here
+        "errors": row.errors,
+        "version": rules.name,
+        "inferred": 1 if row.inferred else 0,
+        "has_power": "False",
+        "Units": row.units,
+        "weight_data_types": (entry.measurements or {}).get("weight_data_types", ""),
+        "design_power_watts": "None",  # no power measurement
+        "PrivateID": "",
+    }
+    return {k: '"' + str("" if v is None else v) + '"' for k, v in raw.items()}
+
+
+def _row_v4(entry: ScenarioEntry, row: ResultRow, rules: RoundRules) -> dict[str, str]:
+    """A row as the checker of v4.1 to v5.1 writes it: text fields quoted, numbers bare."""
+    sj = entry.system_json or {}
+    notes = _notes(sj)
+
+    def q(value: Any) -> str:
+        return '"' + str(value if value is not None else "") + '"'
+
+    return {
+        "Organization": entry.submitter,
+        "Availability": str(sj.get("status", "")).lower(),
+        "Division": entry.division,
+        "SystemType": q(sj.get("system_type")),
+        "SystemName": q(sj.get("system_name")),
+        "Platform": entry.system,
+        "Model": entry.model,
+        "MlperfModel": entry.mlperf_model,
+        "Scenario": entry.scenario,
+        "Result": "" if row.result is None else repr(float(row.result)),
+        "Accuracy": row.accuracy,
+        "number_of_nodes": str(sj.get("number_of_nodes", "")),
+        "host_processor_model_name": q(sj.get("host_processor_model_name")),
+        "host_processors_per_node": str(sj.get("host_processors_per_node", "")),
+        "host_processor_core_count": str(sj.get("host_processor_core_count", "")),
+        "accelerator_model_name": q(sj.get("accelerator_model_name")),
+        "accelerators_per_node": q(sj.get("accelerators_per_node")),
+        "Location": entry.location,
+        "framework": q(sj.get("framework")),
+        "operating_system": q(sj.get("operating_system")),
+        "notes": q(notes),
+        "compliance": "1" if row.compliance else "0",
+        "errors": str(row.errors),
+        "version": rules.name,
+        "inferred": "1" if row.inferred else "0",
+        "has_power": "False",
+        "Units": row.units,
+        "weight_data_types": q(
+            str((entry.measurements or {}).get("weight_data_types", "")).replace('"', "'")
+        ),
+    }
+
+
+def _notes(sj: dict[str, Any]) -> str:
+    """The CSV's notes: hw_notes, then sw_notes, joined as the official checker does."""
+    notes = str(sj.get("hw_notes", "") or "")
+    if sj.get("sw_notes"):
+        notes = (notes + ". " if notes else "") + str(sj["sw_notes"])
+    return notes
+
+
+def read_csv_rows(text: str) -> list[dict[str, str]]:
+    """Parse a summary CSV (ours or the official one) into dicts, for comparisons."""
+    return list(csv.DictReader(io.StringIO(text)))

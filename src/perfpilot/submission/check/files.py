@@ -1,0 +1,99 @@
+"""File rules: names, links and sizes of everything under a submitter folder, and the
+files each result folder must (and may only) hold."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from perfpilot.submission.check.context import Context
+from perfpilot.submission.tree import files, is_dir
+
+REQUIRED_ACC_FILES = (
+    "mlperf_log_summary.txt",
+    "mlperf_log_detail.txt",
+    "accuracy.txt",
+    "mlperf_log_accuracy.json",
+)
+REQUIRED_PERF_FILES = ("mlperf_log_summary.txt", "mlperf_log_detail.txt")
+OPTIONAL_PERF_FILES = ("mlperf_log_accuracy.json", "mlperf_log_trace.json")
+
+# A folder rule gets the folder and what os.walk lists in it; a name rule gets one
+# entry of a folder and whether os.walk listed it as a file.
+FolderRule = Callable[[Context, Path, list[str], list[str]], None]
+NameRule = Callable[[Context, Path, bool], None]
+
+
+def empty_folder(ctx: Context, folder: Path, dirnames: list[str], filenames: list[str]) -> None:
+    if not dirnames and not filenames:
+        ctx.add("empty-folder", folder, "empty folder")
+
+
+def hidden_name(ctx: Context, path: Path, is_file: bool) -> None:
+    if path.name.startswith("."):
+        ctx.add("hidden-file", path, "hidden (dot) name")
+
+
+def space_in_name(ctx: Context, path: Path, is_file: bool) -> None:
+    if " " in path.name:
+        ctx.add("space-in-name", path, "space in the name")
+
+
+def pycache(ctx: Context, path: Path, is_file: bool) -> None:
+    if path.name == "__pycache__":
+        ctx.add("pycache", path, "__pycache__ folder")
+
+
+def symlink_target(ctx: Context, path: Path, is_file: bool) -> None:
+    """Links are never followed: one pointing outside the tree or nowhere is reported."""
+    if not path.is_symlink():
+        return
+    real_root = ctx.root.resolve()
+    target = Path(os.path.realpath(path))
+    if target != real_root and real_root not in target.parents:
+        ctx.add(
+            "symlink-outside",
+            path,
+            f"symbolic link pointing outside the tree (to {os.readlink(path)}); not followed",
+        )
+    elif not target.exists():
+        ctx.add("symlink-broken", path, "broken symbolic link")
+
+
+def file_size(ctx: Context, path: Path, is_file: bool) -> None:
+    limit = int(ctx.common["max_file_bytes"])
+    if is_file and not path.is_symlink() and path.stat().st_size > limit:
+        ctx.add("file-too-large", path, f"{path.stat().st_size} bytes (> 50 MB)")
+
+
+FOLDER_RULES: tuple[FolderRule, ...] = (empty_folder,)
+NAME_RULES: tuple[NameRule, ...] = (hidden_name, space_in_name, pycache, symlink_target, file_size)
+
+
+def check_walk(ctx: Context, top: Path) -> None:
+    """Apply the folder and name rules to everything under ``top`` (links not followed)."""
+    for dirpath, dirnames, filenames in os.walk(top, followlinks=False):
+        here = Path(dirpath)
+        for folder_rule in FOLDER_RULES:
+            folder_rule(ctx, here, dirnames, filenames)
+        listed = [(name, False) for name in dirnames] + [(name, True) for name in filenames]
+        for name, is_file in listed:
+            for name_rule in NAME_RULES:
+                name_rule(ctx, here / name, is_file)
+
+
+def check_folder_files(
+    ctx: Context, folder: Path, required: tuple[str, ...], optional: tuple[str, ...]
+) -> None:
+    """``folder`` holds every ``required`` file and nothing but those and ``optional``."""
+    if not is_dir(folder):
+        ctx.add("missing-file", folder, "folder is missing")
+        return
+    names = {p.name for p in files(folder)}
+    for name in required:
+        if name not in names:
+            ctx.add("missing-file", folder / name, f"{name} is missing")
+    for name in sorted(names - set(required) - set(optional)):
+        if not name.startswith("."):  # reported as hidden-file already
+            ctx.add("stray-file", folder / name, "unexpected file")

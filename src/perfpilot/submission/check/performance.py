@@ -1,0 +1,214 @@
+"""Performance rules: each LoadGen performance run (the result's and its compliance
+tests') is VALID, carries the round's seeds and meets the round's settings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from perfpilot.records import LoadgenResult
+from perfpilot.submission import rounds
+from perfpilot.submission.check.context import Context
+from perfpilot.submission.check.values import as_int, detail_float
+from perfpilot.submission.rounds import ModelRules
+from perfpilot.submission.tree import ScenarioEntry, is_dir
+
+# Latency-bound scenarios: LoadGen's early stopping replaces the query minimum.
+_EARLY_STOPPING = ("Server", "SingleStream", "MultiStream")
+
+
+@dataclass(frozen=True)
+class PerfRun:
+    """One performance run to check: its parsed logs, folder and the model's rules."""
+
+    res: LoadgenResult
+    folder: Path
+    mrules: ModelRules | None
+    division: str
+    seeds: dict[str, int] | None = None  # the seeds it must carry; None: the round's
+
+    @property
+    def detail(self) -> Path:
+        return self.folder / "mlperf_log_detail.txt"
+
+
+PerfRule = Callable[[Context, PerfRun], None]
+
+
+def validity(ctx: Context, run: PerfRun) -> None:
+    if run.res.valid is not True:
+        why = "; ".join(run.res.invalid_reasons) or "result is not VALID"
+        ctx.add("perf-invalid", run.detail, f"LoadGen judged the run INVALID ({why})")
+
+
+def loadgen_errors(ctx: Context, run: PerfRun) -> None:
+    if run.res.errors:
+        ctx.add(
+            "perf-loadgen-errors", run.detail, f"LoadGen errors: {'; '.join(run.res.errors[:3])}"
+        )
+
+
+def seeds(ctx: Context, run: PerfRun) -> None:
+    res = run.res
+    want = run.seeds or ctx.rules.seeds
+    wrong = [k for k in rounds.SEED_KEYS if res.seeds.get(k) != want[k]]
+    if wrong:
+        carried = rounds.round_for_seeds(res.seeds)
+        ctx.add(
+            "perf-seeds",
+            run.detail,
+            ", ".join(f"{k} is {res.seeds.get(k)} (want {want[k]})" for k in wrong)
+            + f": not the seeds of round {ctx.rules.name}"
+            + (f" (they are {carried}'s)" if carried else ""),
+        )
+
+
+def sample_count(ctx: Context, run: PerfRun) -> None:
+    if run.mrules is None:
+        return
+    psc = as_int(run.res.effective.get("performance_sample_count"))
+    if psc is not None and psc < run.mrules.performance_sample_count:
+        ctx.add(
+            "perf-sample-count",
+            run.detail,
+            f"performance_sample_count {psc} < {run.mrules.performance_sample_count}",
+            ctx.sev(run.division, "perf-sample-count"),
+        )
+
+
+def equal_issue(ctx: Context, run: PerfRun) -> None:
+    if run.mrules is None:
+        return
+    if run.mrules.equal_issue and not run.res.effective.get("sample_concatenate_permutation"):
+        ctx.add("perf-equal-issue", run.detail, "equal-issue mode was off")
+
+
+def offline_samples(ctx: Context, run: PerfRun) -> None:
+    if run.mrules is None or run.res.scenario != "Offline":
+        return
+    spq = as_int(run.res.effective.get("samples_per_query"))
+    need = run.mrules.offline_min_samples_per_query
+    if spq is not None and spq < need:
+        ctx.add(
+            "perf-offline-samples",
+            run.detail,
+            f"Offline issued {spq} samples, the round needs at least {need}",
+            ctx.sev(run.division, "perf-offline-samples"),
+        )
+
+
+def latency_bound(ctx: Context, run: PerfRun) -> None:
+    if run.mrules is None:
+        return
+    scen = run.res.scenario
+    bound = run.mrules.latency_constraint_ns.get(scen)
+    target = as_int(run.res.effective.get("target_latency_ns"))
+    if bound and target is not None and target > bound:
+        ctx.add(
+            "perf-latency-bound",
+            run.detail,
+            f"{scen} target latency {target / 1e6:g} ms is over the bound {bound / 1e6:g} ms",
+        )
+
+
+def min_queries(ctx: Context, run: PerfRun) -> None:
+    scen = run.res.scenario
+    if run.mrules is None or scen in _EARLY_STOPPING:
+        return
+    mq = as_int(run.res.effective.get("min_query_count"))
+    need_q = run.mrules.min_queries.get(scen)
+    if need_q and mq is not None and mq < need_q:
+        ctx.add(
+            "perf-min-queries",
+            run.detail,
+            f"min_query_count {mq} < {need_q}",
+            ctx.sev(run.division, "perf-min-queries"),
+        )
+
+
+def min_duration(ctx: Context, run: PerfRun) -> None:
+    min_ms = as_int(run.res.effective.get("min_duration_ms"))
+    need_ms = int(ctx.common["min_duration_ms"])
+    if min_ms is not None and min_ms < need_ms:
+        ctx.add(
+            "perf-min-duration",
+            run.detail,
+            f"min_duration was {min_ms / 1000:g} s, the rules need {need_ms / 1000:g} s",
+            ctx.sev(run.division, "perf-min-duration"),
+        )
+
+
+def early_stopping(ctx: Context, run: PerfRun) -> None:
+    res = run.res
+    if res.scenario in _EARLY_STOPPING and "early stopping not met" in res.invalid_reasons:
+        ctx.add(
+            "perf-early-stopping",
+            run.detail,
+            "the early-stopping condition was not met",
+            ctx.sev(run.division, "perf-early-stopping"),
+        )
+
+
+RULES: tuple[PerfRule, ...] = (
+    validity,
+    loadgen_errors,
+    seeds,
+    sample_count,
+    equal_issue,
+    offline_samples,
+    latency_bound,
+    min_queries,
+    min_duration,
+    early_stopping,
+)
+
+
+def check_run(ctx: Context, run: PerfRun) -> None:
+    """Apply RULES to one performance run."""
+    for rule in RULES:
+        rule(ctx, run)
+
+
+def check_performance(
+    ctx: Context, entry: ScenarioEntry, mrules: ModelRules | None
+) -> tuple[float | None, bool]:
+    """Check the result's performance run; its value and whether it was inferred from
+    another scenario's run (None when the logs cannot be read)."""
+    res = entry.performance
+    if res is None:
+        if is_dir(entry.performance_dir):
+            ctx.add(
+                "perf-unreadable",
+                entry.performance_dir,
+                "; ".join(entry.problems) or "no readable LoadGen log",
+            )
+        return None, False
+    check_run(ctx, PerfRun(res, entry.performance_dir, mrules, entry.division))
+    inferred = False
+    value = res.metric
+    if res.scenario != entry.scenario:
+        value, inferred = inferred_result(entry, res)
+        if not inferred:
+            ctx.add(
+                "perf-scenario-mismatch",
+                entry.performance_dir / "mlperf_log_detail.txt",
+                f"the log is a {res.scenario} run in the {entry.scenario} folder",
+            )
+    return value, inferred
+
+
+def inferred_result(entry: ScenarioEntry, res: LoadgenResult) -> tuple[float | None, bool]:
+    """Offline from SingleStream/MultiStream, MultiStream from SingleStream (edge rules)."""
+    eff = res.effective
+    if entry.scenario == "Offline" and res.scenario == "MultiStream":
+        mean = res.latency_ns.get("mean")
+        spq = as_int(eff.get("samples_per_query")) or 8
+        return (spq * 1000 / (mean / 1e6) if mean else None), True
+    if entry.scenario == "Offline" and res.scenario == "SingleStream":
+        qps = detail_float(entry.performance_dir, "result_qps_without_loadgen_overhead")
+        mean = res.latency_ns.get("mean")
+        return (qps if qps is not None else (1e9 / mean if mean else None)), True
+    if entry.scenario == "MultiStream" and res.scenario == "SingleStream":
+        return (res.metric * 8 if res.metric is not None else None), True
+    return res.metric, False

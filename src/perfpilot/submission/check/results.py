@@ -1,0 +1,93 @@
+"""The rules applied to every result, in order: placement, measurements, files, accuracy,
+performance, compliance; one :class:`ResultRow` per result."""
+
+from __future__ import annotations
+
+from perfpilot.submission.check.accuracy import check_accuracy, shown_accuracy
+from perfpilot.submission.check.compliance import check_compliance
+from perfpilot.submission.check.context import Context
+from perfpilot.submission.check.csv_formats import UNITS, csv_row
+from perfpilot.submission.check.files import (
+    OPTIONAL_PERF_FILES,
+    REQUIRED_ACC_FILES,
+    REQUIRED_PERF_FILES,
+    check_folder_files,
+)
+from perfpilot.submission.check.findings import ERROR, ResultRow
+from perfpilot.submission.check.measurements import check_measurements
+from perfpilot.submission.check.performance import check_performance
+from perfpilot.submission.check.scenarios import (
+    MODEL_LAST_RULES,
+    MODEL_RULES,
+    SCENARIO_LAST_RULES,
+    SCENARIO_RULES,
+    ModelResults,
+    model_results,
+)
+from perfpilot.submission.tree import ScenarioEntry
+
+
+def check_results(ctx: Context) -> list[ResultRow]:
+    """Check every result of the tree; a row passes when nothing under its folders (or
+    its system JSON) has errors, whichever rule found them."""
+    checked: list[tuple[ResultRow, ScenarioEntry]] = []
+    groups: dict[tuple[str, str, str, str], list[ScenarioEntry]] = {}
+    for entry in ctx.tree.entries:
+        key = (entry.division, entry.submitter, entry.system, entry.model)
+        groups.setdefault(key, []).append(entry)
+    for entries in groups.values():
+        checked.extend(_model(ctx, entries))
+    for row, entry in checked:
+        places = (entry.path, entry.measurements_dir, entry.compliance_dir, entry.system_path)
+        if any(ctx.errors_of(p) for p in places):
+            row.passed = False
+    return [row for row, _ in checked]
+
+
+def _model(ctx: Context, entries: list[ScenarioEntry]) -> list[tuple[ResultRow, ScenarioEntry]]:
+    model = model_results(ctx, entries)
+    for model_rule in MODEL_RULES:
+        model_rule(ctx, model)
+    before = len(ctx.errors_of(model.path))
+    checked: list[tuple[ResultRow, ScenarioEntry]] = []
+    for entry in sorted(entries, key=lambda e: e.scenario):
+        for rule in SCENARIO_RULES:
+            rule(ctx, model, entry)
+        checked.append((_scenario(ctx, model, entry, before), entry))
+    for model_rule in MODEL_LAST_RULES:
+        model_rule(ctx, model)
+    return checked
+
+
+def _scenario(ctx: Context, model: ModelResults, entry: ScenarioEntry, before: int) -> ResultRow:
+    n_before = len(ctx.findings)
+    mrules = model.mrules
+    check_measurements(ctx, entry)
+    check_folder_files(ctx, entry.accuracy_dir, REQUIRED_ACC_FILES, ())
+    check_folder_files(ctx, entry.performance_dir, REQUIRED_PERF_FILES, OPTIONAL_PERF_FILES)
+    check_accuracy(ctx, entry, mrules)
+    result, inferred = check_performance(ctx, entry, mrules)
+    compliance = True
+    if model.closed and mrules is not None:
+        compliance = check_compliance(ctx, entry, mrules)
+    for rule in SCENARIO_LAST_RULES:
+        rule(ctx, model, entry)
+    errors = [f for f in ctx.findings[n_before:] if f.severity == ERROR]
+    row = ResultRow(
+        location=entry.location,
+        division=entry.division,
+        submitter=entry.submitter,
+        system=entry.system,
+        model=entry.model,
+        mlperf_model=entry.mlperf_model,
+        scenario=entry.scenario,
+        result=result,
+        units=UNITS.get(entry.scenario, ""),
+        accuracy=shown_accuracy(entry, mrules),
+        inferred=inferred,
+        compliance=compliance,
+        passed=not errors and result is not None,
+        errors=before,  # the CSV's errors column: the model folder's errors before its scenarios
+    )
+    row.csv = csv_row(entry, row, ctx.rules, ctx.root)
+    return row

@@ -1,0 +1,44 @@
+"""Numbers read leniently from JSON values and LoadGen detail logs (None when unreadable)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from perfpilot.errors import UsageError
+from perfpilot.submission.tree import is_file
+
+
+def as_int(value: Any) -> int | None:
+    """``int(value)``, or None where it is not a number."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def detail_float(folder: Path, key: str) -> float | None:
+    """A key of ``folder/mlperf_log_detail.txt`` as a float, or None."""
+    from perfpilot.engine.logparse import read_detail
+
+    detail = folder / "mlperf_log_detail.txt"
+    if not is_file(detail):
+        return None
+    try:
+        value = read_detail(detail).get(key)
+        return None if value is None else float(value)
+    except (UsageError, TypeError, ValueError):
+        return None
+
+
+def detail_int(folder: Path, key: str) -> int | None:
+    """A key of ``folder/mlperf_log_detail.txt`` as an int, or None."""
+    from perfpilot.engine.logparse import read_detail
+
+    detail = folder / "mlperf_log_detail.txt"
+    if not is_file(detail):
+        return None
+    try:
+        return as_int(read_detail(detail).get(key))
+    except UsageError:
+        return None
