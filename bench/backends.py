@@ -28,8 +28,8 @@ from perfpilot.engine.runner import resolve_config, run_benchmark
 from perfpilot.errors import PerfpilotError
 from perfpilot.results.db import index_record
 from perfpilot.tasks import get_task
-from perfpilot.tasks.common.builtin import ensure_resnet50_standin
 from perfpilot.tasks.imagenet.dataset import ImagenetDataset, make_synthetic_imagenet
+from perfpilot.tasks.imagenet.standin import ensure_resnet50_standin
 from perfpilot.workspace import Workspace
 
 

@@ -27,7 +27,7 @@ from perfpilot.engine.calibrate import measure_throughput
 from perfpilot.engine.runner import resolve_config, run_benchmark
 from perfpilot.results.db import index_record
 from perfpilot.tasks import get_task
-from perfpilot.tasks.common.builtin import ensure_digits_cnn
+from perfpilot.tasks.digits.model import ensure_digits_cnn
 from perfpilot.workspace import Workspace
 
 

@@ -43,7 +43,7 @@ def workspace(tmp_path: Path):  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 def digits_model() -> Path:
     """The built-in model file, trained once per session."""
-    from perfpilot.tasks.common.builtin import ensure_digits_cnn
+    from perfpilot.tasks.digits.model import ensure_digits_cnn
 
     return ensure_digits_cnn(log=False)
 
@@ -92,7 +92,7 @@ def need_backend(name: str) -> None:
 @pytest.fixture(scope="session")
 def standin() -> Path:
     """The ResNet50 v1.5 stand-in's ONNX file (built once per session)."""
-    from perfpilot.tasks.common.builtin import ensure_resnet50_standin
+    from perfpilot.tasks.imagenet.standin import ensure_resnet50_standin
 
     return ensure_resnet50_standin()
 

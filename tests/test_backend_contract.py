@@ -26,8 +26,8 @@ from perfpilot.backends import BACKENDS, Backend, BackendConfig, create_backend
 from perfpilot.backends.registry import BackendEntry, backend_class
 from perfpilot.errors import MissingExtraError, ModelFileError, UsageError
 from perfpilot.tasks import get_task
-from perfpilot.tasks.common.builtin import DigitsDataset
 from perfpilot.tasks.digits import model as digits
+from perfpilot.tasks.digits.dataset import DigitsDataset
 from tests.conftest import TORCH_LOADER
 
 #: fp32 backends against onnxruntime: different kernels sum in different orders, nothing

@@ -4,9 +4,10 @@ from pathlib import Path
 
 import numpy as np
 
-from perfpilot.tasks.common.builtin import DigitsDataset, ensure_digits_cnn, model_dir
 from perfpilot.tasks.common.classification import score_top1
 from perfpilot.tasks.digits import model as digits
+from perfpilot.tasks.digits.dataset import DigitsDataset
+from perfpilot.tasks.digits.model import ensure_digits_cnn, model_dir
 
 
 def test_split_is_fixed_disjoint_and_complete() -> None:

@@ -9,7 +9,7 @@ from perfpilot.backends import BackendConfig, create_backend
 from perfpilot.config import build_run_configs
 from perfpilot.engine.calibrate import resolve_settings
 from perfpilot.engine.runner import resolve_config
-from perfpilot.tasks.common.builtin import DigitsDataset
+from perfpilot.tasks.digits.dataset import DigitsDataset
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,9 @@ import pytest
 cv2 = pytest.importorskip("cv2", reason="needs OpenCV: pip install 'perfpilot[vision]'")
 
 from perfpilot.errors import UsageError  # noqa: E402
+from perfpilot.tasks.common.images import cached_arrays  # noqa: E402
 from perfpilot.tasks.imagenet.dataset import (  # noqa: E402
     ImagenetDataset,
-    cached_arrays,
     make_synthetic_imagenet,
     preprocess_vgg,
     resize_with_aspect_ratio,

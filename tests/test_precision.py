@@ -23,7 +23,7 @@ from perfpilot.config import build_run_configs
 from perfpilot.engine.runner import prepare
 from perfpilot.errors import UsageError
 from perfpilot.records import config_hash
-from perfpilot.tasks.common.builtin import DigitsDataset
+from perfpilot.tasks.digits.dataset import DigitsDataset
 from tests.conftest import run_cli
 
 LOW_PRECISION_REL_ATOL = 0.03

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from perfpilot.backends import BackendConfig, create_backend
-from perfpilot.tasks.common.builtin import ensure_resnet50_standin
+from perfpilot.tasks.imagenet.standin import ensure_resnet50_standin
 from tests.conftest import TORCH_LOADER, need_backend, run_cli
 
 #: Softmax scores of 1001 classes are about 1e-3 each; fp32 kernels that sum 2048-long

@@ -13,7 +13,7 @@ import pytest
 
 from perfpilot.backends import BackendConfig, create_backend
 from perfpilot.errors import ModelFileError
-from perfpilot.tasks.common.builtin import ensure_resnet50_standin
+from perfpilot.tasks.imagenet.standin import ensure_resnet50_standin
 from tests.conftest import TF_LOADER, need_backend, run_cli
 
 #: The stand-in's random weights make its softmax nearly one-hot (every synthetic image

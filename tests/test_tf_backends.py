@@ -18,7 +18,7 @@ from perfpilot.backends.registry import backend_class
 from perfpilot.engine.runner import check_model_file
 from perfpilot.errors import MissingExtraError, ModelFileError, UsageError
 from perfpilot.tasks import get_task
-from perfpilot.tasks.common.builtin import DigitsDataset
+from perfpilot.tasks.digits.dataset import DigitsDataset
 from tests.conftest import TF_LOADER, run_cli
 
 DIGITS = get_task("digits")

@@ -15,7 +15,7 @@ import pytest
 from perfpilot.backends import BACKENDS, BackendConfig, create_backend
 from perfpilot.backends.registry import backend_class
 from perfpilot.errors import ModelFileError, UsageError
-from perfpilot.tasks.common.builtin import DigitsDataset
+from perfpilot.tasks.digits.dataset import DigitsDataset
 
 entry = BACKENDS["tvm"]
 pytestmark = pytest.mark.skipif(

@@ -11,7 +11,7 @@ import pytest
 
 from perfpilot.backends import BACKENDS, BackendConfig, create_backend
 from perfpilot.errors import UsageError
-from perfpilot.tasks.common.builtin import DigitsDataset
+from perfpilot.tasks.digits.dataset import DigitsDataset
 
 entry = BACKENDS["tvm"]
 pytestmark = pytest.mark.skipif(

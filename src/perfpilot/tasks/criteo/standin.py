@@ -161,9 +161,9 @@ def dlrm_onnx_bytes(shape: DlrmShape = TINY, seed: int = 2) -> bytes:
 
 def ensure_dlrm_standin_tiny() -> Path:
     """The small DLRM-v2 stand-in's ONNX file (generated on first use, ~1 MB)."""
-    from perfpilot.tasks.common.builtin import _ensure_built
+    from perfpilot.tasks.common.builtin import ensure_built
 
-    return _ensure_built(
+    return ensure_built(
         "dlrm-v2-standin-tiny", TINY.recipe("dlrm-v2-standin-tiny"), dlrm_onnx_bytes
     )
 

@@ -12,12 +12,15 @@ held-out images, in that order, are the benchmark dataset: QSL index i is held-o
 from __future__ import annotations
 
 import hashlib
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from perfpilot.artifacts import cache_dir
 from perfpilot.errors import UsageError
+from perfpilot.tasks.common.builtin import ensure_built
 from perfpilot.tasks.common.onnx_build import model_bytes
 
 #: Bump when anything that changes the trained weights changes; it keys the model cache.
@@ -251,3 +254,22 @@ def to_onnx_bytes(params: dict[str, np.ndarray]) -> bytes:
         initializer=inits,
     )
     return model_bytes(graph, "perfpilot", RECIPE_VERSION, opset=17)
+
+
+def model_dir() -> Path:
+    """Where the built model lives; the recipe version is part of the path."""
+    return cache_dir() / "models" / "digits-cnn" / RECIPE_VERSION.replace("/", "-")
+
+
+def ensure_digits_cnn(log: bool = True) -> Path:
+    """Return the path of digits-cnn's ONNX file, training it first if not cached."""
+
+    def build() -> bytes:
+        if log:
+            print(
+                "perfpilot: training the built-in model digits-cnn (first use only)...",
+                file=sys.stderr,
+            )
+        return to_onnx_bytes(train())
+
+    return ensure_built("digits-cnn", RECIPE_VERSION, build)

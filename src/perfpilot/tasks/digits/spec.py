@@ -10,7 +10,7 @@ TASK = TaskSpec(
     input_shape=(1, 8, 8),
     input_dtype="float32",
     output_shape=(10,),
-    dataset="perfpilot.tasks.common.builtin:DigitsDataset",
+    dataset="perfpilot.tasks.digits.dataset:DigitsDataset",
     metric="top-1",
     accuracy_target=97.0,
     server_latency_ms=10,
@@ -28,6 +28,6 @@ MODELS: tuple[ModelSpec, ...] = (
         description="built-in CNN trained by perfpilot (works offline)",
         format="onnx",
         loadgen_name="digits-cnn",
-        provider="perfpilot.tasks.common.builtin:ensure_digits_cnn",
+        provider="perfpilot.tasks.digits.model:ensure_digits_cnn",
     ),
 )

@@ -22,13 +22,12 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from perfpilot.artifacts import atomic_write_bytes, atomic_write_text, cache_dir
-from perfpilot.artifacts.derived import build_once
 from perfpilot.errors import UsageError
+from perfpilot.tasks.common.images import cached_arrays, opencv
 from perfpilot.tasks.imagenet.preprocess_pytorch import SPEC as PYTORCH_SPEC
 from perfpilot.tasks.imagenet.preprocess_pytorch import preprocess_pytorch
 
@@ -40,23 +39,12 @@ OUT = 224
 SCALE = 87.5
 
 
-def _cv2() -> Any:
-    try:
-        import cv2
-    except ImportError as err:
-        raise UsageError(
-            "ImageNet preprocessing needs OpenCV, which is not installed",
-            "Install it with: pip install 'perfpilot[vision]'",
-        ) from err
-    return cv2
-
-
 def resize_with_aspect_ratio(
     img: np.ndarray, out: int = OUT, scale: float = SCALE, interpolation: int | None = None
 ) -> np.ndarray:
     """Resize so that the short side is ``int(100 * out / scale)``, keeping the ratio
     (``interpolation``: an OpenCV flag, ``INTER_AREA`` by default)."""
-    cv2 = _cv2()
+    cv2 = opencv()
     if interpolation is None:
         interpolation = cv2.INTER_AREA
     height, width = img.shape[:2]
@@ -79,7 +67,7 @@ def center_crop(img: np.ndarray, out: int = OUT) -> np.ndarray:
 
 def preprocess_vgg(img_bgr: np.ndarray) -> np.ndarray:
     """One decoded BGR image (H x W x 3 uint8) -> 3 x 224 x 224 float32, as the reference."""
-    cv2 = _cv2()
+    cv2 = opencv()
     rgb = cv2.cvtColor(img_bgr, cv2.COLOR_BGR2RGB)
     img = np.asarray(center_crop(resize_with_aspect_ratio(rgb)), dtype=np.float32)
     img -= MEANS
@@ -89,7 +77,7 @@ def preprocess_vgg(img_bgr: np.ndarray) -> np.ndarray:
 def preprocess_mobilenet(img_bgr: np.ndarray) -> np.ndarray:
     """One decoded BGR image -> 3 x 224 x 224 float32 in [-1, 1], as the reference's
     ``pre_process_mobilenet`` (bilinear resize, then (x / 255 - 0.5) * 2)."""
-    cv2 = _cv2()
+    cv2 = opencv()
     rgb = cv2.cvtColor(img_bgr, cv2.COLOR_BGR2RGB)
     resized = resize_with_aspect_ratio(rgb, interpolation=cv2.INTER_LINEAR)
     img = np.asarray(center_crop(resized), dtype=np.float32)
@@ -148,7 +136,7 @@ def load_image(folder: Path, name: str) -> np.ndarray:
             f"image listed in val_map.txt not found: {path}",
             "Check that the dataset folder is complete.",
         )
-    img = _cv2().imread(str(path))
+    img = opencv().imread(str(path))
     if img is None:
         raise UsageError(
             f"image failed to decode: {path}",
@@ -250,81 +238,6 @@ class ImagenetDataset:
         return out
 
 
-def cached_arrays(
-    folder: Path,
-    meta: dict[str, Any],
-    shape: tuple[int, ...],
-    build: Callable[[int], np.ndarray],
-) -> np.ndarray:
-    """A float32 array of ``shape`` whose row i is ``build(i)``, cached as ``folder/data.npy``
-    (memory-mapped) with ``meta.json`` written last: only a complete cache is reused, and a
-    file lock makes concurrent builders wait for one build.
-
-    The rows are streamed to disk one at a time, so building needs the memory of one row,
-    not of the whole array: ImageNet's 50,000 validation images are 30 GB of float32, more
-    than many machines' memory."""
-
-    def write(tmp: Path) -> dict[str, Any]:
-        _stream_rows(tmp / "data.npy", shape, build)
-        return {**meta, "count": shape[0]}
-
-    # Not re-hashed at each use (30 GB would take a minute): sizes are checked.
-    made = build_once(
-        folder,
-        "data.npy",
-        write,
-        artifact="preprocessed-arrays",
-        key={"shape": list(shape)},
-        verify=False,
-        manifest="meta.json",
-    )
-    loaded: np.ndarray = np.load(made.path, mmap_mode="r")
-    return loaded
-
-
-def _stream_rows(
-    data_path: Path, shape: tuple[int, ...], build: Callable[[int], np.ndarray]
-) -> None:
-    """Write the ``.npy`` file of ``shape`` row by row into ``data_path``, refusing at once
-    when its disk has not room for it."""
-    import errno
-    import os
-    import shutil
-
-    folder = data_path.parent
-    row_shape = tuple(shape[1:])
-    need = 4 * int(np.prod(shape, dtype=np.int64)) + 4096
-    free = shutil.disk_usage(folder).free
-    if need > free:
-        raise UsageError(
-            f"the preprocessed cache of this dataset needs {need / 1e9:.1f} GB in {folder}, "
-            f"and only {free / 1e9:.1f} GB are free",
-            "Free some space, or point PERFPILOT_CACHE at a larger disk.",
-        )
-    header = {
-        "descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)),
-        "fortran_order": False,
-        "shape": tuple(shape),
-    }
-    try:
-        with open(data_path, "wb") as out:
-            np.lib.format.write_array_header_1_0(out, header)
-            for i in range(shape[0]):
-                row = np.asarray(build(i), dtype=np.float32)
-                if row.shape != row_shape:
-                    raise ValueError(f"row {i} has shape {row.shape}, not {row_shape}")
-                out.write(np.ascontiguousarray(row).tobytes())
-            out.flush()
-            os.fsync(out.fileno())
-    except OSError as err:
-        if err.errno == errno.ENOSPC:
-            raise UsageError(
-                f"the disk holding {folder} filled up while the preprocessed cache was built",
-                "Free some space, or point PERFPILOT_CACHE at a larger disk.",
-            ) from err
-        raise
-
-
 def make_synthetic_imagenet(
     folder: Path, count: int = 64, seed: int = 0, classes: int = 1000
 ) -> Path:
@@ -334,7 +247,7 @@ def make_synthetic_imagenet(
     like the real validation set; labels are random in 0..classes-1. Accuracy on them
     means nothing: they exist to run the pipeline end to end without the real dataset.
     """
-    cv2 = _cv2()
+    cv2 = opencv()
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
     lines = []

@@ -47,7 +47,7 @@ MODELS: tuple[ModelSpec, ...] = (
         description="ResNet50 v1.5 architecture and ONNX signature, random weights (offline)",
         format="onnx",
         loadgen_name="resnet50",
-        provider="perfpilot.tasks.common.builtin:ensure_resnet50_standin",
+        provider="perfpilot.tasks.imagenet.standin:ensure_resnet50_standin",
         postprocess="index-1",
         standin=True,
     ),

@@ -13,8 +13,11 @@ tensor names: input ``input_tensor:0`` (N x 3 x 224 x 224, NCHW), outputs
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
+from perfpilot.tasks.common.builtin import ensure_built
 from perfpilot.tasks.common.onnx_build import model_bytes
 
 RESNET50_RECIPE = "resnet50-standin/1"
@@ -129,3 +132,8 @@ def resnet50_onnx_bytes(seed: int = 50) -> bytes:
         initializer=g.inits,  # type: ignore[arg-type]
     )
     return model_bytes(graph, "perfpilot-standin", RESNET50_RECIPE, opset=13)
+
+
+def ensure_resnet50_standin() -> Path:
+    """The ResNet50 v1.5 stand-in's ONNX file (generated on first use, ~100 MB)."""
+    return ensure_built("resnet50-standin", RESNET50_RECIPE, resnet50_onnx_bytes)

@@ -94,6 +94,6 @@ def unet_tiny_onnx_bytes(seed: int = 0) -> bytes:
 
 def ensure_unet_standin_tiny() -> Path:
     """The tiny 3D-UNet stand-in's ONNX file (generated on first use, a few KB)."""
-    from perfpilot.tasks.common.builtin import _ensure_built
+    from perfpilot.tasks.common.builtin import ensure_built
 
-    return _ensure_built("3d-unet-standin-tiny", RECIPE, unet_tiny_onnx_bytes)
+    return ensure_built("3d-unet-standin-tiny", RECIPE, unet_tiny_onnx_bytes)

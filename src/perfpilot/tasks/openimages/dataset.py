@@ -27,7 +27,7 @@ import numpy as np
 from perfpilot.artifacts import atomic_write_bytes, atomic_write_text, cache_dir
 from perfpilot.errors import UsageError
 from perfpilot.tasks.common.fingerprint import folder_fingerprint
-from perfpilot.tasks.imagenet.dataset import _cv2, cached_arrays
+from perfpilot.tasks.common.images import cached_arrays, opencv
 
 PREPROCESS_SPEC = "openimages-retinanet/rgb/resize-800x800-inter-linear/div-255/nchw/v1"
 ANNOTATIONS = Path("annotations") / "openimages-mlperf.json"
@@ -39,7 +39,7 @@ QSL_SIZE = 64  # the reference's performance sample count for retinanet
 
 def preprocess_retinanet(img_bgr: np.ndarray, size: int = SIZE) -> np.ndarray:
     """One decoded BGR (or grey) image -> 3 x size x size float32 in [0, 1], as the reference."""
-    cv2 = _cv2()
+    cv2 = opencv()
     img = np.asarray(img_bgr, dtype=np.float32)
     if img.ndim < 3 or img.shape[2] != 3:
         img = cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
@@ -175,7 +175,7 @@ class OpenImagesDataset:
 
     def _load_one(self, i: int) -> np.ndarray:
         path = self.folder / IMAGES / str(self.images[i]["file_name"])
-        img = _cv2().imread(str(path))
+        img = opencv().imread(str(path))
         if img is None:
             raise UsageError(
                 f"image failed to decode: {path}",
@@ -194,7 +194,7 @@ def make_synthetic_openimages(
     """Write ``count`` JPEG images with random boxes drawn on them and their COCO-format
     annotation file, in the MLPerf OpenImages layout. The content means nothing: it exists
     to run the retinanet pipeline (and its mAP script) without the real dataset."""
-    cv2 = _cv2()
+    cv2 = opencv()
     rng = np.random.default_rng(seed)
     (folder / IMAGES).mkdir(parents=True, exist_ok=True)
     (folder / ANNOTATIONS).parent.mkdir(parents=True, exist_ok=True)

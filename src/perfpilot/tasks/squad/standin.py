@@ -142,13 +142,13 @@ def bert_onnx_bytes(size: BertSize = LARGE, seed: int = 384) -> bytes:
 
 def ensure_bert_standin() -> Path:
     """The BERT-large stand-in's ONNX file (generated on first use, ~1.3 GB)."""
-    from perfpilot.tasks.common.builtin import _ensure_built
+    from perfpilot.tasks.common.builtin import ensure_built
 
-    return _ensure_built("bert-standin", recipe(LARGE), lambda: bert_onnx_bytes(LARGE))
+    return ensure_built("bert-standin", recipe(LARGE), lambda: bert_onnx_bytes(LARGE))
 
 
 def ensure_bert_standin_tiny() -> Path:
     """The small BERT stand-in (2 layers, hidden 128) for tests and quick checks."""
-    from perfpilot.tasks.common.builtin import _ensure_built
+    from perfpilot.tasks.common.builtin import ensure_built
 
-    return _ensure_built("bert-standin-tiny", recipe(TINY), lambda: bert_onnx_bytes(TINY))
+    return ensure_built("bert-standin-tiny", recipe(TINY), lambda: bert_onnx_bytes(TINY))

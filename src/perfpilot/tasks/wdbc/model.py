@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from perfpilot.tasks.common.builtin import _ensure_built
+from perfpilot.tasks.common.builtin import ensure_built
 from perfpilot.tasks.common.onnx_build import model_bytes
 
 RECIPE = "wdbc-logreg/1"
@@ -43,4 +43,4 @@ def to_onnx_bytes(weights: np.ndarray, bias: np.ndarray) -> bytes:
 
 def ensure_wdbc_logreg() -> Path:
     """The model's ONNX file, fitted and written once into the artifact cache."""
-    return _ensure_built("wdbc-logreg", RECIPE, lambda: to_onnx_bytes(*fit()))
+    return ensure_built("wdbc-logreg", RECIPE, lambda: to_onnx_bytes(*fit()))
