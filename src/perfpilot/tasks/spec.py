@@ -82,7 +82,8 @@ class TaskSpec:
             if path is None:
                 raise UsageError(
                     f"task {self.name!r} needs its dataset folder",
-                    f"Pass --dataset-path DIR ({self.dataset_hint}).",
+                    "Pass --dataset-path DIR"
+                    + (f" ({self.dataset_hint})." if self.dataset_hint else "."),
                 )
             return obj(path, size)  # type: ignore[no-any-return]
         if path is not None:
@@ -147,12 +148,3 @@ def resolve(target: str) -> Any:
     """The object a ``"module:object"`` string names (imported on first use)."""
     module, _, attr = target.partition(":")
     return getattr(importlib.import_module(module), attr)
-
-
-def not_runnable(path: Path | None = None, size: int | None = None) -> Dataset:
-    """The dataset of a task perfpilot lists but cannot run yet."""
-    raise UsageError(
-        "this task's dataset reader is not written yet: perfpilot lists it (artifacts, "
-        "checksums, targets) but cannot run it",
-        "See 'perfpilot models list' for the runnable models.",
-    )
