@@ -46,6 +46,8 @@ class Backend(ABC):
     needs_model: bool = True
     #: File suffixes this backend reads; ".onnx" files are checked against the task first.
     model_suffixes: tuple[str, ...] = (".onnx",)
+    #: Catalog model formats (``ModelSpec.format``) whose files this backend reads.
+    model_formats: tuple[str, ...] = ("onnx",)
     #: Precisions this backend can run a model in (``--precision``); fp32 is the default.
     precisions: tuple[str, ...] = ("fp32",)
     #: Precisions that need samples of the dataset (``use_calibration``) before ``load``.
@@ -63,6 +65,20 @@ class Backend(ABC):
     @classmethod
     def check_device(cls, device: str) -> None:
         """Raise a UsageError if ``device`` cannot be used here (checked before any run)."""
+        return None
+
+    @classmethod
+    def check_model(
+        cls,
+        path: Path,
+        input_shape: tuple[int, ...],
+        input_dtype: str,
+        output_shape: tuple[int, ...],
+    ) -> None:
+        """Raise a ModelFileError if the file at ``path`` cannot serve the task (per-sample
+        ``input_shape``, ``input_dtype`` and ``output_shape``), before any test. The default
+        checks nothing: the file is judged when it loads (ONNX files are checked against
+        the task by the engine whatever the backend)."""
         return None
 
     @classmethod

@@ -68,9 +68,8 @@ def prepare(cfg: RunConfig) -> Prepared:
             f"{model.name}' still downloads its file where the catalog has one.",
         )
     # A catalog file in a framework's own format (pytorch, tensorflow) goes only to a
-    # backend that reads it: ``model_formats`` where the backend says, else ONNX and the
-    # format named like the backend. Checked before anything is downloaded.
-    formats = getattr(backend, "model_formats", ("onnx", backend.name))
+    # backend that reads it (its ``model_formats``). Checked before anything is downloaded.
+    formats = backend.model_formats
     fetched = cfg.model_path is None and bool(model.urls or model.provider)
     if fetched and backend.needs_model and model.format not in formats:
         raise UsageError(
@@ -142,8 +141,7 @@ MODEL_DIRECTORY = "/"
 
 def check_model_file(path: Path, task: TaskSpec, backend: type[Backend]) -> None:
     """ONNX files are checked against the task's signature; other formats only where the
-    backend reads them, and by the backend's ``check_model`` classmethod if it has one
-    (else when the backend loads them)."""
+    backend reads them, and by the backend's ``check_model`` classmethod."""
     kind = MODEL_DIRECTORY if path.is_dir() else path.suffix.lower()
     if kind not in backend.model_suffixes and (path.exists() or kind):
         files = [s for s in backend.model_suffixes if s != MODEL_DIRECTORY]
@@ -157,10 +155,7 @@ def check_model_file(path: Path, task: TaskSpec, backend: type[Backend]) -> None
         check_onnx_model(path, task)
     elif not path.exists():
         raise UsageError(f"model file not found: {path}", "Check the path given to --model-path.")
-    # (path, per-sample input shape, input dtype, per-sample output shape) -> None or raise
-    check = getattr(backend, "check_model", None)
-    if check is not None:
-        check(path, task.input_shape, task.input_dtype, task.output_shape)
+    backend.check_model(path, task.input_shape, task.input_dtype, task.output_shape)
 
 
 def _model_sha256(path: Path) -> str:

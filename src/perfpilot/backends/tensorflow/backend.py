@@ -49,6 +49,7 @@ def _reason(err: BaseException) -> str:
 
 class TensorFlowBackend(Backend):
     name = "tensorflow"
+    model_formats = ("onnx", "tensorflow")
     model_suffixes = (".onnx", ".pb", MODEL_DIRECTORY)
 
     _session: Any = None

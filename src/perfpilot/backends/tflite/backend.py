@@ -84,6 +84,7 @@ class _Worker:
 
 class TfliteBackend(Backend):
     name = "tflite"
+    model_formats = ("onnx", "tflite")
     model_suffixes = (".onnx", ".tflite")
 
     _model: bytes | None = None
