@@ -110,9 +110,10 @@ def run_test(spec: dict[str, Any], run_dir: Path) -> dict[str, Any]:
             threads=cfg.backend_threads,
             output_shape=task.output_shape,
             precision=cfg.precision,
-            input_names=model.input_names,
-            output_names=model.output_names,
         ),
+        None,
+        # the catalog's tensor names, for backends whose config has them (frozen graphs)
+        defaults={"input_names": model.input_names, "output_names": model.output_names},
     )
     runtime = backend
     if cfg.precision in runtime.calibrated_precisions:  # int8: quantized on dataset samples
