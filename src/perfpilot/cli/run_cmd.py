@@ -63,6 +63,13 @@ POSITIVE_FLOAT = click.FloatRange(min=0.0, min_open=True)
     help="The runtime's own threads (default: cores / threads).",
 )
 @click.option(
+    "--backend-option",
+    "backend_options",
+    metavar="KEY=VALUE",
+    multiple=True,
+    help="An option of the backend's own (repeatable), e.g. tvm's tune_trials=64.",
+)
+@click.option(
     "--max-wait-ms",
     type=click.FloatRange(min=0.0),
     default=0.0,
@@ -90,10 +97,12 @@ def run(
     as_json: bool,
     min_duration: float | None,
     settings: str | None,
+    backend_options: tuple[str, ...],
     **options: object,
 ) -> int:
     """Run LoadGen tests: every scenario x mode asked for, each in its own process."""
     from perfpilot.config import build_run_configs
+    from perfpilot.config.run import parse_backend_options
     from perfpilot.engine.runner import run_benchmark
     from perfpilot.workspace import Workspace
 
@@ -102,6 +111,7 @@ def run(
         None if min_duration is None else max(1, round(min_duration * 1000))
     )
     options["min_query_count"] = options.pop("count")
+    options["backend_options"] = parse_backend_options(backend_options)
     workspace = Workspace.resolve(ctx.workspace)
     tags: dict[str, str] = {}
     profile, explicit = None, set[str]()

@@ -111,7 +111,7 @@ def run_test(spec: dict[str, Any], run_dir: Path) -> dict[str, Any]:
             output_shape=task.output_shape,
             precision=cfg.precision,
         ),
-        None,
+        cfg.backend_options,
         # the catalog's tensor names, for backends whose config has them (frozen graphs)
         defaults={"input_names": model.input_names, "output_names": model.output_names},
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from typing import Any, Literal
@@ -13,7 +14,7 @@ from perfpilot.engine.logparse import LoadgenResult
 SCHEMA_VERSION = 1
 
 #: Config fields added after schema 1, with the value every earlier run used.
-_CONFIG_DEFAULTS: dict[str, Any] = {"precision": "fp32"}
+_CONFIG_DEFAULTS: dict[str, Any] = {"precision": "fp32", "backend_options": {}}
 
 
 def config_hash(config: dict[str, Any]) -> str:
@@ -80,7 +81,7 @@ class RunRecord(BaseModel):
         if isinstance(data, dict) and isinstance(data.get("config"), dict):
             config = dict(data["config"])
             for name, default in _CONFIG_DEFAULTS.items():
-                config.setdefault(name, default)
+                config.setdefault(name, copy.deepcopy(default))
             data = {**data, "config": config}
         return data
 

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from perfpilot.accuracy import score_top1
 from perfpilot.accuracy.auc import score_auc_log
 from perfpilot.artifacts import atomic_write_text, sha256_file
-from perfpilot.backends.base import Backend
+from perfpilot.backends.base import Backend, BackendConfig
 from perfpilot.backends.registry import backend_class
 from perfpilot.catalog import Dataset, ModelSpec, TaskSpec, get_model
 from perfpilot.catalog.registry import model_task
@@ -58,6 +58,7 @@ def prepare(cfg: RunConfig) -> Prepared:
     """Check names and files and build or find the model, before any LoadGen test."""
     backend = backend_class(cfg.backend, cfg.device)  # checks name, install and device
     backend.check_precision(cfg.precision)
+    backend.make_config(BackendConfig(device=cfg.device), cfg.backend_options)  # bad options
     model = get_model(cfg.model)
     task = model_task(model)  # the task as the model's file sees it (layout, preprocessing)
     if not (model.runnable and task.runnable):
@@ -554,6 +555,9 @@ def run_benchmark(
             cache[key(cfg)] = prepare(cfg)
         else:  # the same files, perhaps another precision
             backend_class(cfg.backend, cfg.device).check_precision(cfg.precision)
+            backend_class(cfg.backend, cfg.device).make_config(
+                BackendConfig(device=cfg.device), cfg.backend_options
+            )
     records = []
     for cfg in configs:
         record = run_one(cfg, cache[key(cfg)], workspace, session_id, command, progress, tags=tags)
