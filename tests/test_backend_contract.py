@@ -189,6 +189,52 @@ def test_missing_runtime_names_its_install_command(monkeypatch: pytest.MonkeyPat
     assert fake.install_hint() in caught.value.one_line()
 
 
+def test_config_class_and_options(case: tuple[str, str]) -> None:
+    """Each backend builds its own frozen config; ``--backend-option`` takes only the
+    fields that config adds, and a wrong key names itself and the valid ones."""
+    name, device = case
+    cls = backend_class(name)
+    assert issubclass(cls.config_class, BackendConfig)
+    assert cls.config_class.model_config.get("frozen") is True
+    assert cls.config_class.model_config.get("extra") == "forbid"
+    assert "onnx" in cls.model_formats
+    assert not set(cls.option_names()) & set(BackendConfig.model_fields)
+    config = cls.make_config(BackendConfig(device=device, threads=2, output_shape=OUTPUT_SHAPE))
+    assert type(config) is cls.config_class
+    assert (config.device, config.threads, config.output_shape) == (device, 2, OUTPUT_SHAPE)
+    valid = ", ".join(cls.option_names()) or "no --backend-option"
+    with pytest.raises(
+        UsageError, match=f"unknown backend option 'nope' for backend '{name}'"
+    ) as e:
+        cls.make_config(None, {"nope": 1})
+    assert valid in e.value.one_line() and "\n" not in e.value.one_line()
+    assert e.value.exit_code == 2
+    with pytest.raises(UsageError, match="'device' is not a backend option"):
+        cls.make_config(None, {"device": "cuda"})
+
+
+def test_check_model_is_on_the_abc(tmp_path: Path) -> None:
+    """Backends that judge a file only when it loads inherit a check that passes."""
+    assert Backend.check_model(tmp_path / "any.onnx", (1, 8, 8), "float32", OUTPUT_SHAPE) is None
+    assert Backend.model_formats == ("onnx",) and Backend.config_class is BackendConfig
+
+
+def test_catalog_tensor_names_reach_only_configs_that_have_them() -> None:
+    """The engine offers every backend the catalog's tensor names; only the tensorflow
+    config (frozen graphs) takes them, and the user's options win over them."""
+    from perfpilot.backends.onnxruntime.backend import OnnxRuntimeBackend
+    from perfpilot.backends.tensorflow.backend import TensorFlowBackend  # imports no TF
+
+    defaults = {"input_names": ("input_tensor:0",), "output_names": ("ArgMax:0",)}
+    plain = OnnxRuntimeBackend.make_config(BackendConfig(threads=1), None, defaults)
+    assert plain.model_dump() == BackendConfig(threads=1).model_dump()
+    tf: Any = TensorFlowBackend.make_config(BackendConfig(), None, defaults)
+    assert (tf.input_names, tf.output_names) == (("input_tensor:0",), ("ArgMax:0",))
+    tf = TensorFlowBackend.make_config(None, {"output_names": "softmax_tensor, x:0"}, defaults)
+    assert (tf.input_names, tf.output_names) == (("input_tensor:0",), ("softmax_tensor", "x:0"))
+    assert TensorFlowBackend.option_names() == ["input_names", "output_names"]
+
+
 # --- OpenVINO specifics ---------------------------------------------------------------
 
 

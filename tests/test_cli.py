@@ -45,6 +45,44 @@ def test_bad_input_is_one_line_with_exit_code_2(
     assert not (tmp_path / "ws" / "runs").exists() or args[0] == "runs"  # nothing started
 
 
+_TVM = importlib.util.find_spec("tvm") is not None
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (
+            ["--backend-option", "fast=1"],
+            "unknown backend option 'fast' for backend 'onnxruntime'. "
+            "Backend 'onnxruntime' takes no --backend-option",
+        ),
+        (
+            ["--backend-option", "tune_trials"],
+            "--backend-option wants KEY=VALUE, not 'tune_trials'",
+        ),
+        (["--backend-option", "threads=2"], "'threads' is not a backend option"),
+        pytest.param(
+            ["--backend", "tvm", "--backend-option", "tune_trials=many"],
+            "invalid value 'many' for backend option tune_trials: input should be a valid integer",
+            marks=pytest.mark.skipif(not _TVM, reason="tvm is not installed"),
+        ),
+        pytest.param(
+            ["--backend", "tvm", "--backend-option", "tune_trails=8"],
+            "unknown backend option 'tune_trails' for backend 'tvm'. Backend 'tvm' takes: "
+            "tune_trials, tune_batch",
+            marks=pytest.mark.skipif(not _TVM, reason="tvm is not installed"),
+        ),
+    ],
+)
+def test_bad_backend_option_is_one_line_with_exit_code_2(
+    tmp_path: Path, args: list[str], expected: str
+) -> None:
+    proc = run_cli("--workspace", str(tmp_path / "ws"), "run", *args)
+    assert proc.returncode == 2, proc.stderr
+    assert expected in _one_error_line(proc.stderr)
+    assert not (tmp_path / "ws" / "runs").exists()  # nothing started
+
+
 def test_missing_runtime_says_what_to_install(tmp_path: Path) -> None:
     if importlib.util.find_spec("openvino") is not None:
         pytest.skip("openvino is installed here, so it is not missing")

@@ -75,6 +75,7 @@ def test_random_points_follow_the_seed(tmp_path: Path) -> None:
         ("name: x\ngrid:\n  backend: [onnxruntime, nosuch]\n", "nosuch"),
         ("name: x\ngrid:\n  batch_size: [0]\n", "--batch-size"),
         ("name: x\ngrid: [1, 2\n", "not valid YAML"),
+        ("name: x\ngrid:\n  backend_options: [{}, {fast: 1}]\n", "unknown backend option 'fast'"),
     ],
 )
 def test_bad_sweep_files(tmp_path: Path, text: str, match: str) -> None:
@@ -83,6 +84,21 @@ def test_bad_sweep_files(tmp_path: Path, text: str, match: str) -> None:
         load_sweep(path)
     if "option" in match:
         assert str(path) in info.value.message
+
+
+def test_backend_options_can_be_a_grid_axis(tmp_path: Path) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("tvm") is None:
+        pytest.skip("tvm is not installed")
+    text = "name: t\nbase: {backend: tvm}\ngrid:\n  backend_options: [{}, {tune_trials: 8}]\n"
+    spec = load_sweep(write(tmp_path / "t.yaml", text))
+    options = sorted((p.configs()[0].backend_options for p in spec.points), key=len)
+    assert options == [{}, {"tune_trials": 8}]
+    assert len({p.point_id for p in spec.points}) == 2
+    bad = text.replace("tune_trials: 8", "tune_trials: 0")
+    with pytest.raises(UsageError, match="0 for backend option tune_trials"):
+        load_sweep(write(tmp_path / "bad.yaml", bad))
 
 
 def test_unknown_option_through_the_cli_runs_nothing(tmp_path: Path) -> None:

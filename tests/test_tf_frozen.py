@@ -87,7 +87,7 @@ def resnet_pb(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _backend(**names: tuple[str, ...]) -> Any:
-    return create_backend("tensorflow", BackendConfig(threads=1, output_shape=(1001,), **names))
+    return create_backend("tensorflow", BackendConfig(threads=1, output_shape=(1001,)), names)
 
 
 def test_frozen_graph_runs_with_the_catalog_tensor_names(resnet_pb: Path) -> None:

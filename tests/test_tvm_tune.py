@@ -1,15 +1,17 @@
-"""Opt-in MetaSchedule tuning of the tvm backend (PERFPILOT_TVM_TUNE_TRIALS): tuned with
-a few trials, records and module cached, outputs equal to onnxruntime's."""
+"""Opt-in MetaSchedule tuning of the tvm backend (``--backend-option tune_trials=N``):
+tuned with a few trials, records and module cached, outputs equal to onnxruntime's."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from perfpilot.backends import BACKENDS, BackendConfig, create_backend
+from perfpilot.backends.tvm.tune import TuneSettings
 from perfpilot.errors import UsageError
 from perfpilot.tasks.digits.dataset import DigitsDataset
 
@@ -50,20 +52,26 @@ def _kernels_with_records(model: Path, tuning: Path) -> int:
     )
 
 
-def test_bad_settings_are_one_line_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bad_settings_are_one_line_errors() -> None:
+    from perfpilot.backends.registry import backend_class
     from perfpilot.backends.tvm.tune import tune_settings
 
-    monkeypatch.delenv("PERFPILOT_TVM_TUNE_TRIALS", raising=False)
-    assert tune_settings("cpu") is None
-    monkeypatch.setenv("PERFPILOT_TVM_TUNE_TRIALS", "many")
-    with pytest.raises(UsageError, match="PERFPILOT_TVM_TUNE_TRIALS='many'"):
-        tune_settings("cpu")
-    monkeypatch.setenv("PERFPILOT_TVM_TUNE_TRIALS", "4")
+    tvm = backend_class("tvm")
+
+    def config(device: str = "cpu", **options: object) -> Any:
+        return tvm.make_config(BackendConfig(device=device), options)
+
+    assert tune_settings(config()) is None
+    with pytest.raises(UsageError, match="'many' for backend option tune_trials"):
+        config(tune_trials="many")
     with pytest.raises(UsageError, match="CPU modules only"):
-        tune_settings("cuda")
-    monkeypatch.setenv("PERFPILOT_TVM_TUNE_BATCH", "0")
-    with pytest.raises(UsageError, match="PERFPILOT_TVM_TUNE_BATCH='0'"):
-        tune_settings("cpu")
+        config("cuda", tune_trials=4)
+    with pytest.raises(UsageError, match="0 for backend option tune_batch") as caught:
+        config(tune_trials=4, tune_batch=0)
+    assert "Backend 'tvm' takes: tune_trials, tune_batch." in caught.value.one_line()
+    with pytest.raises(UsageError, match="unknown backend option 'tune_trails'"):
+        config(tune_trails=4)
+    assert tune_settings(config(tune_trials="4")) == TuneSettings(trials=4, batch=1)
 
 
 def test_tuned_module_is_cached_with_its_records_and_matches_onnxruntime(
@@ -75,10 +83,9 @@ def test_tuned_module_is_cached_with_its_records_and_matches_onnxruntime(
 
     _tunable()
     monkeypatch.setenv("PERFPILOT_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("PERFPILOT_TVM_TUNE_TRIALS", "4")
-    monkeypatch.setenv("PERFPILOT_TVM_TUNE_BATCH", "4")
+    settings = TuneSettings(trials=4, batch=4)
 
-    first = compile_model(digits_model, "cpu")
+    first = compile_model(digits_model, "cpu", settings)
     assert first.built and first.tuned and first.batch == 4
     assert "metaschedule-4t-b4" in first.spec.schedule
     tuning = first.library.parent / "tuning"
@@ -89,17 +96,18 @@ def test_tuned_module_is_cached_with_its_records_and_matches_onnxruntime(
     # The records are for this module's kernels: applying them schedules some of them.
     assert _kernels_with_records(digits_model, tuning) >= 2
 
-    again = compile_model(digits_model, "cpu")  # module from the cache
+    again = compile_model(digits_model, "cpu", settings)  # module from the cache
     assert not again.built and again.library == first.library
 
     discard(first.library.parent)  # module gone, records kept: rebuilt without tuning
-    rebuilt = compile_model(digits_model, "cpu")
+    rebuilt = compile_model(digits_model, "cpu", settings)
     assert rebuilt.built and not rebuilt.tuned
 
     samples = DigitsDataset().samples(np.arange(11))
     session = ort.InferenceSession(str(digits_model), providers=["CPUExecutionProvider"])
     want = session.run(["logits"], {"input": samples})[0]
-    backend = create_backend("tvm", BackendConfig(output_shape=(10,)))
+    options = {"tune_trials": 4, "tune_batch": 4}
+    backend = create_backend("tvm", BackendConfig(output_shape=(10,)), options)
     backend.load(digits_model)  # the cached tuned module
     # 11 = 4 + 4 + 3: two whole chunks and one padded one; 1: a single padded chunk.
     np.testing.assert_allclose(backend.predict(samples), want, rtol=RTOL, atol=ATOL)

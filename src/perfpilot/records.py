@@ -5,6 +5,7 @@ records, and the workspace, results, tune and submission read them."""
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from typing import Any, Literal
@@ -14,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 SCHEMA_VERSION = 1
 
 #: Config fields added after schema 1, with the value every earlier run used.
-_CONFIG_DEFAULTS: dict[str, Any] = {"precision": "fp32"}
+_CONFIG_DEFAULTS: dict[str, Any] = {"precision": "fp32", "backend_options": {}}
 
 
 def config_hash(config: dict[str, Any]) -> str:
@@ -104,7 +105,7 @@ class RunRecord(BaseModel):
         if isinstance(data, dict) and isinstance(data.get("config"), dict):
             config = dict(data["config"])
             for name, default in _CONFIG_DEFAULTS.items():
-                config.setdefault(name, default)
+                config.setdefault(name, copy.deepcopy(default))
             data = {**data, "config": config}
         return data
 

@@ -3,29 +3,29 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from perfpilot.config.run import Precision
+from perfpilot.errors import UsageError
 
 
 class BackendConfig(BaseModel):
-    """Settings every backend understands."""
+    """Settings every backend understands. A backend with options of its own (``perfpilot
+    run --backend-option KEY=VALUE``) subclasses this and names it in ``config_class``."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Numbers become text for text fields: "--backend-option name=0" arrives as 0.
+    model_config = ConfigDict(frozen=True, extra="forbid", coerce_numbers_to_str=True)
 
     device: str = "cpu"
     threads: int | None = Field(default=None, ge=1)  # the runtime's own (intra-op) threads
     output_shape: tuple[int, ...] = ()  # per-sample output shape the task expects
     precision: Precision = "fp32"  # one of the backend's ``precisions``
-    # Graph tensors to feed and fetch, for model files that do not name them (TensorFlow
-    # frozen graphs); empty: the backend reads them from the model.
-    input_names: tuple[str, ...] = ()
-    output_names: tuple[str, ...] = ()
     # "module" of the task's loader for this backend's framework (TaskSpec.loaders): the
     # backend builds the task's networks through it, and never imports a task.
     loader: str = ""
@@ -37,6 +37,11 @@ def resolve_loader(module: str, name: str) -> Callable[..., object]:
 
     fn: Callable[..., object] = getattr(importlib.import_module(module), name)
     return fn
+
+
+#: Fields set by perfpilot's own options (--device, --backend-threads, ...), never by
+#: --backend-option.
+_COMMON = frozenset(BackendConfig.model_fields)
 
 
 @dataclass(frozen=True)
@@ -53,18 +58,80 @@ class Backend(ABC):
     ``predict`` (the engine calls it from several worker threads)."""
 
     name: str = "?"
+    #: The backend's config: ``BackendConfig`` plus the options only this backend reads.
+    config_class: ClassVar[type[BackendConfig]] = BackendConfig
     #: False for backends that never read a model file (null): none is built for them.
     needs_model: bool = True
     #: File suffixes this backend reads; ".onnx" files are checked against the task first.
     model_suffixes: tuple[str, ...] = (".onnx",)
+    #: Catalog model formats (``ModelSpec.format``) whose files this backend reads.
+    model_formats: tuple[str, ...] = ("onnx",)
     #: Precisions this backend can run a model in (``--precision``); fp32 is the default.
     precisions: tuple[str, ...] = ("fp32",)
     #: Precisions that need samples of the dataset (``use_calibration``) before ``load``.
     calibrated_precisions: tuple[str, ...] = ()
 
-    def __init__(self, config: BackendConfig) -> None:
-        self.config = config
+    def __init__(self, config: BackendConfig | None = None) -> None:
+        self.config = self.make_config(config)
         self.calibration: CalibrationData | None = None
+
+    @classmethod
+    def option_names(cls) -> list[str]:
+        """The keys ``--backend-option`` takes for this backend: its config's own fields."""
+        return [name for name in cls.config_class.model_fields if name not in _COMMON]
+
+    @classmethod
+    def make_config(
+        cls,
+        settings: BackendConfig | None = None,
+        options: Mapping[str, object] | None = None,
+        defaults: Mapping[str, object] | None = None,
+    ) -> BackendConfig:
+        """This backend's config from the common ``settings``, the user's ``options``
+        (``--backend-option``) and ``defaults`` the engine knows for some backends' fields
+        (a catalog model's tensor names): each backend takes the defaults its config
+        declares, and options win over them. A bad key or value is a one-line UsageError."""
+        if isinstance(settings, cls.config_class) and not options and not defaults:
+            return settings
+        for key in options or {}:
+            if key in _COMMON:
+                raise UsageError(
+                    f"{key!r} is not a backend option: perfpilot's own options set it",
+                    cls._options_hint(),
+                )
+        fields = cls.config_class.model_fields
+        data: dict[str, Any] = {k: v for k, v in (defaults or {}).items() if k in fields}
+        if settings is not None:
+            data.update(settings.model_dump(exclude_unset=True))
+        data.update(options or {})
+        try:
+            return cls.config_class.model_validate(data)
+        except ValidationError as err:
+            raise cls._option_error(err) from err
+
+    @classmethod
+    def _options_hint(cls) -> str:
+        names = cls.option_names()
+        if not names:
+            return f"Backend {cls.name!r} takes no --backend-option."
+        return f"Backend {cls.name!r} takes: {', '.join(names)}."
+
+    @classmethod
+    def _option_error(cls, err: ValidationError) -> UsageError:
+        first = err.errors()[0]
+        key = str(first["loc"][0]) if first["loc"] else None
+        if first["type"] == "extra_forbidden":
+            return UsageError(
+                f"unknown backend option {key!r} for backend {cls.name!r}", cls._options_hint()
+            )
+        reason = str(first["msg"]).removeprefix("Value error, ")
+        if key is None:  # a rule across fields
+            return UsageError(f"backend {cls.name!r}: {reason}", cls._options_hint())
+        return UsageError(
+            f"invalid value {first.get('input')!r} for backend option {key}: "
+            f"{reason[:1].lower()}{reason[1:]}",
+            cls._options_hint(),
+        )
 
     @classmethod
     @abstractmethod
@@ -77,12 +144,26 @@ class Backend(ABC):
         return None
 
     @classmethod
+    def check_model(
+        cls,
+        path: Path,
+        input_shape: tuple[int, ...],
+        input_dtype: str,
+        output_shape: tuple[int, ...],
+        loader: str = "",
+    ) -> None:
+        """Raise a ModelFileError if the file at ``path`` cannot serve the task (per-sample
+        ``input_shape``, ``input_dtype`` and ``output_shape``; ``loader``: the task's loader
+        for this backend, see ``BackendConfig.loader``), before any test. The default
+        checks nothing: the file is judged when it loads (ONNX files are checked against
+        the task by the engine whatever the backend)."""
+        return None
+
+    @classmethod
     def check_precision(cls, precision: str) -> None:
         """Raise a UsageError if ``precision`` cannot be used here (checked before any run).
         Backends that depend on the hardware for a precision extend this."""
         if precision not in cls.precisions:
-            from perfpilot.errors import UsageError
-
             raise UsageError(
                 f"backend {cls.name!r} does not support --precision {precision}",
                 f"It supports: {', '.join(cls.precisions)}.",
@@ -110,8 +191,6 @@ class Backend(ABC):
         """Every output, in the model's order, for a model with several named inputs
         (BERT: ``input_ids``, ``input_mask``, ``segment_ids``). Backends that can feed
         such models override this."""
-        from perfpilot.errors import UsageError
-
         raise UsageError(
             f"backend {self.name!r} cannot run models with several named inputs "
             f"({', '.join(feeds)})",

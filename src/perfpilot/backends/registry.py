@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import importlib.util
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from perfpilot.backends.base import Backend, BackendConfig
@@ -154,6 +155,14 @@ def backend_class(name: str, device: str = "cpu") -> type[Backend]:
     return cls  # type: ignore[no-any-return]
 
 
-def create_backend(name: str, config: BackendConfig) -> Backend:
-    """Instantiate backend ``name`` (checks as :func:`backend_class`)."""
-    return backend_class(name, config.device)(config)
+def create_backend(
+    name: str,
+    config: BackendConfig | None = None,
+    options: Mapping[str, object] | None = None,
+    defaults: Mapping[str, object] | None = None,
+) -> Backend:
+    """Instantiate backend ``name`` (checks as :func:`backend_class`) with its own config
+    class, built from the common ``config``, the user's ``options`` and the engine's
+    ``defaults`` (see :meth:`Backend.make_config`)."""
+    cls = backend_class(name, "cpu" if config is None else config.device)
+    return cls(cls.make_config(config, options, defaults))

@@ -64,6 +64,15 @@ _OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
         "--backend-threads",
         {"type": POSITIVE_INT, "help": "The runtime's own threads (default: cores / threads)."},
     ),
+    # KEY=VALUE strings on the command line; the command parses them into the field's dict
+    "backend_options": (
+        "--backend-option",
+        {
+            "metavar": "KEY=VALUE",
+            "multiple": True,
+            "help": "An option of the backend's own (repeatable), e.g. tvm's tune_trials=64.",
+        },
+    ),
     "max_wait_ms": (
         "--max-wait-ms",
         {
@@ -99,8 +108,8 @@ def run_option(field: str, **overrides: Any) -> Callable[[F], F]:
     flag, shared = _OPTIONS[field]
     settings: dict[str, Any] = {"default": RunConfig.model_fields[field].default, **shared}
     settings.update(overrides)
-    if settings["default"] is None or settings.get("is_flag"):
-        del settings["default"]  # click's own "not given" (a flag: off)
+    if settings["default"] is None or settings.get("is_flag") or settings.get("multiple"):
+        del settings["default"]  # click's own "not given" (a flag: off; repeatable: none)
     else:
         settings.setdefault("show_default", True)
     return click.option(flag, **settings)

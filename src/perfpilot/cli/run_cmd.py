@@ -31,6 +31,7 @@ from perfpilot.records import RunRecord
     "batch_size",
     "threads",
     "backend_threads",
+    "backend_options",
     "max_wait_ms",
     "target_qps",
     "target_latency_ms",
@@ -52,10 +53,12 @@ def run(
     as_json: bool,
     min_duration: float | None,
     settings: str | None,
+    backend_options: tuple[str, ...],
     **options: object,
 ) -> int:
     """Run LoadGen tests: every scenario x mode asked for, each in its own process."""
     from perfpilot.config import build_run_configs
+    from perfpilot.config.run import parse_backend_options
     from perfpilot.engine.runner import run_benchmark
     from perfpilot.results.db import index_record
     from perfpilot.workspace import Workspace
@@ -65,6 +68,7 @@ def run(
         None if min_duration is None else max(1, round(min_duration * 1000))
     )
     options["min_query_count"] = options.pop("count")
+    options["backend_options"] = parse_backend_options(backend_options)
     workspace = Workspace.resolve(ctx.workspace, on_record=index_record)
     tags: dict[str, str] = {}
     profile, explicit = None, set[str]()

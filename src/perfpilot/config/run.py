@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,6 +24,8 @@ Mode = Literal["accuracy", "performance"]
 ExecutionMode = Literal["test", "valid"]
 Device = Literal["cpu", "cuda"]
 Precision = Literal["fp32", "bf16", "fp16", "int8"]
+#: A value of ``--backend-option KEY=VALUE``.
+BackendOption = str | int | float | bool
 
 
 class RunConfig(BaseModel):
@@ -53,6 +57,9 @@ class RunConfig(BaseModel):
     min_query_count: int | None = Field(default=None, ge=1)
     samples_per_query: int | None = Field(default=None, ge=1)
     trace: bool = False
+    # Options of the chosen backend's own config (tvm: tune_trials, ...), checked by it
+    # before any test; part of the resolved config, so of the run cache's key.
+    backend_options: dict[str, BackendOption] = {}
 
     @field_validator("target_qps", "target_latency_ms", "max_wait_ms")
     @classmethod
@@ -83,7 +90,39 @@ _OPTION_NAMES = {
     "min_duration_ms": "--min-duration",
     "min_query_count": "--count",
     "samples_per_query": "--samples-per-query",
+    "backend_options": "--backend-option",
 }
+
+_WHOLE = re.compile(r"[+-]?\d+")
+
+
+def parse_backend_options(items: Iterable[str]) -> dict[str, BackendOption]:
+    """``--backend-option KEY=VALUE`` pairs as a mapping. Values are read as a YAML file
+    gives them (true/false, whole and decimal numbers, else text), so a sweep file and the
+    command line record the same value; the backend's config checks them."""
+    options: dict[str, BackendOption] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key, text = key.strip(), text.strip()
+        if not sep or not key:
+            raise UsageError(
+                f"--backend-option wants KEY=VALUE, not {item!r}",
+                "For example: --backend-option tune_trials=64.",
+            )
+        options[key] = _option_value(text)
+    return options
+
+
+def _option_value(text: str) -> BackendOption:
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    if _WHOLE.fullmatch(text):
+        return int(text)
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return number if math.isfinite(number) else text
 
 
 def _choice(value: str, choices: tuple[str, ...], option: str) -> str:

@@ -99,10 +99,11 @@ def run_test(spec: ChildSpec, run_dir: Path) -> ChildResult:
             threads=cfg.backend_threads,
             output_shape=task.output_shape,
             precision=cfg.precision,
-            input_names=model.input_names,
-            output_names=model.output_names,
             loader=task.loader(cfg.backend),
         ),
+        cfg.backend_options,
+        # the catalog's tensor names, for backends whose config has them (frozen graphs)
+        defaults={"input_names": model.input_names, "output_names": model.output_names},
     )
     runtime = backend
     if cfg.precision in runtime.calibrated_precisions:  # int8: quantized on dataset samples

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from perfpilot.artifacts import atomic_write_text, sha256_file
-from perfpilot.backends.base import Backend
+from perfpilot.backends.base import Backend, BackendConfig
 from perfpilot.backends.registry import backend_class
 from perfpilot.config.run import RunConfig
 from perfpilot.engine.child import PROGRESS_FILE
@@ -57,6 +57,7 @@ def prepare(cfg: RunConfig) -> Prepared:
     """Check names and files and build or find the model, before any LoadGen test."""
     backend = backend_class(cfg.backend, cfg.device)  # checks name, install and device
     backend.check_precision(cfg.precision)
+    backend.make_config(BackendConfig(device=cfg.device), cfg.backend_options)  # bad options
     model = get_model(cfg.model)
     task = model_task(model)  # the task as the model's file sees it (layout, preprocessing)
     if not (model.runnable and task.runnable):
@@ -67,9 +68,8 @@ def prepare(cfg: RunConfig) -> Prepared:
             f"{model.name}' still downloads its file where the catalog has one.",
         )
     # A catalog file in a framework's own format (pytorch, tensorflow) goes only to a
-    # backend that reads it: ``model_formats`` where the backend says, else ONNX and the
-    # format named like the backend. Checked before anything is downloaded.
-    formats = getattr(backend, "model_formats", ("onnx", backend.name))
+    # backend that reads it (its ``model_formats``). Checked before anything is downloaded.
+    formats = backend.model_formats
     fetched = cfg.model_path is None and bool(model.urls or model.provider)
     if fetched and backend.needs_model and model.format not in formats:
         raise UsageError(
@@ -141,8 +141,7 @@ MODEL_DIRECTORY = "/"
 
 def check_model_file(path: Path, task: TaskSpec, backend: type[Backend]) -> None:
     """ONNX files are checked against the task's signature; other formats only where the
-    backend reads them, and by the backend's ``check_model`` classmethod if it has one
-    (else when the backend loads them)."""
+    backend reads them, and by the backend's ``check_model`` classmethod."""
     kind = MODEL_DIRECTORY if path.is_dir() else path.suffix.lower()
     if kind not in backend.model_suffixes and (path.exists() or kind):
         files = [s for s in backend.model_suffixes if s != MODEL_DIRECTORY]
@@ -156,11 +155,8 @@ def check_model_file(path: Path, task: TaskSpec, backend: type[Backend]) -> None
         check_onnx_model(path, task)
     elif not path.exists():
         raise UsageError(f"model file not found: {path}", "Check the path given to --model-path.")
-    # (path, per-sample input shape, input dtype, per-sample output shape) -> None or raise
-    check = getattr(backend, "check_model", None)
-    if check is not None:
-        loader = task.loader(backend.name)
-        check(path, task.input_shape, task.input_dtype, task.output_shape, loader=loader)
+    loader = task.loader(backend.name)
+    backend.check_model(path, task.input_shape, task.input_dtype, task.output_shape, loader=loader)
 
 
 def _model_sha256(path: Path) -> str:
@@ -517,6 +513,9 @@ def run_benchmark(
             cache[key(cfg)] = prepare(cfg)
         else:  # the same files, perhaps another precision
             backend_class(cfg.backend, cfg.device).check_precision(cfg.precision)
+            backend_class(cfg.backend, cfg.device).make_config(
+                BackendConfig(device=cfg.device), cfg.backend_options
+            )
     records = []
     for cfg in configs:
         record = run_one(cfg, cache[key(cfg)], workspace, session_id, command, progress, tags=tags)

@@ -145,15 +145,18 @@ def load_sweep(path: Path) -> SweepSpec:
 
 def _check_names(configs: Sequence[RunConfig]) -> None:
     """Unknown models and backends (or a backend whose extra is missing), and precisions
-    a backend cannot run, fail here."""
+    or backend options a backend cannot take, fail here."""
+    from perfpilot.backends.base import BackendConfig
     from perfpilot.backends.registry import backend_class, get_backend_entry
     from perfpilot.tasks import get_model
 
     for cfg in configs:
         get_model(cfg.model)
         get_backend_entry(cfg.backend, cfg.device)
-        if cfg.precision != "fp32":  # importing the backend's module costs little
-            backend_class(cfg.backend, cfg.device).check_precision(cfg.precision)
+        if cfg.precision != "fp32" or cfg.backend_options:  # importing the module costs little
+            backend = backend_class(cfg.backend, cfg.device)
+            backend.check_precision(cfg.precision)
+            backend.make_config(BackendConfig(device=cfg.device), cfg.backend_options)
 
 
 def _resolved_hash(cfg: RunConfig) -> str:

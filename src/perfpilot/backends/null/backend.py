@@ -8,11 +8,16 @@ from pathlib import Path
 
 import numpy as np
 
-from perfpilot.backends.base import Backend
+from perfpilot.backends.base import Backend, BackendConfig
+
+
+class NullConfig(BackendConfig):
+    """The null backend's config: the common settings, no options of its own."""
 
 
 class NullBackend(Backend):
     name = "null"
+    config_class = NullConfig
     needs_model = False
 
     @classmethod

@@ -6,12 +6,17 @@ from pathlib import Path
 
 import numpy as np
 
-from perfpilot.backends.base import Backend
+from perfpilot.backends.base import Backend, BackendConfig
 from perfpilot.errors import ModelFileError, UsageError
+
+
+class OnnxRuntimeConfig(BackendConfig):
+    """The onnxruntime backend's config: the common settings, no options of its own."""
 
 
 class OnnxRuntimeBackend(Backend):
     name = "onnxruntime"
+    config_class = OnnxRuntimeConfig
 
     @classmethod
     def version(cls) -> str:

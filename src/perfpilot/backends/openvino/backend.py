@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from perfpilot.backends.base import Backend
+from perfpilot.backends.base import Backend, BackendConfig
 from perfpilot.errors import MissingExtraError, ModelFileError, UsageError
 
 #: --precision -> (INFERENCE_PRECISION_HINT, the CPU capability it needs or None).
@@ -24,8 +24,13 @@ _HINTS: dict[str, tuple[str, str | None]] = {
 }
 
 
+class OpenVinoConfig(BackendConfig):
+    """The openvino backend's config: the common settings, no options of its own."""
+
+
 class OpenVinoBackend(Backend):
     name = "openvino"
+    config_class = OpenVinoConfig
     precisions = ("fp32", "bf16", "fp16", "int8")
     calibrated_precisions = ("int8",)
 

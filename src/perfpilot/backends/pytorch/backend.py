@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from perfpilot.backends.base import Backend, resolve_loader
+from perfpilot.backends.base import Backend, BackendConfig, resolve_loader
 from perfpilot.errors import ModelFileError, UsageError
 
 if TYPE_CHECKING:
@@ -28,8 +28,13 @@ def _first_line(err: BaseException) -> str:
     return text.splitlines()[0][:160] if text else type(err).__name__
 
 
+class PyTorchConfig(BackendConfig):
+    """The pytorch backend's config: the common settings, no options of its own."""
+
+
 class PyTorchBackend(Backend):
     name = "pytorch"
+    config_class = PyTorchConfig
     # .pytorch: BERT's official model.pytorch; .bin: HF's pytorch_model.bin.
     model_suffixes = (".onnx", ".pt", ".pth", ".ts", ".pytorch", ".bin")
     model_formats = ("onnx", "pytorch")

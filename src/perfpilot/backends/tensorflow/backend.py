@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from perfpilot.backends.base import Backend
+from perfpilot.backends.tensorflow.config import TensorFlowConfig
 from perfpilot.backends.tensorflow.frozen import FrozenGraph, check_frozen_graph
 from perfpilot.backends.tensorflow.runtime import (
     SERVING_TAG,
@@ -49,6 +50,9 @@ def _reason(err: BaseException) -> str:
 
 class TensorFlowBackend(Backend):
     name = "tensorflow"
+    config_class = TensorFlowConfig
+    config: TensorFlowConfig
+    model_formats = ("onnx", "tensorflow")
     model_suffixes = (".onnx", ".pb", MODEL_DIRECTORY)
 
     _session: Any = None

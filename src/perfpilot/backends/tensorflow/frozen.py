@@ -3,7 +3,7 @@ format MLPerf publishes the TensorFlow ResNet50 (``resnet50_v1.pb``) and BERT-la
 (``model.pb``) in.
 
 A frozen graph names no inputs or outputs: the catalog does (``ModelSpec.input_names`` /
-``output_names``, passed in ``BackendConfig``), as the reference's profiles do. Without
+``output_names``, passed in ``TensorFlowConfig``), as the reference's profiles do. Without
 them the graph's only placeholder is fed and its only dangling node fetched.
 :func:`check_frozen_graph` reads the file in the parent (protobuf only, no session) and
 refuses what cannot fit the task; :class:`FrozenGraph` imports it into its own

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from perfpilot.backends.base import Backend
+from perfpilot.backends.base import Backend, BackendConfig
 from perfpilot.backends.tensorflow.runtime import check_signature
 from perfpilot.errors import ModelFileError, UsageError
 
@@ -82,8 +82,14 @@ class _Worker:
         )
 
 
+class TfliteConfig(BackendConfig):
+    """The tflite backend's config: the common settings, no options of its own."""
+
+
 class TfliteBackend(Backend):
     name = "tflite"
+    config_class = TfliteConfig
+    model_formats = ("onnx", "tflite")
     model_suffixes = (".onnx", ".tflite")
 
     _model: bytes | None = None

@@ -4,7 +4,7 @@ host's -mcpu) or a CUDA GPU, run on the Relax VM.
 The compiled module is cached (see ``compile.py``), so only the first load of a model
 compiles. Each calling thread gets its own VM (a VM keeps per-call state) and its own
 TVM thread pool sized to ``threads``; the loaded library is shared. A MetaSchedule-tuned
-module (``PERFPILOT_TVM_TUNE_TRIALS``, see ``tune.py``) takes one batch size; other
+module (``--backend-option tune_trials=N``, see ``tune.py``) takes one batch size; other
 batches run in chunks of it, the last padded with zeros.
 """
 
@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from perfpilot.backends.base import Backend, BackendConfig
+from perfpilot.backends.tvm.config import TvmConfig
 from perfpilot.errors import ModelFileError, UsageError
 
 log = logging.getLogger(__name__)
@@ -43,8 +44,10 @@ def _prepare_thread_pools(threads: int | None) -> None:
 
 class TvmBackend(Backend):
     name = "tvm"
+    config_class = TvmConfig
+    config: TvmConfig
 
-    def __init__(self, config: BackendConfig) -> None:
+    def __init__(self, config: BackendConfig | None = None) -> None:
         super().__init__(config)
         self._library: Any = None
         self._batch = 0
@@ -74,6 +77,7 @@ class TvmBackend(Backend):
 
     def load(self, model_path: Path | None) -> None:
         from perfpilot.backends.tvm.compile import compile_model, discard
+        from perfpilot.backends.tvm.tune import tune_settings
 
         if model_path is None:
             raise ModelFileError("the tvm backend needs a model file")
@@ -83,9 +87,10 @@ class TvmBackend(Backend):
         self.check_device(device)
         if device == "cpu":
             _prepare_thread_pools(self.config.threads)
+        tuning = tune_settings(self.config)
         import tvm
 
-        compiled = compile_model(model_path, device)
+        compiled = compile_model(model_path, device, tuning)
         try:
             library = tvm.runtime.load_module(str(compiled.library))
         except Exception as err:  # TVM raises its own types; a cached module is rebuilt
@@ -95,7 +100,7 @@ class TvmBackend(Backend):
                 ) from err
             log.warning("tvm: cached module %s does not load (%s); rebuilding", compiled, err)
             discard(compiled.library.parent)
-            compiled = compile_model(model_path, device)
+            compiled = compile_model(model_path, device, tuning)
             library = tvm.runtime.load_module(str(compiled.library))
         self._library = library
         self._batch = compiled.batch  # a tuned module's one batch size; 0: any

@@ -11,7 +11,7 @@ target string, the TVM version and perfpilot's schedule version. Untuned, the ba
 stays symbolic, so one module answers every batch size and the batch size is not part of the
 key. One file lock per key makes two processes that load the same model build it once.
 
-MetaSchedule tuning is opt-in (``PERFPILOT_TVM_TUNE_TRIALS=N``, CPU only; see
+MetaSchedule tuning is opt-in (``--backend-option tune_trials=N``, CPU only; see
 ``tune.py``). A tuned module is built for one batch size (MetaSchedule cannot tune a
 symbolic axis: ``tune_tir`` on an ``(n, 64) x (64, 64)`` matmul stops with
 ``parallel_for_dynamic error ... Check failed: (old_rv != nullptr && new_rv !=
@@ -37,7 +37,7 @@ from perfpilot.artifacts import derived
 from perfpilot.artifacts.derived import build_once
 from perfpilot.artifacts.files import build_key, cache_dir, sha256_file
 from perfpilot.backends.tvm.schedule import SCHEDULE_VERSION, default_schedule_pass
-from perfpilot.backends.tvm.tune import TuneSettings, tune, tune_settings
+from perfpilot.backends.tvm.tune import TuneSettings, tune
 from perfpilot.backends.tvm.tune import apply_pass as apply_tuning_pass
 from perfpilot.errors import ModelFileError
 
@@ -94,12 +94,12 @@ def tvm_cache_root() -> Path:
     return cache_dir() / "tvm"
 
 
-def compile_model(model_path: Path, device: str) -> Compiled:
-    """The compiled module for ``model_path`` on ``device``: from the cache when a valid
-    one is there, else built and stored."""
+def compile_model(model_path: Path, device: str, tuning: TuneSettings | None = None) -> Compiled:
+    """The compiled module for ``model_path`` on ``device`` (MetaSchedule-tuned as
+    ``tuning`` says, CPU only): from the cache when a valid one is there, else built and
+    stored."""
     import tvm
 
-    tuning = tune_settings(device)
     target = make_target(device, tuned=tuning is not None)
     schedule = SCHEDULE_VERSION if device == "cpu" else "tvm-default"
     spec = BuildSpec(

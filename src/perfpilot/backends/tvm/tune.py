@@ -1,8 +1,8 @@
 """Opt-in MetaSchedule tuning for the tvm backend's CPU modules.
 
-Set ``PERFPILOT_TVM_TUNE_TRIALS=N`` (N >= 1 measured candidates in all, shared by the
-model's kernels) to tune; ``PERFPILOT_TVM_TUNE_BATCH=B`` (default 1) is the batch size the
-tuned module is built for. MetaSchedule cannot tune kernels with a symbolic axis, so a
+``--backend-option tune_trials=N`` (N >= 1 measured candidates in all, shared by the
+model's kernels) tunes; ``tune_batch=B`` (default 1) is the batch size the tuned module is
+built for (``TvmConfig``). MetaSchedule cannot tune kernels with a symbolic axis, so a
 tuned module has a fixed batch size; the backend answers other batch sizes in chunks of
 B, padding the last one.
 
@@ -17,18 +17,16 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from perfpilot.artifacts.files import atomic_write_text
+from perfpilot.backends.tvm.config import TvmConfig
 from perfpilot.errors import UsageError
 
 log = logging.getLogger(__name__)
 
-TRIALS_ENV = "PERFPILOT_TVM_TUNE_TRIALS"
-BATCH_ENV = "PERFPILOT_TVM_TUNE_BATCH"
 _DONE = "done.json"
 GOOD_FFI = "0.1.14.post1"  # the newest apache-tvm-ffi that MetaSchedule works with
 
@@ -43,33 +41,13 @@ class TuneSettings:
         return f"+metaschedule-{self.trials}t-b{self.batch}"
 
 
-def _positive(name: str, default: int | None) -> int | None:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise UsageError(f"{name}={raw!r} is not a whole number >= 1", f"Set {name}=8, say.")
-    return value
-
-
-def tune_settings(device: str) -> TuneSettings | None:
-    """The tuning asked for in the environment, or None (the default schedule)."""
-    trials = _positive(TRIALS_ENV, None)
-    if trials is None:
+def tune_settings(config: TvmConfig) -> TuneSettings | None:
+    """The tuning ``config`` asks for, or None (the default schedule). Its validation
+    already kept tuning to the CPU; here the installed TVM is checked."""
+    if config.tune_trials is None:
         return None
-    if device != "cpu":
-        raise UsageError(
-            f"{TRIALS_ENV} tunes CPU modules only (device {device!r})",
-            f"Unset {TRIALS_ENV}, or use --device cpu.",
-        )
-    batch = _positive(BATCH_ENV, 1)
-    assert batch is not None
     check_ffi()
-    return TuneSettings(trials=trials, batch=batch)
+    return TuneSettings(trials=config.tune_trials, batch=config.tune_batch)
 
 
 def ffi_problem() -> str | None:
@@ -92,8 +70,8 @@ def check_ffi() -> None:
     problem = ffi_problem()
     if problem:
         raise UsageError(
-            f"{TRIALS_ENV} cannot tune here: {problem}",
-            f"pip install 'apache-tvm-ffi=={GOOD_FFI}', or unset {TRIALS_ENV}.",
+            f"tune_trials cannot tune here: {problem}",
+            f"pip install 'apache-tvm-ffi=={GOOD_FFI}', or drop --backend-option tune_trials.",
         )
 
 
