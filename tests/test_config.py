@@ -57,9 +57,8 @@ def test_scenario_all_means_the_models_own_scenarios() -> None:
 
 
 def test_backend_options_are_read_as_yaml_would_and_recorded_in_the_config() -> None:
-    from perfpilot.records import RunRecord, config_hash
-
     from perfpilot.config.run import parse_backend_options
+    from perfpilot.records import RunRecord, config_hash
 
     parsed = parse_backend_options(
         ["tune_trials=64", "fast=True", "ratio=0.5", "names=a:0,b:0", "pad= 0 ", "odd=nan"]
