@@ -68,6 +68,7 @@ _OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
     "backend_options": (
         "--backend-option",
         {
+            "param": "backend_options",
             "metavar": "KEY=VALUE",
             "multiple": True,
             "help": "An option of the backend's own (repeatable), e.g. tvm's tune_trials=64.",
@@ -112,7 +113,8 @@ def run_option(field: str, **overrides: Any) -> Callable[[F], F]:
         del settings["default"]  # click's own "not given" (a flag: off; repeatable: none)
     else:
         settings.setdefault("show_default", True)
-    return click.option(flag, **settings)
+    param = settings.pop("param", None)  # where the flag's own name is not the parameter's
+    return click.option(flag, *([param] if param else []), **settings)
 
 
 def run_options(*fields: str) -> Callable[[F], F]:
