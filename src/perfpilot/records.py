@@ -45,6 +45,11 @@ class LoadgenResult(BaseModel):
     effective: dict[str, Any]
     errors: list[str]
     warnings: list[str]
+    # Token runs (LLMs): metric is tokens/s; samples/s, and time to first token and time
+    # per output token percentiles in ns ("p50", "p90", "p99", ...; Server and Interactive).
+    samples_per_second: float | None = None
+    ttft_ns: dict[str, int] = {}
+    tpot_ns: dict[str, int] = {}
 
 
 class AccuracyRecord(BaseModel):

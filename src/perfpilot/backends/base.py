@@ -197,6 +197,21 @@ class Backend(ABC):
             "Use --backend onnxruntime for this model.",
         )
 
+    def generate(
+        self,
+        prompts: np.ndarray,
+        first_token: Callable[[int, np.ndarray], None] | None = None,
+    ) -> list[np.ndarray]:
+        """Generated token ids (int32, at least 2 each) for a batch of prompts (a 1-D
+        object array of int32 token-id arrays); ``first_token(i, token)`` is called as soon
+        as prompt i's first token exists. Generative backends override this."""
+        from perfpilot.errors import UsageError
+
+        raise UsageError(
+            f"backend {self.name!r} does not generate tokens",
+            "Run generative models with a generative backend (see 'perfpilot backends list').",
+        )
+
     def close(self) -> None:
         """Release the runtime's resources (most backends need nothing)."""
         return None

@@ -33,9 +33,10 @@ def metric_text(record: RunRecord) -> str:
     res = record.result
     if res is None or res.metric is None:
         return "-"
-    if res.metric == 0 and res.metric_unit != "samples/s":
+    throughput = res.metric_unit in ("samples/s", "tokens/s")
+    if res.metric == 0 and not throughput:
         return "n/a (too few queries for early stopping)"  # LoadGen logs 0 then
-    value = f"{res.metric:,.1f}" if res.metric_unit == "samples/s" else f"{res.metric:.3f}"
+    value = f"{res.metric:,.1f}" if throughput else f"{res.metric:.3f}"
     return f"{value} {res.metric_unit}"
 
 
@@ -54,34 +55,23 @@ def validity_text(record: RunRecord) -> str:
 
 
 def results_table(records: Sequence[RunRecord], title: str | None = None) -> Table:
-    """The end-of-run table: one row per LoadGen test."""
+    """The end-of-run table: one row per LoadGen test; token runs (LLMs) add their p99
+    time to first token and time per output token."""
+    tokens = any(r.result is not None and r.result.ttft_ns for r in records)
     table = Table(title=title, header_style="bold")
-    for col in (
-        "scenario",
-        "mode",
-        "validity",
-        "metric",
-        "p50 ms",
-        "p90 ms",
-        "p99 ms",
-        "accuracy",
-        "run directory",
-    ):
+    columns = ["scenario", "mode", "validity", "metric", "p50 ms", "p90 ms", "p99 ms"]
+    columns += ["TTFT p99 ms", "TPOT p99 ms"] if tokens else []
+    for col in (*columns, "accuracy", "run directory"):
         table.add_column(col, justify="right" if col.endswith("ms") else "left", overflow="fold")
     for r in records:
         lat = r.result.latency_ns if r.result else {}
         acc = f"{r.accuracy.value:.3f}%" if r.accuracy else "-"
-        table.add_row(
-            r.scenario,
-            r.mode,
-            validity_text(r),
-            metric_text(r),
-            _ms(lat.get("p50")),
-            _ms(lat.get("p90")),
-            _ms(lat.get("p99")),
-            acc,
-            short_path(r.run_dir),
-        )
+        row = [r.scenario, r.mode, validity_text(r), metric_text(r)]
+        row += [_ms(lat.get(p)) for p in ("p50", "p90", "p99")]
+        if tokens:
+            row += [_ms((r.result.ttft_ns if r.result else {}).get("p99"))]
+            row += [_ms((r.result.tpot_ns if r.result else {}).get("p99"))]
+        table.add_row(*row, acc, short_path(r.run_dir))
     return table
 
 

@@ -12,14 +12,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from perfpilot.errors import UsageError
 
-SCENARIOS: tuple[str, ...] = ("Offline", "Server", "SingleStream", "MultiStream")
+SCENARIOS: tuple[str, ...] = ("Offline", "Server", "SingleStream", "MultiStream", "Interactive")
 MODES: tuple[str, ...] = ("accuracy", "performance")
 EXECUTION_MODES: tuple[str, ...] = ("test", "valid")
 DEVICES: tuple[str, ...] = ("cpu", "cuda")
 #: Numeric precisions a backend may run a model in (each backend says which it supports).
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16", "int8")
 
-Scenario = Literal["Offline", "Server", "SingleStream", "MultiStream"]
+Scenario = Literal["Offline", "Server", "SingleStream", "MultiStream", "Interactive"]
 Mode = Literal["accuracy", "performance"]
 ExecutionMode = Literal["test", "valid"]
 Device = Literal["cpu", "cuda"]

@@ -13,7 +13,12 @@ import numpy as np
 
 from perfpilot.backends.base import Backend
 from perfpilot.config.run import RunConfig
-from perfpilot.engine.settings import TEST_MIN_DURATION_MS, TEST_MIN_QUERY_COUNT, LoadgenSettings
+from perfpilot.engine.settings import (
+    SERVER_LIKE,
+    TEST_MIN_DURATION_MS,
+    TEST_MIN_QUERY_COUNT,
+    LoadgenSettings,
+)
 from perfpilot.tasks.spec import Dataset
 
 # Offline: ask LoadGen for this much more than measured, so a run that warms up, or
@@ -117,14 +122,14 @@ def resolve_settings(
     scen = cfg.scenario
     short = cfg.execution == "test"
     spq = cfg.samples_per_query if scen == "MultiStream" else None
-    target_qps = cfg.target_qps if scen in ("Offline", "Server") else None
+    target_qps = cfg.target_qps if scen in ("Offline", *SERVER_LIKE) else None
     target_latency = cfg.target_latency_ms if scen in ("SingleStream", "MultiStream") else None
     throughput = latency = None
     # Accuracy runs need calibration only for Server, where LoadGen issues the dataset on
     # its schedule: at mlperf.conf's default of 1 QPS, 360 samples would take 6 minutes.
-    if cfg.mode == "performance" or scen == "Server":
+    if cfg.mode == "performance" or scen in SERVER_LIKE:
         seconds = 0.5 if short else 2.0
-        if scen in ("Offline", "Server") and target_qps is None:
+        if scen in ("Offline", *SERVER_LIKE) and target_qps is None:
             raw = measure_throughput(backend, dataset, cfg.batch_size, cfg.threads or 1, seconds)
             throughput = 1.0 / (1.0 / raw + HARNESS_SAMPLE_COST_S)
             if scen == "Offline":

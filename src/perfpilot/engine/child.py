@@ -87,7 +87,7 @@ def run_test(spec: ChildSpec, run_dir: Path) -> ChildResult:
     from perfpilot.backends.base import CalibrationData
     from perfpilot.engine.calibrate import resolve_settings
     from perfpilot.engine.harness import QuerySampleLibrary, SystemUnderTest
-    from perfpilot.engine.settings import expected_duration_s
+    from perfpilot.engine.settings import expected_duration_s, loadgen_names
     from perfpilot.tasks.spec import resolve
 
     cfg, model, task = spec.config, spec.model, spec.task
@@ -144,10 +144,11 @@ def run_test(spec: ChildSpec, run_dir: Path) -> ChildResult:
     atomic_write_text(run_dir / PROGRESS_FILE, json.dumps({"expected_s": expected}))
 
     test = lg.TestSettings()
-    rc = test.FromConfig(str(conf_path), model.loadgen_name, cfg.scenario, 1)
+    lg_model, lg_scenario = loadgen_names(model.loadgen_name, cfg.scenario)
+    rc = test.FromConfig(str(conf_path), lg_model, lg_scenario, 1)
     if rc != 0:
         raise PerfpilotError(f"LoadGen rejected {conf_path} (FromConfig returned {rc})")
-    test.scenario = getattr(lg.TestScenario, cfg.scenario)
+    test.scenario = getattr(lg.TestScenario, lg_scenario)
     test.mode = lg.TestMode.AccuracyOnly if cfg.mode == "accuracy" else lg.TestMode.PerformanceOnly
 
     log = lg.LogSettings()
@@ -172,7 +173,7 @@ def run_test(spec: ChildSpec, run_dir: Path) -> ChildResult:
 
     qsl = QuerySampleLibrary(dataset)
     sut = SystemUnderTest(
-        cfg.scenario,
+        lg_scenario,
         backend,
         qsl,
         batch_size=cfg.batch_size,
@@ -181,6 +182,7 @@ def run_test(spec: ChildSpec, run_dir: Path) -> ChildResult:
         on_error=on_error,
         postprocess=adapter.postprocess,
         ragged=adapter.responses if adapter.ragged else None,
+        tokens=task.generative,
     )
     # An explicit path inside our fresh run directory: no stray audit.config can apply.
     with GcPauses() as pauses:

@@ -73,9 +73,13 @@ class SystemUnderTest:
         on_error: Callable[[BaseException], None],
         postprocess: Callable[[Any], np.ndarray],
         ragged: Callable[[Any, np.ndarray], list[np.ndarray]] | None = None,
+        tokens: bool = False,
     ) -> None:
         self.scenario = scenario
         self.ragged = ragged
+        # Token path: the runtime generates; LoadGen wants first tokens except in Offline.
+        self.tokens = tokens
+        self.first_tokens = tokens and scenario != "Offline"
         self.backend = backend
         self.qsl = qsl
         self.batch_size = batch_size
@@ -141,6 +145,9 @@ class SystemUnderTest:
 
     def _run(self, samples: list[Any]) -> None:
         """Predict one batch and complete its samples (all on the calling thread)."""
+        if self.tokens:
+            self._generate(samples)
+            return
         n = len(samples)
         try:
             idx = np.fromiter((s.index for s in samples), dtype=np.int64, count=n)
@@ -159,6 +166,30 @@ class SystemUnderTest:
             lg.QuerySampleResponse(s.id, base + i * size, size) for i, s in enumerate(samples)
         ]
         lg.QuerySamplesComplete(responses)  # `labels` stays alive until this returns
+
+    def _generate(self, samples: list[Any]) -> None:
+        """Generate one batch: each sample's first token goes to LoadGen as soon as the
+        runtime reports it (TTFT), then every sample ends with its token count (TPOT)."""
+        ids = [s.id for s in samples]
+        firsts: list[np.ndarray] = []  # alive until LoadGen has copied them
+
+        def first_token(i: int, token: np.ndarray) -> None:
+            firsts.append(token)
+            lg.FirstTokenComplete([lg.QuerySampleResponse(ids[i], token.ctypes.data, token.nbytes)])
+
+        try:
+            idx = np.fromiter((s.index for s in samples), dtype=np.int64, count=len(samples))
+            outputs = self.backend.generate(
+                self.qsl.batch(idx), first_token if self.first_tokens else None
+            )
+        except BaseException as err:  # noqa: BLE001 - any backend failure ends the run
+            self.on_error(err)
+            return
+        responses = [
+            lg.QuerySampleResponse(i, a.ctypes.data, a.nbytes, len(a))
+            for i, a in zip(ids, outputs, strict=True)
+        ]
+        lg.QuerySamplesComplete(responses)  # `outputs` stays alive until this returns
 
     @staticmethod
     def _complete_ragged(samples: list[Any], arrays: list[np.ndarray]) -> None:

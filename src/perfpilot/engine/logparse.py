@@ -22,6 +22,11 @@ METRIC_KEYS: dict[str, tuple[str, str, float]] = {
     "SingleStream": ("early_stopping_latency_ss", "ms", 1e-6),
     "MultiStream": ("early_stopping_latency_ms", "ms", 1e-6),
 }
+# With token latencies on (LLMs), the official throughput metrics count tokens.
+TOKEN_METRIC_KEYS: dict[str, tuple[str, str, float]] = {
+    "Offline": ("result_tokens_per_second", "tokens/s", 1.0),
+    "Server": ("result_completed_tokens_per_second", "tokens/s", 1.0),
+}
 
 
 class DetailLog(BaseModel):
@@ -117,11 +122,17 @@ def parse_result(run_dir: Path) -> LoadgenResult:
         if validity is None:
             reasons.append("no result in the log (the test did not finish)")
 
+    tokens = detail.get("requested_use_token_latencies") is True
     metric_name = metric = unit = None
-    if performance and scenario in METRIC_KEYS:
-        metric_name, unit, scale = METRIC_KEYS[scenario]
+    keys = {**METRIC_KEYS, **TOKEN_METRIC_KEYS} if tokens else METRIC_KEYS
+    if performance and scenario in keys:
+        metric_name, unit, scale = keys[scenario]
         raw = detail.get(metric_name)
         metric = None if raw is None else float(raw) * scale
+    ttft = _token_latencies(detail, "result_first_token_{}_percentile_latency_ns") if tokens else {}
+    tpot = (
+        _token_latencies(detail, "result_time_per_output_token_{}_percentile_ns") if tokens else {}
+    )
 
     latency: dict[str, int] = {}
     for name in ("min", "mean", "max"):
@@ -169,4 +180,25 @@ def parse_result(run_dir: Path) -> LoadgenResult:
         effective=effective,
         errors=detail.errors,
         warnings=detail.warnings,
+        samples_per_second=_samples_per_second(detail, scenario) if tokens else None,
+        ttft_ns=ttft,
+        tpot_ns=tpot,
     )
+
+
+def _token_latencies(detail: DetailLog, pattern: str) -> dict[str, int]:
+    """Token latency percentiles ("p50", "p90", "p99", ...) where LoadGen logged them
+    (Server and Interactive; Offline logs none)."""
+    found = {}
+    for pct in PERCENTILES:
+        value = _int(detail.get(pattern.format(pct)))
+        if value:
+            found["p" + pct.rstrip("0").rstrip(".")] = value
+    return found
+
+
+def _samples_per_second(detail: DetailLog, scenario: str) -> float | None:
+    """A token run's samples/s, beside its tokens/s metric."""
+    name = METRIC_KEYS.get(scenario, ("", "", 1.0))[0] if scenario in ("Offline", "Server") else ""
+    raw = detail.get(name) if name else None
+    return None if raw is None else float(raw)

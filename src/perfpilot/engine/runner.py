@@ -67,6 +67,11 @@ def prepare(cfg: RunConfig) -> Prepared:
             "'perfpilot models list' marks the runnable models; 'perfpilot cache fetch "
             f"{model.name}' still downloads its file where the catalog has one.",
         )
+    if cfg.mode == "accuracy" and not task.scorer:
+        raise UsageError(
+            f"task {task.name!r} has no accuracy script in perfpilot yet",
+            "Run it with --mode performance.",
+        )
     # A catalog file in a framework's own format (pytorch, tensorflow) goes only to a
     # backend that reads it (its ``model_formats``). Checked before anything is downloaded.
     formats = backend.model_formats
@@ -105,6 +110,11 @@ def prepare(cfg: RunConfig) -> Prepared:
                 else f"Run it with --backend {model.format}"
             )
             + f", or keep --model {model.name} with --backend {model.format}.",
+        )
+    if task.generative and backend.generate is Backend.generate:
+        raise UsageError(
+            f"backend {backend.name!r} cannot run the generative model {model.name!r}",
+            "Use a generative backend (--backend null measures the harness alone).",
         )
     if task.input_names and backend.needs_model and backend.predict_named is Backend.predict_named:
         raise UsageError(
@@ -179,7 +189,7 @@ def resolve_config(cfg: RunConfig) -> RunConfig:
     """
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     cores = cores or 1
-    batched = cfg.scenario in ("Offline", "Server")
+    batched = cfg.scenario in ("Offline", "Server", "Interactive")
     threads = cfg.threads or (cores if batched else 1)
     backend_threads = cfg.backend_threads or max(1, cores // (threads if batched else 1))
     # The child runs in its run directory: relative paths must not reach it.

@@ -16,7 +16,23 @@ from perfpilot import __version__
 TEST_MIN_DURATION_MS = 1000
 # LoadGen's early-stopping estimate needs enough queries for the percentile: about 44 at
 # p90 (SingleStream) and 459 at p99 (MultiStream), so MultiStream keeps mlperf.conf's 662.
-TEST_MIN_QUERY_COUNT = {"Offline": 1, "Server": 100, "SingleStream": 100, "MultiStream": 662}
+TEST_MIN_QUERY_COUNT = {
+    "Offline": 1,
+    "Server": 100,
+    "Interactive": 100,
+    "SingleStream": 100,
+    "MultiStream": 662,
+}
+#: Scenarios LoadGen runs as its Server (Interactive: Server under tighter token bounds).
+SERVER_LIKE = ("Server", "Interactive")
+
+
+def loadgen_names(model: str, scenario: str) -> tuple[str, str]:
+    """The model name and scenario LoadGen sees: Interactive is LoadGen's Server under
+    mlperf.conf's ``<model>-interactive`` settings, as the reference harnesses run it."""
+    if scenario == "Interactive":
+        return f"{model}-interactive", "Server"
+    return model, scenario
 
 
 class LoadgenSettings(BaseModel):
@@ -34,7 +50,7 @@ class LoadgenSettings(BaseModel):
 
     def user_conf(self, model: str, header: str = "") -> str:
         """The user.conf text: ``model.Scenario.key = value`` lines."""
-        prefix = f"{model}.{self.scenario}"
+        prefix = ".".join(loadgen_names(model, self.scenario))
         lines = [f"# user.conf written by perfpilot {__version__}"]
         if header:
             lines.append(f"# {header}")
@@ -59,7 +75,12 @@ def _num(value: float) -> str:
 
 #: LoadGen's minimum query count where neither user.conf nor mlperf.conf sets one
 #: (mlperf.conf sets MultiStream's 662; TestSettings defaults to 100).
-LOADGEN_MIN_QUERY_COUNT = {"SingleStream": 100, "MultiStream": 662, "Server": 100}
+LOADGEN_MIN_QUERY_COUNT = {
+    "SingleStream": 100,
+    "MultiStream": 662,
+    "Server": 100,
+    "Interactive": 100,
+}
 
 
 def expected_duration_s(
@@ -81,7 +102,7 @@ def expected_duration_s(
             return max(base, 1.1 * base * settings.target_qps / throughput)
         return base
     count = settings.min_query_count or LOADGEN_MIN_QUERY_COUNT.get(scenario, 0)
-    if scenario == "Server":
+    if scenario in SERVER_LIKE:
         per_query = 1.0 / settings.target_qps if settings.target_qps else None
     elif query_s:
         per_query = query_s

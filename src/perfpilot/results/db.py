@@ -66,6 +66,7 @@ METRICS = {
     "Server": "samples_per_second",
     "SingleStream": "latency_ms",
     "MultiStream": "latency_ms",
+    "Interactive": "samples_per_second",
 }
 
 

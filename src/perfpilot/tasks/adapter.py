@@ -9,6 +9,7 @@ responses: one fixed-size row per sample (``postprocess``), or arrays of their o
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -16,6 +17,11 @@ import numpy as np
 
 if TYPE_CHECKING:
     from perfpilot.tasks.spec import ModelSpec
+
+
+#: Called by a generating runtime with a sample's position in the batch and its first
+#: token (int32, shape [1]) as soon as that token exists.
+FirstToken = Callable[[int, np.ndarray], None]
 
 
 class Runtime(Protocol):
@@ -31,6 +37,10 @@ class Runtime(Protocol):
     def predict(self, batch: np.ndarray) -> Any: ...
 
     def predict_named(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]: ...
+
+    def generate(
+        self, prompts: np.ndarray, first_token: FirstToken | None = None
+    ) -> list[np.ndarray]: ...
 
     def close(self) -> None: ...
 
@@ -56,6 +66,11 @@ class Wrapper:
 
     def predict_named(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         return self.inner.predict_named(feeds)
+
+    def generate(
+        self, prompts: np.ndarray, first_token: FirstToken | None = None
+    ) -> list[np.ndarray]:
+        return self.inner.generate(prompts, first_token)
 
     def close(self) -> None:
         self.inner.close()
@@ -84,3 +99,19 @@ class TaskAdapter:
     def responses(self, outputs: Any, idx: np.ndarray) -> list[np.ndarray]:
         """A batch's outputs -> one contiguous array per sample (ragged adapters)."""
         raise NotImplementedError(f"{type(self).__name__} answers with postprocess()")
+
+
+class _Generation(Wrapper):
+    """A generating runtime seen through ``predict`` (warm-up and calibration time whole
+    generations); the engine's token path calls ``generate`` itself."""
+
+    def predict(self, batch: np.ndarray) -> Any:
+        return self.inner.generate(batch, None)
+
+
+class GenerativeAdapter(TaskAdapter):
+    """Generative tasks: samples are prompts (int32 token ids, one array each), answers
+    are the generated token ids, reported first token first (``TaskSpec.generative``)."""
+
+    def wrap(self, runtime: Runtime) -> Runtime:
+        return _Generation(runtime)

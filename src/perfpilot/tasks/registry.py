@@ -24,6 +24,7 @@ TASK_MODULES: dict[str, str] = {
     "criteo": "perfpilot.tasks.criteo.spec",
     "librispeech": "perfpilot.tasks.librispeech.spec",
     "wdbc": "perfpilot.tasks.wdbc.spec",
+    "cnndm": "perfpilot.tasks.cnndm.spec",
 }
 
 

@@ -67,6 +67,9 @@ class TaskSpec:
     # "module:callable" (path, graph inputs, graph outputs) checking an ONNX file's
     # signature where the generic check (one input, or ``input_names``) does not fit.
     onnx_check: str = ""
+    # Generative: the model answers token ids, first token first (LoadGen's token path:
+    # TTFT, TPOT, tokens/s); its runtime needs ``generate``.
+    generative: bool = False
 
     def loader(self, backend: str) -> str:
         """The loader module for ``backend`` ("" where the task has none)."""

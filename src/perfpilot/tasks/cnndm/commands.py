@@ -1,0 +1,21 @@
+"""``perfpilot dataset synthetic-cnndm``: a stand-in of the reference's cnn_eval.json."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command("synthetic-cnndm")
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("--count", type=click.IntRange(min=1), default=32, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+def synthetic_cnndm(folder: Path, count: int, seed: int) -> None:
+    """Write COUNT records of random token prompts into FOLDER/cnn_eval.json, in the
+    layout of the Llama 3.1 8B reference (a CNN-DailyMail stand-in: runs the token path
+    end to end; its text means nothing)."""
+    from perfpilot.tasks.cnndm.dataset import make_synthetic_cnndm
+
+    path = make_synthetic_cnndm(folder, count=count, seed=seed)
+    click.echo(f"wrote {count} prompts to {path}")
