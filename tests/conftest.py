@@ -57,14 +57,17 @@ def default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """The real ``perfpilot`` command in a fresh process."""
+def run_cli(
+    *args: str, cwd: Path | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """The real ``perfpilot`` command in a fresh process (``timeout``: a bound against a
+    hang, far above what the command takes on a quiet machine)."""
     return subprocess.run(
         [sys.executable, "-m", "perfpilot", *args],
         capture_output=True,
         text=True,
         cwd=cwd,
-        timeout=600,
+        timeout=timeout,
     )
 
 

@@ -303,7 +303,7 @@ def test_ctrl_c_while_scoring_is_recorded(
     def interrupted_scorer(log: Path, dataset: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setitem(runner._SCORERS, "top-1", interrupted_scorer)
+    monkeypatch.setattr(runner, "resolve", lambda target: interrupted_scorer)  # the task's scorer
     with pytest.raises(KeyboardInterrupt):
         run_benchmark(build_run_configs("Offline", "accuracy"), workspace, ["pytest"])
     (run_dir,) = workspace.runs_dir.iterdir()

@@ -42,6 +42,7 @@ def test_standin_flow_gives_a_tree_the_checker_accepts(tmp_path: Path, standin: 
     run = run_cli(
         *common, "submission", "run", *model, "--execution", "test", "--dataset-path",
         str(data), "--name", "standin", "--json", *[f"--only={o}" for o in ONLY],
+        timeout=1800,  # ~5 min here; a busy machine can more than double it
     )  # fmt: skip
     assert run.stdout, run.stderr
     runs = {r["item"]: r for r in json.loads(run.stdout)["runs"]}
