@@ -54,6 +54,13 @@ def tune(
     budget_s = parse_budget(budget)
     base = build_run_configs("Offline", "performance", execution="test", **options)[0]
     scenarios = [c.scenario for c in build_run_configs(scenario, "performance", model=base.model)]
+    if "Interactive" in scenarios:
+        from perfpilot.errors import UsageError
+
+        raise UsageError(
+            "perfpilot cannot tune the Interactive scenario yet",
+            "Tune Offline or Server, and run Interactive with --target-qps.",
+        )
     execution = build_run_configs(execution=execution)[0].execution
     sizes = _sizes(batch_sizes)
     name = check_name(save_name or f"{base.model}-{base.backend}-{base.device}")

@@ -137,13 +137,12 @@ def _choice(value: str, choices: tuple[str, ...], option: str) -> str:
 
 def _model_scenarios(model: object) -> list[str]:
     """``--scenario all``: the scenarios MLPerf defines for the model's task (3D-UNet has
-    no Server or MultiStream), in perfpilot's order; every scenario for an unknown model
-    (the model check reports it)."""
-    if not isinstance(model, str):
-        return list(SCENARIOS)
+    no Server or MultiStream), in perfpilot's order; the default model's when none is
+    given; every scenario for an unknown model (the model check reports it)."""
+    name = model if isinstance(model, str) else str(RunConfig.model_fields["model"].default)
     from perfpilot.tasks import models, tasks
 
-    spec = models().get(model)
+    spec = models().get(name)
     task = tasks().get(spec.task) if spec else None
     if task is None:
         return list(SCENARIOS)
