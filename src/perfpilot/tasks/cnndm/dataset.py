@@ -78,25 +78,53 @@ class CnnDailyMail:
         return self._references
 
 
-def make_synthetic_cnndm(folder: Path, count: int = 32, seed: int = 0) -> Path:
-    """Write ``count`` records of random prompts (100-600 token ids of Llama 3.1's
-    128,256-token vocabulary) in the reference's layout: runs the token path end to end;
-    the text means nothing."""
-    from perfpilot.artifacts import atomic_write_text
+#: The reference's instruction (the prompt is instruction, article, then "Summary:").
+INSTRUCTION = (
+    "Summarize the following news article in 128 tokens. Please output the summary only, "
+    "without any other text."
+)
 
-    rng = np.random.default_rng(seed)
+
+def make_synthetic_cnndm(
+    folder: Path, count: int = 32, seed: int = 0, tokenizer: Path | None = None
+) -> Path:
+    """Write ``count`` records in the reference's layout: made-up articles of 4-30
+    sentences, their first three sentences as the reference summary, and the prompt's
+    token ids by ``tokenizer`` (a ``tokenizer.json`` or a folder holding one; by default
+    the Llama stand-in's, built here). The text means nothing; it runs the token path and
+    the ROUGE scorer end to end."""
+    from tokenizers import Tokenizer
+
+    from perfpilot.artifacts import atomic_write_text
+    from perfpilot.tasks.cnndm.standin import BOS, Babble, ensure_standin_tokenizer
+
+    path = ensure_standin_tokenizer() if tokenizer is None else tokenizer
+    if path.is_dir():
+        path = path / "tokenizer.json"
+    try:
+        tok = Tokenizer.from_file(str(path))
+    except Exception as err:  # noqa: BLE001 - the library raises bare Exceptions
+        raise UsageError(
+            f"cannot read a tokenizer from {path} ({str(err).splitlines()[0]})",
+            "Give --tokenizer a Hugging Face tokenizer.json or the folder holding it.",
+        ) from err
+    bos = tok.token_to_id(BOS)
+    babble = Babble(seed)
     records = []
-    for i in range(count):
-        ids = rng.integers(128, 128_000, size=int(rng.integers(100, 600))).tolist()
+    for _ in range(count):
+        sentences = [babble.sentence() for _ in range(babble.rng.randint(4, 30))]
+        article = " ".join(sentences)
+        prompt = f"{INSTRUCTION}\n\nArticle:\n{article}\n\nSummary:"
+        ids = tok.encode(prompt, add_special_tokens=False).ids
         records.append(
             {
-                "instruction": "Summarize the following news article in 128 tokens.",
-                "input": f"synthetic article {i}",
-                "tok_input": [128000, *ids],
-                "output": f"synthetic summary {i}",
+                "instruction": INSTRUCTION,
+                "input": article,
+                "tok_input": ([bos] if bos is not None else []) + ids,
+                "output": "\n".join(sentences[:3]),
             }
         )
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / FILES[0]
-    atomic_write_text(path, json.dumps(records) + "\n")
-    return path
+    out = folder / FILES[0]
+    atomic_write_text(out, json.dumps(records) + "\n")
+    return out
