@@ -70,6 +70,9 @@ class Backend(ABC):
     precisions: tuple[str, ...] = ("fp32",)
     #: Precisions that need samples of the dataset (``use_calibration``) before ``load``.
     calibrated_precisions: tuple[str, ...] = ()
+    #: True for generative backends whose ``submit`` returns at once and reports each
+    #: sample as it ends (an HTTP client): the engine then completes samples one by one.
+    submits: bool = False
 
     def __init__(self, config: BackendConfig | None = None) -> None:
         self.config = self.make_config(config)
@@ -160,6 +163,16 @@ class Backend(ABC):
         return None
 
     @classmethod
+    def preflight(
+        cls, config: BackendConfig, model_path: Path | None, probe: np.ndarray | None
+    ) -> None:
+        """Raise a UsageError if this backend cannot serve the run as configured (a server
+        that does not answer, another model served), once in the parent before any test.
+        ``probe``: the dataset's most demanding sample where the task names one (a
+        generative task's longest prompt), as a batch of one."""
+        return None
+
+    @classmethod
     def check_precision(cls, precision: str) -> None:
         """Raise a UsageError if ``precision`` cannot be used here (checked before any run).
         Backends that depend on the hardware for a precision extend this."""
@@ -211,6 +224,19 @@ class Backend(ABC):
             f"backend {self.name!r} does not generate tokens",
             "Run generative models with a generative backend (see 'perfpilot backends list').",
         )
+
+    def submit(
+        self,
+        prompts: np.ndarray,
+        first_token: Callable[[int, np.ndarray], None] | None,
+        finished: Callable[[int, np.ndarray, int], None],
+        failed: Callable[[BaseException], None],
+    ) -> None:
+        """Start generating for a batch of prompts and return at once (backends with
+        ``submits``): ``first_token(i, token)`` as prompt i's first token arrives,
+        ``finished(i, token_ids, n_tokens)`` as its answer ends, and ``failed(error)``
+        once, instead, when samples fail. Callbacks come from the backend's own thread."""
+        raise NotImplementedError(f"backend {self.name!r} does not submit asynchronously")
 
     def close(self) -> None:
         """Release the runtime's resources (most backends need nothing)."""

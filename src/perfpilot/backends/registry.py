@@ -86,6 +86,15 @@ BACKENDS: dict[str, BackendEntry] = {
         devices=("cpu", "cuda"),
         description="Apache TVM (ONNX compiled through Relax; module cached per model/target)",
     ),
+    "openai": BackendEntry(
+        name="openai",
+        target="perfpilot.backends.openai.backend:OpenAIBackend",
+        requires=("aiohttp", "tokenizers"),
+        extra="openai",
+        devices=("cpu", "cuda"),  # the server's device is its own; any is accepted here
+        description="any OpenAI-compatible server over HTTP (vllm serve, SGLang, "
+        "transformers serve), streamed; --endpoint URL",
+    ),
     "null": BackendEntry(
         name="null",
         target="perfpilot.backends.null.backend:NullBackend",

@@ -45,6 +45,16 @@ from perfpilot.records import RunRecord
     metavar="NAME",
     help="Apply a settings profile (perfpilot tune --save NAME); options given here win.",
 )
+@click.option(
+    "--endpoint",
+    metavar="URL",
+    help="--backend openai: the server's API base URL (default http://127.0.0.1:8000/v1).",
+)
+@click.option(
+    "--api-key-env",
+    metavar="NAME",
+    help="--backend openai: the environment variable holding the server's API key.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the run records as JSON.")
 @click.pass_obj
 def run(
@@ -54,11 +64,13 @@ def run(
     min_duration: float | None,
     settings: str | None,
     backend_options: tuple[str, ...],
+    endpoint: str | None,
+    api_key_env: str | None,
     **options: object,
 ) -> int:
     """Run LoadGen tests: every scenario x mode asked for, each in its own process."""
     from perfpilot.config import build_run_configs
-    from perfpilot.config.run import parse_backend_options
+    from perfpilot.config.run import parse_backend_options, with_backend_options
     from perfpilot.engine.runner import run_benchmark
     from perfpilot.results.db import index_record
     from perfpilot.workspace import Workspace
@@ -68,7 +80,9 @@ def run(
         None if min_duration is None else max(1, round(min_duration * 1000))
     )
     options["min_query_count"] = options.pop("count")
-    options["backend_options"] = parse_backend_options(backend_options)
+    options["backend_options"] = with_backend_options(
+        parse_backend_options(backend_options), endpoint=endpoint, api_key_env=api_key_env
+    )
     workspace = Workspace.resolve(ctx.workspace, on_record=index_record)
     tags: dict[str, str] = {}
     profile, explicit = None, set[str]()

@@ -113,6 +113,26 @@ def parse_backend_options(items: Iterable[str]) -> dict[str, BackendOption]:
     return options
 
 
+def with_backend_options(
+    options: dict[str, BackendOption], **flags: str | None
+) -> dict[str, BackendOption]:
+    """``options`` plus the backend options that have flags of their own (``--endpoint``
+    is ``endpoint=``): recorded alike; a flag and a --backend-option that disagree are a
+    UsageError."""
+    merged = dict(options)
+    for key, value in flags.items():
+        if value is None:
+            continue
+        flag = "--" + key.replace("_", "-")
+        if key in merged and merged[key] != value:
+            raise UsageError(
+                f"{flag} {value} and --backend-option {key}={merged[key]} disagree",
+                "Give one of them.",
+            )
+        merged[key] = value
+    return merged
+
+
 def _option_value(text: str) -> BackendOption:
     if text.lower() in ("true", "false"):
         return text.lower() == "true"

@@ -21,6 +21,7 @@ from typing import Any, Literal
 from perfpilot.artifacts import atomic_write_text
 from perfpilot.engine.contracts import RESULT_FILE, ChildResult, ChildSpec
 from perfpilot.errors import PerfpilotError
+from perfpilot.tasks.spec import ModelSpec, TaskSpec
 
 PROGRESS_FILE = "progress.json"
 USER_CONF = "user.conf"
@@ -78,6 +79,16 @@ class GcPauses:
         }
 
 
+def backend_defaults(model: ModelSpec, task: TaskSpec) -> dict[str, Any]:
+    """What the catalog knows of a backend's config fields (each backend takes those its
+    config has): a frozen graph's tensor names, a generative task's answer length."""
+    return {
+        "input_names": model.input_names,
+        "output_names": model.output_names,
+        "max_new_tokens": task.max_new_tokens,
+    }
+
+
 def run_test(spec: ChildSpec, run_dir: Path) -> ChildResult:
     """Load the backend, calibrate, write user.conf and run one LoadGen test."""
     import mlperf_loadgen as lg
@@ -102,8 +113,8 @@ def run_test(spec: ChildSpec, run_dir: Path) -> ChildResult:
             loader=task.loader(cfg.backend),
         ),
         cfg.backend_options,
-        # the catalog's tensor names, for backends whose config has them (frozen graphs)
-        defaults={"input_names": model.input_names, "output_names": model.output_names},
+        # the catalog's tensor names (frozen graphs), a task's max_new_tokens (generative)
+        defaults=backend_defaults(model, task),
     )
     runtime = backend
     if cfg.precision in runtime.calibrated_precisions:  # int8: quantized on dataset samples

@@ -9,6 +9,8 @@ Strategies:
   whatever else is waiting up to ``batch_size`` (waiting at most ``max_wait_ms`` for more).
 - SingleStream / MultiStream: LoadGen issues one query at a time and waits for it, so the
   query is run at once, as one batch, on LoadGen's issuing thread: no hand-off latency.
+- A generative runtime that ``submits`` (an HTTP client) gets every query at once on
+  LoadGen's issuing thread, in every scenario, and completes each sample as it ends.
 """
 
 from __future__ import annotations
@@ -88,7 +90,9 @@ class SystemUnderTest:
         self.postprocess = postprocess
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._workers: list[threading.Thread] = []
-        if scenario in ("Offline", "Server"):
+        if tokens and backend.submits:  # the runtime keeps its own requests in flight
+            issue = self._submit
+        elif scenario in ("Offline", "Server"):
             target = self._offline_worker if scenario == "Offline" else self._server_worker
             for i in range(threads):
                 worker = threading.Thread(target=target, name=f"perfpilot-worker-{i}", daemon=True)
@@ -190,6 +194,30 @@ class SystemUnderTest:
             for i, a in zip(ids, outputs, strict=True)
         ]
         lg.QuerySamplesComplete(responses)  # `outputs` stays alive until this returns
+
+    def _submit(self, samples: list[Any]) -> None:
+        """Hand a query to a submitting runtime and return: its callbacks (on the
+        runtime's thread, holding no lock of ours) tell LoadGen of each first token and
+        each answer as they come."""
+        ids = [s.id for s in samples]
+
+        def first_token(i: int, token: np.ndarray) -> None:
+            lg.FirstTokenComplete([lg.QuerySampleResponse(ids[i], token.ctypes.data, token.nbytes)])
+
+        def finished(i: int, tokens: np.ndarray, n_tokens: int) -> None:
+            response = lg.QuerySampleResponse(ids[i], tokens.ctypes.data, tokens.nbytes, n_tokens)
+            lg.QuerySamplesComplete([response])  # LoadGen copies `tokens` before returning
+
+        try:
+            idx = np.fromiter((s.index for s in samples), dtype=np.int64, count=len(samples))
+            self.backend.submit(
+                self.qsl.batch(idx),
+                first_token if self.first_tokens else None,
+                finished,
+                self.on_error,
+            )
+        except BaseException as err:  # noqa: BLE001 - any backend failure ends the run
+            self.on_error(err)
 
     @staticmethod
     def _complete_ragged(samples: list[Any], arrays: list[np.ndarray]) -> None:

@@ -18,11 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
+
 from perfpilot.artifacts import atomic_write_text, sha256_file
 from perfpilot.backends.base import Backend, BackendConfig
 from perfpilot.backends.registry import backend_class
 from perfpilot.config.run import RunConfig
-from perfpilot.engine.child import PROGRESS_FILE
+from perfpilot.engine.child import PROGRESS_FILE, backend_defaults
 from perfpilot.engine.contracts import RESULT_FILE, SPEC_FILE, ChildResult, ChildSpec, read_result
 from perfpilot.engine.logparse import parse_result
 from perfpilot.errors import PerfpilotError, UsageError
@@ -130,6 +132,19 @@ def prepare(cfg: RunConfig) -> Prepared:
         model_file = None  # e.g. the null backend: no model to build
     else:
         model_file = model.ensure_file()
+    # The backend's own check of the run (a server that answers, the model it serves),
+    # with a generative task's longest prompt to try.
+    probe = None
+    if task.generative and dataset.total_count:
+        prompts = dataset.samples(np.arange(dataset.total_count))
+        probe = prompts[[int(np.argmax([len(p) for p in prompts]))]]
+    backend.preflight(
+        backend.make_config(
+            BackendConfig(device=cfg.device), cfg.backend_options, backend_defaults(model, task)
+        ),
+        model_file,
+        probe,
+    )
     model_record = ArtifactRecord(
         name=model.name,
         path=None if model_file is None else str(model_file),

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 #: Called by a generating runtime with a sample's position in the batch and its first
 #: token (int32, shape [1]) as soon as that token exists.
 FirstToken = Callable[[int, np.ndarray], None]
+#: Called by a submitting runtime as sample i's answer ends: its token ids and count.
+Finished = Callable[[int, np.ndarray, int], None]
 
 
 class Runtime(Protocol):
@@ -29,6 +31,7 @@ class Runtime(Protocol):
 
     name: str
     needs_model: bool
+    submits: bool  # ``submit`` returns at once and reports samples as they end
 
     def load(self, model_path: Path | None) -> None: ...
 
@@ -42,6 +45,14 @@ class Runtime(Protocol):
         self, prompts: np.ndarray, first_token: FirstToken | None = None
     ) -> list[np.ndarray]: ...
 
+    def submit(
+        self,
+        prompts: np.ndarray,
+        first_token: FirstToken | None,
+        finished: Finished,
+        failed: Callable[[BaseException], None],
+    ) -> None: ...
+
     def close(self) -> None: ...
 
 
@@ -53,6 +64,7 @@ class Wrapper:
         self.inner = inner
         self.name = inner.name
         self.needs_model = inner.needs_model
+        self.submits = inner.submits
 
     def load(self, model_path: Path | None) -> None:
         self.inner.load(model_path)
@@ -71,6 +83,15 @@ class Wrapper:
         self, prompts: np.ndarray, first_token: FirstToken | None = None
     ) -> list[np.ndarray]:
         return self.inner.generate(prompts, first_token)
+
+    def submit(
+        self,
+        prompts: np.ndarray,
+        first_token: FirstToken | None,
+        finished: Finished,
+        failed: Callable[[BaseException], None],
+    ) -> None:
+        self.inner.submit(prompts, first_token, finished, failed)
 
     def close(self) -> None:
         self.inner.close()

@@ -70,6 +70,8 @@ class TaskSpec:
     # Generative: the model answers token ids, first token first (LoadGen's token path:
     # TTFT, TPOT, tokens/s); its runtime needs ``generate``.
     generative: bool = False
+    # Generative: the most tokens an answer may have (MLPerf's max_new_tokens).
+    max_new_tokens: int | None = None
 
     def loader(self, backend: str) -> str:
         """The loader module for ``backend`` ("" where the task has none)."""

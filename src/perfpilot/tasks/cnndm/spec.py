@@ -25,6 +25,7 @@ TASK = TaskSpec(
     scorer="",  # ROUGE on detokenized text needs the model's tokenizer: not written yet
     synthetic="perfpilot.tasks.cnndm.commands:synthetic_cnndm",
     generative=True,
+    max_new_tokens=128,  # the reference's max_tokens (edge too)
 )
 
 MODELS: tuple[ModelSpec, ...] = (

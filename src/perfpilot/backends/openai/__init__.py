@@ -1,0 +1,1 @@
+"""OpenAI-compatible servers over HTTP (``pip install 'perfpilot[openai]'``)."""
