@@ -112,7 +112,7 @@ async def stream_completion(
                     usage = chunk["usage"].get("completion_tokens")
     except TimeoutError as err:  # before the connection errors: aiohttp's are both
         raise RequestError(f"no answer from {url} within the timeout (timeout_s)") from err
-    except aiohttp.ClientConnectionError as err:
+    except aiohttp.ClientError as err:  # refused, reset, a stream cut short
         where = "after its first token" if got_token else "before any token"
         raise RequestError(
             f"the connection to {url} broke {where} ({str(err) or type(err).__name__})",
