@@ -16,7 +16,7 @@ on: Offline samples/s (target >= 100,000) and a Server run at ``--server-qps`` (
 
 Usage: python bench/llm_overhead.py [--prompts 24] [--tokens 16] [--concurrency 8]
                                     [--ttft-queries 24] [--synthetic-requests 400]
-                                    [--server-qps 10000]
+                                    [--rounds 3] [--server-qps 10000]
 """
 
 from __future__ import annotations
@@ -198,8 +198,9 @@ def one_run(ws: Workspace, scenario: str, **options: Any) -> RunRecord:
 
 @dataclass
 class Compared:
-    raw_tps: float
+    raw_tps: float  # medians over the rounds
     ours_tps: float
+    ratios: list[float]  # perfpilot / raw, each round
     raw_ttft_ms: tuple[float, float]  # p50, p99
     ours_ttft_ms: tuple[float, float]
 
@@ -213,30 +214,34 @@ def compare(
     run: dict[str, Any],
     backend_options: dict[str, Any],
     args: argparse.Namespace,
+    rounds: int = 1,
 ) -> Compared:
-    """Raw client, then perfpilot Offline (throughput); raw one at a time, then
-    perfpilot SingleStream (TTFT): on one server, with the same prompts."""
+    """Raw client, then perfpilot Offline, ``rounds`` times in turn (throughput); raw
+    one at a time, then perfpilot SingleStream (TTFT): one server, the same prompts."""
     asyncio.run(raw_client(url, served, prompts[:2], args.tokens, 1))  # warm the server
     todo = [prompts[i % len(prompts)] for i in range(requests)]
-    raw_tokens, raw_s, _ = asyncio.run(raw_client(url, served, todo, args.tokens, args.concurrency))
-    raw_tps = raw_tokens / raw_s
-    print(
-        f"  raw client: {raw_tokens} tokens in {raw_s:.2f} s = {raw_tps:.1f} tokens/s", flush=True
-    )
-    offline = one_run(
-        ws,
-        "Offline",
-        **run,
-        backend_options={**backend_options, "concurrency": args.concurrency},
-        target_qps=requests / raw_s,
-        min_duration_ms=int(raw_s * 1000),
-    )
-    assert offline.result is not None and offline.result.metric is not None
-    ours_tps = offline.result.metric
-    print(
-        f"  perfpilot Offline: {ours_tps:.1f} tokens/s ({offline.result.sample_count} samples)",
-        flush=True,
-    )
+    raws, ourses = [], []
+    for i in range(rounds):
+        raw_tokens, raw_s, _ = asyncio.run(
+            raw_client(url, served, todo, args.tokens, args.concurrency)
+        )
+        raws.append(raw_tokens / raw_s)
+        offline = one_run(
+            ws,
+            "Offline",
+            **run,
+            backend_options={**backend_options, "concurrency": args.concurrency},
+            target_qps=requests / raw_s,
+            min_duration_ms=int(raw_s * 1000),
+        )
+        assert offline.result is not None and offline.result.metric is not None
+        ourses.append(offline.result.metric)
+        print(
+            f"  round {i + 1}: raw client {raws[-1]:.1f} tokens/s ({raw_tokens} tokens, "
+            f"{raw_s:.2f} s); perfpilot Offline {ourses[-1]:.1f} tokens/s "
+            f"({offline.result.sample_count} samples)",
+            flush=True,
+        )
     _, _, raw_ttft = asyncio.run(
         raw_client(url, served, prompts[: args.ttft_queries], args.tokens, 1)
     )
@@ -252,8 +257,9 @@ def compare(
     assert single.result is not None
     ours = single.result.ttft_ns
     return Compared(
-        raw_tps,
-        ours_tps,
+        statistics.median(raws),
+        statistics.median(ourses),
+        [o / r for o, r in zip(ourses, raws, strict=True)],
         (pct(raw_ttft, 0.5) * 1e3, pct(raw_ttft, 0.99) * 1e3),
         (ours.get("p50", 0) / 1e6, ours.get("p99", 0) / 1e6),
     )
@@ -266,6 +272,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--ttft-queries", type=int, default=24)
     parser.add_argument("--synthetic-requests", type=int, default=400)
+    parser.add_argument("--rounds", type=int, default=3, help="synthetic server's rounds")
     parser.add_argument("--first-ms", type=float, default=20.0)
     parser.add_argument("--pace-ms", type=float, default=2.0)
     parser.add_argument("--server-qps", type=float, default=10_000)
@@ -320,7 +327,7 @@ def main() -> None:
         figures["synthetic server, token ids"] = compare(
             ws, url, "synthetic", ids, args.synthetic_requests, run,
             {"endpoint": url, "token_ids": True, "max_new_tokens": args.tokens},
-            args,
+            args, rounds=args.rounds,
         )  # fmt: skip
     finally:
         proc.kill()
@@ -346,8 +353,9 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for name, f in figures.items():
         print(
-            f"| {name} | tokens/s | {f.raw_tps:,.1f} | {f.ours_tps:,.1f} "
-            f"| {f.ours_tps / f.raw_tps:.3f} | >= 0.95 |"
+            f"| {name} | tokens/s (median of {len(f.ratios)}) | {f.raw_tps:,.1f} "
+            f"| {f.ours_tps:,.1f} | {statistics.median(f.ratios):.3f} "
+            f"({', '.join(f'{r:.2f}' for r in f.ratios)}) | >= 0.95 |"
         )
         for k, label in enumerate(("p50", "p99")):
             raw, ours = f.raw_ttft_ms[k], f.ours_ttft_ms[k]

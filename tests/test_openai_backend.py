@@ -215,6 +215,26 @@ def test_bad_setups_are_one_line_with_exit_code_2(
     assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("--model", "digits-cnn"), "runs generative models only"),
+        (
+            ("--endpoint", "http://a:1/v1", "--backend-option", "endpoint=http://b:1/v1"),
+            "--endpoint http://a:1/v1 and --backend-option endpoint=http://b:1/v1 disagree",
+        ),
+        (("--endpoint", "host:8000"), "must be an http:// or https:// URL"),
+    ],
+    ids=["not-generative", "two-endpoints", "not-a-url"],
+)
+def test_options_checked_before_any_request(
+    tmp_path: Path, args: tuple[str, ...], expected: str
+) -> None:
+    out = run_cli("--workspace", str(tmp_path), "run", "--backend", "openai", *args)
+    assert out.returncode == 2 and expected in out.stderr, out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+
+
 @pytest.mark.slow
 def test_a_server_that_dies_mid_run_fails_the_run_promptly(
     tmp_path: Path, standin: Path, cnndm: Path

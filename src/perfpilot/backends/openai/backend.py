@@ -69,8 +69,9 @@ def _session(config: OpenAIConfig) -> Any:
 
     return aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=config.concurrency + 4),
+        # a host that never answers a connect is told in 30 s; a stream may pause longer
         timeout=aiohttp.ClientTimeout(
-            total=None, connect=config.timeout_s, sock_read=config.timeout_s
+            total=None, sock_connect=min(config.timeout_s, 30.0), sock_read=config.timeout_s
         ),
         read_bufsize=1 << 20,  # a chunk with the prompt's ids is one long line
     )
@@ -142,6 +143,11 @@ class OpenAIBackend(Backend):
         """The server answers, serves the model asked for, and takes the longest prompt
         with the run's ``max_new_tokens`` (streamed; closed after its first token)."""
         assert isinstance(config, OpenAIConfig)
+        if probe is None:  # the engine gives generative tasks their longest prompt
+            raise UsageError(
+                "backend 'openai' runs generative models only (their samples are prompts)",
+                "Choose a generative model (llama3.1-8b), or another backend.",
+            )
         tokenizer = None
         if needs_tokenizer(config.prompt_mode, config.token_ids):
             why = "for text prompts" if config.prompt_mode == "text" else "to read answers"
@@ -151,8 +157,6 @@ class OpenAIBackend(Backend):
             headers = _headers(config)
             async with _session(config) as session:
                 model = await _served_model(session, config, headers, model_path)
-                if probe is None or not len(probe):
-                    return
                 prompt = probe[0]
                 body = _body(config, model, prompt, tokenizer)
 
