@@ -16,7 +16,8 @@ on: Offline samples/s (target >= 100,000) and a Server run at ``--server-qps`` (
 
 Usage: python bench/llm_overhead.py [--prompts 24] [--tokens 16] [--concurrency 8]
                                     [--ttft-queries 24] [--synthetic-requests 400]
-                                    [--rounds 3] [--server-qps 10000]
+                                    [--rounds 3] [--synthetic-ttft-queries 200]
+                                    [--server-qps 10000]
 """
 
 from __future__ import annotations
@@ -215,6 +216,7 @@ def compare(
     backend_options: dict[str, Any],
     args: argparse.Namespace,
     rounds: int = 1,
+    ttft_queries: int = 24,
 ) -> Compared:
     """Raw client, then perfpilot Offline, ``rounds`` times in turn (throughput); raw
     one at a time, then perfpilot SingleStream (TTFT): one server, the same prompts."""
@@ -243,14 +245,16 @@ def compare(
             flush=True,
         )
     _, _, raw_ttft = asyncio.run(
-        raw_client(url, served, prompts[: args.ttft_queries], args.tokens, 1)
+        raw_client(
+            url, served, [prompts[i % len(prompts)] for i in range(ttft_queries)], args.tokens, 1
+        )
     )
     single = one_run(
         ws,
         "SingleStream",
         **run,
         backend_options={**backend_options, "concurrency": 1},
-        min_query_count=args.ttft_queries,
+        min_query_count=ttft_queries,
         target_latency_ms=1000 * statistics.median(raw_ttft),
         min_duration_ms=1000,
     )
@@ -273,6 +277,7 @@ def main() -> None:
     parser.add_argument("--ttft-queries", type=int, default=24)
     parser.add_argument("--synthetic-requests", type=int, default=400)
     parser.add_argument("--rounds", type=int, default=3, help="synthetic server's rounds")
+    parser.add_argument("--synthetic-ttft-queries", type=int, default=200)
     parser.add_argument("--first-ms", type=float, default=20.0)
     parser.add_argument("--pace-ms", type=float, default=2.0)
     parser.add_argument("--server-qps", type=float, default=10_000)
@@ -312,7 +317,7 @@ def main() -> None:
             ws, url, str(model), texts, args.prompts,
             {**run, "dataset_size": args.prompts},
             {"endpoint": url, "prompt_mode": "text", "max_new_tokens": args.tokens},
-            args,
+            args, ttft_queries=args.ttft_queries,
         )  # fmt: skip
     finally:
         proc.kill()
@@ -327,7 +332,7 @@ def main() -> None:
         figures["synthetic server, token ids"] = compare(
             ws, url, "synthetic", ids, args.synthetic_requests, run,
             {"endpoint": url, "token_ids": True, "max_new_tokens": args.tokens},
-            args, rounds=args.rounds,
+            args, rounds=args.rounds, ttft_queries=args.synthetic_ttft_queries,
         )  # fmt: skip
     finally:
         proc.kill()
