@@ -296,3 +296,25 @@ def test_offline_run_through_the_null_backend(
     count = {"llama2-70b": 24576, "deepseek-r1": 4388, "gpt-oss-120b": 6396}[task]
     detail = (run_dir / "mlperf_log_detail.txt").read_text()
     assert f'performance_sample_count_override", "value": {count}' in detail
+
+
+@pytest.mark.slow
+def test_a_loadgen_accuracy_log_scores_as_the_reference_prints_it(
+    tmp_path: Path, folders: dict[str, Path]
+) -> None:
+    from perfpilot.tasks.cnndm.standin import ensure_standin_tokenizer
+    from perfpilot.tasks.deepseek_r1.scorer import score_dataset
+
+    out = run_cli(
+        "--workspace", str(tmp_path), "run", "--model", "deepseek-r1", "--backend", "null",
+        "--dataset-path", str(folders["deepseek-r1"]), "--mode", "accuracy",
+        "--scenario", "Offline", "--backend-option", "output_tokens=4", "--json",
+    )  # fmt: skip
+    assert out.returncode in (0, 1), out.stderr  # the null backend has no tokenizer to score
+    (rec,) = json.loads(out.stdout)
+    log = Path(rec["run_dir"]) / "mlperf_log_accuracy.json"
+    dataset = get_task("deepseek-r1").load_dataset(folders["deepseek-r1"])
+    result = score_dataset(log, dataset, ensure_standin_tokenizer())
+    # the null backend answers 4 begin-of-text tokens: empty text, every answer wrong
+    assert result.line() == "{'exact_match': 0.0, 'tokens_per_sample': 4.0, 'num-samples': 10}"
+    assert result.unscored == 2  # the two livecodebench samples of ten, five sub-datasets
