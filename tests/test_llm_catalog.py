@@ -318,3 +318,23 @@ def test_a_loadgen_accuracy_log_scores_as_the_reference_prints_it(
     # the null backend answers 4 begin-of-text tokens: empty text, every answer wrong
     assert result.line() == "{'exact_match': 0.0, 'tokens_per_sample': 4.0, 'num-samples': 10}"
     assert result.unscored == 2  # the two livecodebench samples of ten, five sub-datasets
+
+
+@pytest.mark.slow
+def test_interactive_runs_under_the_models_interactive_bounds(
+    tmp_path: Path, folders: dict[str, Path]
+) -> None:
+    out = run_cli(
+        "--workspace", str(tmp_path), "run", "--model", "gpt-oss-120b", "--backend", "null",
+        "--dataset-path", str(folders["gpt-oss-120b"]), "--mode", "performance",
+        "--scenario", "Interactive", "--target-qps", "200", "--count", "200", "--json",
+    )  # fmt: skip
+    # exit 1: the run finished INVALID (a busy machine may miss a latency bound)
+    assert out.returncode in (0, 1), out.stderr
+    (rec,) = json.loads(out.stdout)
+    run_dir = Path(rec["run_dir"])
+    assert "gpt-oss-120b-interactive.Server.target_qps = 200" in (run_dir / "user.conf").read_text()
+    detail = (run_dir / "mlperf_log_detail.txt").read_text()
+    # mlperf.conf's gpt-oss-120b-interactive bounds: TTFT 2 s, TPOT 15 ms
+    assert '"requested_server_ttft_latency", "value": 2000000000' in detail
+    assert '"requested_server_tpot_latency", "value": 15000000' in detail
