@@ -27,27 +27,33 @@ def read_table(path: Path) -> Columns:
             import pyarrow.parquet as pq
         except ImportError as err:
             raise MissingExtraError(
-                f"reading {path.name} needs pyarrow", "pip install pyarrow"
+                f"reading {path.name} needs pyarrow", "pip install 'perfpilot[llm]'"
             ) from err
         try:
             table = pq.read_table(path)
         except Exception as err:  # pyarrow raises several unrelated types
-            raise UsageError(f"{path} is not a readable Parquet file ({err})") from err
+            raise UsageError(f"{path} is not a readable Parquet file ({_first(err)})") from err
         return {name: table.column(name).to_pylist() for name in table.column_names}
     try:
         import pandas as pd
     except ImportError as err:
         raise MissingExtraError(
             f"{path.name} is a pickled pandas DataFrame: reading it needs pandas",
-            "pip install pandas",
+            "pip install 'perfpilot[llm]'",
         ) from err
     try:
         frame = pd.read_pickle(path)
     except Exception as err:  # unpickling raises anything
-        raise UsageError(f"{path} is not a readable pickle ({str(err)[:120]})") from err
+        raise UsageError(f"{path} is not a readable pickle ({_first(err)})") from err
     if not isinstance(frame, pd.DataFrame):
         raise UsageError(f"{path}: expected a pickled pandas DataFrame, found {type(frame)}")
     return {str(name): [_plain(v) for v in frame[name]] for name in frame.columns}
+
+
+def _first(err: Exception) -> str:
+    """An exception's first line, shortened: error messages stay one line."""
+    lines = str(err).splitlines() or [type(err).__name__]
+    return lines[0][:120]
 
 
 def _plain(value: Any) -> Any:
