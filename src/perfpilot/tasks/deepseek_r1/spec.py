@@ -30,6 +30,7 @@ TASK = TaskSpec(
     scorer="perfpilot.tasks.deepseek_r1.scorer:score_dataset",
     synthetic="perfpilot.tasks.deepseek_r1.commands:synthetic_deepseek_r1",
     generative=True,
+    max_new_tokens=20_000,  # the reference's MAX_OSL
 )
 
 MODELS: tuple[ModelSpec, ...] = (
@@ -41,5 +42,17 @@ MODELS: tuple[ModelSpec, ...] = (
         format="huggingface",
         loadgen_name="deepseek-r1",
         provider="",
+    ),
+    ModelSpec(
+        name="deepseek-r1-standin",
+        task="deepseek-r1",
+        description="a small random-weight Llama (not DeepSeek-R1's architecture) with its own "
+        "tokenizer, built here in seconds: speed, the token path and the scorer; accuracy "
+        "not judged",
+        format="huggingface",
+        loadgen_name="deepseek-r1",
+        provider="perfpilot.tasks.cnndm.standin:ensure_llama_standin",
+        tokenizer="perfpilot.tasks.cnndm.standin:ensure_standin_tokenizer",
+        standin=True,
     ),
 )

@@ -30,6 +30,8 @@ TASK = TaskSpec(
     scorer="perfpilot.tasks.gpt_oss_120b.scorer:score_dataset",
     synthetic="perfpilot.tasks.gpt_oss_120b.commands:synthetic_gpt_oss_120b",
     generative=True,
+    # the accuracy setting (generation_config.json); performance runs use 10,240
+    max_new_tokens=32_768,
 )
 
 MODELS: tuple[ModelSpec, ...] = (
@@ -41,5 +43,17 @@ MODELS: tuple[ModelSpec, ...] = (
         format="huggingface",
         loadgen_name="gpt-oss-120b",
         provider="",
+    ),
+    ModelSpec(
+        name="gpt-oss-120b-standin",
+        task="gpt-oss-120b",
+        description="a small random-weight Llama (not gpt-oss's architecture) with its own "
+        "tokenizer, built here in seconds: speed, the token path and the scorer; accuracy "
+        "not judged",
+        format="huggingface",
+        loadgen_name="gpt-oss-120b",
+        provider="perfpilot.tasks.cnndm.standin:ensure_llama_standin",
+        tokenizer="perfpilot.tasks.cnndm.standin:ensure_standin_tokenizer",
+        standin=True,
     ),
 )

@@ -30,6 +30,7 @@ TASK = TaskSpec(
     scorer="perfpilot.tasks.llama2_70b.scorer:score_dataset",
     synthetic="perfpilot.tasks.llama2_70b.commands:synthetic_llama2_70b",
     generative=True,
+    max_new_tokens=1024,  # the reference SUT's generation setting
 )
 
 MODELS: tuple[ModelSpec, ...] = (
@@ -52,5 +53,17 @@ MODELS: tuple[ModelSpec, ...] = (
         loadgen_name="llama2-70b",
         provider="",
         accuracy_target=round(ROUGE1 * 0.999, 4),
+    ),
+    ModelSpec(
+        name="llama2-70b-standin",
+        task="llama2-70b",
+        description="a small random-weight Llama (not Llama 2's architecture) with its own "
+        "tokenizer, built here in seconds: speed, the token path and the scorer; accuracy "
+        "not judged",
+        format="huggingface",
+        loadgen_name="llama2-70b",
+        provider="perfpilot.tasks.cnndm.standin:ensure_llama_standin",
+        tokenizer="perfpilot.tasks.cnndm.standin:ensure_standin_tokenizer",
+        standin=True,
     ),
 )
