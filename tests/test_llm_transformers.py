@@ -10,8 +10,9 @@ import pytest
 
 from perfpilot.errors import UsageError
 from perfpilot.tasks.cnndm.dataset import make_synthetic_cnndm
-from perfpilot.tasks.cnndm.scorer import read_generations, rouge, score_dataset
+from perfpilot.tasks.cnndm.scorer import rouge, score_dataset
 from perfpilot.tasks.cnndm.standin import ensure_llama_standin, ensure_standin_tokenizer
+from perfpilot.tasks.common.generation import read_generations
 from tests.conftest import run_cli
 
 pytest.importorskip("transformers")
@@ -49,7 +50,8 @@ def test_the_log_is_read_once_per_sample_and_decoded_with_the_tokenizer(tmp_path
         {"seq_id": 0, "qsl_idx": 0, "data": ids.tobytes().hex()},
         {"seq_id": 1, "qsl_idx": 0, "data": other.tobytes().hex()},  # a repeat: ignored
     ]))  # fmt: skip
-    assert list(read_generations(log)[0]) == list(ids)
+    ((index, first),) = read_generations(log)
+    assert index == 0 and list(first) == list(ids)
 
     class References:
         def references(self) -> list[str]:
@@ -103,7 +105,7 @@ def test_every_scenario_with_tokens_and_rouge(tmp_path: Path, cnndm: Path) -> No
     assert re.search(r"'rouge1': '[\d.]+', 'rouge2'.*'gen_num': 6\}", text)
     # answers are the model's own tokens: at most 6 each, as int32 in the log
     answers = read_generations(Path(accuracy["run_dir"]) / "mlperf_log_accuracy.json")
-    assert len(answers) == 6 and all(1 <= len(a) <= 6 for a in answers.values())
+    assert len(answers) == 6 and all(1 <= len(a) <= 6 for _, a in answers)
 
 
 def test_a_prompt_longer_than_the_context_stops_before_the_run(tmp_path: Path, cnndm: Path) -> None:
