@@ -25,6 +25,7 @@ TASK_MODULES: dict[str, str] = {
     "librispeech": "perfpilot.tasks.librispeech.spec",
     "wdbc": "perfpilot.tasks.wdbc.spec",
     "cnndm": "perfpilot.tasks.cnndm.spec",
+    "speech2text": "perfpilot.tasks.speech2text.spec",
 }
 
 
