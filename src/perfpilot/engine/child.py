@@ -102,8 +102,13 @@ def run_test(spec: ChildSpec, run_dir: Path) -> ChildResult:
             loader=task.loader(cfg.backend),
         ),
         cfg.backend_options,
-        # the catalog's tensor names, for backends whose config has them (frozen graphs)
-        defaults={"input_names": model.input_names, "output_names": model.output_names},
+        # the catalog's tensor names, for backends whose config has them (frozen graphs);
+        # the answer length of generative tasks
+        defaults={
+            "input_names": model.input_names,
+            "output_names": model.output_names,
+            "max_new_tokens": task.max_new_tokens,
+        },
     )
     runtime = backend
     if cfg.precision in runtime.calibrated_precisions:  # int8: quantized on dataset samples

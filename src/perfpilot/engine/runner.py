@@ -122,6 +122,18 @@ def prepare(cfg: RunConfig) -> Prepared:
             f"({', '.join(task.input_names)})",
             "Use --backend onnxruntime for this model.",
         )
+    if (
+        task.generative
+        and cfg.mode == "accuracy"
+        and cfg.model_path is None
+        and not model.tokenizer
+        and not backend.needs_model
+    ):
+        raise UsageError(
+            f"scoring {model.name!r} needs its tokenizer to read the generated token ids",
+            "Pass --model-path with the model's Hugging Face folder (it holds "
+            "tokenizer.json), or run --mode performance.",
+        )
     dataset = task.load_dataset(cfg.dataset_path, cfg.dataset_size)  # fails fast on bad data
     if cfg.model_path is not None:
         model_file: Path | None = cfg.model_path.expanduser().absolute()
@@ -371,7 +383,10 @@ def _finish(
     if status == "ok" and cfg.mode == "accuracy":
         try:
             scorer = resolve(prepared.task.scorer)
-            scored: _Scored = scorer(run_dir / "mlperf_log_accuracy.json", prepared.dataset)
+            # Generated token ids are read with the model's tokenizer.
+            extra = {"tokenizer": _tokenizer(prepared)} if prepared.task.generative else {}
+            log = run_dir / "mlperf_log_accuracy.json"
+            scored: _Scored = scorer(log, prepared.dataset, **extra)
         except PerfpilotError as err:
             status, error = "failed", err.one_line()
         else:
@@ -390,6 +405,16 @@ def _finish(
             )
 
     return status, error, result, accuracy
+
+
+def _tokenizer(prepared: Prepared) -> Path | None:
+    """Where a generative model's tokenizer is: its folder, else the catalog's own."""
+    if prepared.model_file is not None:
+        return prepared.model_file
+    if prepared.model.tokenizer:
+        path: Path = resolve(prepared.model.tokenizer)()
+        return path
+    return None
 
 
 def run_one(
