@@ -51,9 +51,7 @@ class Transcriber(Wrapper):
                 )
             else:  # Whisper's defaults at the model's mel bins (large-v3: 128)
                 config = json.loads((model_path / "config.json").read_text())
-                self._features = WhisperFeatureExtractor(  # type: ignore[no-untyped-call]
-                    feature_size=config["num_mel_bins"]
-                )
+                self._features = WhisperFeatureExtractor(feature_size=config["num_mel_bins"])
         except (OSError, ValueError, KeyError) as err:
             raise ModelFileError(
                 f"cannot read Whisper's tokenizer or feature settings in {model_path} "

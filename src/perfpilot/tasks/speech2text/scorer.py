@@ -68,7 +68,7 @@ def english_normalizer(table: dict[str, str]) -> Callable[[str], str]:
     """Whisper's EnglishTextNormalizer with ``table`` (transformers' copy of it)."""
     from transformers.models.whisper.english_normalizer import EnglishTextNormalizer
 
-    normalizer: Callable[[str], str] = EnglishTextNormalizer(table)  # type: ignore[no-untyped-call]
+    normalizer: Callable[[str], str] = EnglishTextNormalizer(table)
     return normalizer
 
 

@@ -25,6 +25,7 @@ TASK = TaskSpec(
     scorer="perfpilot.tasks.speech2text.scorer:score_dataset",
     synthetic="perfpilot.tasks.speech2text.commands:synthetic_speech2text",
     generative=True,
+    max_new_tokens=200,  # the reference's SamplingParams(max_tokens=200)
 )
 
 MODELS: tuple[ModelSpec, ...] = (
@@ -47,6 +48,7 @@ MODELS: tuple[ModelSpec, ...] = (
         format="huggingface",
         loadgen_name="whisper",
         provider="perfpilot.tasks.speech2text.standin:ensure_whisper_standin",
+        tokenizer="perfpilot.tasks.speech2text.standin:ensure_whisper_standin",
         standin=True,
     ),
 )

@@ -64,7 +64,7 @@ def _write_model(folder: Path) -> dict[str, Any]:
     from transformers.utils import logging as hf_logging
 
     # "Writing model shards" would land in perfpilot's output
-    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    hf_logging.disable_progress_bar()
     bpe = Tokenizer(models.BPE())
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     trainer = trainers.BpeTrainer(
@@ -77,7 +77,7 @@ def _write_model(folder: Path) -> dict[str, Any]:
     merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in trained["merges"]]
     tokenizer = WhisperTokenizer(vocab=trained["vocab"], merges=merges)
     tokenizer.add_tokens(list(SPECIALS), special_tokens=True)
-    ids: dict[str, int] = {s: tokenizer.convert_tokens_to_ids(s) for s in SPECIALS}  # type: ignore[misc]
+    ids: dict[str, int] = {s: tokenizer.convert_tokens_to_ids(s) for s in SPECIALS}
     config = WhisperConfig(
         vocab_size=len(tokenizer),
         decoder_start_token_id=ids[SOT],
@@ -90,7 +90,7 @@ def _write_model(folder: Path) -> dict[str, Any]:
     )
     with torch.random.fork_rng():
         torch.manual_seed(0)
-        model = WhisperForConditionalGeneration(config).eval()  # type: ignore[no-untyped-call]
+        model = WhisperForConditionalGeneration(config).eval()
     gen = model.generation_config
     gen.do_sample = False  # greedy, as the reference generates
     gen.max_new_tokens = 200
@@ -101,7 +101,7 @@ def _write_model(folder: Path) -> dict[str, Any]:
     gen.is_multilingual = True
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
-    extractor = WhisperFeatureExtractor(feature_size=WHISPER["num_mel_bins"])  # type: ignore[no-untyped-call]
+    extractor = WhisperFeatureExtractor(feature_size=WHISPER["num_mel_bins"])
     extractor.save_pretrained(folder)
     (folder / "normalizer.json").write_text(json.dumps(SPELLINGS, indent=2) + "\n")
     return {
