@@ -20,7 +20,12 @@ from perfpilot.tasks.speech2text.dataset import (
     make_synthetic,
     text_to_labels,
 )
-from perfpilot.tasks.speech2text.scorer import merge_concatenations, score_wer
+from perfpilot.tasks.speech2text.scorer import (
+    english_normalizer,
+    merge_concatenations,
+    score_wer,
+    word_error_rate,
+)
 from tests.conftest import run_cli
 
 pytest.importorskip("transformers")
@@ -58,6 +63,9 @@ def test_wer_normalises_merges_and_prints_the_reference_line(tmp_path: Path) -> 
     # without the table, British spellings count as errors
     alone = score_wer(tmp_path / "log.json", references, model_folder=tmp_path / "none")
     assert alone.edits in (2, 4) and (alone.edits == 2) == bool(alone.table)
+    # numbers in words and digits meet as digits; words are counted after normalising
+    normalize = english_normalizer({})
+    assert word_error_rate(["Chapter 21."], ["chapter twenty one"], normalize) == (0.0, 0, 2)
 
 
 def test_concatenations_merge_as_the_reference_walks_them() -> None:
