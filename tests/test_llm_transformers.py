@@ -85,7 +85,7 @@ def test_every_scenario_with_tokens_and_rouge(tmp_path: Path, cnndm: Path) -> No
     )  # fmt: skip
     assert out.returncode in (0, 1), out.stderr  # 1: a latency bound missed on a busy machine
     records = json.loads(out.stdout)
-    got = {(r["scenario"], r["mode"]): r for r in records}
+    got = {(r["config"]["scenario"], r["config"]["mode"]): r for r in records}
     assert set(got) == {
         (s, m)
         for s in ("Offline", "Server", "SingleStream", "Interactive")
@@ -104,3 +104,10 @@ def test_every_scenario_with_tokens_and_rouge(tmp_path: Path, cnndm: Path) -> No
     # answers are the model's own tokens: at most 6 each, as int32 in the log
     answers = read_generations(Path(accuracy["run_dir"]) / "mlperf_log_accuracy.json")
     assert len(answers) == 6 and all(1 <= len(a) <= 6 for a in answers.values())
+
+
+def test_a_prompt_longer_than_the_context_stops_before_the_run(tmp_path: Path, cnndm: Path) -> None:
+    out = run_cli("--workspace", str(tmp_path), "run", *MODEL, "--dataset-path", str(cnndm),
+                  "--backend-option", "max_new_tokens=5000")  # fmt: skip
+    assert out.returncode == 2 and "exceeds the model's context of 4096 tokens" in out.stderr
+    assert not list(tmp_path.glob("runs/*"))

@@ -72,6 +72,11 @@ def prepare(cfg: RunConfig) -> Prepared:
             f"task {task.name!r} has no accuracy script in perfpilot yet",
             "Run it with --mode performance.",
         )
+    if task.generative and backend.generate is Backend.generate:
+        raise UsageError(
+            f"backend {backend.name!r} cannot run the generative model {model.name!r}",
+            "Use --backend transformers or openai (--backend null measures the harness alone).",
+        )
     # A catalog file in a framework's own format (pytorch, tensorflow) goes only to a
     # backend that reads it (its ``model_formats``). Checked before anything is downloaded.
     formats = backend.model_formats
@@ -111,11 +116,6 @@ def prepare(cfg: RunConfig) -> Prepared:
             )
             + f", or keep --model {model.name} with --backend {model.format}.",
         )
-    if task.generative and backend.generate is Backend.generate:
-        raise UsageError(
-            f"backend {backend.name!r} cannot run the generative model {model.name!r}",
-            "Use a generative backend (--backend null measures the harness alone).",
-        )
     if task.input_names and backend.needs_model and backend.predict_named is Backend.predict_named:
         raise UsageError(
             f"backend {backend.name!r} cannot feed the named inputs of {model.name!r} "
@@ -142,6 +142,17 @@ def prepare(cfg: RunConfig) -> Prepared:
         model_file = None  # e.g. the null backend: no model to build
     else:
         model_file = model.ensure_file()
+    if task.generative and model_file is not None:
+        # a prompt that cannot fit the model's context stops here, not mid-run
+        import numpy as np
+
+        longest = max(len(p) for p in dataset.samples(np.arange(dataset.total_count)))
+        settings = backend.make_config(
+            BackendConfig(device=cfg.device),
+            cfg.backend_options,
+            defaults={"max_new_tokens": task.max_new_tokens},
+        )
+        backend.check_prompts(model_file, longest, settings)
     model_record = ArtifactRecord(
         name=model.name,
         path=None if model_file is None else str(model_file),

@@ -55,6 +55,16 @@ class _FirstTokens:
         return None
 
 
+def _check_fit(prompt: int, new: int, context: int) -> None:
+    if context and prompt + new > context:
+        raise UsageError(
+            f"a prompt of {prompt} tokens plus {new} new tokens exceeds the model's context "
+            f"of {context} tokens",
+            "Use a model with a longer context, or a smaller max_new_tokens "
+            "(--backend-option max_new_tokens=N).",
+        )
+
+
 class TransformersBackend(Backend):
     name = "transformers"
     config_class = TransformersConfig
@@ -111,6 +121,18 @@ class TransformersBackend(Backend):
                 "model folder",
                 "Pass the folder as downloaded (huggingface-cli download MODEL --local-dir DIR).",
             )
+
+    @classmethod
+    def check_prompts(cls, model_path: Path, longest: int, config: BackendConfig) -> None:
+        import json
+
+        assert isinstance(config, TransformersConfig)
+        try:
+            facts = json.loads((model_path / "config.json").read_text())
+        except (OSError, ValueError):
+            return  # judged when the model loads
+        context = int(facts.get("max_position_embeddings") or 0)
+        _check_fit(longest, config.max_new_tokens or 128, context)
 
     def load(self, model_path: Path | None) -> None:
         import torch
@@ -179,13 +201,7 @@ class TransformersBackend(Backend):
             return self._answers(self._generate_named(prompts, streamer))
         lengths = [len(p) for p in prompts]
         width = max(lengths)
-        if self._context and width + self._max_new > self._context:
-            raise UsageError(
-                f"a prompt of {width} tokens plus {self._max_new} new tokens exceeds the "
-                f"model's context of {self._context} tokens",
-                "Use a model with a longer context, or a smaller max_new_tokens "
-                "(--backend-option max_new_tokens=N).",
-            )
+        _check_fit(width, self._max_new, self._context)
         ids = np.full((len(prompts), width), self._pad, dtype=np.int64)
         mask = np.zeros((len(prompts), width), dtype=np.int64)
         for row, (prompt, n) in enumerate(zip(prompts, lengths, strict=True)):
