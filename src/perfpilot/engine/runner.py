@@ -142,8 +142,9 @@ def prepare(cfg: RunConfig) -> Prepared:
         model_file = None  # e.g. the null backend: no model to build
     else:
         model_file = model.ensure_file()
-    if task.generative and model_file is not None:
-        # a prompt that cannot fit the model's context stops here, not mid-run
+    if task.generative and task.input_dtype == "int32" and model_file is not None:
+        # a prompt that cannot fit the model's context stops here, not mid-run (token
+        # prompts only: Whisper's samples are waveforms, 1,633 of up to 30 s)
         import numpy as np
 
         longest = max(len(p) for p in dataset.samples(np.arange(dataset.total_count)))

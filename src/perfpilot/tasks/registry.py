@@ -28,6 +28,7 @@ TASK_MODULES: dict[str, str] = {
     "llama2-70b": "perfpilot.tasks.llama2_70b.spec",
     "deepseek-r1": "perfpilot.tasks.deepseek_r1.spec",
     "gpt-oss-120b": "perfpilot.tasks.gpt_oss_120b.spec",
+    "speech2text": "perfpilot.tasks.speech2text.spec",
 }
 
 

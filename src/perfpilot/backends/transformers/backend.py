@@ -136,7 +136,12 @@ class TransformersBackend(Backend):
 
     def load(self, model_path: Path | None) -> None:
         import torch
-        from transformers import AutoModelForCausalLM, GenerationConfig
+        from transformers import (
+            AutoConfig,
+            AutoModelForCausalLM,
+            AutoModelForSpeechSeq2Seq,
+            GenerationConfig,
+        )
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()  # "Loading weights" bars in every run's log
@@ -151,9 +156,11 @@ class TransformersBackend(Backend):
         if config.attn_implementation:
             options["attn_implementation"] = config.attn_implementation
         try:
-            model = AutoModelForCausalLM.from_pretrained(
-                model_path, local_files_only=True, **options
-            )
+            # Speech encoder-decoders (Whisper) take named inputs: see _generate_named.
+            hf_config = AutoConfig.from_pretrained(model_path, local_files_only=True)
+            self._seq2seq = bool(getattr(hf_config, "is_encoder_decoder", False))
+            auto = AutoModelForSpeechSeq2Seq if self._seq2seq else AutoModelForCausalLM
+            model = auto.from_pretrained(model_path, local_files_only=True, **options)
         except (OSError, ValueError) as err:
             raise ModelFileError(
                 f"transformers cannot load {model_path}: {str(err).splitlines()[0][:200]}",
@@ -189,6 +196,9 @@ class TransformersBackend(Backend):
     ) -> list[np.ndarray]:
         import torch
 
+        streamer = None if first_token is None else _FirstTokens(first_token)
+        if self._seq2seq:
+            return self._answers(self._generate_named(prompts, streamer))
         lengths = [len(p) for p in prompts]
         width = max(lengths)
         _check_fit(width, self._max_new, self._context)
@@ -197,7 +207,6 @@ class TransformersBackend(Backend):
         for row, (prompt, n) in enumerate(zip(prompts, lengths, strict=True)):
             ids[row, width - n :] = prompt  # left padding: every prompt ends at `width`
             mask[row, width - n :] = 1
-        streamer = None if first_token is None else _FirstTokens(first_token)
         with torch.inference_mode():
             out = self._model.generate(
                 input_ids=torch.from_numpy(ids).to(self._device),
@@ -205,7 +214,32 @@ class TransformersBackend(Backend):
                 generation_config=self._generation,
                 streamer=streamer,
             )
-        new = out[:, width:].to("cpu").numpy()
+        return self._answers(out[:, width:].to("cpu").numpy())
+
+    def _generate_named(self, prompts: np.ndarray, streamer: _FirstTokens | None) -> np.ndarray:
+        """Encoder-decoder models: each sample is a dict of its named inputs (Whisper:
+        ``input_features``, ``decoder_input_ids``), stacked by name and given to generate;
+        the answer is what follows the decoder prompt."""
+        import torch
+
+        feeds = {}
+        for name in prompts[0]:
+            tensor = torch.from_numpy(np.stack([p[name] for p in prompts])).to(self._device)
+            feeds[name] = tensor.to(self._model.dtype) if tensor.is_floating_point() else tensor
+        with torch.inference_mode():
+            out = self._model.generate(
+                **feeds, generation_config=self._generation, streamer=streamer
+            )
+        start = feeds.get("decoder_input_ids")
+        # transformers' Whisper answers the new tokens only; other models prompt included
+        if start is not None and out.shape[1] >= start.shape[1]:
+            if torch.equal(out[:, : start.shape[1]], start):
+                out = out[:, start.shape[1] :]
+        result: np.ndarray = out.to("cpu").numpy()
+        return result
+
+    def _answers(self, new: np.ndarray) -> list[np.ndarray]:
+        """Each row's tokens up to its first end-of-sequence token (kept)."""
         answers = []
         for row in new:
             stops = np.flatnonzero(np.isin(row, self._eos))
