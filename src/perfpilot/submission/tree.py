@@ -45,6 +45,16 @@ ACCURACY_PATTERNS: dict[str, re.Pattern[str]] = {
     "DLRM_NE": re.compile(r".*metric/lifetime_ne/rating:\s*([\d\.]+).*"),
     "DLRM_ACC": re.compile(r".*metric/lifetime_accuracy/rating:\s*([\d\.]+).*"),
     "DLRM_AUC": re.compile(r".*metric/lifetime_gauc/rating:\s*([\d\.]+).*"),
+    # Generative benchmarks: the dict the ROUGE / exact-match scripts print, and whisper's
+    # WER line (ACCURACY = 100 - WER).
+    "ROUGE1": re.compile(r".*'rouge1':\s+'?([\d.]+)'?.*"),
+    "ROUGE2": re.compile(r".*'rouge2':\s+'?([\d.]+)'?.*"),
+    "ROUGEL": re.compile(r".*'rougeL':\s+'?([\d.]+)'?.*"),
+    "ROUGELSUM": re.compile(r".*'rougeLsum':\s+'?([\d.]+)'?.*"),
+    "GEN_LEN": re.compile(r".*'gen_len':\s([\d.]+).*"),
+    "TOKENS_PER_SAMPLE": re.compile(r".*'tokens_per_sample':\s([\d.]+).*"),
+    "exact_match": re.compile(r".*'exact_match':\s([\d.]+).*"),
+    "ACCURACY": re.compile(r"Word Error Rate\:.*, accuracy=([0-9\.]+)%"),
 }
 HASH_LINE = re.compile(r"^hash=(\S*)\s*$")
 

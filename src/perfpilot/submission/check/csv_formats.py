@@ -24,6 +24,7 @@ UNITS = {
     "MultiStream": "Latency (ms)",
     "Offline": "Samples/s",
     "Server": "Queries/s",
+    "Interactive": "Queries/s",
 }
 CSV_COLUMNS = [
     "Organization",

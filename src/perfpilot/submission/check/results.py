@@ -82,7 +82,8 @@ def _scenario(ctx: Context, model: ModelResults, entry: ScenarioEntry, before: i
         mlperf_model=entry.mlperf_model,
         scenario=entry.scenario,
         result=result,
-        units=UNITS.get(entry.scenario, ""),
+        units=(mrules.units.get(entry.scenario) if mrules else None)
+        or UNITS.get(entry.scenario, ""),
         accuracy=shown_accuracy(entry, mrules),
         inferred=inferred,
         compliance=compliance,
