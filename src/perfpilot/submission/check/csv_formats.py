@@ -88,6 +88,13 @@ def _row_v6(entry: ScenarioEntry, row: ResultRow, rules: RoundRules, root: Path)
     sj = entry.system_json or {}
     notes = _notes(sj)
     values = entry.accuracy.values if entry.accuracy is not None else {}
+    mrules = rules.models.get(rules.aliases.get(entry.model, entry.mlperf_model))
+    if mrules is not None:  # the metrics with a target, in their order (not GEN_LEN-only)
+        values = {m: values[m] for m, _ in mrules.accuracy if m in values}
+    # the modular checker flags an Interactive result (a Server log) as inferred
+    interactive = entry.scenario == "Interactive" and (
+        entry.performance is not None and entry.performance.scenario == "Server"
+    )
     accuracy = (
         json.dumps({k: str(v) for k, v in values.items()})
         .replace(",", " ")
@@ -125,7 +132,7 @@ def _row_v6(entry: ScenarioEntry, row: ResultRow, rules: RoundRules, root: Path)
         "compliance": entry.division,  # what the official checker writes here
         "errors": row.errors,
         "version": rules.name,
-        "inferred": 1 if row.inferred else 0,
+        "inferred": 1 if row.inferred or interactive else 0,
         "has_power": "False",
         "Units": row.units,
         "weight_data_types": (entry.measurements or {}).get("weight_data_types", ""),
