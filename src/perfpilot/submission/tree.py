@@ -51,10 +51,11 @@ ACCURACY_PATTERNS: dict[str, re.Pattern[str]] = {
     "ROUGE2": re.compile(r".*'rouge2':\s+'?([\d.]+)'?.*"),
     "ROUGEL": re.compile(r".*'rougeL':\s+'?([\d.]+)'?.*"),
     "ROUGELSUM": re.compile(r".*'rougeLsum':\s+'?([\d.]+)'?.*"),
-    "GEN_LEN": re.compile(r".*'gen_len':\s([\d.]+).*"),
-    "TOKENS_PER_SAMPLE": re.compile(r".*'tokens_per_sample':\s([\d.]+).*"),
     "exact_match": re.compile(r".*'exact_match':\s([\d.]+).*"),
     "ACCURACY": re.compile(r"Word Error Rate\:.*, accuracy=([0-9\.]+)%"),
+    # generated length (a window, not a quality figure: listed last)
+    "GEN_LEN": re.compile(r".*'gen_len':\s([\d.]+).*"),
+    "TOKENS_PER_SAMPLE": re.compile(r".*'tokens_per_sample':\s([\d.]+).*"),
 }
 HASH_LINE = re.compile(r"^hash=(\S*)\s*$")
 
