@@ -7,6 +7,8 @@ inferred columns. With --mutate it also breaks a copy of the tree in the ways th
 rules cover (TTFT over the bound, accuracy under target, generated length out of range,
 TEST06 failed, Server and Interactive both missing) and reports whether perfpilot fails
 the mutated result (run the official checker on the copies it leaves with --keep).
+With --test06 it recomputes each TEST06 verdict from the test's accuracy log
+(perfpilot.submission.test06) and compares it with the submitter's verify_accuracy.txt.
 
 Nothing is fetched: give a tree on disk and the official CSV made from it, e.g.
 
@@ -32,6 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from perfpilot.submission import test06
 from perfpilot.submission.check import check_tree, read_csv_rows
 from perfpilot.submission.tree import read_tree
 
@@ -67,6 +70,33 @@ def compare(tree: Path, round_name: str, official_csv: Path) -> int:
     for finding in report.errors:
         print("  perfpilot:", finding.line())
     print(f"{len(ours)} results, {disagree} disagreement(s)")
+    return 1 if disagree else 0
+
+
+# ------------------------------------------------------------------ TEST06 verdicts
+
+# EOS token ids of the models' tokenizers (Llama 3.1 <|eot_id|>, Llama 2 </s>,
+# DeepSeek-R1 end of sentence): what the submitters passed to compliance/TEST06.
+EOS_IDS = {"llama3.1-8b": 128009, "llama2-70b-99": 2, "llama2-70b-99.9": 2, "deepseek-r1": 1}
+
+
+def recompute_test06(tree: Path) -> int:
+    """perfpilot's TEST06 verdicts of every TEST06 accuracy log in the tree against the
+    submitter's verify_accuracy.txt (both layouts)."""
+    disagree = 0
+    for entry in read_tree(tree).entries:
+        test = entry.compliance.get("TEST06")
+        log = test.path / "accuracy" / "mlperf_log_accuracy.json" if test else None
+        if test is None or log is None or not log.is_file():
+            continue
+        eos = EOS_IDS.get(entry.mlperf_model)
+        if eos is None:
+            continue
+        mine = test06.verify_log(log, entry.scenario, eos).text().splitlines()[:3]
+        theirs = (test.path / "verify_accuracy.txt").read_text().splitlines()[:3]
+        same = [m.strip() for m in mine] == [t.strip() for t in theirs]
+        disagree += not same
+        print(f"TEST06 {entry.location:70} {'same' if same else 'DIFFERENT'}: {'; '.join(mine)}")
     return 1 if disagree else 0
 
 
@@ -159,11 +189,16 @@ def main() -> int:
     parser.add_argument("--official-csv", type=Path, help="the official checker's summary CSV")
     parser.add_argument("--mutate", action="store_true", help="also check broken copies")
     parser.add_argument("--keep", type=Path, help="folder for the broken copies (kept)")
+    parser.add_argument(
+        "--test06", action="store_true", help="recompute TEST06 verdicts from its logs"
+    )
     args = parser.parse_args()
     read_tree(args.tree)  # refuses a folder that is not a tree
     status = 0
     if args.official_csv:
         status |= compare(args.tree, args.round, args.official_csv)
+    if args.test06:
+        status |= recompute_test06(args.tree)
     if args.mutate:
         status |= mutate(args.tree, args.round, args.keep)
     return status

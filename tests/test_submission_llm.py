@@ -303,3 +303,46 @@ def test_importer_stores_tokens_per_second(tree: Path, tmp_path: Path) -> None:
     assert inter["ttft_p99_ms"] == 420 and inter["tpot_p99_ms"] == 25
     assert rows["Offline"]["provenance"]["ttft_p99_ms"] is None
     assert rows["Offline"]["accuracy"] == pytest.approx(38.9512)  # ROUGE1, not gen_len
+
+
+def _sample(tokens: list[int], first: list[int], count: int | None = None) -> dict[str, object]:
+    import numpy as np
+
+    return {
+        "seq_id": 0,
+        "qsl_idx": 0,
+        "data": np.array(tokens, dtype=np.int32).tobytes().hex().upper(),
+        "token_data": np.array(first, dtype=np.int32).tobytes().hex().upper(),
+        "token_count": len(tokens) if count is None else count,
+    }
+
+
+def test_test06_verdicts(tmp_path: Path) -> None:
+    from perfpilot.submission import test06
+
+    eos = 128009
+    good = [_sample([791, 3363, 374, eos], [791]), _sample([40, 1093], [40])]
+    verdict = test06.verify(good, "Server", eos, "int32")
+    assert verdict.passed and verdict.text().splitlines() == [
+        "First token check pass: True",
+        "EOS check pass: True",
+        "Sample length check pass: True",
+        "TEST06 verification complete",
+    ]
+    # Offline streams no first token: skipped, even if token_data differs
+    assert test06.verify([_sample([5, 6], [9])], "Offline", eos, "int32").first_token is None
+    assert test06.verify([_sample([5, 6], [9])], "Server", eos, "int32").first_token is False
+    padded = test06.verify([_sample([5, eos, eos], [5])], "Server", eos, "int32")
+    assert padded.eos is False and not padded.passed
+    assert (
+        test06.verify([_sample([5, 6, 7], [5], count=5)], "Server", eos, "int32").sample_length
+        is False
+    )
+    # the verdict file reads back as the checker's TEST06 finding
+    root = make_tree(tmp_path / "t", "closed")
+    model = root / "closed" / SUBMITTER / "results" / SYSTEM / MODEL
+    log = tmp_path / "mlperf_log_accuracy.json"
+    log.write_text(json.dumps([_sample([5, eos, eos], [5])]))
+    test06.write_verdict(test06.verify_log(log, "Server", eos), model / "Server" / "TEST06")
+    lines = _only(check_tree(root, ROUND, relax_lengths=True), "compliance-failed")
+    assert len(lines) == 1 and "TEST06 failed its EOS check" in lines[0]
