@@ -346,3 +346,27 @@ def test_test06_verdicts(tmp_path: Path) -> None:
     test06.write_verdict(test06.verify_log(log, "Server", eos), model / "Server" / "TEST06")
     lines = _only(check_tree(root, ROUND, relax_lengths=True), "compliance-failed")
     assert len(lines) == 1 and "TEST06 failed its EOS check" in lines[0]
+
+
+def test_test06_placed_as_the_checker_reads_it(tmp_path: Path) -> None:
+    from perfpilot.submission import compliance, test06
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "mlperf_log_accuracy.json").write_text(json.dumps([_sample([5, 6], [5])]))
+    verdict = test06.verify_log(run / "mlperf_log_accuracy.json", "Server", 128009)
+    test06.write_verdict(verdict, run)
+    assert compliance.failed_verifications(run) == []
+    placed = compliance.place("TEST06", run, tmp_path / "Server")
+    assert sorted(p.relative_to(placed).as_posix() for p in placed.rglob("*") if p.is_file()) == [
+        "accuracy/mlperf_log_accuracy.json",
+        "verify_accuracy.txt",
+    ]
+
+
+def test_endpoints_result_is_named(tree: Path) -> None:
+    offline = tree / MODEL_DIR / "Offline" / "performance"
+    shutil.rmtree(offline / "run_1")
+    (offline / "result_summary.json").write_text("{}")
+    lines = _only(check_tree(tree, ROUND, relax_lengths=True), "perf-unreadable")
+    assert len(lines) == 1 and "an MLPerf Endpoints result" in lines[0]
