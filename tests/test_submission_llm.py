@@ -44,9 +44,9 @@ def _mllog(key: str, value: object) -> str:
     return ":::MLLOG " + json.dumps(record)
 
 
-def _detail(scenario: str, mode: str, extra: dict[str, object]) -> str:
+def _detail(scenario: str, mode: str, extra: dict[str, object], round_name: str) -> str:
     """A LoadGen detail log of a token run (``scenario`` as LoadGen logs it)."""
-    seeds = rounds.get_round(ROUND).seeds
+    seeds = rounds.get_round(round_name).seeds
     values: dict[str, object] = {
         "loadgen_version": "6.0.17 @ test",
         "effective_scenario": scenario,
@@ -87,21 +87,36 @@ ACCURACY = (
 TEST06_PASS = "First token check pass: {first}\nEOS check pass: True\nSample length check pass: True\nTEST06 verification complete\n"  # noqa: E501
 
 
-def _scenario(folder: Path, log_scenario: str, perf: dict[str, object], test06: str) -> None:
-    (folder / "performance" / "run_1").mkdir(parents=True)
-    (folder / "accuracy").mkdir()
+def _scenario(
+    folder: Path, layout: str, log_scenario: str, perf: dict[str, object], test06: str
+) -> None:
+    """One scenario of the result: its runs, measurements and TEST06, in ``layout``
+    (``v6``: all in the scenario folder; ``v4``: measurements/ and compliance/ beside)."""
+    round_name = "v6.1" if layout == "v6" else "v5.1"
+    meas = comp = folder
+    if layout == "v4":
+        sub, tail = folder.parents[3], folder.relative_to(folder.parents[2])
+        meas, comp = sub / "measurements" / tail, sub / "compliance" / tail
+        meas.mkdir(parents=True)
     run = folder / "performance" / "run_1"
-    (run / "mlperf_log_detail.txt").write_text(_detail(log_scenario, "PerformanceOnly", perf))
+    run.mkdir(parents=True)
+    (run / "mlperf_log_detail.txt").write_text(
+        _detail(log_scenario, "PerformanceOnly", perf, round_name)
+    )
     (run / "mlperf_log_summary.txt").write_text("Result is : VALID\n")
     acc = folder / "accuracy"
-    (acc / "mlperf_log_detail.txt").write_text(_detail(log_scenario, "AccuracyOnly", {}))
+    acc.mkdir()
+    (acc / "mlperf_log_detail.txt").write_text(
+        _detail(log_scenario, "AccuracyOnly", {}, round_name)
+    )
     (acc / "mlperf_log_summary.txt").write_text("No warnings encountered during test.\n")
     (acc / "mlperf_log_accuracy.json").write_text("[\n]\n")
     digest = hashlib.sha256((acc / "mlperf_log_accuracy.json").read_bytes())
     (acc / "accuracy.txt").write_text(ACCURACY + f"hash={digest.hexdigest()}\n")
-    (folder / "user.conf").write_text("*.*.min_duration = 1000\n")
-    (folder / "README.md").write_text("perfpilot run --model llama3.1-8b-standin\n")
-    (folder / "measurements.json").write_text(
+    (meas / "user.conf").write_text("*.*.min_duration = 1000\n")
+    (meas / "README.md").write_text("perfpilot run --model llama3.1-8b-standin\n")
+    name = "measurements.json" if layout == "v6" else f"{SYSTEM}_{folder.name}.json"
+    (meas / name).write_text(
         json.dumps(
             {
                 "input_data_types": "int32",
@@ -112,14 +127,15 @@ def _scenario(folder: Path, log_scenario: str, perf: dict[str, object], test06: 
             }
         )
     )
-    t06 = folder / "TEST06"
+    t06 = comp / "TEST06"
     (t06 / "accuracy").mkdir(parents=True)
     (t06 / "verify_accuracy.txt").write_text(TEST06_PASS.format(first=test06))
     (t06 / "accuracy" / "mlperf_log_accuracy.json").write_text("[\n]\n")
 
 
-def make_tree(root: Path, division: str = "open") -> Path:
-    """A test-length llama3.1-8b submission: Offline, Server and Interactive."""
+def make_tree(root: Path, division: str = "open", layout: str = "v6") -> Path:
+    """A test-length llama3.1-8b submission: Offline, Server and Interactive, laid out
+    for round v6.1 (``v6``) or v5.1 (``v4``: code/, measurements/, compliance/)."""
     sub = root / division / SUBMITTER
     system = {k: "n/a" for k in rounds.common()["system_fields"]}
     system |= {
@@ -136,14 +152,15 @@ def make_tree(root: Path, division: str = "open") -> Path:
     }
     (sub / "systems").mkdir(parents=True)
     (sub / "systems" / f"{SYSTEM}.json").write_text(json.dumps(system))
-    (sub / "src").mkdir()
-    (sub / "src" / "README.md").write_text("perfpilot\n")
+    code = sub / "src" if layout == "v6" else sub / "code" / MODEL
+    code.mkdir(parents=True)
+    (code / "README.md").write_text("perfpilot\n")
     (sub / "documentation").mkdir()
     (sub / "documentation" / "calibration.md").write_text("none\n")
     model = sub / "results" / SYSTEM / MODEL
-    _scenario(model / "Offline", "Offline", {}, "Skipped")
-    _scenario(model / "Server", "Server", _server(SERVER_TPS, 1500, 80), "True")
-    _scenario(model / "Interactive", "Server", _server(INTERACTIVE_TPS, 420, 25), "True")
+    _scenario(model / "Offline", layout, "Offline", {}, "Skipped")
+    _scenario(model / "Server", layout, "Server", _server(SERVER_TPS, 1500, 80), "True")
+    _scenario(model / "Interactive", layout, "Server", _server(INTERACTIVE_TPS, 420, 25), "True")
     return root
 
 
@@ -370,3 +387,20 @@ def test_endpoints_result_is_named(tree: Path) -> None:
     (offline / "result_summary.json").write_text("{}")
     lines = _only(check_tree(tree, ROUND, relax_lengths=True), "perf-unreadable")
     assert len(lines) == 1 and "an MLPerf Endpoints result" in lines[0]
+
+
+def test_v51_layout_tree_and_its_units(tmp_path: Path) -> None:
+    """Round v5.1 (code/, measurements/, compliance/): the same result passes; the
+    summary writes v5.1's units (Queries/s for llama3.1-8b Interactive) and inferred 0,
+    as that round's checker; an Interactive TPOT over 30 ms fails."""
+    root = make_tree(tmp_path / "v51", layout="v4")
+    report = check_tree(root, "v5.1", relax_lengths=True)
+    assert report.ok, [f.line() for f in report.errors]
+    csv = {r["Scenario"]: r for r in read_csv_rows(report.csv_text())}
+    assert csv["Interactive"]["Units"] == "Queries/s" and csv["Interactive"]["inferred"] == "0"
+    assert csv["Interactive"]["Result"] == repr(INTERACTIVE_TPS)
+    assert csv["Server"]["Units"] == "Tokens/s"
+    detail = root / MODEL_DIR / "Interactive" / "performance" / "run_1" / "mlperf_log_detail.txt"
+    _set(detail, "result_time_per_output_token_99.00_percentile_ns", 30_000_000)
+    lines = _only(check_tree(root, "v5.1", relax_lengths=True), "perf-token-latency")
+    assert len(lines) == 1 and "Interactive p99 TPOT 30 ms is not under the bound 30 ms" in lines[0]
