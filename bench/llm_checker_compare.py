@@ -2,11 +2,11 @@
 
 Runs perfpilot's checker on TREE for ROUND and compares it, result by result, with the
 summary CSV the official checker wrote for the same tree: which results pass (the
-official CSV lists only those), and for each the Result figure, Units, Accuracy and
-inferred columns. With --mutate it also breaks a copy of the tree in the ways the LLM
-rules cover (TTFT over the bound, accuracy under target, generated length out of range,
-TEST06 failed, Server and Interactive both missing) and reports whether perfpilot fails
-the mutated result (run the official checker on the copies it leaves with --keep).
+official CSV lists only those), and for each every column of the summary row. With
+--mutate it also breaks a copy of the tree in the ways the LLM rules cover (TTFT over
+the bound, accuracy under target, generated length out of range, TEST06 failed, Server
+and Interactive both missing) and reports whether perfpilot fails the mutated result
+(run the official checker on the copies it leaves with --keep).
 With --test06 it recomputes each TEST06 verdict from the test's accuracy log
 (perfpilot.submission.test06) and compares it with the submitter's verify_accuracy.txt.
 
@@ -38,7 +38,9 @@ from perfpilot.submission import test06
 from perfpilot.submission.check import check_tree, read_csv_rows
 from perfpilot.submission.tree import read_tree
 
-COLUMNS = ("Result", "Units", "Accuracy", "inferred")
+# Every column of the official row is compared but Location (a path, as given) and
+# design_power_watts (v6.x: "" with --skip-power-check, "None" without; not LLM-specific).
+SKIP_COLUMNS = ("Location", "design_power_watts")
 
 
 def _key(location: str) -> str:
@@ -62,7 +64,11 @@ def compare(tree: Path, round_name: str, official_csv: Path) -> int:
         official = "pass" if loc in theirs else "fail"
         diff = ""
         if loc in theirs and loc in ours:
-            cols = [c for c in COLUMNS if ours[loc].get(c, "").strip('"') != theirs[loc][c]]
+            cols = [
+                c
+                for c, value in theirs[loc].items()
+                if c not in SKIP_COLUMNS and ours[loc].get(c, "").strip('"') != value.strip('"')
+            ]
             diff = "same" if not cols else "differ: " + ", ".join(cols)
         agree = mine == official and diff in ("", "same")
         disagree += not agree

@@ -33,7 +33,15 @@ SCENARIO_NAMES = {
     "interactive": "Interactive",
 }
 # Folder model names that stand for an MLPerf model in every round.
-MODEL_ALIASES = {"resnet50": "resnet", "mobilenet": "resnet", "ssd-resnet34": "retinanet"}
+MODEL_ALIASES = {
+    "resnet50": "resnet",
+    "mobilenet": "resnet",
+    "ssd-resnet34": "retinanet",
+    # the LLM folder names the checker maps (v5.0 on)
+    "llama3_1-405b": "llama3.1-405b",
+    "llama3_1-8b": "llama3.1-8b",
+    "llama3_1-8b-edge": "llama3.1-8b-edge",
+}
 
 # Accuracy lines of the official scripts (one regex per metric, group 1 = the value).
 ACCURACY_PATTERNS: dict[str, re.Pattern[str]] = {
