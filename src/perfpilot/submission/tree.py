@@ -121,9 +121,10 @@ class ScenarioEntry:
 
     @property
     def location(self) -> str:
-        """``<division>/<submitter>/results/<system>/<model>/<scenario>`` (CSV Location)."""
+        """``<division>/<submitter>/results/<system>/<model>/<scenario>`` (CSV Location),
+        with the scenario folder's name as written (``offline``), as the checker does."""
         return "/".join(
-            (self.division, self.submitter, "results", self.system, self.model, self.scenario)
+            (self.division, self.submitter, "results", self.system, self.model, self.scenario_dir)
         )
 
 

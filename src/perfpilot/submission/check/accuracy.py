@@ -14,6 +14,8 @@ from perfpilot.submission.rounds import ModelRules
 from perfpilot.submission.tree import AccuracyFile, ScenarioEntry, is_file
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
+# The cut a truncated log carries (with the CRLF line ends of a log truncated on Windows).
+_TRUNCATED = re.compile(rb"\r?\n\r?\n\.\.\.\r?\n\r?\n")
 
 # An accuracy rule gets the result, its accuracy.txt and the model's rules (None for a
 # model the round does not know).
@@ -75,7 +77,7 @@ def hash_line(
         ctx.add("accuracy-hash-missing", acc.path, "no 'hash=' line")
     elif not _HEX64.match(acc.hash):
         ctx.add("accuracy-hash-bad", acc.path, f"hash line '{acc.hash[:20]}' is not a sha256")
-    elif is_file(log) and b"\n\n...\n\n" not in log.read_bytes():
+    elif is_file(log) and not _TRUNCATED.search(log.read_bytes()):
         from perfpilot.artifacts.files import sha256_file
 
         if sha256_file(log) != acc.hash:
