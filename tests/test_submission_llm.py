@@ -408,3 +408,29 @@ def test_v51_layout_tree_and_its_units(tmp_path: Path) -> None:
     _set(detail, "result_time_per_output_token_99.00_percentile_ns", 30_000_000)
     lines = _only(check_tree(root, "v5.1", relax_lengths=True), "perf-token-latency")
     assert len(lines) == 1 and "Interactive p99 TPOT 30 ms is not under the bound 30 ms" in lines[0]
+
+
+def test_what_published_llm_trees_taught(tmp_path: Path) -> None:
+    """Found on published v5.1 trees, as the official checker takes them: a lowercase
+    scenario folder keeps its name in Location, a trace may sit in the accuracy folder,
+    and an accuracy log truncated with CRLF line ends counts as truncated."""
+    root = make_tree(tmp_path / "t", layout="v4")
+    model = root / MODEL_DIR
+    (model / "Offline").rename(model / "offline")
+    meas = root / "open" / SUBMITTER / "measurements" / SYSTEM / MODEL
+    (meas / "Offline").rename(meas / "offline")
+    (meas / "offline" / f"{SYSTEM}_Offline.json").rename(
+        meas / "offline" / f"{SYSTEM}_offline.json"
+    )
+    acc = model / "Server" / "accuracy"
+    (acc / "mlperf_log_trace.json").write_text("[]\n")
+    # a log cut on Windows: first part, CRLF cut, last part (not the hashed bytes)
+    (acc / "mlperf_log_accuracy.json").write_bytes(b"[\r\n{}" + b"\r\n\r\n...\r\n\r\n" + b"{}\r\n]")
+    report = check_tree(root, "v5.1", relax_lengths=True)
+    assert report.ok, [f.line() for f in report.errors]
+    rows = {r["Scenario"]: r for r in read_csv_rows(report.csv_text())}
+    assert rows["Offline"]["Location"].endswith(f"/{MODEL}/offline")
+    # the same log cut with LF ends but a wrong hash is still caught once untruncated
+    (acc / "mlperf_log_accuracy.json").write_bytes(b"[\n{}\n]\n")
+    lines = _only(check_tree(root, "v5.1", relax_lengths=True), "accuracy-hash-bad")
+    assert len(lines) == 1 and "Server/accuracy/accuracy.txt" in lines[0]
