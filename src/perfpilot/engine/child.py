@@ -131,7 +131,7 @@ def run_test(spec: ChildSpec, run_dir: Path) -> ChildResult:
     backend.warmup(warm, rounds=2)
     pace = 2 * warm_count / max(time.perf_counter() - began, 1e-9)  # samples/s, one at a time
 
-    settings, calibration = resolve_settings(cfg, backend, dataset)
+    settings, calibration = resolve_settings(cfg, backend, dataset, tokens=task.generative)
     conf_path = run_dir / USER_CONF
     atomic_write_text(
         conf_path, settings.user_conf(model.loadgen_name, header=f"run {spec.run_id}")
