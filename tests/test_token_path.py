@@ -85,7 +85,6 @@ def test_server_and_interactive_report_ttft_and_tpot(
     [
         (("--scenario", "MultiStream"), "no MultiStream scenario for 'llama3.1-8b-standin'"),
         (("--backend-option", "output_tokens=1"), "output_tokens"),
-        (("--mode", "accuracy"), "no accuracy script"),
     ],
 )
 def test_bad_token_runs_are_one_line_with_exit_code_2(
@@ -94,6 +93,13 @@ def test_bad_token_runs_are_one_line_with_exit_code_2(
     out = run_cli("--workspace", str(tmp_path), "run", *MODEL, "--dataset-path", str(cnndm), *args)
     assert out.returncode == 2 and expected in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
+
+
+def test_scoring_without_a_tokenizer_is_refused_before_the_run(tmp_path: Path, cnndm: Path) -> None:
+    out = run_cli("--workspace", str(tmp_path), "run", "--model", "llama3.1-8b", "--backend",
+                  "null", "--dataset-path", str(cnndm), "--mode", "accuracy")  # fmt: skip
+    assert out.returncode == 2 and "needs its tokenizer" in out.stderr
+    assert not list(tmp_path.glob("runs/*"))
 
 
 def test_a_backend_that_cannot_generate_and_interactive_for_a_classic_model(

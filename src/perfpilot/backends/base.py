@@ -225,6 +225,13 @@ class Backend(ABC):
             "Run generative models with a generative backend (see 'perfpilot backends list').",
         )
 
+    @classmethod
+    def check_prompts(cls, model_path: Path, longest: int, config: BackendConfig) -> None:
+        """Raise a UsageError if the model at ``model_path`` cannot take the dataset's
+        longest prompt (``longest`` tokens) with the answer ``config`` allows, before any
+        test. The default checks nothing (a server knows its own context)."""
+        return None
+
     def submit(
         self,
         prompts: np.ndarray,

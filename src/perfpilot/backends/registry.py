@@ -86,6 +86,15 @@ BACKENDS: dict[str, BackendEntry] = {
         devices=("cpu", "cuda"),
         description="Apache TVM (ONNX compiled through Relax; module cached per model/target)",
     ),
+    "transformers": BackendEntry(
+        name="transformers",
+        target="perfpilot.backends.transformers.backend:TransformersBackend",
+        requires=("torch", "transformers"),
+        extra="transformers",
+        devices=("cpu", "cuda"),
+        description="Hugging Face transformers in process: generative models from a model "
+        "folder (greedy, batched, first token streamed)",
+    ),
     "openai": BackendEntry(
         name="openai",
         target="perfpilot.backends.openai.backend:OpenAIBackend",

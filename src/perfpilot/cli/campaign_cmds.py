@@ -130,7 +130,7 @@ def plan_cmd(ctx: Context, /, as_json: bool, **kw: Any) -> int:
 @click.option("--name", help="Campaign name (default: model-backend-division-round-category).")
 # no default here: an option not given leaves the settings profile's value (or RunConfig's)
 @run_option("batch_size", default=None)
-@run_options("threads", "backend_threads")
+@run_options("threads", "backend_threads", "backend_options")
 @click.option(
     "--only",
     multiple=True,
@@ -153,10 +153,15 @@ def run_cmd(
     settings: str | None,
     dataset_path: Path | None,
     dataset_size: int | None,
+    backend_options: tuple[str, ...],
     **run_options: Any,
 ) -> int:
     """Execute the plan (resumable): skips runs that already passed with the same config."""
+    from perfpilot.config.run import parse_backend_options
     from perfpilot.submission.campaign import run_campaign
+
+    if backend_options:
+        run_options["backend_options"] = parse_backend_options(backend_options)
 
     plan, workspace, profile = _make_plan(
         ctx,

@@ -16,8 +16,8 @@ from perfpilot.config.run import RunConfig
 from perfpilot.engine.settings import (
     SERVER_LIKE,
     TEST_MIN_DURATION_MS,
-    TEST_MIN_QUERY_COUNT,
     LoadgenSettings,
+    test_min_query_count,
 )
 from perfpilot.tasks.spec import Dataset
 
@@ -114,10 +114,11 @@ def measure_latency(
 
 
 def resolve_settings(
-    cfg: RunConfig, backend: Backend, dataset: Dataset
+    cfg: RunConfig, backend: Backend, dataset: Dataset, tokens: bool = False
 ) -> tuple[LoadgenSettings, Calibration]:
     """The LoadGen settings for ``cfg``: explicit options win; missing expected values are
-    calibrated; ``test`` execution mode shortens the run."""
+    calibrated; ``test`` execution mode shortens the run (``tokens``: a token run, whose
+    early stopping wants more queries)."""
     start = time.perf_counter()
     scen = cfg.scenario
     short = cfg.execution == "test"
@@ -148,7 +149,8 @@ def resolve_settings(
         target_qps=target_qps,
         target_latency_ms=target_latency,
         min_duration_ms=cfg.min_duration_ms or (TEST_MIN_DURATION_MS if short else None),
-        min_query_count=cfg.min_query_count or (TEST_MIN_QUERY_COUNT[scen] if short else None),
+        min_query_count=cfg.min_query_count
+        or (test_min_query_count(scen, tokens) if short else None),
         samples_per_query=spq,
     )
     calibration = Calibration(

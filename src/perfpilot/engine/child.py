@@ -21,7 +21,6 @@ from typing import Any, Literal
 from perfpilot.artifacts import atomic_write_text
 from perfpilot.engine.contracts import RESULT_FILE, ChildResult, ChildSpec
 from perfpilot.errors import PerfpilotError
-from perfpilot.tasks.spec import ModelSpec, TaskSpec
 
 PROGRESS_FILE = "progress.json"
 USER_CONF = "user.conf"
@@ -79,16 +78,6 @@ class GcPauses:
         }
 
 
-def backend_defaults(model: ModelSpec, task: TaskSpec) -> dict[str, Any]:
-    """What the catalog knows of a backend's config fields (each backend takes those its
-    config has): a frozen graph's tensor names, a generative task's answer length."""
-    return {
-        "input_names": model.input_names,
-        "output_names": model.output_names,
-        "max_new_tokens": task.max_new_tokens,
-    }
-
-
 def run_test(spec: ChildSpec, run_dir: Path) -> ChildResult:
     """Load the backend, calibrate, write user.conf and run one LoadGen test."""
     import mlperf_loadgen as lg
@@ -113,8 +102,13 @@ def run_test(spec: ChildSpec, run_dir: Path) -> ChildResult:
             loader=task.loader(cfg.backend),
         ),
         cfg.backend_options,
-        # the catalog's tensor names (frozen graphs), a task's max_new_tokens (generative)
-        defaults=backend_defaults(model, task),
+        # the catalog's tensor names, for backends whose config has them (frozen graphs);
+        # the answer length of generative tasks
+        defaults={
+            "input_names": model.input_names,
+            "output_names": model.output_names,
+            "max_new_tokens": task.max_new_tokens,
+        },
     )
     runtime = backend
     if cfg.precision in runtime.calibrated_precisions:  # int8: quantized on dataset samples
@@ -137,7 +131,7 @@ def run_test(spec: ChildSpec, run_dir: Path) -> ChildResult:
     backend.warmup(warm, rounds=2)
     pace = 2 * warm_count / max(time.perf_counter() - began, 1e-9)  # samples/s, one at a time
 
-    settings, calibration = resolve_settings(cfg, backend, dataset)
+    settings, calibration = resolve_settings(cfg, backend, dataset, tokens=task.generative)
     conf_path = run_dir / USER_CONF
     atomic_write_text(
         conf_path, settings.user_conf(model.loadgen_name, header=f"run {spec.run_id}")

@@ -186,14 +186,17 @@ class SystemUnderTest:
             outputs = self.backend.generate(
                 self.qsl.batch(idx), first_token if self.first_tokens else None
             )
+            # A ragged adapter logs its own answer (Whisper: the transcript's label
+            # indices); LoadGen still counts the generated tokens.
+            data = outputs if self.ragged is None else self.ragged(outputs, idx)
         except BaseException as err:  # noqa: BLE001 - any backend failure ends the run
             self.on_error(err)
             return
         responses = [
-            lg.QuerySampleResponse(i, a.ctypes.data, a.nbytes, len(a))
-            for i, a in zip(ids, outputs, strict=True)
+            lg.QuerySampleResponse(i, d.ctypes.data, d.nbytes, len(a))
+            for i, d, a in zip(ids, data, outputs, strict=True)
         ]
-        lg.QuerySamplesComplete(responses)  # `outputs` stays alive until this returns
+        lg.QuerySamplesComplete(responses)  # `data` stays alive until this returns
 
     def _submit(self, samples: list[Any]) -> None:
         """Hand a query to a submitting runtime and return: its callbacks (on the

@@ -24,7 +24,7 @@ from perfpilot.artifacts import atomic_write_text, sha256_file
 from perfpilot.backends.base import Backend, BackendConfig
 from perfpilot.backends.registry import backend_class
 from perfpilot.config.run import RunConfig
-from perfpilot.engine.child import PROGRESS_FILE, backend_defaults
+from perfpilot.engine.child import PROGRESS_FILE
 from perfpilot.engine.contracts import RESULT_FILE, SPEC_FILE, ChildResult, ChildSpec, read_result
 from perfpilot.engine.logparse import parse_result
 from perfpilot.errors import PerfpilotError, UsageError
@@ -74,6 +74,11 @@ def prepare(cfg: RunConfig) -> Prepared:
             f"task {task.name!r} has no accuracy script in perfpilot yet",
             "Run it with --mode performance.",
         )
+    if task.generative and backend.generate is Backend.generate:
+        raise UsageError(
+            f"backend {backend.name!r} cannot run the generative model {model.name!r}",
+            "Use --backend transformers or openai (--backend null measures the harness alone).",
+        )
     # A catalog file in a framework's own format (pytorch, tensorflow) goes only to a
     # backend that reads it (its ``model_formats``). Checked before anything is downloaded.
     formats = backend.model_formats
@@ -113,16 +118,23 @@ def prepare(cfg: RunConfig) -> Prepared:
             )
             + f", or keep --model {model.name} with --backend {model.format}.",
         )
-    if task.generative and backend.generate is Backend.generate:
-        raise UsageError(
-            f"backend {backend.name!r} cannot run the generative model {model.name!r}",
-            "Use a generative backend (--backend null measures the harness alone).",
-        )
     if task.input_names and backend.needs_model and backend.predict_named is Backend.predict_named:
         raise UsageError(
             f"backend {backend.name!r} cannot feed the named inputs of {model.name!r} "
             f"({', '.join(task.input_names)})",
             "Use --backend onnxruntime for this model.",
+        )
+    if (
+        task.generative
+        and cfg.mode == "accuracy"
+        and cfg.model_path is None
+        and not model.tokenizer
+        and not backend.needs_model
+    ):
+        raise UsageError(
+            f"scoring {model.name!r} needs its tokenizer to read the generated token ids",
+            "Pass --model-path with the model's Hugging Face folder (it holds "
+            "tokenizer.json), or run --mode performance.",
         )
     dataset = task.load_dataset(cfg.dataset_path, cfg.dataset_size)  # fails fast on bad data
     if cfg.model_path is not None:
@@ -132,19 +144,25 @@ def prepare(cfg: RunConfig) -> Prepared:
         model_file = None  # e.g. the null backend: no model to build
     else:
         model_file = model.ensure_file()
-    # The backend's own check of the run (a server that answers, the model it serves),
-    # with a generative task's longest prompt to try.
     probe = None
-    if task.generative and dataset.total_count:
+    if task.generative and task.input_dtype == "int32":
+        # a prompt that cannot fit the model's context stops here, not mid-run (token
+        # prompts only: Whisper's samples are waveforms, 1,633 of up to 30 s)
         prompts = dataset.samples(np.arange(dataset.total_count))
-        probe = prompts[[int(np.argmax([len(p) for p in prompts]))]]
-    backend.preflight(
-        backend.make_config(
-            BackendConfig(device=cfg.device), cfg.backend_options, backend_defaults(model, task)
-        ),
-        model_file,
-        probe,
-    )
+        lengths = [len(p) for p in prompts]
+        settings = backend.make_config(
+            BackendConfig(device=cfg.device),
+            cfg.backend_options,
+            defaults={"max_new_tokens": task.max_new_tokens},
+        )
+        if model_file is not None:
+            backend.check_prompts(model_file, max(lengths), settings)
+        probe = prompts[[int(np.argmax(lengths))]]
+    else:
+        settings = backend.make_config(BackendConfig(device=cfg.device), cfg.backend_options)
+    # The backend's own check of the run (a server that answers, the model it serves),
+    # with the longest token prompt to try.
+    backend.preflight(settings, model_file, probe)
     model_record = ArtifactRecord(
         name=model.name,
         path=None if model_file is None else str(model_file),
@@ -386,7 +404,10 @@ def _finish(
     if status == "ok" and cfg.mode == "accuracy":
         try:
             scorer = resolve(prepared.task.scorer)
-            scored: _Scored = scorer(run_dir / "mlperf_log_accuracy.json", prepared.dataset)
+            # Generated token ids are read with the model's tokenizer.
+            extra = {"tokenizer": _tokenizer(prepared)} if prepared.task.generative else {}
+            log = run_dir / "mlperf_log_accuracy.json"
+            scored: _Scored = scorer(log, prepared.dataset, **extra)
         except PerfpilotError as err:
             status, error = "failed", err.one_line()
         else:
@@ -405,6 +426,16 @@ def _finish(
             )
 
     return status, error, result, accuracy
+
+
+def _tokenizer(prepared: Prepared) -> Path | None:
+    """Where a generative model's tokenizer is: its folder, else the catalog's own."""
+    if prepared.model_file is not None:
+        return prepared.model_file
+    if prepared.model.tokenizer:
+        path: Path = resolve(prepared.model.tokenizer)()
+        return path
+    return None
 
 
 def run_one(

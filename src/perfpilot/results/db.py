@@ -68,6 +68,14 @@ METRICS = {
     "MultiStream": "latency_ms",
     "Interactive": "samples_per_second",
 }
+# Token benchmarks (LLMs, whisper): the official figure of Offline, Server and
+# Interactive is tokens/s, never to be compared with samples/s.
+TOKEN_METRIC = "tokens_per_second"
+
+
+def metric_name(scenario: str, unit: str | None) -> str | None:
+    """The metric name of a figure: tokens/s for token runs, else the scenario's."""
+    return TOKEN_METRIC if unit == "tokens/s" else METRICS.get(scenario)
 
 
 class ResultsDBError(PerfpilotError):
@@ -191,7 +199,9 @@ def record_row(record: RunRecord) -> dict[str, Any]:
         "round": None,
         "status": record.status,
         "valid": res.valid if res else None,
-        "metric": METRICS.get(scenario) if value is not None else None,
+        "metric": metric_name(scenario, res.metric_unit if res else None)
+        if value is not None
+        else None,
         "value": value,
         "accuracy": record.accuracy.value if record.accuracy else None,
         "p90_ms": ms("p90"),

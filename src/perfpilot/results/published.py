@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from perfpilot.errors import UsageError
 from perfpilot.records import LoadgenResult
-from perfpilot.results.db import METRICS, ResultsDB, now_utc
+from perfpilot.results.db import METRICS, TOKEN_METRIC, ResultsDB, metric_name, now_utc
 
 if TYPE_CHECKING:
     from perfpilot.submission.tree import ScenarioEntry
@@ -127,6 +127,35 @@ def _accuracy(entry: ScenarioEntry) -> tuple[float | None, str | None]:
     return value, first_line
 
 
+def official_figure(entry: ScenarioEntry, round_name: str | None) -> dict[str, Any]:
+    """The figure the official checker reports for a result: value, metric name, units
+    and the units the official summary CSV writes. Token benchmarks report tokens/s
+    (Interactive too, from its Server log): the model's own detail key where the round
+    names one."""
+    from perfpilot.submission import rounds
+    from perfpilot.submission.check.csv_formats import UNITS
+    from perfpilot.submission.check.performance import official_value
+
+    result = entry.performance
+    assert result is not None
+    mrules = None
+    if round_name in rounds.ROUNDS:
+        rules = rounds.get_round(round_name)
+        mrules = rules.models.get(rules.aliases.get(entry.model, entry.mlperf_model))
+    value = official_value(entry.performance_dir, result, mrules)
+    key = mrules.metric_keys.get(result.scenario, "") if mrules else ""
+    if "tokens" in key:
+        metric: str | None = TOKEN_METRIC
+    elif key:
+        metric = METRICS.get(result.scenario)
+    else:
+        metric = metric_name(entry.scenario, result.metric_unit)
+    summary = (mrules.units.get(entry.scenario) if mrules else None) or UNITS.get(entry.scenario)
+    # v5.1's checker writes Queries/s for llama3.1-8b Interactive: the figure is tokens/s
+    units = "Tokens/s" if metric == TOKEN_METRIC else summary
+    return {"value": value, "metric": metric, "units": units, "summary_units": summary}
+
+
 def entry_row(
     entry: ScenarioEntry, folder: Path, round_name: str | None, imported: str
 ) -> dict[str, Any]:
@@ -148,6 +177,7 @@ def entry_row(
     )
     lat = result.latency_ns
     rnd = round_of(folder, result, round_name)
+    figure = official_figure(entry, rnd)
     return {
         "id": f"published/{rnd or 'unknown'}/{entry.division}/{entry.submitter}/"
         f"{entry.system}/{entry.model}/{entry.scenario}",
@@ -164,8 +194,8 @@ def entry_row(
         "round": rnd,
         "status": "ok",
         "valid": result.valid,
-        "metric": METRICS.get(entry.scenario) if result.metric is not None else None,
-        "value": result.metric,
+        "metric": figure["metric"] if figure["value"] is not None else None,
+        "value": figure["value"],
         "accuracy": accuracy,
         "p90_ms": lat["p90"] / 1e6 if "p90" in lat else None,
         "p99_ms": lat["p99"] / 1e6 if "p99" in lat else None,
@@ -182,6 +212,15 @@ def entry_row(
             "imported": imported,
             "layout": entry.layout,
             "checker_model": entry.mlperf_model,
+            # the figure's units (and the summary CSV's), and what a token run adds: the
+            # scenario LoadGen ran
+            # (Server for Interactive), samples/s and the p99 token latencies
+            "units": figure["units"],
+            "summary_units": figure["summary_units"],
+            "log_scenario": result.scenario,
+            "samples_per_second": result.samples_per_second,
+            "ttft_p99_ms": result.ttft_ns["p99"] / 1e6 if "p99" in result.ttft_ns else None,
+            "tpot_p99_ms": result.tpot_ns["p99"] / 1e6 if "p99" in result.tpot_ns else None,
             "loadgen_version": result.loadgen_version,
             "invalid_reasons": result.invalid_reasons,
             "accuracy_line": accuracy_line,

@@ -7,7 +7,7 @@ import math
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from perfpilot.engine.settings import TEST_MIN_DURATION_MS, TEST_MIN_QUERY_COUNT
+from perfpilot.engine.settings import TEST_MIN_DURATION_MS, test_min_query_count
 from perfpilot.errors import UsageError
 from perfpilot.submission import rounds
 
@@ -223,7 +223,7 @@ def _perf_estimate(
     elif valid:  # early stopping: LoadGen's own minimum, not the checker's table
         queries = LOADGEN_MIN_QUERIES[scen]
     else:
-        queries = TEST_MIN_QUERY_COUNT[scen]
+        queries = test_min_query_count(scen, model_rules.token_latencies)
     if scen == "Offline":
         base = min_s * (OFFLINE_VALID_FACTOR if valid else 1.5 * 1.1)
         if rate and rate.throughput:
@@ -282,6 +282,10 @@ def make_plan(
         rounds.require_loadgen_round(round_name)
     scenarios = rules.required_scenarios(mlperf, cat)
     model_rules = rules.model(mlperf)
+    # Datacenter LLMs need Server or Interactive besides Offline: Server is planned.
+    either = model_rules.one_of(cat)
+    if either and not set(either) & set(scenarios):
+        scenarios = [*scenarios, either[0]]
     folder = FOLDER_NAMES.get(mlperf, mlperf) if reference else model
     plan = Plan(
         round=round_name,

@@ -2,8 +2,13 @@
 
 The tables hold what the official submission checker enforces for the classic models
 (resnet, retinanet, bert-99/99.9, dlrm-v2-99/99.9, 3d-unet-99/99.9, dlrm-v3) in rounds
-v4.1 to v6.1: seeds, accuracy targets, latency bounds, query counts, required scenarios
-per system category, compliance tests, and the system/measurement JSON fields.
+v4.1 to v6.1, and for the generative (token) benchmarks of v5.1 to v6.1 (llama3.1-8b,
+llama3.1-8b-edge, llama2-70b-99/99.9, deepseek-r1, whisper, gpt-oss-120b): seeds,
+accuracy targets (and the generated-length window of the LLMs), latency bounds (TTFT and
+TPOT for Server and Interactive), query counts, required and optional scenarios per
+system category, compliance tests, the official metric and units, and the
+system/measurement JSON fields. Interactive is a scenario folder from v5.1 on (LoadGen
+runs it as Server under the ``<model>-interactive`` settings).
 
 Typical use::
 
@@ -25,7 +30,7 @@ from typing import Any
 from perfpilot.errors import UsageError
 
 RULES_FILE = Path(__file__).with_name("rules.json")
-SCENARIOS = ("SingleStream", "MultiStream", "Server", "Offline")
+SCENARIOS = ("SingleStream", "MultiStream", "Server", "Offline", "Interactive")
 CATEGORIES = ("datacenter", "edge", "datacenter,edge")
 SEED_KEYS = ("qsl_rng_seed", "sample_index_rng_seed", "schedule_rng_seed")
 
@@ -44,6 +49,20 @@ class ModelRules:
     compliance: list[str]  # TEST01, TEST04, ...
     equal_issue: bool  # sample_concatenate_permutation required
     required_scenarios: dict[str, list[str]]  # category -> scenarios
+    # Generative benchmarks (empty/None/False for the classic models):
+    optional_scenarios: dict[str, list[str]] = field(default_factory=dict)  # category -> ...
+    accuracy_upper: list[tuple[str, float]] = field(default_factory=list)  # (metric, maximum)
+    accuracy_sample_count: int | None = None  # when the accuracy run is not the whole set
+    token_latency_ns: dict[str, dict[str, int]] = field(default_factory=dict)  # scen -> ttft/tpot
+    token_latencies: bool = False  # use_token_latencies must be on
+    metric_keys: dict[str, str] = field(default_factory=dict)  # log scenario -> detail key
+    units: dict[str, str] = field(default_factory=dict)  # folder scenario -> summary units
+
+    def one_of(self, category: str) -> list[str]:
+        """Scenarios of which a closed submission needs at least one (Server or
+        Interactive for the datacenter LLMs), on a normalized ``category``."""
+        optional = self.optional_scenarios.get(category, [])
+        return [s for s in ("Server", "Interactive") if s in optional] if len(optional) > 1 else []
 
 
 @dataclass(frozen=True)
@@ -127,6 +146,16 @@ def _build(name: str, raw: dict[str, Any]) -> RoundRules:
             compliance=list(spec["compliance"]),
             equal_issue=bool(spec["equal_issue"]),
             required_scenarios={k: list(v) for k, v in spec["required_scenarios"].items()},
+            optional_scenarios={k: list(v) for k, v in spec.get("optional_scenarios", {}).items()},
+            accuracy_upper=[(str(a), float(b)) for a, b in spec.get("accuracy_upper", [])],
+            accuracy_sample_count=spec.get("accuracy_sample_count"),
+            token_latency_ns={
+                k: {m: int(n) for m, n in v.items()}
+                for k, v in spec.get("token_latency_ns", {}).items()
+            },
+            token_latencies=bool(spec.get("token_latencies", False)),
+            metric_keys=dict(spec.get("metric_keys", {})),
+            units=dict(spec.get("units", {})),
         )
         for m, spec in raw["models"].items()
     }

@@ -33,7 +33,15 @@ SCENARIO_NAMES = {
     "interactive": "Interactive",
 }
 # Folder model names that stand for an MLPerf model in every round.
-MODEL_ALIASES = {"resnet50": "resnet", "mobilenet": "resnet", "ssd-resnet34": "retinanet"}
+MODEL_ALIASES = {
+    "resnet50": "resnet",
+    "mobilenet": "resnet",
+    "ssd-resnet34": "retinanet",
+    # the LLM folder names the checker maps (v5.0 on)
+    "llama3_1-405b": "llama3.1-405b",
+    "llama3_1-8b": "llama3.1-8b",
+    "llama3_1-8b-edge": "llama3.1-8b-edge",
+}
 
 # Accuracy lines of the official scripts (one regex per metric, group 1 = the value).
 ACCURACY_PATTERNS: dict[str, re.Pattern[str]] = {
@@ -45,6 +53,17 @@ ACCURACY_PATTERNS: dict[str, re.Pattern[str]] = {
     "DLRM_NE": re.compile(r".*metric/lifetime_ne/rating:\s*([\d\.]+).*"),
     "DLRM_ACC": re.compile(r".*metric/lifetime_accuracy/rating:\s*([\d\.]+).*"),
     "DLRM_AUC": re.compile(r".*metric/lifetime_gauc/rating:\s*([\d\.]+).*"),
+    # Generative benchmarks: the dict the ROUGE / exact-match scripts print, and whisper's
+    # WER line (ACCURACY = 100 - WER).
+    "ROUGE1": re.compile(r".*'rouge1':\s+'?([\d.]+)'?.*"),
+    "ROUGE2": re.compile(r".*'rouge2':\s+'?([\d.]+)'?.*"),
+    "ROUGEL": re.compile(r".*'rougeL':\s+'?([\d.]+)'?.*"),
+    "ROUGELSUM": re.compile(r".*'rougeLsum':\s+'?([\d.]+)'?.*"),
+    "exact_match": re.compile(r".*'exact_match':\s([\d.]+).*"),
+    "ACCURACY": re.compile(r"Word Error Rate\:.*, accuracy=([0-9\.]+)%"),
+    # generated length (a window, not a quality figure: listed last)
+    "GEN_LEN": re.compile(r".*'gen_len':\s([\d.]+).*"),
+    "TOKENS_PER_SAMPLE": re.compile(r".*'tokens_per_sample':\s([\d.]+).*"),
 }
 HASH_LINE = re.compile(r"^hash=(\S*)\s*$")
 
@@ -102,9 +121,10 @@ class ScenarioEntry:
 
     @property
     def location(self) -> str:
-        """``<division>/<submitter>/results/<system>/<model>/<scenario>`` (CSV Location)."""
+        """``<division>/<submitter>/results/<system>/<model>/<scenario>`` (CSV Location),
+        with the scenario folder's name as written (``offline``), as the checker does."""
         return "/".join(
-            (self.division, self.submitter, "results", self.system, self.model, self.scenario)
+            (self.division, self.submitter, "results", self.system, self.model, self.scenario_dir)
         )
 
 

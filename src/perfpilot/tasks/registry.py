@@ -25,6 +25,10 @@ TASK_MODULES: dict[str, str] = {
     "librispeech": "perfpilot.tasks.librispeech.spec",
     "wdbc": "perfpilot.tasks.wdbc.spec",
     "cnndm": "perfpilot.tasks.cnndm.spec",
+    "llama2-70b": "perfpilot.tasks.llama2_70b.spec",
+    "deepseek-r1": "perfpilot.tasks.deepseek_r1.spec",
+    "gpt-oss-120b": "perfpilot.tasks.gpt_oss_120b.spec",
+    "speech2text": "perfpilot.tasks.speech2text.spec",
 }
 
 

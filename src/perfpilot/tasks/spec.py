@@ -70,8 +70,8 @@ class TaskSpec:
     # Generative: the model answers token ids, first token first (LoadGen's token path:
     # TTFT, TPOT, tokens/s); its runtime needs ``generate``.
     generative: bool = False
-    # Generative: the most tokens an answer may have (MLPerf's max_new_tokens).
-    max_new_tokens: int | None = None
+    # Generative tasks: the most tokens an answer may have (the reference's max_new_tokens).
+    max_new_tokens: int = 0
 
     def loader(self, backend: str) -> str:
         """The loader module for ``backend`` ("" where the task has none)."""
@@ -133,6 +133,9 @@ class ModelSpec:
     # Where the model's per-sample output differs from its task's (the TorchVision ResNet50:
     # 1000 classes, not the TF/ONNX model's 1001); applied by :func:`model_task`.
     output_shape: tuple[int, ...] = ()
+    # Generative models: "module:callable" returning the tokenizer (tokenizer.json or its
+    # folder) to read answers with when the run has no --model-path (stand-ins).
+    tokenizer: str = ""
 
     def ensure_file(self) -> Path:
         """Build or fetch the model file (cached) and return its path."""

@@ -386,7 +386,7 @@ def _body(
         "stream": True,
         "stream_options": {"include_usage": True},
     }
-    if config.max_new_tokens is not None:  # else the server's default
+    if config.max_new_tokens:  # else the server's default
         body["max_tokens"] = config.max_new_tokens
     if config.token_ids:
         body["return_token_ids"] = True

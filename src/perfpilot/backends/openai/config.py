@@ -26,8 +26,9 @@ class OpenAIConfig(BackendConfig):
     timeout_s: float = Field(default=600.0, gt=0.0)
     #: Retries of a request whose connection failed before any token arrived.
     retries: int = Field(default=2, ge=0, le=100)
-    #: Tokens to generate per sample; None: the task's (Llama 3.1 8B: 128).
-    max_new_tokens: int | None = Field(default=None, ge=1)
+    #: Tokens to generate per sample; by default the task's (Llama 3.1 8B: 128); 0 or
+    #: None leaves it to the server.
+    max_new_tokens: int | None = Field(default=None, ge=0)
     #: "tokens": the prompt's token ids as sent (MLPerf closed); "text": the prompt
     #: decoded by --model-path's tokenizer, for servers that take strings only.
     prompt_mode: Literal["tokens", "text"] = "tokens"

@@ -24,6 +24,7 @@ UNITS = {
     "MultiStream": "Latency (ms)",
     "Offline": "Samples/s",
     "Server": "Queries/s",
+    "Interactive": "Queries/s",
 }
 CSV_COLUMNS = [
     "Organization",
@@ -86,15 +87,11 @@ def _row_v6(entry: ScenarioEntry, row: ResultRow, rules: RoundRules, root: Path)
     accuracy as ``acc: 76.1``, Location the performance run folder."""
     sj = entry.system_json or {}
     notes = _notes(sj)
-    values = entry.accuracy.values if entry.accuracy is not None else {}
-    accuracy = (
-        json.dumps({k: str(v) for k, v in values.items()})
-        .replace(",", " ")
-        .replace('"', "")
-        .replace("{", "")
-        .replace("}", "")
-        .strip()
+    # the modular checker flags an Interactive result (a Server log) as inferred
+    interactive = entry.scenario == "Interactive" and (
+        entry.performance is not None and entry.performance.scenario == "Server"
     )
+    accuracy = accuracy_cell(entry, rules)
     nodes = as_int(sj.get("number_of_nodes"))
     per_node = as_int(sj.get("accelerators_per_node"))
     raw: dict[str, Any] = {
@@ -124,7 +121,7 @@ def _row_v6(entry: ScenarioEntry, row: ResultRow, rules: RoundRules, root: Path)
         "compliance": entry.division,  # what the official checker writes here
         "errors": row.errors,
         "version": rules.name,
-        "inferred": 1 if row.inferred else 0,
+        "inferred": 1 if row.inferred or interactive else 0,
         "has_power": "False",
         "Units": row.units,
         "weight_data_types": (entry.measurements or {}).get("weight_data_types", ""),
@@ -153,7 +150,8 @@ def _row_v4(entry: ScenarioEntry, row: ResultRow, rules: RoundRules) -> dict[str
         "MlperfModel": entry.mlperf_model,
         "Scenario": entry.scenario,
         "Result": "" if row.result is None else repr(float(row.result)),
-        "Accuracy": row.accuracy,
+        # v4.1's checker writes the bare value, v5.x's the metric: value pairs
+        "Accuracy": row.accuracy if rules.name == "v4.1" else accuracy_cell(entry, rules),
         "number_of_nodes": str(sj.get("number_of_nodes", "")),
         "host_processor_model_name": q(sj.get("host_processor_model_name")),
         "host_processors_per_node": str(sj.get("host_processors_per_node", "")),
@@ -174,6 +172,23 @@ def _row_v4(entry: ScenarioEntry, row: ResultRow, rules: RoundRules) -> dict[str
             str((entry.measurements or {}).get("weight_data_types", "")).replace('"', "'")
         ),
     }
+
+
+def accuracy_cell(entry: ScenarioEntry, rules: RoundRules) -> str:
+    """The Accuracy cell as the checkers since v5.0 print their dict of values: the
+    metrics with a target, in their order (``ROUGE1: 38.7  ROUGE2: 15.9``)."""
+    values = entry.accuracy.values if entry.accuracy is not None else {}
+    mrules = rules.models.get(rules.aliases.get(entry.model, entry.mlperf_model))
+    if mrules is not None:
+        values = {m: values[m] for m, _ in mrules.accuracy if m in values}
+    return (
+        json.dumps({k: str(v) for k, v in values.items()})
+        .replace(",", " ")
+        .replace('"', "")
+        .replace("{", "")
+        .replace("}", "")
+        .strip()
+    )
 
 
 def _notes(sj: dict[str, Any]) -> str:

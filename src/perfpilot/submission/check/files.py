@@ -17,7 +17,10 @@ REQUIRED_ACC_FILES = (
     "mlperf_log_accuracy.json",
 )
 REQUIRED_PERF_FILES = ("mlperf_log_summary.txt", "mlperf_log_detail.txt")
-OPTIONAL_PERF_FILES = ("mlperf_log_accuracy.json", "mlperf_log_trace.json")
+# The official checker lets a trace and results.json sit in any run folder.
+OPTIONAL_ANY = ("mlperf_log_trace.json", "results.json")
+OPTIONAL_ACC_FILES = OPTIONAL_ANY
+OPTIONAL_PERF_FILES = ("mlperf_log_accuracy.json", *OPTIONAL_ANY)
 
 # A folder rule gets the folder and what os.walk lists in it; a name rule gets one
 # entry of a folder and whether os.walk listed it as a file.

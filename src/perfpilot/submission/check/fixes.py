@@ -67,11 +67,18 @@ FIXES: dict[str, str] = {
     "perf-early-stopping": "Run longer or at a lower load so the early-stopping estimate is met.",
     "perf-equal-issue": "Enable sample_concatenate_permutation (equal-issue mode) as the "
     "round's mlperf.conf does for this model.",
+    "perf-token-latencies-off": "Re-run with use_token_latencies on (the round's mlperf.conf "
+    "sets it for the model; do not turn it off in user.conf) and a harness that reports the "
+    "first token and the token count of each sample.",
+    "perf-token-latency": "Lower the load (target_qps) until p99 TTFT and TPOT are under the "
+    "bounds of the scenario, and re-run; Interactive needs the model's -interactive settings.",
     "perf-scenario-mismatch": "Put the logs in the folder of the scenario they were run in.",
     "accuracy-unreadable": "Regenerate accuracy.txt with the official accuracy script for "
     "this model.",
     "accuracy-below-target": "Fix the model or preprocessing until accuracy reaches the "
     "target, then re-run accuracy and performance.",
+    "accuracy-length": "Generate with the reference settings (max new tokens, stop at EOS, "
+    "greedy) so the generated length stays within 10% of the reference, then re-run accuracy.",
     "accuracy-hash-missing": "Run 'perfpilot submission truncate DIR': it adds the hash line "
     "and truncates the log.",
     "accuracy-hash-bad": "Restore the original mlperf_log_accuracy.json from the backup and "

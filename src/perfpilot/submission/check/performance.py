@@ -1,5 +1,7 @@
 """Performance rules: each LoadGen performance run (the result's and its compliance
-tests') is VALID, carries the round's seeds and meets the round's settings."""
+tests') is VALID, carries the round's seeds and meets the round's settings; token
+benchmarks also had token latencies on and kept p99 TTFT and TPOT under the bounds of
+their scenario (Server or Interactive)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from pathlib import Path
 from perfpilot.records import LoadgenResult
 from perfpilot.submission import rounds
 from perfpilot.submission.check.context import Context
-from perfpilot.submission.check.values import as_int, detail_float
+from perfpilot.submission.check.values import as_int, detail_float, detail_value
 from perfpilot.submission.rounds import ModelRules
 from perfpilot.submission.tree import ScenarioEntry, is_dir
 
@@ -27,6 +29,7 @@ class PerfRun:
     mrules: ModelRules | None
     division: str
     seeds: dict[str, int] | None = None  # the seeds it must carry; None: the round's
+    scenario: str | None = None  # the folder's scenario (Interactive runs log Server)
 
     @property
     def detail(self) -> Path:
@@ -150,6 +153,51 @@ def early_stopping(ctx: Context, run: PerfRun) -> None:
         )
 
 
+# The p99 token latencies the official checker reads (LoadGen logs them with
+# use_token_latencies on, in the Server scenario).
+_TOKEN_P99 = (
+    ("TTFT", "ttft", "result_first_token_99.00_percentile_latency_ns"),
+    ("TPOT", "tpot", "result_time_per_output_token_99.00_percentile_ns"),
+)
+
+
+def token_latencies_on(ctx: Context, run: PerfRun) -> None:
+    if run.mrules is None or not run.mrules.token_latencies:
+        return
+    if detail_value(run.folder, "requested_use_token_latencies") is not True:
+        ctx.add(
+            "perf-token-latencies-off",
+            run.detail,
+            "use_token_latencies was off: a token benchmark must report tokens/s, TTFT and TPOT",
+        )
+
+
+def token_latency_bounds(ctx: Context, run: PerfRun) -> None:
+    """p99 TTFT and TPOT strictly under the bounds of the folder's scenario (the rules'
+    Interactive bounds for an Interactive folder, whose log says Server)."""
+    if run.mrules is None:
+        return
+    scen = run.scenario or run.res.scenario
+    limits = run.mrules.token_latency_ns.get(scen)
+    if not limits:
+        return
+    for label, name, key in _TOKEN_P99:
+        value = detail_float(run.folder, key)
+        bound = limits[name]
+        if value is None:
+            ctx.add(
+                "perf-token-latency",
+                run.detail,
+                f"no p99 {label} in the log ({key}); {scen} needs it under {bound / 1e6:g} ms",
+            )
+        elif value >= bound:
+            ctx.add(
+                "perf-token-latency",
+                run.detail,
+                f"{scen} p99 {label} {value / 1e6:g} ms is not under the bound {bound / 1e6:g} ms",
+            )
+
+
 RULES: tuple[PerfRule, ...] = (
     validity,
     loadgen_errors,
@@ -161,6 +209,8 @@ RULES: tuple[PerfRule, ...] = (
     min_queries,
     min_duration,
     early_stopping,
+    token_latencies_on,
+    token_latency_bounds,
 )
 
 
@@ -176,6 +226,16 @@ def check_performance(
     """Check the result's performance run; its value and whether it was inferred from
     another scenario's run (None when the logs cannot be read)."""
     res = entry.performance
+    endpoints = entry.path / "performance" / "result_summary.json"
+    if res is None and endpoints.is_file() and not endpoints.is_symlink():
+        # v6.1 accepts MLPerf Endpoints results (config.yaml, result_summary.json)
+        ctx.add(
+            "perf-unreadable",
+            endpoints,
+            "an MLPerf Endpoints result: perfpilot checks LoadGen logs only (use the "
+            "official checker for this result)",
+        )
+        return None, False
     if res is None:
         if is_dir(entry.performance_dir):
             ctx.add(
@@ -184,9 +244,12 @@ def check_performance(
                 "; ".join(entry.problems) or "no readable LoadGen log",
             )
         return None, False
-    check_run(ctx, PerfRun(res, entry.performance_dir, mrules, entry.division))
+    run = PerfRun(res, entry.performance_dir, mrules, entry.division, scenario=entry.scenario)
+    check_run(ctx, run)
     inferred = False
-    value = res.metric
+    value = official_value(entry.performance_dir, res, mrules)
+    if (res.scenario, entry.scenario) == ("Server", "Interactive"):
+        return value, False  # Interactive is LoadGen's Server under the interactive settings
     if res.scenario != entry.scenario:
         value, inferred = inferred_result(entry, res)
         if not inferred:
@@ -196,6 +259,19 @@ def check_performance(
                 f"the log is a {res.scenario} run in the {entry.scenario} folder",
             )
     return value, inferred
+
+
+def official_value(folder: Path, res: LoadgenResult, mrules: ModelRules | None) -> float | None:
+    """The figure the official checker reports: the model's own detail key where the
+    round names one (tokens/s for the token benchmarks, the p90 latency of the
+    llama3.1-8b-edge SingleStream run), else the scenario's metric."""
+    key = mrules.metric_keys.get(res.scenario) if mrules else None
+    if key is None:
+        return res.metric
+    value = detail_float(folder, key)
+    if value is not None and res.scenario in ("SingleStream", "MultiStream"):
+        value /= 1e6  # ns -> ms
+    return value
 
 
 def inferred_result(entry: ScenarioEntry, res: LoadgenResult) -> tuple[float | None, bool]:

@@ -8,6 +8,7 @@ from perfpilot.submission.check.compliance import check_compliance
 from perfpilot.submission.check.context import Context
 from perfpilot.submission.check.csv_formats import UNITS, csv_row
 from perfpilot.submission.check.files import (
+    OPTIONAL_ACC_FILES,
     OPTIONAL_PERF_FILES,
     REQUIRED_ACC_FILES,
     REQUIRED_PERF_FILES,
@@ -63,7 +64,7 @@ def _scenario(ctx: Context, model: ModelResults, entry: ScenarioEntry, before: i
     n_before = len(ctx.findings)
     mrules = model.mrules
     check_measurements(ctx, entry)
-    check_folder_files(ctx, entry.accuracy_dir, REQUIRED_ACC_FILES, ())
+    check_folder_files(ctx, entry.accuracy_dir, REQUIRED_ACC_FILES, OPTIONAL_ACC_FILES)
     check_folder_files(ctx, entry.performance_dir, REQUIRED_PERF_FILES, OPTIONAL_PERF_FILES)
     check_accuracy(ctx, entry, mrules)
     result, inferred = check_performance(ctx, entry, mrules)
@@ -82,7 +83,8 @@ def _scenario(ctx: Context, model: ModelResults, entry: ScenarioEntry, before: i
         mlperf_model=entry.mlperf_model,
         scenario=entry.scenario,
         result=result,
-        units=UNITS.get(entry.scenario, ""),
+        units=(mrules.units.get(entry.scenario) if mrules else None)
+        or UNITS.get(entry.scenario, ""),
         accuracy=shown_accuracy(entry, mrules),
         inferred=inferred,
         compliance=compliance,

@@ -1,11 +1,12 @@
 """Placement rules: the model is one of the round's, on a system category the round
-allows, with every required scenario and no other (closed division), and stand-in models
-stay out of the closed division."""
+allows, with every required scenario (and one of Server or Interactive where the round
+makes them optional, as for the datacenter LLMs) and no other (closed division), and
+stand-in models stay out of the closed division."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from perfpilot.submission import rounds
@@ -23,6 +24,8 @@ class ModelResults:
     mrules: ModelRules | None  # None: not a model of the round (or not one perfpilot checks)
     category: str  # system_type of the system JSON, as written
     required: list[str]  # the scenarios the round requires on that category
+    optional: list[str] = field(default_factory=list)  # allowed beside them (Interactive)
+    one_of: list[str] = field(default_factory=list)  # at least one of these (Server, Interactive)
 
     @property
     def first(self) -> ScenarioEntry:
@@ -43,9 +46,14 @@ def model_results(ctx: Context, entries: list[ScenarioEntry]) -> ModelResults:
     mrules = ctx.rules.models.get(ctx.rules.aliases.get(first.model, first.mlperf_model))
     category = str((first.system_json or {}).get("system_type", ""))
     required: list[str] = []
+    optional: list[str] = []
+    one_of: list[str] = []
     if mrules is not None and category in ctx.common["system_types"]:
-        required = mrules.required_scenarios.get(rounds.normalize_category(category), [])
-    return ModelResults(entries, mrules, category, required)
+        cat = rounds.normalize_category(category)
+        required = mrules.required_scenarios.get(cat, [])
+        optional = mrules.optional_scenarios.get(cat, [])
+        one_of = mrules.one_of(cat)
+    return ModelResults(entries, mrules, category, required, optional, one_of)
 
 
 ModelRule = Callable[[Context, ModelResults], None]
@@ -77,7 +85,8 @@ def category_allowed(ctx: Context, model: ModelResults) -> None:
 
 
 def scenario_allowed(ctx: Context, model: ModelResults, entry: ScenarioEntry) -> None:
-    if model.closed and model.required and entry.scenario not in model.required:
+    allowed = model.required + model.optional
+    if model.closed and model.required and entry.scenario not in allowed:
         ctx.add(
             "scenario-not-allowed",
             entry.path,
@@ -106,6 +115,14 @@ def scenarios_present(ctx: Context, model: ModelResults) -> None:
                 f"{model.category} system",
                 ERROR if model.closed else WARNING,
             )
+    if model.one_of and not present & set(model.one_of):
+        ctx.add(
+            "scenario-missing",
+            model.path,
+            f"one of {' or '.join(model.one_of)} is required for {model.first.mlperf_model} "
+            f"on a {model.category} system and neither is here",
+            ERROR if model.closed else WARNING,
+        )
 
 
 # When each runs, so that findings read in folder order: a model's rules before its

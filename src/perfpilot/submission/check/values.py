@@ -42,3 +42,16 @@ def detail_int(folder: Path, key: str) -> int | None:
         return as_int(read_detail(detail).get(key))
     except UsageError:
         return None
+
+
+def detail_value(folder: Path, key: str) -> Any:
+    """A key of ``folder/mlperf_log_detail.txt`` as LoadGen logged it, or None."""
+    from perfpilot.engine.logparse import read_detail
+
+    detail = folder / "mlperf_log_detail.txt"
+    if not is_file(detail):
+        return None
+    try:
+        return read_detail(detail).get(key)
+    except UsageError:
+        return None

@@ -103,7 +103,7 @@ def make_synthetic_cnndm(
         path = path / "tokenizer.json"
     try:
         tok = Tokenizer.from_file(str(path))
-    except Exception as err:  # noqa: BLE001 - the library raises bare Exceptions
+    except Exception as err:  # tokenizers raises plain Exceptions
         raise UsageError(
             f"cannot read a tokenizer from {path} ({str(err).splitlines()[0]})",
             "Give --tokenizer a Hugging Face tokenizer.json or the folder holding it.",

@@ -22,10 +22,10 @@ TASK = TaskSpec(
     dataset_hint="cnn_eval.json, the reference's preprocessed CNN-DailyMail; "
     "'perfpilot dataset synthetic-cnndm DIR' makes a stand-in",
     adapter="perfpilot.tasks.adapter:GenerativeAdapter",
-    scorer="",  # ROUGE on detokenized text needs the model's tokenizer: not written yet
+    scorer="perfpilot.tasks.cnndm.scorer:score_dataset",
     synthetic="perfpilot.tasks.cnndm.commands:synthetic_cnndm",
     generative=True,
-    max_new_tokens=128,  # the reference's max_tokens (edge too)
+    max_new_tokens=128,  # the reference's generation setting
 )
 
 MODELS: tuple[ModelSpec, ...] = (
@@ -56,6 +56,7 @@ MODELS: tuple[ModelSpec, ...] = (
         format="huggingface",
         loadgen_name="llama3_1-8b",
         provider="perfpilot.tasks.cnndm.standin:ensure_llama_standin",
+        tokenizer="perfpilot.tasks.cnndm.standin:ensure_standin_tokenizer",
         standin=True,
     ),
 )

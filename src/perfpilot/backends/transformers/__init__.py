@@ -1,0 +1,1 @@
+"""Hugging Face transformers backend (generative models in process)."""
