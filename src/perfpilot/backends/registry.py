@@ -104,6 +104,14 @@ BACKENDS: dict[str, BackendEntry] = {
         description="any OpenAI-compatible server over HTTP (vllm serve, SGLang, "
         "transformers serve), streamed; --endpoint URL",
     ),
+    "vllm": BackendEntry(
+        name="vllm",
+        target="perfpilot.backends.vllm.backend:VllmBackend",
+        requires=("vllm",),
+        extra="vllm",
+        devices=("cuda",),
+        description="vLLM's engine in process (NVIDIA GPUs; continuous batching, tokens streamed)",
+    ),
     "null": BackendEntry(
         name="null",
         target="perfpilot.backends.null.backend:NullBackend",

@@ -1,0 +1,1 @@
+"""vLLM in process (generative models on NVIDIA GPUs)."""
