@@ -166,7 +166,7 @@ def prepare(cfg: RunConfig) -> Prepared:
     model_record = ArtifactRecord(
         name=model.name,
         path=None if model_file is None else str(model_file),
-        sha256=None if model_file is None else _model_sha256(model_file),
+        sha256=None if model_file is None else _model_sha256(model_file, backend.needs_model),
         substituted=cfg.model_path is not None,
     )
     dataset_record = ArtifactRecord(
@@ -202,12 +202,20 @@ def check_model_file(path: Path, task: TaskSpec, backend: type[Backend]) -> None
     backend.check_model(path, task.input_shape, task.input_dtype, task.output_shape, loader=loader)
 
 
-def _model_sha256(path: Path) -> str:
-    """A file's SHA-256; for a model directory, one over its files' paths and hashes."""
+#: Weight files in a model folder: a backend that reads only the tokenizer (a server's
+#: client) does not hash them (a Llama 3.1 8B folder holds 16 GB).
+_WEIGHTS = (".safetensors", ".bin", ".pt", ".pth", ".gguf", ".h5", ".msgpack", ".onnx")
+
+
+def _model_sha256(path: Path, weights: bool = True) -> str:
+    """A file's SHA-256; for a model directory, one over its files' paths and hashes
+    (without its weight files when ``weights`` is False)."""
     if not path.is_dir():
         return sha256_file(path)
     h = hashlib.sha256()
     for item in sorted(p for p in path.rglob("*") if p.is_file()):
+        if not weights and item.suffix in _WEIGHTS:
+            continue
         h.update(item.relative_to(path).as_posix().encode() + b"\0")
         h.update(bytes.fromhex(sha256_file(item)))
     return h.hexdigest()
