@@ -148,8 +148,10 @@ def parse_result(run_dir: Path) -> LoadgenResult:
     spq = _int(detail.get("effective_samples_per_query")) or 1
     sample_count = None if query_count is None else query_count * spq
     duration = None
-    if scenario == "Offline" and metric and sample_count:
-        duration = sample_count / metric
+    # token runs' metric is tokens/s: the duration comes from samples/s
+    rate = _samples_per_second(detail, scenario) if tokens else metric
+    if scenario == "Offline" and rate and sample_count:
+        duration = sample_count / rate
     elif performance and detail.get("result_scheduled_samples_per_sec") and sample_count:
         duration = sample_count / float(detail.get("result_scheduled_samples_per_sec"))
 
