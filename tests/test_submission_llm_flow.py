@@ -1,6 +1,7 @@
 """The submission flow at test length for the Llama 3.1 8B stand-in on the transformers
-backend, open division, datacenter: plan -> run -> generate -> truncate -> check. The
-datacenter LLMs need Offline and one of Server or Interactive: the plan takes Server."""
+backend, open division, datacenter: plan -> run (TEST06 included) -> generate -> truncate
+-> check. The datacenter LLMs need Offline and one of Server or Interactive: the plan
+takes Server."""
 
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ def test_llm_standin_flow_gives_a_tree_the_checker_accepts(tmp_path: Path) -> No
     plan = run_cli(*common, "submission", "plan", *model, "--execution", "test", "--json")
     assert plan.returncode == 0, plan.stderr
     planned = {(i["scenario"], i["kind"]) for i in json.loads(plan.stdout)["items"]}
-    assert planned == {(s, k) for s in ("Offline", "Server") for k in ("accuracy", "performance")}
+    kinds = ("accuracy", "performance", "TEST06")
+    assert planned == {(s, k) for s in ("Offline", "Server") for k in kinds}
 
     run = run_cli(
         *common, "submission", "run", *model, "--execution", "test", "--dataset-path", str(data),
@@ -55,6 +57,12 @@ def test_llm_standin_flow_gives_a_tree_the_checker_accepts(tmp_path: Path) -> No
         conf = (res / scen / "user.conf").read_text()
         assert "llama3_1-8b" in conf
         assert "'rouge1'" in (res / scen / "accuracy" / "accuracy.txt").read_text()
+        # TEST06: the logged answers end in at most one EOS and hold the reported count;
+        # the first token reported on its own is checked where it is streamed (Server)
+        verdict = (res / scen / "TEST06" / "verify_accuracy.txt").read_text()
+        first = "Skipped" if scen == "Offline" else "True"
+        assert f"First token check pass: {first}" in verdict
+        assert "TEST06 verification complete" in verdict
 
     assert run_cli("submission", "truncate", str(out)).returncode == 0
     summary = tmp_path / "summary.csv"

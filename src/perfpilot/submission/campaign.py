@@ -210,6 +210,7 @@ def run_campaign(
                     accuracy,
                     labels,
                     dtype,
+                    compliance.eos_token_id(first.model_file),
                 )
                 if check.passed and prev.tags.get("reference_run") == reference.run_id:
                     emit(item.key, f"reuse {prev.run_id} (VALID, same config, verified)")

@@ -23,7 +23,7 @@ from perfpilot.records import RunRecord
 from perfpilot.submission import rounds
 from perfpilot.workspace import Workspace
 
-TESTS = ("TEST01", "TEST04", "TEST05")
+TESTS = ("TEST01", "TEST04", "TEST05", "TEST06")
 TEST01_SEED = 720381539243781796
 #: ``accuracy_log_sampling_target`` of TEST01's audit.config, per MLPerf model.
 TEST01_SAMPLING = {"retinanet": 256, "3d-unet-99": 64, "3d-unet-99.9": 64}
@@ -84,6 +84,10 @@ def audit_config(test: str, mlperf_model: str) -> str:
         return _HEADER + "\n".join(lines) + "\n"
     if test == "TEST05":
         return _HEADER + "\n*.*.test05 = 1\n"
+    if test == "TEST06":
+        from perfpilot.submission.test06 import AUDIT_CONFIG
+
+        return _HEADER + "\n" + AUDIT_CONFIG
     raise UsageError(f"unknown compliance test {test!r}", f"Use one of: {', '.join(TESTS)}.")
 
 
@@ -281,7 +285,9 @@ class ComplianceResult:
 
     @property
     def passed(self) -> bool:
-        return self.record.ok and all(v.passed for v in self.verifications)
+        # TEST06 judges the logged answers: its 100-query run need not be VALID
+        ran = self.record.status == "ok" if self.test == "TEST06" else self.record.ok
+        return ran and all(v.passed for v in self.verifications)
 
     @property
     def run_dir(self) -> Path:
@@ -295,12 +301,32 @@ def verify(
     accuracy: RunRecord | None,
     labels: np.ndarray | None = None,
     dtype: str = "int32",
+    eos_token_id: int | None = None,
 ) -> ComplianceResult:
     """Verify a finished compliance run against its references; writes the verify files
-    (and TEST01's fallback files) into the compliance run's directory."""
+    (and TEST01's fallback files) into the compliance run's directory. TEST06 judges the
+    logged answers alone (``eos_token_id``: the model's end of sequence)."""
     run_dir = Path(record.run_dir)
     ref_dir = Path(reference.run_dir)
     result = ComplianceResult(test, record, reference)
+    if test == "TEST06":
+        from perfpilot.submission import test06
+
+        if record.status != "ok":
+            result.notes.append(f"the TEST06 run failed ({record.error})")
+        if eos_token_id is None:
+            raise UsageError(
+                "TEST06 needs the model's end-of-sequence token id",
+                "Run it with the model's Hugging Face folder (--model-path), whose "
+                "generation_config.json or config.json names eos_token_id.",
+            )
+        verdict = test06.verify_log(
+            run_dir / "mlperf_log_accuracy.json", record.scenario, eos_token_id, "int32"
+        )
+        text = verdict.text()
+        atomic_write_text(run_dir / "verify_accuracy.txt", text)
+        result.verifications.append(Verification("verify_accuracy.txt", text, verdict.passed))
+        return result
     if not record.ok:
         result.notes.append(f"the {test} run itself is not VALID ({record.error or 'INVALID'})")
     if test == "TEST01":
@@ -389,7 +415,25 @@ def run_compliance(
     )
     labels = prepared.dataset.labels() if prepared.task.metric == "top-1" else None
     dtype = RESPONSE_DTYPE.get(prepared.task.metric, "byte")
-    return verify(test, record, reference, accuracy, labels, dtype)
+    eos = eos_token_id(prepared.model_file) if test == "TEST06" else None
+    return verify(test, record, reference, accuracy, labels, dtype, eos)
+
+
+def eos_token_id(model_folder: Path | None) -> int | None:
+    """The end-of-sequence token id a Hugging Face folder names (generation_config.json
+    first, as generation uses it; the first where it lists several)."""
+    if model_folder is None or not model_folder.is_dir():
+        return None
+    for name in ("generation_config.json", "config.json"):
+        try:
+            value = json.loads((model_folder / name).read_text()).get("eos_token_id")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(value, list) and value:
+            value = value[0]
+        if isinstance(value, int):
+            return value
+    return None
 
 
 def place(test: str, run_dir: Path, dest: Path) -> Path:

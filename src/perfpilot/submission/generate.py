@@ -309,7 +309,9 @@ def _build(
         atomic_write_text(meas_dir / "README.md", _readme(plan, scenario, perf, campaign))
         for test in (k for k in kinds if k.startswith("TEST")):
             rec = runs.get(f"{scenario}/{test}")
-            if rec is None or not (Path(rec.run_dir) / "verify_performance.txt").exists():
+            # TEST06 verifies the answers only: it has no verify_performance.txt
+            verified = "verify_accuracy.txt" if test == "TEST06" else "verify_performance.txt"
+            if rec is None or not (Path(rec.run_dir) / verified).exists():
                 if division == "closed":
                     raise UsageError(
                         f"campaign {campaign!r} has no verified {scenario} {test} run",
