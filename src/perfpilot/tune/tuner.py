@@ -183,7 +183,6 @@ class Load:
     rate: float
     ratio: float
     text: str
-    p99_ms: float
 
 
 def _ms(ns: float | None) -> float | None:
@@ -374,13 +373,11 @@ class Tuner:
         bounds = token_bounds_ms(record)
         if bounds is None or not res.ttft_ns:
             bound = self._bound_ms(record)
-            return Load(
-                float(rate or 0.0), p99 / bound, f"p99 {p99:.2f} ms, bound {bound:g} ms", p99
-            )
+            return Load(float(rate or 0.0), p99 / bound, f"p99 {p99:.2f} ms, bound {bound:g} ms")
         ttft = res.ttft_ns.get("p99", 0) / 1e6
         tpot = res.tpot_ns.get("p99", 0) / 1e6
         text = f"TTFT p99 {ttft:.1f}/{bounds[0]:g} ms, TPOT p99 {tpot:.2f}/{bounds[1]:g} ms"
-        return Load(float(rate or 0.0), max(ttft / bounds[0], tpot / bounds[1]), text, p99)
+        return Load(float(rate or 0.0), max(ttft / bounds[0], tpot / bounds[1]), text)
 
     def _probe_at(self, scenario: str, target: float | None) -> tuple[bool, float]:
         """Is ``target`` VALID (None: the load the child calibrates)? A short probe first;
