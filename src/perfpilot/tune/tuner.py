@@ -245,9 +245,11 @@ class Tuner:
 
     def _estimate(self, duration_ms: int) -> float:
         """Rough wall time of a trial: the process start and load seen so far, plus the run."""
+        # stream runs record no duration: their wall time is no process overhead
         overheads = [
-            t.wall_s - ((t.record.result.duration_s or 0.0) if t.record.result else 0.0)
+            t.wall_s - t.record.result.duration_s
             for t in self.trials
+            if t.record.result is not None and t.record.result.duration_s is not None
         ]
         overhead = max(overheads[-3:]) if overheads else 3.0
         return overhead + duration_ms / 1000
