@@ -75,9 +75,9 @@ def _figures(records: Any) -> str:
 @click.argument("name")
 @click.option(
     "--objectives",
-    default="throughput:max,p99:min",
-    show_default=True,
-    help="Comma-separated NAME[:max|min]: throughput, p50, p90, p99, accuracy, memory.",
+    help="Comma-separated NAME[:max|min]: throughput, p50, p90, p99, accuracy, memory, "
+    "tokens, tokens_per_user, ttft_p99, tpot_p99 [default: throughput:max,p99:min; token "
+    "sweeps with TPOT: tokens_per_user:max,tokens:max].",
 )
 @click.option(
     "--plot", type=click.Path(path_type=Path), help="Save a plot: FILE.html (plotly) or FILE.png."
@@ -85,19 +85,28 @@ def _figures(records: Any) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the points as JSON.")
 @click.pass_obj
 def sweep_report(
-    ctx: Context, name: str, objectives: str, plot: Path | None, as_json: bool
+    ctx: Context, name: str, objectives: str | None, plot: Path | None, as_json: bool
 ) -> None:
     """Table of a sweep's points with the Pareto-optimal ones marked."""
     from perfpilot.tune.pareto import parse_objectives
-    from perfpilot.tune.sweep import OBJECTIVES, report, write_plot
+    from perfpilot.tune.sweep import (
+        OBJECTIVES,
+        TOKEN_COLUMNS,
+        default_objectives,
+        report,
+        write_plot,
+    )
     from perfpilot.workspace import Workspace
 
-    chosen = parse_objectives(objectives, OBJECTIVES)  # type: ignore[arg-type]
+    given = None if objectives is None else parse_objectives(objectives, OBJECTIVES)  # type: ignore[arg-type]
     if plot is not None and plot.suffix.lower() not in (".html", ".png"):
         from perfpilot.errors import UsageError
 
         raise UsageError(f"cannot write a plot to {plot}", "Give --plot FILE.html or FILE.png.")
-    rows, varied = report(Workspace.resolve(ctx.workspace), name, dict(chosen))
+    rows, varied = report(
+        Workspace.resolve(ctx.workspace), name, None if given is None else dict(given)
+    )
+    chosen = given or parse_objectives(default_objectives(rows), OBJECTIVES)  # type: ignore[arg-type]
     if plot is not None:
         write_plot(rows, dict(chosen), plot, f"sweep {name}: Pareto front")
     if as_json:
@@ -105,7 +114,10 @@ def sweep_report(
         return
     table = Table(header_style="bold", title=f"sweep {name}")
     cols = ["pareto", "point", *varied, "valid", *chosen]
-    extra = [c for c in ("throughput", "p99", "memory") if c not in chosen]
+    shown = ["throughput", "p99", "memory"]
+    if any(r.get("tokens") is not None for r in rows):  # token sweeps: the serving figures
+        shown += TOKEN_COLUMNS
+    extra = [c for c in shown if c not in chosen]
     for col in [*cols, *extra]:
         table.add_column(col, overflow="fold")
     for row in sorted(rows, key=lambda r: (not r["pareto"], r["point"])):

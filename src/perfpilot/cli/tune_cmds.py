@@ -30,6 +30,8 @@ from perfpilot.cli.render import console
     "--batch-sizes", help="Offline: try these batch sizes (e.g. 8,32,128); keep the best."
 )
 @run_options("threads", "backend_threads", "max_wait_ms", "dataset_size")
+# token benchmarks need their data folder and the backend's generation options
+@run_options("model_path", "dataset_path", "precision", "backend_options")
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
 @click.pass_obj
 def tune(
@@ -43,8 +45,14 @@ def tune(
     as_json: bool,
     **options: object,
 ) -> int:
-    """Tune settings: Offline peak, highest VALID Server QPS, stream latencies."""
-    from perfpilot.config.run import EXECUTION_MODES, SCENARIOS, build_run_configs
+    """Tune settings: Offline peak, highest VALID Server and Interactive QPS, stream
+    latencies (token benchmarks: judged by TTFT and TPOT, Offline in tokens/s too)."""
+    from perfpilot.config.run import (
+        EXECUTION_MODES,
+        SCENARIOS,
+        build_run_configs,
+        parse_backend_options,
+    )
     from perfpilot.results.db import index_record
     from perfpilot.tune.profiles import check_name, load_profile, profile_path, save_profile
     from perfpilot.tune.tuner import parse_budget
@@ -52,15 +60,9 @@ def tune(
     from perfpilot.workspace import Workspace
 
     budget_s = parse_budget(budget)
+    options["backend_options"] = parse_backend_options(options.get("backend_options") or ())  # type: ignore[arg-type]
     base = build_run_configs("Offline", "performance", execution="test", **options)[0]
     scenarios = [c.scenario for c in build_run_configs(scenario, "performance", model=base.model)]
-    if "Interactive" in scenarios:
-        from perfpilot.errors import UsageError
-
-        raise UsageError(
-            "perfpilot cannot tune the Interactive scenario yet",
-            "Tune Offline or Server, and run Interactive with --target-qps.",
-        )
     execution = build_run_configs(execution=execution)[0].execution
     sizes = _sizes(batch_sizes)
     name = check_name(save_name or f"{base.model}-{base.backend}-{base.device}")
@@ -77,9 +79,12 @@ def tune(
         f"budget {budget_s:g}s",
         highlight=False,
     )
-    if execution == "valid" and "Server" in scenarios:
+    searches = [s for s in scenarios if s in ("Server", "Interactive")]
+    if execution == "valid" and searches:
         err.print(
-            "the final Server pair runs at official length: ~20 more minutes", highlight=False
+            f"the final {' and '.join(searches)} pair runs at official length: ~20 more "
+            "minutes each",
+            highlight=False,
         )
     assert execution in EXECUTION_MODES and set(scenarios) <= set(SCENARIOS)
 
@@ -108,8 +113,9 @@ def tune(
         click.echo(json.dumps({**result.as_dict(), "profile_path": str(path)}, indent=2))
     else:
         _summary(result, str(path))
-    server_ok = result.server is None or result.server.complete
-    return EXIT_OK if server_ok and (result.server or "Server" not in scenarios) else EXIT_FAILED
+    # every search asked for found its load, and 10% more was shown not VALID
+    found = [result.servers.get(s) for s in searches]
+    return EXIT_OK if all(f is not None and f.complete for f in found) else EXIT_FAILED
 
 
 def _sizes(text: str | None) -> list[int]:
@@ -137,9 +143,11 @@ def _summary(result, path: str) -> None:  # type: ignore[no-untyped-def]
     )
     if result.offline:
         off = result.offline
+        tokens = off.get("peak_tokens_per_s")
         out.print(
-            f"Offline: peak {off['peak_samples_per_s']:.1f} samples/s "
-            f"(batch {off['batch_size']}, run {off['run_id']})",
+            f"Offline: peak {off['peak_samples_per_s']:.1f} samples/s"
+            + ("" if tokens is None else f", {tokens:.1f} tokens/s")
+            + f" (batch {off['batch_size']}, run {off['run_id']})",
             highlight=False,
         )
     for scen, stream in result.streams.items():
@@ -148,16 +156,22 @@ def _summary(result, path: str) -> None:  # type: ignore[no-untyped-def]
             f"(run {stream['run_id']})",
             highlight=False,
         )
-    srv = result.server
-    if srv is not None:
+    for scen, srv in result.servers.items():
+        if srv.ttft_p99_ms is not None and srv.tpot_p99_ms is not None:
+            figures = (
+                f"TTFT p99 {srv.ttft_p99_ms:.1f}/{srv.ttft_bound_ms:g} ms, TPOT p99 "
+                f"{srv.tpot_p99_ms:.2f}/{srv.tpot_bound_ms:g} ms, {srv.tokens_per_s:.1f} tokens/s"
+            )
+        else:
+            figures = f"p99 {srv.p99_ms:.2f} ms, bound {srv.latency_bound_ms:g} ms"
         out.print(
-            f"Server: {srv.valid_qps:.1f} QPS is VALID (p99 {srv.p99_ms:.2f} ms, bound "
-            f"{srv.latency_bound_ms:g} ms, {srv.execution} run {srv.valid_run})",
+            f"{scen}: {srv.valid_qps:.1f} QPS is VALID ({figures}, {srv.execution} run "
+            f"{srv.valid_run})",
             highlight=False,
         )
         verdict = "VALID too: not the limit" if srv.above_valid else "not VALID"
         out.print(
-            f"Server: {srv.above_qps:.1f} QPS (+10%) is {verdict} ({srv.execution} run "
+            f"{scen}: {srv.above_qps:.1f} QPS (+10%) is {verdict} ({srv.execution} run "
             f"{srv.above_run})",
             highlight=False,
         )

@@ -98,7 +98,22 @@ def table_row(row: dict[str, Any], page: str) -> dict[str, Any]:
     out["unit"] = unit_of(row.get("metric")) or None
     out["benchmark"] = benchmark_of(row)
     out["page"] = f"runs/{page}.html"
+    out.update(token_fields(row))
     return out
+
+
+def token_fields(row: dict[str, Any]) -> dict[str, float | None]:
+    """A token run's TTFT and TPOT p99 (ms) and tokens/s per user (1 / median TPOT), from
+    the figures the results database keeps in its provenance; None for other runs."""
+    provenance = row.get("provenance")
+    tokens = provenance.get("tokens") if isinstance(provenance, dict) else None
+    tokens = tokens if isinstance(tokens, dict) else {}
+    tpot50 = _finite(tokens.get("tpot_p50_ms"))
+    return {
+        "ttft_p99_ms": _finite(tokens.get("ttft_p99_ms")),
+        "tpot_p99_ms": _finite(tokens.get("tpot_p99_ms")),
+        "tokens_per_user": round(1000 / tpot50, 3) if tpot50 else None,
+    }
 
 
 def unit_of(metric: str | None) -> str:
@@ -156,8 +171,13 @@ def chart_groups(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return charts
 
 
-def sweep_objectives(metric: str | None) -> dict[str, Direction]:
-    """What a sweep trades off: its figure (throughput or latency) against tail latency."""
+def sweep_objectives(
+    metric: str | None, rows: Sequence[dict[str, Any]] = ()
+) -> dict[str, Direction]:
+    """What a sweep trades off: its figure (throughput or latency) against tail latency;
+    token sweeps with TPOT: system tokens/s against tokens/s per user (the serving curve)."""
+    if metric == "tokens_per_second" and any(r.get("tokens_per_user") for r in rows):
+        return {"value": "max", "tokens_per_user": "max"}
     return {"value": "max" if higher_is_better(metric) else "min", "p99_ms": "min"}
 
 
@@ -179,7 +199,7 @@ def sweep_plots(
             part = (str(row.get("model")), str(row.get("scenario")), str(row.get("metric") or ""))
             by_part.setdefault(part, []).append(row)
         for (model, scenario, metric), part_rows in sorted(by_part.items()):
-            objectives = sweep_objectives(metric)
+            objectives = sweep_objectives(metric, part_rows)
             usable = [r for r in part_rows if all(r.get(k) is not None for k in objectives)]
             points = [
                 {
@@ -187,6 +207,9 @@ def sweep_plots(
                     "point": r["tags"].get("point") or r.get("run_id"),
                     "value": r["value"],
                     "p99_ms": r.get("p99_ms"),
+                    "tokens_per_user": r.get("tokens_per_user"),
+                    "ttft_p99_ms": r.get("ttft_p99_ms"),
+                    "tpot_p99_ms": r.get("tpot_p99_ms"),
                     "accuracy": r.get("accuracy"),
                     "backend": r.get("backend"),
                     "verdict": r["verdict"],
@@ -202,6 +225,13 @@ def sweep_plots(
                     "scenario": scenario,
                     "unit": unit_of(metric),
                     "objectives": objectives,
+                    # named, not implied by key order (the JSON's keys are sorted): the
+                    # latency-throughput curve, or tokens/s over tokens/s per user
+                    "axes": (
+                        {"x": "tokens_per_user", "y": "value"}
+                        if "tokens_per_user" in objectives
+                        else {"x": "value", "y": "p99_ms"}
+                    ),
                     "points": points,
                     "front": sorted(p["key"] for p in front),
                 }

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from perfpilot.errors import PerfpilotError, UsageError
 
 if TYPE_CHECKING:
-    from perfpilot.records import RunRecord
+    from perfpilot.records import LoadgenResult, RunRecord
     from perfpilot.workspace import Workspace
 
 DB_NAME = "results.sqlite"
@@ -172,6 +172,20 @@ def _utc(started: str | None) -> str | None:
 # ---------------------------------------------------------------- rows from run records
 
 
+def _token_figures(res: LoadgenResult) -> dict[str, float | None]:
+    """TTFT p99, TPOT p50/p99 (ms) and samples/s of a token run, for the dashboard."""
+
+    def ms(values: dict[str, int], key: str) -> float | None:
+        return None if key not in values else values[key] / 1e6
+
+    return {
+        "ttft_p99_ms": ms(res.ttft_ns, "p99"),
+        "tpot_p50_ms": ms(res.tpot_ns, "p50"),
+        "tpot_p99_ms": ms(res.tpot_ns, "p99"),
+        "samples_per_second": res.samples_per_second,
+    }
+
+
 def record_row(record: RunRecord) -> dict[str, Any]:
     """The database row of one local run record."""
     cfg = record.config
@@ -184,6 +198,7 @@ def record_row(record: RunRecord) -> dict[str, Any]:
 
     scenario = str(cfg.get("scenario"))
     value = res.metric if res else None
+    tokens = res is not None and res.metric_unit == "tokens/s"
     return {
         "id": record.run_id,
         "source": "local",
@@ -222,6 +237,8 @@ def record_row(record: RunRecord) -> dict[str, Any]:
             "loadgen_version": res.loadgen_version if res else None,
             "loadgen_settings": record.loadgen_settings,
             "error": record.error,
+            # token runs' serving figures (TTFT, TPOT; JSON here: no schema step needed)
+            "tokens": _token_figures(res) if tokens and res is not None else None,
         },
     }
 

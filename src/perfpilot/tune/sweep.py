@@ -17,7 +17,7 @@ import yaml
 
 from perfpilot.config.run import RunConfig, build_run_configs
 from perfpilot.errors import PerfpilotError, UsageError
-from perfpilot.records import RunRecord, config_hash
+from perfpilot.records import LoadgenResult, RunRecord, config_hash
 from perfpilot.workspace import Workspace
 
 #: Keys of a sweep file.
@@ -27,6 +27,17 @@ FILE_KEYS = ("name", "description", "base", "grid", "random", "seed")
 ALIASES = {"count": "min_query_count"}
 #: Options that are not RunConfig fields but choose which tests a point runs.
 EXPANDED = ("scenario", "mode")
+#: ``backend_option.NAME`` sets one backend option (``--backend-option NAME=VALUE``), so a
+#: grid can vary e.g. the openai backend's concurrency: ``backend_option.concurrency: [1, 8]``.
+BACKEND_OPTION = "backend_option."
+
+
+def _backend_option(key: str) -> str | None:
+    """The backend option a sweep key names (``backend-option.concurrency``), else None."""
+    name = str(key).replace("-", "_")
+    if not name.startswith(BACKEND_OPTION):
+        return None
+    return name[len(BACKEND_OPTION) :] or None
 
 
 def _field(key: str) -> str:
@@ -51,6 +62,11 @@ class Point:
 
     def configs(self) -> list[RunConfig]:
         opts = dict(self.options)
+        singles = {k: opts.pop(k) for k in list(opts) if _backend_option(k)}
+        if singles:
+            merged = dict(opts.get("backend_options") or {})
+            merged.update({str(_backend_option(k)): v for k, v in singles.items()})
+            opts["backend_options"] = merged
         scenario = str(opts.pop("scenario", "Offline"))
         mode = str(opts.pop("mode", "performance"))
         seconds = opts.pop("min_duration", None)
@@ -103,10 +119,10 @@ def load_sweep(path: Path) -> SweepSpec:
             raise UsageError(f"{path}: {what!r} must be a mapping of run options")
     known = set(_known_options())
     for key in [*base, *grid]:
-        if str(key).replace("-", "_") not in known:
+        if str(key).replace("-", "_") not in known and not _backend_option(key):
             raise UsageError(
                 f"unknown option {key!r} in sweep file {path}",
-                f"Known options: {', '.join(_known_options())}.",
+                f"Known options: {', '.join(_known_options())}, {BACKEND_OPTION}NAME.",
             )
     axes: dict[str, list[Any]] = {}
     for key, values in grid.items():
@@ -237,8 +253,24 @@ OBJECTIVES: dict[str, str] = {
     "p99": "min",
     "accuracy": "max",
     "memory": "min",
+    # token benchmarks (LLMs): system tokens/s, tokens/s per user (1 / TPOT p50), TTFT, TPOT
+    "tokens": "max",
+    "tokens_per_user": "max",
+    "ttft_p99": "min",
+    "tpot_p99": "min",
 }
 DEFAULT_OBJECTIVES = "throughput:max,p99:min"
+#: The serving curve: system throughput against each user's generation speed.
+TOKEN_OBJECTIVES = "tokens_per_user:max,tokens:max"  # x, y of the plot
+#: Token columns shown in the table even when they are not objectives.
+TOKEN_COLUMNS = ("tokens", "tokens_per_user", "ttft_p99", "tpot_p99")
+
+
+def default_objectives(rows: Sequence[dict[str, Any]]) -> str:
+    """Token sweeps that measured TPOT (Server, Interactive) get the serving curve."""
+    return TOKEN_OBJECTIVES if any(r.get("tokens_per_user") for r in rows) else DEFAULT_OBJECTIVES
+
+
 #: Config fields that never vary meaningfully between points (left out of the table).
 _NOT_SHOWN = {"mode", "trace", "model_path", "dataset_path"}
 
@@ -266,6 +298,10 @@ def point_rows(records: Sequence[RunRecord]) -> list[dict[str, Any]]:
             "p99": None,
             "accuracy": None if acc is None or acc.accuracy is None else acc.accuracy.value,
             "memory": None,
+            "tokens": None,
+            "tokens_per_user": None,
+            "ttft_p99": None,
+            "tpot_p99": None,
             "valid": None,
             "runs": [r.run_id for r in recs.values()],
         }
@@ -279,6 +315,8 @@ def point_rows(records: Sequence[RunRecord]) -> list[dict[str, Any]]:
                 row[p] = None if p not in lat else round(lat[p] / 1e6, 4)
             if res.metric_unit == "samples/s":
                 row["throughput"] = res.metric
+            elif res.metric_unit == "tokens/s":
+                row.update(token_figures(res))
             elif lat.get("mean"):  # streams: queries one at a time
                 spq = int(res.effective.get("samples_per_query") or 1)
                 row["throughput"] = spq * 1e9 / lat["mean"]
@@ -288,6 +326,20 @@ def point_rows(records: Sequence[RunRecord]) -> list[dict[str, Any]]:
     for row in rows:
         row["options"] = {k: row["config"].get(k) for k in varied}
     return rows
+
+
+def token_figures(res: LoadgenResult) -> dict[str, float | None]:
+    """A token run's serving figures: samples/s, system tokens/s, tokens/s per user (the
+    speed one stream sees: 1 / median TPOT) and p99 TTFT and TPOT in ms."""
+    tpot50 = res.tpot_ns.get("p50")
+    ttft99, tpot99 = res.ttft_ns.get("p99"), res.tpot_ns.get("p99")
+    return {
+        "throughput": res.samples_per_second,
+        "tokens": res.metric,
+        "tokens_per_user": round(1e9 / tpot50, 3) if tpot50 else None,
+        "ttft_p99": None if ttft99 is None else round(ttft99 / 1e6, 4),
+        "tpot_p99": None if tpot99 is None else round(tpot99 / 1e6, 4),
+    }
 
 
 def _varied_keys(rows: Sequence[dict[str, Any]]) -> list[str]:
@@ -300,10 +352,11 @@ def _varied_keys(rows: Sequence[dict[str, Any]]) -> list[str]:
 
 
 def report(
-    workspace: Workspace, name: str, objectives: dict[str, str]
+    workspace: Workspace, name: str, objectives: dict[str, str] | None = None
 ) -> tuple[list[dict[str, Any]], list[str]]:
-    """The sweep's rows (``pareto`` marks the front) and the varied option names."""
-    from perfpilot.tune.pareto import pareto_front
+    """The sweep's rows (``pareto`` marks the front) and the varied option names.
+    Without ``objectives``: :func:`default_objectives` of the rows."""
+    from perfpilot.tune.pareto import pareto_front, parse_objectives
 
     records = sweep_records(workspace, name)
     if not records:
@@ -315,6 +368,8 @@ def report(
     rows = point_rows(records)
     if not rows:
         raise PerfpilotError(f"sweep {name!r} has no finished point yet", "Run it again.")
+    if objectives is None:
+        objectives = dict(parse_objectives(default_objectives(rows), OBJECTIVES))  # type: ignore[arg-type]
     for key in objectives:
         if all(r.get(key) is None for r in rows):
             hint = (
@@ -413,6 +468,10 @@ _UNITS = {
     "p99": "ms",
     "accuracy": "%",
     "memory": "MiB",
+    "tokens": "tokens/s",
+    "tokens_per_user": "tokens/s/user",
+    "ttft_p99": "ms",
+    "tpot_p99": "ms",
 }
 
 

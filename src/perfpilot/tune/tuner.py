@@ -1,7 +1,12 @@
-"""The settings tuner: Offline peak samples/s, the highest VALID Server target QPS (by
-bisection, with short probes that stop clearly failing loads early), and SingleStream /
-MultiStream expected latencies. Every trial is a real LoadGen run, recorded with the tag
-``{"tune": ID}``; the findings become a settings profile."""
+"""The settings tuner: Offline peak samples/s (and tokens/s for token benchmarks), the
+highest VALID Server and Interactive target QPS (by bisection, with short probes that stop
+clearly failing loads early), and SingleStream / MultiStream expected latencies. Every
+trial is a real LoadGen run, recorded with the tag ``{"tune": ID}``; the findings become a
+settings profile.
+
+Token benchmarks (LLMs) are judged as LoadGen judges them: by the p99 time to first token
+and time per output token against the bounds LoadGen applied (mlperf.conf's, read back from
+the run's detail log), not by the p99 of whole answers."""
 
 from __future__ import annotations
 
@@ -10,9 +15,11 @@ import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from perfpilot.config.run import SCENARIOS, RunConfig
+from perfpilot.engine.settings import SERVER_LIKE
 from perfpilot.errors import PerfpilotError, UsageError
 from perfpilot.records import RunRecord
 from perfpilot.tune.profiles import Profile, ScenarioOptions
@@ -97,7 +104,8 @@ class Trial:
 
 @dataclass
 class ServerFinding:
-    """The Server answer: the highest VALID target QPS and the 10%-higher one that is not."""
+    """A Server (or Interactive) answer: the highest VALID target QPS and the 10%-higher
+    one that is not. Token benchmarks add TTFT and TPOT (p99 and bounds) and tokens/s."""
 
     valid_qps: float
     valid_run: str
@@ -107,6 +115,12 @@ class ServerFinding:
     latency_bound_ms: float | None = None
     p99_ms: float | None = None
     execution: str = "test"
+    scenario: str = "Server"
+    ttft_p99_ms: float | None = None
+    tpot_p99_ms: float | None = None
+    ttft_bound_ms: float | None = None
+    tpot_bound_ms: float | None = None
+    tokens_per_s: float | None = None
 
     @property
     def complete(self) -> bool:
@@ -119,12 +133,20 @@ class TuneResult:
     profile: Profile
     trials: list[Trial] = field(default_factory=list)
     offline: dict[str, Any] | None = None
-    server: ServerFinding | None = None
+    servers: dict[str, ServerFinding] = field(default_factory=dict)  # Server, Interactive
     streams: dict[str, dict[str, Any]] = field(default_factory=dict)
     budget_s: float = 0.0
     elapsed_s: float = 0.0
     budget_hit: bool = False
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def server(self) -> ServerFinding | None:
+        return self.servers.get("Server")
+
+    @property
+    def interactive(self) -> ServerFinding | None:
+        return self.servers.get("Interactive")
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -132,6 +154,7 @@ class TuneResult:
             "profile": self.profile.model_dump(mode="json"),
             "offline": self.offline,
             "server": None if self.server is None else self.server.__dict__,
+            "interactive": None if self.interactive is None else self.interactive.__dict__,
             "streams": self.streams,
             "budget_s": self.budget_s,
             "elapsed_s": round(self.elapsed_s, 1),
@@ -150,6 +173,39 @@ class TuneResult:
                 for t in self.trials
             ],
         }
+
+
+@dataclass(frozen=True)
+class Load:
+    """A Server-like run against its bounds: samples/s completed, the worst p99 as a share
+    of its bound (token runs: the worse of TTFT and TPOT), and those figures as text."""
+
+    rate: float
+    ratio: float
+    text: str
+
+
+def _ms(ns: float | None) -> float | None:
+    return None if ns is None else ns / 1e6
+
+
+def token_bounds_ms(record: RunRecord) -> tuple[float, float] | None:
+    """The TTFT and TPOT bounds (ms) LoadGen applied to a token run, from its detail log
+    (mlperf.conf's per-model values: Server 2000/100 ms, Interactive 500/30 ms for
+    Llama 3.1 8B); None for a run without token latencies."""
+    from perfpilot.engine.logparse import read_detail
+
+    path = Path(record.run_dir) / "mlperf_log_detail.txt"
+    if not path.is_file():
+        return None
+    detail = read_detail(path)
+    if detail.get("requested_use_token_latencies") is not True:
+        return None
+    ttft = detail.get("requested_server_ttft_latency")
+    tpot = detail.get("requested_server_tpot_latency")
+    if not ttft or not tpot:
+        return None
+    return float(ttft) / 1e6, float(tpot) / 1e6
 
 
 class BudgetExhausted(Exception):
@@ -180,6 +236,8 @@ class Tuner:
         self.tune_id = tune_id or f"tune-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
         self.trials: list[Trial] = []
         self.start = time.monotonic()
+        # A search's share of the budget (elapsed seconds), so Server leaves Interactive some
+        self.share_until_s: float | None = None
 
     # -- budget -------------------------------------------------------------------------
     def elapsed(self) -> float:
@@ -187,15 +245,18 @@ class Tuner:
 
     def _estimate(self, duration_ms: int) -> float:
         """Rough wall time of a trial: the process start and load seen so far, plus the run."""
+        # stream runs record no duration: their wall time is no process overhead
         overheads = [
-            t.wall_s - ((t.record.result.duration_s or 0.0) if t.record.result else 0.0)
+            t.wall_s - t.record.result.duration_s
             for t in self.trials
+            if t.record.result is not None and t.record.result.duration_s is not None
         ]
         overhead = max(overheads[-3:]) if overheads else 3.0
         return overhead + duration_ms / 1000
 
     def _fits(self, duration_ms: int, reserve_s: float = 0.0) -> bool:
-        return self.elapsed() + self._estimate(duration_ms) + reserve_s <= self.budget_s
+        limit = min(self.budget_s, self.share_until_s or self.budget_s)
+        return self.elapsed() + self._estimate(duration_ms) + reserve_s <= limit
 
     def _reserve(self) -> float:
         """Time the Server search leaves for the final pair (a valid-length pair is not
@@ -274,14 +335,19 @@ class Tuner:
                 break
             res = record.result
             assert res is not None
-            rate = float(res.metric or 0.0)
+            # token runs: LoadGen's metric is tokens/s; target_qps stays samples/s
+            tokens = float(res.metric or 0.0) if res.metric_unit == "tokens/s" else None
+            rate = float((res.samples_per_second if tokens is not None else res.metric) or 0.0)
+            figures = f"{rate:.1f} samples/s" + (
+                "" if tokens is None else f" ({tokens:.1f} tokens/s)"
+            )
             self._trial(
-                "Offline", stage, started, record, bool(res.valid), f"{rate:.1f} samples/s, "
-                f"batch {bs}"
-            )  # fmt: skip
+                "Offline", stage, started, record, bool(res.valid), f"{figures}, batch {bs}"
+            )
             if best is None or rate > best["peak_samples_per_s"]:
                 best = {
                     "peak_samples_per_s": rate,
+                    "peak_tokens_per_s": tokens,
                     "run_id": record.run_id,
                     "batch_size": bs,
                     "threads": record.config.get("threads"),
@@ -290,7 +356,7 @@ class Tuner:
         assert best is not None
         return best
 
-    # -- Server -------------------------------------------------------------------------
+    # -- Server and Interactive ---------------------------------------------------------
     def _bound_ms(self, record: RunRecord) -> float:
         res = record.result
         ns = None if res is None else res.effective.get("target_latency_ns")
@@ -300,100 +366,114 @@ class Tuner:
 
         return float(get_task(get_model(self.base.model).task).server_latency_ms)
 
-    def _probe(self, qps: float) -> bool:
-        return self._probe_at(qps)[0]
+    def _load(self, record: RunRecord) -> Load:
+        """How a Server-like run stood against its bounds (token runs: TTFT and TPOT)."""
+        res = record.result
+        assert res is not None
+        rate = res.samples_per_second if res.samples_per_second is not None else res.metric
+        p99 = res.latency_ns.get("p99", 0) / 1e6
+        bounds = token_bounds_ms(record)
+        if bounds is None or not res.ttft_ns:
+            bound = self._bound_ms(record)
+            return Load(float(rate or 0.0), p99 / bound, f"p99 {p99:.2f} ms, bound {bound:g} ms")
+        ttft = res.ttft_ns.get("p99", 0) / 1e6
+        tpot = res.tpot_ns.get("p99", 0) / 1e6
+        text = f"TTFT p99 {ttft:.1f}/{bounds[0]:g} ms, TPOT p99 {tpot:.2f}/{bounds[1]:g} ms"
+        return Load(float(rate or 0.0), max(ttft / bounds[0], tpot / bounds[1]), text)
 
-    def _probe_at(self, target: float | None) -> tuple[bool, float]:
+    def _probe_at(self, scenario: str, target: float | None) -> tuple[bool, float]:
         """Is ``target`` VALID (None: the load the child calibrates)? A short probe first;
         only a probe that is neither clearly passing nor clearly failing is followed by a
         full-length test-mode trial. Returns the verdict and the load tried."""
         if not self._fits(PROBE_MS, self._reserve()):
             raise BudgetExhausted
         started = time.monotonic()
-        rec = self._run("Server", "probe", target_qps=target, duration_ms=PROBE_MS,
+        rec = self._run(scenario, "probe", target_qps=target, duration_ms=PROBE_MS,
                         queries=PROBE_QUERIES)  # fmt: skip
-        res = rec.result
-        assert res is not None
         qps = float(target or (rec.loadgen_settings or {}).get("target_qps") or 0.0)
         if qps <= 0:
             raise PerfpilotError(f"tuning probe {rec.run_id} recorded no target QPS")
-        bound = self._bound_ms(rec)
-        p99 = res.latency_ns.get("p99", 0) / 1e6
-        rate = float(res.metric or 0.0)
-        figures = f"p99 {p99:.2f} ms, bound {bound:g} ms, {rate:.0f}/{qps:.0f} samples/s"
-        if p99 > PROBE_LATENCY_FACTOR * bound or rate < PROBE_RATE_SHARE * qps:
-            self._trial("Server", "probe", started, rec, False, f"clearly failing ({figures})", qps)
+        load = self._load(rec)
+        figures = f"{load.text}, {load.rate:.0f}/{qps:.0f} samples/s"
+        if load.ratio > PROBE_LATENCY_FACTOR or load.rate < PROBE_RATE_SHARE * qps:
+            self._trial(scenario, "probe", started, rec, False, f"clearly failing ({figures})", qps)
             return False, qps
-        if p99 <= PROBE_PASS_LATENCY_SHARE * bound and rate >= PROBE_PASS_SHARE * qps:
-            self._trial("Server", "probe", started, rec, True, f"clearly passing ({figures})", qps)
+        if load.ratio <= PROBE_PASS_LATENCY_SHARE and load.rate >= PROBE_PASS_SHARE * qps:
+            self._trial(scenario, "probe", started, rec, True, f"clearly passing ({figures})", qps)
             return True, qps
-        self._trial("Server", "probe", started, rec, False, f"unclear ({figures})", qps)
+        self._trial(scenario, "probe", started, rec, False, f"unclear ({figures})", qps)
         if not self._fits(TRIAL_MS, self._reserve()):
             raise BudgetExhausted
         started = time.monotonic()
-        rec = self._run("Server", "trial", target_qps=qps, duration_ms=TRIAL_MS,
+        rec = self._run(scenario, "trial", target_qps=qps, duration_ms=TRIAL_MS,
                         queries=TRIAL_QUERIES)  # fmt: skip
-        return self._judge(rec, started, "trial", qps), qps
+        return self._judge(scenario, rec, started, "trial", qps), qps
 
-    def _judge(self, rec: RunRecord, started: float, stage: str, qps: float) -> bool:
+    def _judge(self, scenario: str, rec: RunRecord, started: float, stage: str, qps: float) -> bool:
+        """LoadGen's verdict decides (its early-stopping estimate covers TTFT and TPOT)."""
         res = rec.result
         assert res is not None
         valid = bool(res.valid)
-        p99 = res.latency_ns.get("p99", 0) / 1e6
         why = "VALID" if valid else "INVALID: " + "; ".join(res.invalid_reasons or ["?"])
-        self._trial("Server", stage, started, rec, valid, f"{why} (p99 {p99:.2f} ms)", qps)
+        self._trial(scenario, stage, started, rec, valid, f"{why} ({self._load(rec).text})", qps)
         return valid
 
-    def _final(self, qps: float, stage: str) -> tuple[RunRecord, bool]:
+    def _final(self, scenario: str, qps: float, stage: str) -> tuple[RunRecord, bool]:
         """A full run at ``qps`` in the chosen execution mode (not budget-checked: the
         search keeps time for it), judged by LoadGen."""
         started = time.monotonic()
-        rec = self._run("Server", stage, target_qps=qps, duration_ms=CONFIRM_MS,
+        rec = self._run(scenario, stage, target_qps=qps, duration_ms=CONFIRM_MS,
                         queries=TRIAL_QUERIES, execution=self.execution,
                         check_budget=False)  # fmt: skip
-        return rec, self._judge(rec, started, stage, qps)
+        return rec, self._judge(scenario, rec, started, stage, qps)
 
-    def server_qps(self, capacity: float | None) -> ServerFinding:
-        """The highest VALID Server target QPS on the grid ``start * 1.1**k``.
+    def server_qps(self, capacity: float | None, scenario: str = "Server") -> ServerFinding:
+        """The highest VALID target QPS of ``scenario`` (Server or Interactive) on the grid
+        ``start * 1.1**k``.
 
-        The start is half the Offline peak when known, else the load the child calibrates
-        (half its measured capacity). Short probes bracket the answer (a VALID k and an
-        INVALID k), bisection narrows the bracket to neighbours, and full runs in the
-        chosen execution mode confirm the VALID one and show 10% more is not VALID.
+        The start is half the ``capacity`` (samples/s) when known, else the load the child
+        calibrates (half its measured capacity). Short probes bracket the answer (a VALID k
+        and an INVALID k), bisection narrows the bracket to neighbours, and full runs in
+        the chosen execution mode confirm the VALID one and show 10% more is not VALID.
         """
+        if scenario not in SERVER_LIKE:
+            raise ValueError(f"server_qps tunes {', '.join(SERVER_LIKE)}, not {scenario}")
         start = None if capacity is None else SERVER_START * capacity
-        ok, first = self._probe_at(start)
+        ok, first = self._probe_at(scenario, start)
 
         def qps(k: int) -> float:
             return round(first * STEP**k, 1)
 
+        def probe(k: int) -> bool:
+            return self._probe_at(scenario, qps(k))[0]
+
         lo: int | None = 0 if ok else None
         hi = DOUBLE if ok else 0
-        while lo is not None and self._probe(qps(hi)):  # doubling until a load fails
+        while lo is not None and probe(hi):  # doubling until a load fails
             lo, hi = hi, hi + DOUBLE
         candidate = hi - DOUBLE
         while lo is None:
             if qps(candidate) < 1.0:
                 raise PerfpilotError(
-                    f"no VALID Server load found for {self.base.model} on {self.base.backend}",
+                    f"no VALID {scenario} load found for {self.base.model} on {self.base.backend}",
                     "Check the latency bound against 'perfpilot run --scenario SingleStream'.",
                 )
-            if self._probe(qps(candidate)):
+            if probe(candidate):
                 lo = candidate
             else:
                 hi, candidate = candidate, candidate - DOUBLE
         try:
             while hi - lo > 1:
                 mid = (lo + hi) // 2
-                if self._probe(qps(mid)):
+                if probe(mid):
                     lo = mid
                 else:
                     hi = mid
         except BudgetExhausted:
             pass
-        return self._confirm(lo, qps)
+        return self._confirm(scenario, lo, qps)
 
-    def _confirm(self, k: int, qps: Callable[[int], float]) -> ServerFinding:
+    def _confirm(self, scenario: str, k: int, qps: Callable[[int], float]) -> ServerFinding:
         """Full runs: VALID at ``qps(k)``, not VALID at ``qps(k + 1)`` (10% more). Noise
         moves ``k``: a failed confirmation becomes the 'above' run of ``k - 1``, a VALID
         'above' run the confirmation of ``k + 1``. A few rounds at most."""
@@ -401,7 +481,7 @@ class Tuner:
 
         def final(i: int, stage: str) -> tuple[RunRecord, bool]:
             if i not in runs:
-                runs[i] = self._final(qps(i), stage)
+                runs[i] = self._final(scenario, qps(i), stage)
             return runs[i]
 
         first = k
@@ -418,7 +498,7 @@ class Tuner:
         ok_ks = [i for i, (_, ok) in runs.items() if ok]
         if not ok_ks:
             raise PerfpilotError(
-                f"the Server load found by the search ({qps(first):.1f} QPS) did not confirm",
+                f"the {scenario} load found by the search ({qps(first):.1f} QPS) did not confirm",
                 "The machine is too busy now; run 'perfpilot tune' again (a larger --budget "
                 "helps).",
             )
@@ -426,15 +506,24 @@ class Tuner:
         rec, _ = runs[k]
         above = runs.get(k + 1)
         res = rec.result
+        assert res is not None
+        token = res.metric_unit == "tokens/s"
+        bounds = token_bounds_ms(rec) if token else None
         return ServerFinding(
             valid_qps=qps(k),
             valid_run=rec.run_id,
             above_qps=qps(k + 1),
             above_run=None if above is None else above[0].run_id,
             above_valid=None if above is None else above[1],
-            latency_bound_ms=self._bound_ms(rec),
-            p99_ms=None if res is None else res.latency_ns.get("p99", 0) / 1e6,
+            latency_bound_ms=None if token else self._bound_ms(rec),
+            p99_ms=res.latency_ns.get("p99", 0) / 1e6,
             execution=self.execution,
+            scenario=scenario,
+            ttft_p99_ms=_ms(res.ttft_ns.get("p99")) if token else None,
+            tpot_p99_ms=_ms(res.tpot_ns.get("p99")) if token else None,
+            ttft_bound_ms=None if bounds is None else bounds[0],
+            tpot_bound_ms=None if bounds is None else bounds[1],
+            tokens_per_s=res.metric if token else None,
         )
 
     # -- SingleStream / MultiStream -----------------------------------------------------
@@ -471,10 +560,12 @@ def tune(
     options: dict[str, dict[str, Any]] = {}
     figures: dict[str, Any] = {}
     order = [s for s in SCENARIOS if s in scenarios]
-    # Server last: it takes what is left of the budget, and uses the Offline peak.
-    order = [s for s in order if s != "Server"] + (["Server"] if "Server" in order else [])
-    try:
-        for scen in order:
+    # Server and Interactive last: they share what is left of the budget, and start from
+    # the Offline peak (Interactive from the Server answer: its bounds are tighter).
+    searches = [s for s in order if s in SERVER_LIKE]
+    order = [s for s in order if s not in SERVER_LIKE] + searches
+    for scen in order:
+        try:
             if scen == "Offline":
                 off = tuner.offline_peak()
                 result.offline = off
@@ -485,20 +576,22 @@ def tune(
                     "backend_threads": off["backend_threads"],
                 }
                 figures["Offline"] = off
-            elif scen == "Server":
-                peak = result.offline["peak_samples_per_s"] if result.offline else None
-                found = tuner.server_qps(peak)
-                result.server = found
-                options["Server"] = {"target_qps": found.valid_qps}
-                figures["Server"] = dict(found.__dict__)
+            elif scen in SERVER_LIKE:
+                found = _search(tuner, result, scen, searches, budget_s)
+                result.servers[scen] = found
+                options[scen] = {"target_qps": found.valid_qps}
+                figures[scen] = dict(found.__dict__)
             else:
                 stream = tuner.stream_latency(scen)
                 result.streams[scen] = stream
                 options[scen] = {"target_latency_ms": round(stream["latency_ms"], 4)}
                 figures[scen] = stream
-    except BudgetExhausted:
-        result.budget_hit = True
-        result.notes.append("the time budget ran out before every scenario was tuned")
+        except BudgetExhausted:
+            # a search that ran out of its share leaves the next one its own
+            result.budget_hit = True
+            result.notes.append(f"the time budget ran out before {scen} was tuned")
+            if scen not in SERVER_LIKE:
+                break
     result.trials = tuner.trials
     result.elapsed_s = tuner.elapsed()
     result.budget_s = budget_s
@@ -529,6 +622,22 @@ def tune(
         update={"name": name, "scenarios": scen_opts, "found": found_all}
     )
     return result
+
+
+def _search(
+    tuner: Tuner, result: TuneResult, scenario: str, searches: list[str], budget_s: float
+) -> ServerFinding:
+    """One Server-like search within its share of what is left of the budget."""
+    capacity = result.offline["peak_samples_per_s"] if result.offline else None
+    if result.server is not None:  # Interactive holds at most what Server holds
+        capacity = result.server.valid_qps
+    left = len(searches) - searches.index(scenario)
+    share = (budget_s - tuner.elapsed()) / left
+    tuner.share_until_s = None if left == 1 else tuner.elapsed() + share
+    try:
+        return tuner.server_qps(capacity, scenario)
+    finally:
+        tuner.share_until_s = None
 
 
 def _empty(base: RunConfig, name: str) -> Profile:

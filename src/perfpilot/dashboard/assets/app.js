@@ -22,6 +22,8 @@
     { key: "accuracy", label: "accuracy", numeric: true },
     { key: "p90_ms", label: "p90 ms", numeric: true },
     { key: "p99_ms", label: "p99 ms", numeric: true },
+    { key: "ttft_p99_ms", label: "TTFT p99 ms", numeric: true },
+    { key: "tpot_p99_ms", label: "TPOT p99 ms", numeric: true },
     { key: "tags", label: "tags" },
   ];
   const FILTERS = ["model", "scenario", "backend", "device", "source", "verdict"];
@@ -224,7 +226,7 @@
     if (!data.sweeps.length) list.appendChild(el("p", "No sweeps yet.", { class: "muted" }));
     for (const sweep of data.sweeps) {
       const axes = Object.keys(sweep.objectives);
-      const [yKey, xKey] = axes.length > 1 ? axes : [axes[0], axes[0]];
+      const [yKey, xKey] = sweep.axes ? [sweep.axes.y, sweep.axes.x] : axes.length > 1 ? axes : [axes[0], axes[0]];
       const goal = axes.map((k) => sweep.objectives[k] + " " + k).join(", ");
       const heading = "sweep " + sweep.sweep + ": " + sweep.model + " \u00b7 " + sweep.scenario;
       const div = chartFigure(list, heading, "Pareto front over: " + goal + " (value in " + sweep.unit + ")");
@@ -238,7 +240,12 @@
             x: points.map((p) => p[xKey]),
             y: points.map((p) => p[yKey]),
             customdata: points.map((p) => p.page),
-            text: points.map((p) => plotText(p.point + " (" + (p.backend || "?") + ", " + p.verdict + ")")),
+            text: points.map((p) =>
+              plotText(
+                p.point + " (" + (p.backend || "?") + ", " + p.verdict + ")" +
+                  (p.ttft_p99_ms != null ? ", TTFT p99 " + p.ttft_p99_ms.toFixed(1) + " ms" : "")
+              )
+            ),
             hovertemplate: "%{text}<br>" + xKey + " %{x}<br>" + yKey + " %{y}<extra></extra>",
           },
           extra
