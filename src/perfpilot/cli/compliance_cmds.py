@@ -1,4 +1,4 @@
-"""``perfpilot compliance run TEST01|TEST04|TEST05``."""
+"""``perfpilot compliance run TEST01|TEST04|TEST05|TEST06``."""
 
 from __future__ import annotations
 

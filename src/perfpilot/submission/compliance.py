@@ -1,7 +1,8 @@
-"""MLPerf compliance tests TEST01, TEST04 and TEST05: the official audit.config of each,
-a run with it in the test's own run directory, and the verification against the
-submission run with the official thresholds, written as ``verify_accuracy.txt`` /
-``verify_performance.txt`` in the official format."""
+"""MLPerf compliance tests TEST01, TEST04, TEST05 and TEST06 (the LLMs' output
+consistency): the official audit.config of each, a run with it in the test's own run
+directory, and the verification against the submission run with the official
+thresholds, written as ``verify_accuracy.txt`` / ``verify_performance.txt`` in the
+official format."""
 
 from __future__ import annotations
 
