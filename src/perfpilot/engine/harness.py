@@ -22,6 +22,7 @@ from typing import Any
 import mlperf_loadgen as lg
 import numpy as np
 
+from perfpilot.engine.live import TokenMeter
 from perfpilot.tasks.adapter import Runtime
 from perfpilot.tasks.spec import Dataset
 
@@ -60,7 +61,8 @@ class QuerySampleLibrary:
 class SystemUnderTest:
     """A SUT over a backend with one of the four scenario strategies. ``postprocess``
     makes a batch's fixed-size responses (one row per sample); ``ragged``, where given,
-    makes responses of their own sizes instead (the task adapter decides)."""
+    makes responses of their own sizes instead (the task adapter decides). ``meter``
+    counts a token run for the progress line."""
 
     def __init__(
         self,
@@ -74,6 +76,7 @@ class SystemUnderTest:
         postprocess: Callable[[Any], np.ndarray],
         ragged: Callable[[Any, np.ndarray], list[np.ndarray]] | None = None,
         tokens: bool = False,
+        meter: TokenMeter | None = None,
     ) -> None:
         self.scenario = scenario
         self.ragged = ragged
@@ -86,8 +89,10 @@ class SystemUnderTest:
         self.max_wait_s = max_wait_ms / 1000.0
         self.on_error = on_error
         self.postprocess = postprocess
+        self.meter = meter
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._workers: list[threading.Thread] = []
+        issue: Callable[[list[Any]], None]
         if scenario in ("Offline", "Server"):
             target = self._offline_worker if scenario == "Offline" else self._server_worker
             for i in range(threads):
@@ -97,6 +102,8 @@ class SystemUnderTest:
             issue = self._issue_offline if scenario == "Offline" else self._issue_server
         else:
             issue = self._run
+        if meter is not None and meter.latencies:  # notes issue times, for TTFT
+            issue = meter.wrap_issue(issue)
         self.handle = lg.ConstructSUT(issue, self._flush)
 
     # -- LoadGen callbacks ---------------------------------------------------------------
@@ -172,10 +179,14 @@ class SystemUnderTest:
         runtime reports it (TTFT), then every sample ends with its token count (TPOT)."""
         ids = [s.id for s in samples]
         firsts: list[np.ndarray] = []  # alive until LoadGen has copied them
+        meter = self.meter
+        watched = meter.watch(ids) if meter is not None else None  # timed for TTFT, TPOT
 
         def first_token(i: int, token: np.ndarray) -> None:
             firsts.append(token)
             lg.FirstTokenComplete([lg.QuerySampleResponse(ids[i], token.ctypes.data, token.nbytes)])
+            if watched and meter is not None and ids[i] in watched:
+                meter.first_token(ids[i])
 
         try:
             idx = np.fromiter((s.index for s in samples), dtype=np.int64, count=len(samples))
@@ -190,6 +201,8 @@ class SystemUnderTest:
             for i, a in zip(ids, outputs, strict=True)
         ]
         lg.QuerySamplesComplete(responses)  # `outputs` stays alive until this returns
+        if meter is not None:
+            meter.completed(ids, outputs, watched)
 
     @staticmethod
     def _complete_ragged(samples: list[Any], arrays: list[np.ndarray]) -> None:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from perfpilot.errors import UsageError
 from perfpilot.records import LoadgenResult
-from perfpilot.results.db import METRICS, ResultsDB, now_utc
+from perfpilot.results.db import ResultsDB, metric_name, now_utc, token_p99_ms
 
 if TYPE_CHECKING:
     from perfpilot.submission.tree import ScenarioEntry
@@ -147,6 +147,7 @@ def entry_row(
         else str(system_desc.get("accelerator_model_name") or "accelerator")
     )
     lat = result.latency_ns
+    ttft, tpot = token_p99_ms(result)
     rnd = round_of(folder, result, round_name)
     return {
         "id": f"published/{rnd or 'unknown'}/{entry.division}/{entry.submitter}/"
@@ -164,11 +165,13 @@ def entry_row(
         "round": rnd,
         "status": "ok",
         "valid": result.valid,
-        "metric": METRICS.get(entry.scenario) if result.metric is not None else None,
+        "metric": metric_name(entry.scenario, result),
         "value": result.metric,
         "accuracy": accuracy,
         "p90_ms": lat["p90"] / 1e6 if "p90" in lat else None,
         "p99_ms": lat["p99"] / 1e6 if "p99" in lat else None,
+        "ttft_p99_ms": ttft,
+        "tpot_p99_ms": tpot,
         "standin": entry.standin,
         "started": None,
         "tags": {},
