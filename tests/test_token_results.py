@@ -40,7 +40,10 @@ def test_meter_counts_tokens_and_times_every_nth_query(tmp_path: Path) -> None:
     for sid in ids:
         if watched and sid in watched:
             meter.first_token(sid)
+    assert watched is not None
+    meter.finished.append([[7] * TOKENS] * 6)
     meter.completed(ids, [[7] * TOKENS] * 6, watched)
+    meter.count()
     assert (meter.samples, meter.tokens) == (6, 6 * TOKENS)
     assert len(meter.ttft_ns) == 3 and len(meter.tpot_ns) == 3
     assert meter.watch(ids) is None  # nothing left behind

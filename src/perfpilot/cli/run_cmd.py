@@ -142,10 +142,11 @@ def _progress_printer(console: Console):  # type: ignore[no-untyped-def]
 
     def show(label: str, elapsed: float, expected: float | None, live: LiveStats | None) -> None:
         figures = f"{live_text(live)}, " if live is not None else ""
+        clock = _clock(elapsed).strip() if figures else _clock(elapsed)
         total = f" / ~{_clock(expected)}" if expected else ""
         if console.is_terminal:
             console.print(
-                f"  running {label}: {figures}{_clock(elapsed)}{total}   ",
+                f"  running {label}: {figures}{clock}{total}   ",
                 end="\r",
                 highlight=False,
             )
@@ -162,7 +163,7 @@ def _progress_printer(console: Console):  # type: ignore[no-untyped-def]
             )
         if live is not None and live.elapsed_s - state["logged"] >= LOG_EVERY_S:
             state["logged"] = live.elapsed_s
-            console.print(f"  {label}: {figures}{_clock(elapsed).strip()}{total}", highlight=False)
+            console.print(f"  {label}: {figures}{clock}{total}", highlight=False)
 
     return show
 

@@ -180,7 +180,8 @@ class SystemUnderTest:
         ids = [s.id for s in samples]
         firsts: list[np.ndarray] = []  # alive until LoadGen has copied them
         meter = self.meter
-        watched = meter.watch(ids) if meter is not None else None  # timed for TTFT, TPOT
+        # the samples timed for TTFT and TPOT (where the meter times any)
+        watched = meter.watch(ids) if meter is not None and meter.timing else None
 
         def first_token(i: int, token: np.ndarray) -> None:
             firsts.append(token)
@@ -202,7 +203,9 @@ class SystemUnderTest:
         ]
         lg.QuerySamplesComplete(responses)  # `outputs` stays alive until this returns
         if meter is not None:
-            meter.completed(ids, outputs, watched)
+            meter.finished.append(outputs)
+            if watched:
+                meter.completed(ids, outputs, watched)
 
     @staticmethod
     def _complete_ragged(samples: list[Any], arrays: list[np.ndarray]) -> None:
