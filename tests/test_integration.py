@@ -190,7 +190,7 @@ def test_backend_failure_during_loadgen_is_recorded(
 def test_killed_child_is_a_failed_run(workspace: Workspace) -> None:
     killed = threading.Event()
 
-    def kill_child(label: str, elapsed: float, expected: float | None) -> None:
+    def kill_child(label: str, elapsed: float, expected: float | None, live: object) -> None:
         if killed.is_set() or elapsed < 0.5:
             return
         for proc in Path("/proc").iterdir():

@@ -142,7 +142,8 @@ def test_an_import_failing_half_way_leaves_the_database_as_it_was(
 def _v1_file(path: Path) -> None:
     conn = sqlite3.connect(path, isolation_level=None)
     create_v1(conn)
-    row = {k: None for k in ROW_KEYS}
+    keys = [k for k in ROW_KEYS if k not in ("ttft_p99_ms", "tpot_p99_ms")]  # added in v3
+    row = {k: None for k in keys}
     row.update(
         id="r1",
         source="local",
@@ -160,8 +161,8 @@ def _v1_file(path: Path) -> None:
         provenance="{}",
     )
     conn.execute(
-        f"INSERT INTO results ({', '.join(ROW_KEYS)}) VALUES ({', '.join('?' * len(ROW_KEYS))})",
-        [row[k] for k in ROW_KEYS],
+        f"INSERT INTO results ({', '.join(keys)}) VALUES ({', '.join('?' * len(keys))})",
+        [row[k] for k in keys],
     )
     conn.close()
 
@@ -170,9 +171,9 @@ def test_a_v1_database_is_migrated_step_by_step(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite"
     _v1_file(path)
     with ResultsDB.open(path) as db:
-        assert db.schema_version == SCHEMA_VERSION == 2
+        assert db.schema_version == SCHEMA_VERSION == 3
         versions = [r[0] for r in db.conn.execute("SELECT version FROM schema_version")]
-        assert versions == [1, 2]
+        assert versions == [1, 2, 3]
         (row,) = db.rows()
         assert row["value"] == 123.0 and row["valid"] is True
         assert row["tags"] == {"sweep": "s1", "point": "3"}
@@ -184,7 +185,7 @@ def test_a_v1_database_is_migrated_step_by_step(tmp_path: Path) -> None:
         assert db.rows(since="2026-01-02T02:05") == []
         assert [r["id"] for r in db.rows(until="2026-01-02")] == ["r1"]
     with ResultsDB.open(path) as db:  # opening again migrates nothing more
-        assert [r[0] for r in db.conn.execute("SELECT version FROM schema_version")] == [1, 2]
+        assert [r[0] for r in db.conn.execute("SELECT version FROM schema_version")] == [1, 2, 3]
 
 
 def test_bad_database_files_give_one_clear_error_and_stay_as_they_were(tmp_path: Path) -> None:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 
 from perfpilot.records import RunRecord
+
+if TYPE_CHECKING:
+    from perfpilot.engine.live import LiveStats
 
 
 def short_path(path: str) -> str:
@@ -38,6 +41,34 @@ def metric_text(record: RunRecord) -> str:
         return "n/a (too few queries for early stopping)"  # LoadGen logs 0 then
     value = f"{res.metric:,.1f}" if throughput else f"{res.metric:.3f}"
     return f"{value} {res.metric_unit}"
+
+
+def live_text(live: LiveStats) -> str:
+    """A token run's figures so far: ``412 samples, 52,000 tokens/s, TTFT p99 812 ms,
+    TPOT p99 41 ms`` (the latencies where first tokens are timed: not in Offline)."""
+    parts = [f"{live.samples:,} samples", f"{live.tokens_per_s:,.0f} tokens/s"]
+    for name, value in (("TTFT", live.ttft_p99_ms), ("TPOT", live.tpot_p99_ms)):
+        if value is not None:
+            parts.append(
+                f"{name} p99 {value:,.0f} ms" if value >= 10 else f"{name} p99 {value:.2g} ms"
+            )
+    return ", ".join(parts)
+
+
+def token_text(record: RunRecord) -> str:
+    """A token run's figures beyond its tokens/s: samples/s, and TTFT and TPOT
+    percentiles where LoadGen logged them (Server, Interactive); empty for other runs."""
+    res = record.result
+    if res is None or res.metric_unit != "tokens/s":
+        return ""
+    parts = []
+    if res.samples_per_second is not None:
+        parts.append(f"{res.samples_per_second:,.1f} samples/s")
+    for name, found in (("TTFT", res.ttft_ns), ("TPOT", res.tpot_ns)):
+        if found:
+            shown = ", ".join(f"{p} {_ms(found.get(p))}" for p in ("p50", "p90", "p99"))
+            parts.append(f"{name} ms {shown}")
+    return "tokens: " + "; ".join(parts) if parts else ""
 
 
 def validity_text(record: RunRecord) -> str:

@@ -78,7 +78,21 @@ def _figure(row: dict[str, Any]) -> str:
         return "-"
     if metric == "samples_per_second":
         return f"{value:,.1f} samples/s"
+    if metric == "tokens_per_second":
+        return f"{value:,.1f} tokens/s"
     return f"{value:.3f} ms" if metric == "latency_ms" else f"{value:g} {metric}"
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+#: Token benchmarks' (LLMs') columns, shown when a row has them.
+TOKEN_COLUMNS = {"TTFT p99 ms": "ttft_p99_ms", "TPOT p99 ms": "tpot_p99_ms"}
+
+
+def _token_columns(rows: list[dict[str, Any]]) -> dict[str, str]:
+    return TOKEN_COLUMNS if any(r.get("ttft_p99_ms") is not None for r in rows) else {}
 
 
 def _verdict(row: dict[str, Any]) -> str:
@@ -125,7 +139,8 @@ def results_list(ctx: Context, /, db: Path | None, fmt: str, **filters: Any) -> 
         out = Table(header_style="bold")
         for col in ("id", "source", "model", "scenario", "mode", "backend", "system"):
             out.add_column(col, overflow="fold")
-        for col in ("result", "figure", "accuracy", "p99 ms", "started"):
+        tokens = _token_columns(rows)
+        for col in ("result", "figure", "accuracy", "p99 ms", *tokens, "started"):
             out.add_column(col, overflow="fold", justify="right" if col != "result" else "left")
         for r in rows:
             out.add_row(
@@ -139,7 +154,8 @@ def results_list(ctx: Context, /, db: Path | None, fmt: str, **filters: Any) -> 
                 _verdict(r),
                 _figure(r),
                 "-" if r["accuracy"] is None else f"{r['accuracy']:.3f}%",
-                "-" if r["p99_ms"] is None else f"{r['p99_ms']:.3f}",
+                _ms(r["p99_ms"]),
+                *(_ms(r[key]) for key in tokens.values()),
                 r["started"] or "-",
             )
         return out
@@ -211,7 +227,8 @@ def results_compare(
         table = Table(title=f"{g.benchmark} {g.scenario}", header_style="bold")
         for col in ("id", "who", "system", "backend", "device", "result", "figure"):
             table.add_column(col, overflow="fold")
-        for col in ("vs ref", "accuracy", "p99 ms"):
+        tokens = _token_columns(g.rows)
+        for col in ("vs ref", "accuracy", "p99 ms", *tokens):
             table.add_column(col, justify="right")
         for r in g.rows:
             table.add_row(
@@ -224,7 +241,8 @@ def results_compare(
                 _figure(r),
                 "-" if r["ratio"] is None else f"{r['ratio']:.4g}x",
                 "-" if r["accuracy"] is None else f"{r['accuracy']:.3f}%",
-                "-" if r["p99_ms"] is None else f"{r['p99_ms']:.3f}",
+                _ms(r["p99_ms"]),
+                *(_ms(r[key]) for key in tokens.values()),
             )
         console().print(table)
     click.echo("vs ref: figure against the reference row (> 1x: better; latency inverted)")

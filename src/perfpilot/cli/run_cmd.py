@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
 
 from perfpilot.cli.context import EXIT_FAILED, EXIT_OK, Context
 from perfpilot.cli.options import run_option, run_options
-from perfpilot.cli.render import console, metric_text, print_table, records_json, validity_text
+from perfpilot.cli.render import (
+    console,
+    live_text,
+    metric_text,
+    print_table,
+    records_json,
+    validity_text,
+)
 from perfpilot.records import RunRecord
+
+if TYPE_CHECKING:
+    from perfpilot.engine.live import LiveStats
+
+#: Off a terminal (logs, CI), a token run's figures so far are printed this often.
+LOG_EVERY_S = 60.0
 
 
 @click.command()
@@ -134,22 +147,27 @@ def _done_printer(console: Console):  # type: ignore[no-untyped-def]
 
 
 def _progress_printer(console: Console):  # type: ignore[no-untyped-def]
-    """A live line on a terminal; elsewhere (logs, CI) a line when a test starts and one
-    with its expected duration once the child knows it."""
+    """A live line on a terminal; elsewhere (logs, CI) a line when a test starts, one
+    with its expected duration once the child knows it, and for token runs their figures
+    so far every minute."""
     from perfpilot.submission.plan import format_duration
 
-    state: dict[str, Any] = {"label": None, "told": False, "elapsed": 0.0}
+    state: dict[str, Any] = {"label": None, "told": False, "elapsed": 0.0, "logged": 0.0}
 
-    def show(label: str, elapsed: float, expected: float | None) -> None:
+    def show(label: str, elapsed: float, expected: float | None, live: LiveStats | None) -> None:
+        figures = f"{live_text(live)}, " if live is not None else ""
+        clock = _clock(elapsed).strip() if figures else _clock(elapsed)
+        total = f" / ~{_clock(expected)}" if expected else ""
         if console.is_terminal:
-            total = f" / ~{_clock(expected)}" if expected else ""
             console.print(
-                f"  running {label}: {_clock(elapsed)}{total}   ", end="\r", highlight=False
+                f"  running {label}: {figures}{clock}{total}   ",
+                end="\r",
+                highlight=False,
             )
             return
         if state["label"] != label or elapsed <= state["elapsed"]:  # the next test (a
-            state.update(label=label, told=False)  # compliance test has its run's label)
-            console.print(f"running {label} ...", highlight=False)
+            state.update(label=label, told=False, logged=0.0)  # compliance test has its
+            console.print(f"running {label} ...", highlight=False)  # run's label)
         state["elapsed"] = elapsed
         if expected and not state["told"]:
             state["told"] = True
@@ -157,6 +175,9 @@ def _progress_printer(console: Console):  # type: ignore[no-untyped-def]
                 f"  {label}: expected to take about {format_duration(expected)}",
                 highlight=False,
             )
+        if live is not None and live.elapsed_s - state["logged"] >= LOG_EVERY_S:
+            state["logged"] = live.elapsed_s
+            console.print(f"  {label}: {figures}{clock}{total}", highlight=False)
 
     return show
 

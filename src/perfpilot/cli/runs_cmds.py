@@ -6,7 +6,14 @@ import click
 from rich.table import Table
 
 from perfpilot.cli.context import Context
-from perfpilot.cli.render import console, metric_text, print_table, records_json, validity_text
+from perfpilot.cli.render import (
+    console,
+    metric_text,
+    print_table,
+    records_json,
+    token_text,
+    validity_text,
+)
 
 
 @click.group()
@@ -95,6 +102,9 @@ def runs_show(ctx: Context, run_id: str, as_json: bool) -> None:
         f"{sysinfo.get('os')}",
         highlight=False,
     )
+    tokens = token_text(record)
+    if tokens:
+        out.print(tokens, highlight=False)
     if record.result and record.result.invalid_reasons:
         out.print(f"INVALID because: {'; '.join(record.result.invalid_reasons)}")
     out.print(

@@ -90,7 +90,7 @@ def _finite(value: Any) -> float | None:
 def table_row(row: dict[str, Any], page: str) -> dict[str, Any]:
     """What the index page knows of one row: its table fields, verdict and run page."""
     out = {field: row.get(field) for field in TABLE_FIELDS}
-    for field in ("value", "accuracy", "p90_ms", "p99_ms"):
+    for field in ("value", "accuracy", "p90_ms", "p99_ms", "ttft_p99_ms", "tpot_p99_ms"):
         out[field] = _finite(out[field])
     out["tags"] = {str(k): str(v) for k, v in (row.get("tags") or {}).items()}
     out["source"] = row.get("source") or "local"

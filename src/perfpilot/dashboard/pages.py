@@ -121,6 +121,8 @@ def run_html(
             "accuracy",
             "p90_ms",
             "p99_ms",
+            "ttft_p99_ms",
+            "tpot_p99_ms",
             "standin",
             "started",
             "tags",

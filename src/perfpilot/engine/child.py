@@ -8,6 +8,7 @@ traceback) and the parent reads it after the child exits.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import os
@@ -87,6 +88,7 @@ def run_test(spec: ChildSpec, run_dir: Path) -> ChildResult:
     from perfpilot.backends.base import CalibrationData
     from perfpilot.engine.calibrate import resolve_settings
     from perfpilot.engine.harness import QuerySampleLibrary, SystemUnderTest
+    from perfpilot.engine.live import ProgressWriter, TokenMeter
     from perfpilot.engine.settings import expected_duration_s, loadgen_names
     from perfpilot.tasks.spec import resolve
 
@@ -177,6 +179,13 @@ def run_test(spec: ChildSpec, run_dir: Path) -> ChildResult:
             os._exit(3)
 
     qsl = QuerySampleLibrary(dataset)
+    # Token runs report tokens/s, TTFT and TPOT so far to the progress line; where the
+    # backend is fast (warm-up pace), only every 8th query is timed.
+    meter = (
+        TokenMeter(latencies=lg_scenario != "Offline", every=1 if pace < 1000 else 8)
+        if task.generative
+        else None
+    )
     sut = SystemUnderTest(
         lg_scenario,
         backend,
@@ -188,9 +197,15 @@ def run_test(spec: ChildSpec, run_dir: Path) -> ChildResult:
         postprocess=adapter.postprocess,
         ragged=adapter.responses if adapter.ragged else None,
         tokens=task.generative,
+        meter=meter,
+    )
+    live = (
+        ProgressWriter(run_dir / PROGRESS_FILE, expected, meter)
+        if meter is not None
+        else contextlib.nullcontext()
     )
     # An explicit path inside our fresh run directory: no stray audit.config can apply.
-    with GcPauses() as pauses:
+    with GcPauses() as pauses, live:
         lg.StartTestWithLogSettings(
             sut.handle, qsl.handle, test, log, str(run_dir / "audit.config")
         )

@@ -24,6 +24,7 @@ from typing import Any
 import mlperf_loadgen as lg
 import numpy as np
 
+from perfpilot.engine.live import TokenMeter
 from perfpilot.tasks.adapter import Runtime
 from perfpilot.tasks.spec import Dataset
 
@@ -62,7 +63,8 @@ class QuerySampleLibrary:
 class SystemUnderTest:
     """A SUT over a backend with one of the four scenario strategies. ``postprocess``
     makes a batch's fixed-size responses (one row per sample); ``ragged``, where given,
-    makes responses of their own sizes instead (the task adapter decides)."""
+    makes responses of their own sizes instead (the task adapter decides). ``meter``
+    counts a token run for the progress line."""
 
     def __init__(
         self,
@@ -76,6 +78,7 @@ class SystemUnderTest:
         postprocess: Callable[[Any], np.ndarray],
         ragged: Callable[[Any, np.ndarray], list[np.ndarray]] | None = None,
         tokens: bool = False,
+        meter: TokenMeter | None = None,
     ) -> None:
         self.scenario = scenario
         self.ragged = ragged
@@ -88,8 +91,10 @@ class SystemUnderTest:
         self.max_wait_s = max_wait_ms / 1000.0
         self.on_error = on_error
         self.postprocess = postprocess
+        self.meter = meter
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._workers: list[threading.Thread] = []
+        issue: Callable[[list[Any]], None]
         if tokens and backend.submits:  # the runtime keeps its own requests in flight
             issue = self._submit
         elif scenario in ("Offline", "Server"):
@@ -101,6 +106,8 @@ class SystemUnderTest:
             issue = self._issue_offline if scenario == "Offline" else self._issue_server
         else:
             issue = self._run
+        if meter is not None and meter.latencies:  # notes issue times, for TTFT
+            issue = meter.wrap_issue(issue)
         self.handle = lg.ConstructSUT(issue, self._flush)
 
     # -- LoadGen callbacks ---------------------------------------------------------------
@@ -176,10 +183,15 @@ class SystemUnderTest:
         runtime reports it (TTFT), then every sample ends with its token count (TPOT)."""
         ids = [s.id for s in samples]
         firsts: list[np.ndarray] = []  # alive until LoadGen has copied them
+        meter = self.meter
+        # the samples timed for TTFT and TPOT (where the meter times any)
+        watched = meter.watch(ids) if meter is not None and meter.timing else None
 
         def first_token(i: int, token: np.ndarray) -> None:
             firsts.append(token)
             lg.FirstTokenComplete([lg.QuerySampleResponse(ids[i], token.ctypes.data, token.nbytes)])
+            if watched and meter is not None and ids[i] in watched:
+                meter.first_token(ids[i])
 
         try:
             idx = np.fromiter((s.index for s in samples), dtype=np.int64, count=len(samples))
@@ -197,19 +209,30 @@ class SystemUnderTest:
             for i, d, a in zip(ids, data, outputs, strict=True)
         ]
         lg.QuerySamplesComplete(responses)  # `data` stays alive until this returns
+        if meter is not None:
+            meter.finished.append(outputs)
+            if watched:
+                meter.completed(ids, outputs, watched)
 
     def _submit(self, samples: list[Any]) -> None:
         """Hand a query to a submitting runtime and return: its callbacks (on the
         runtime's thread, holding no lock of ours) tell LoadGen of each first token and
         each answer as they come."""
         ids = [s.id for s in samples]
+        meter = self.meter
+        timed = meter.timing if meter is not None else {}  # ids whose issue time is noted
 
         def first_token(i: int, token: np.ndarray) -> None:
             lg.FirstTokenComplete([lg.QuerySampleResponse(ids[i], token.ctypes.data, token.nbytes)])
+            if meter is not None and ids[i] in timed:
+                meter.first_token(ids[i])
 
         def finished(i: int, tokens: np.ndarray, n_tokens: int) -> None:
             response = lg.QuerySampleResponse(ids[i], tokens.ctypes.data, tokens.nbytes, n_tokens)
             lg.QuerySamplesComplete([response])  # LoadGen copies `tokens` before returning
+            if meter is not None:
+                meter.finished.append((tokens,))
+                meter.completed((ids[i],), (tokens,), {ids[i]: 0})
 
         try:
             idx = np.fromiter((s.index for s in samples), dtype=np.int64, count=len(samples))

@@ -26,6 +26,7 @@ from perfpilot.backends.registry import backend_class
 from perfpilot.config.run import RunConfig
 from perfpilot.engine.child import PROGRESS_FILE
 from perfpilot.engine.contracts import RESULT_FILE, SPEC_FILE, ChildResult, ChildSpec, read_result
+from perfpilot.engine.live import LiveStats, read_progress
 from perfpilot.engine.logparse import parse_result
 from perfpilot.errors import PerfpilotError, UsageError
 from perfpilot.provenance import software_versions, system_info
@@ -35,8 +36,9 @@ from perfpilot.tasks.common.validate import check_onnx_model
 from perfpilot.tasks.spec import resolve
 from perfpilot.workspace import Workspace
 
-#: progress(label, elapsed_s, expected_s or None); called about four times a second.
-ProgressFn = Callable[[str, float, float | None], None]
+#: progress(label, elapsed_s, expected_s or None, live figures of a token run or None);
+#: called about four times a second.
+ProgressFn = Callable[[str, float, float | None, LiveStats | None], None]
 
 
 @dataclass
@@ -263,16 +265,11 @@ class _Progress:
     def _loop(self) -> None:
         assert self.fn is not None
         start = time.monotonic()
-        expected: float | None = None
         while not self.done.wait(0.25):
-            if expected is None:
-                try:
-                    expected = float(
-                        json.loads((self.run_dir / PROGRESS_FILE).read_text())["expected_s"]
-                    )
-                except (OSError, ValueError, KeyError):
-                    expected = None
-            self.fn(self.label, time.monotonic() - start, expected)
+            # the child writes the expected duration once it knows it, and a token run
+            # its figures once a second (a whole new file each time: never half-read)
+            expected, live = read_progress(self.run_dir / PROGRESS_FILE)
+            self.fn(self.label, time.monotonic() - start, expected, live)
 
 
 def _child_env() -> dict[str, str]:

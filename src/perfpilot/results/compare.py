@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from perfpilot.results.db import benchmark_of
+from perfpilot.results.db import TOKEN_METRIC, benchmark_of
 
 
 @dataclass
@@ -42,6 +42,8 @@ def compare(rows: Sequence[dict[str, Any]]) -> list[CompareGroup]:
         group = groups.setdefault(key, CompareGroup(key[0], key[1], None, None))
         group.rows.append(dict(row))
         group.metric = group.metric or row["metric"]
+        if row["metric"] == TOKEN_METRIC:  # a token benchmark ranks by tokens/s, even
+            group.metric = TOKEN_METRIC  # beside rows indexed before it counted tokens
     for group in groups.values():
         sign = _better(group.metric)
         scored = [r for r in group.rows if r["value"] is not None and r["metric"] == group.metric]

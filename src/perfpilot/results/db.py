@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from perfpilot.workspace import Workspace
 
 DB_NAME = "results.sqlite"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 REBUILD_HINT = "Move it aside or run 'perfpilot results rebuild' to recreate it from the runs."
 
 ROW_KEYS: tuple[str, ...] = (
@@ -47,6 +47,8 @@ ROW_KEYS: tuple[str, ...] = (
     "accuracy",
     "p90_ms",
     "p99_ms",
+    "ttft_p99_ms",
+    "tpot_p99_ms",
     "standin",
     "started",
     "tags",
@@ -58,9 +60,9 @@ _JSON_KEYS = ("tags", "config", "provenance")
 _BOOL_KEYS = ("valid", "standin")
 FILTERS = ("model", "scenario", "backend", "device", "system", "source")
 
-# Scenario -> (metric name, LoadgenResult unit). Figures are what the official checker
-# reports: Offline and Server samples/s (Server: completed), the stream scenarios the
-# early-stopping latency estimate in milliseconds.
+# Scenario -> metric name. Figures are what the official checker reports: Offline and
+# Server samples/s (Server: completed), the stream scenarios the early-stopping latency
+# estimate in milliseconds; token benchmarks (LLMs) tokens/s instead (see metric_name).
 METRICS = {
     "Offline": "samples_per_second",
     "Server": "samples_per_second",
@@ -76,6 +78,14 @@ TOKEN_METRIC = "tokens_per_second"
 def metric_name(scenario: str, unit: str | None) -> str | None:
     """The metric name of a figure: tokens/s for token runs, else the scenario's."""
     return TOKEN_METRIC if unit == "tokens/s" else METRICS.get(scenario)
+
+
+def token_p99_ms(result: LoadgenResult | None) -> tuple[float | None, float | None]:
+    """A token run's p99 time to first token and time per output token, in ms."""
+    if result is None:
+        return None, None
+    ttft, tpot = result.ttft_ns.get("p99"), result.tpot_ns.get("p99")
+    return (None if ttft is None else ttft / 1e6), (None if tpot is None else tpot / 1e6)
 
 
 class ResultsDBError(PerfpilotError):
@@ -139,8 +149,20 @@ def _to_v2(conn: sqlite3.Connection) -> None:
             )
 
 
+def _to_v3(conn: sqlite3.Connection) -> None:
+    """v3: token benchmarks' p99 time to first token and time per output token. Rows
+    indexed before stay empty there ('perfpilot results rebuild' fills local ones)."""
+    _script(
+        conn,
+        """
+        ALTER TABLE results ADD COLUMN ttft_p99_ms REAL;
+        ALTER TABLE results ADD COLUMN tpot_p99_ms REAL;
+        """,
+    )
+
+
 #: version -> step that brings a database of version-1 to it.
-MIGRATIONS = {2: _to_v2}
+MIGRATIONS = {2: _to_v2, 3: _to_v3}
 
 
 def create_v1(conn: sqlite3.Connection) -> None:
@@ -199,6 +221,7 @@ def record_row(record: RunRecord) -> dict[str, Any]:
     scenario = str(cfg.get("scenario"))
     value = res.metric if res else None
     tokens = res is not None and res.metric_unit == "tokens/s"
+    ttft, tpot = token_p99_ms(res)
     return {
         "id": record.run_id,
         "source": "local",
@@ -221,6 +244,8 @@ def record_row(record: RunRecord) -> dict[str, Any]:
         "accuracy": record.accuracy.value if record.accuracy else None,
         "p90_ms": ms("p90"),
         "p99_ms": ms("p99"),
+        "ttft_p99_ms": ttft,
+        "tpot_p99_ms": tpot,
         "standin": record.standin,
         "started": record.started,
         "tags": dict(record.tags),

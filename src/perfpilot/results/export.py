@@ -200,6 +200,8 @@ def _log_row(client: Any, exp_id: str, row: dict[str, Any]) -> None:
         "accuracy": row["accuracy"],
         "p90_ms": row["p90_ms"],
         "p99_ms": row["p99_ms"],
+        "ttft_p99_ms": row["ttft_p99_ms"],
+        "tpot_p99_ms": row["tpot_p99_ms"],
         "valid": None if row["valid"] is None else float(row["valid"]),
     }
     client.log_batch(

@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 from perfpilot.errors import UsageError
 from perfpilot.records import LoadgenResult
-from perfpilot.results.db import METRICS, TOKEN_METRIC, ResultsDB, metric_name, now_utc
+from perfpilot.results.db import (
+    METRICS,
+    TOKEN_METRIC,
+    ResultsDB,
+    metric_name,
+    now_utc,
+    token_p99_ms,
+)
 
 if TYPE_CHECKING:
     from perfpilot.submission.tree import ScenarioEntry
@@ -176,6 +183,7 @@ def entry_row(
         else str(system_desc.get("accelerator_model_name") or "accelerator")
     )
     lat = result.latency_ns
+    ttft, tpot = token_p99_ms(result)
     rnd = round_of(folder, result, round_name)
     figure = official_figure(entry, rnd)
     return {
@@ -199,6 +207,8 @@ def entry_row(
         "accuracy": accuracy,
         "p90_ms": lat["p90"] / 1e6 if "p90" in lat else None,
         "p99_ms": lat["p99"] / 1e6 if "p99" in lat else None,
+        "ttft_p99_ms": ttft,
+        "tpot_p99_ms": tpot,
         "standin": entry.standin,
         "started": None,
         "tags": {},

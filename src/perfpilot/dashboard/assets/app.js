@@ -22,10 +22,11 @@
     { key: "accuracy", label: "accuracy", numeric: true },
     { key: "p90_ms", label: "p90 ms", numeric: true },
     { key: "p99_ms", label: "p99 ms", numeric: true },
-    { key: "ttft_p99_ms", label: "TTFT p99 ms", numeric: true },
-    { key: "tpot_p99_ms", label: "TPOT p99 ms", numeric: true },
+    // token benchmarks (LLMs): shown when some row has them
+    { key: "ttft_p99_ms", label: "TTFT p99 ms", numeric: true, optional: true },
+    { key: "tpot_p99_ms", label: "TPOT p99 ms", numeric: true, optional: true },
     { key: "tags", label: "tags" },
-  ];
+  ].filter((c) => !c.optional || data.rows.some((row) => typeof row[c.key] === "number"));
   const FILTERS = ["model", "scenario", "backend", "device", "source", "verdict"];
   const SYMBOLS = { local: "circle", published: "diamond" };
 
