@@ -381,12 +381,20 @@ def test_test06_placed_as_the_checker_reads_it(tmp_path: Path) -> None:
     ]
 
 
-def test_endpoints_result_is_named(tree: Path) -> None:
-    offline = tree / MODEL_DIR / "Offline" / "performance"
-    shutil.rmtree(offline / "run_1")
-    (offline / "result_summary.json").write_text("{}")
-    lines = _only(check_tree(tree, ROUND, relax_lengths=True), "perf-unreadable")
-    assert len(lines) == 1 and "an MLPerf Endpoints result" in lines[0]
+def test_endpoints_result_is_read(tree: Path) -> None:
+    # without LoadGen logs, Endpoints files make an Endpoints result (checked as such in
+    # test_submission_endpoints); with a LoadGen log beside them, the checker wants LoadGen
+    offline = tree / MODEL_DIR / "Offline"
+    shutil.rmtree(offline / "performance" / "run_1")
+    (offline / "performance" / "result_summary.json").write_text("{}")
+    lines = _only(check_tree(tree, ROUND, relax_lengths=True), "missing-file")
+    assert len(lines) == 1 and "Offline/performance/run_1: folder is missing" in lines[0]
+    (offline / "accuracy" / "mlperf_log_detail.txt").unlink()
+    report = check_tree(tree, ROUND, relax_lengths=True)
+    assert not _only(report, "perf-unreadable")
+    assert (
+        "config.yaml of the Endpoints run is missing" in _only(report, "endpoints-file-missing")[0]
+    )
 
 
 def test_v51_layout_tree_and_its_units(tmp_path: Path) -> None:

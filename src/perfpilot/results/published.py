@@ -58,8 +58,9 @@ def submitter_roots(folder: Path) -> list[Path]:
 
 
 def find_entries(folder: Path) -> list[ScenarioEntry]:
-    """Every result (with a performance log) of the submission trees at, in or around
-    ``folder``, read with :mod:`perfpilot.submission.tree`; an error if there is none."""
+    """Every result (a performance log, or MLPerf Endpoints files) of the submission
+    trees at, in or around ``folder``, read with :mod:`perfpilot.submission.tree`; an
+    error if there is none."""
     from perfpilot.submission.tree import read_tree
 
     if not folder.is_dir():
@@ -69,7 +70,8 @@ def find_entries(folder: Path) -> list[ScenarioEntry]:
     for tree_root in sorted({r.parent.parent for r in roots}):
         wanted = {(r.parent.name, r.name) for r in roots if r.parent.parent == tree_root}
         for entry in read_tree(tree_root).entries:
-            if (entry.division, entry.submitter) in wanted and entry.performance_dir.is_dir():
+            has_run = entry.performance_dir.is_dir() or entry.endpoints is not None
+            if (entry.division, entry.submitter) in wanted and has_run:
                 entries.append(entry)
     if not entries:
         raise UsageError(
@@ -168,6 +170,8 @@ def entry_row(
 ) -> dict[str, Any]:
     """The database row of one published result (an error if its performance log cannot
     be read: the whole import is then refused)."""
+    if entry.endpoints is not None:
+        return endpoints_row(entry, folder, round_name, imported)
     result = entry.performance
     if result is None:
         why = "; ".join(entry.problems) or "no performance result"
@@ -234,6 +238,107 @@ def entry_row(
             "loadgen_version": result.loadgen_version,
             "invalid_reasons": result.invalid_reasons,
             "accuracy_line": accuracy_line,
+            "compliance": sorted(entry.compliance),
+            "problems": entry.problems,
+            "system_description": system_desc,
+        },
+    }
+
+
+def _device(system_desc: dict[str, Any]) -> str:
+    accelerators = str(system_desc.get("accelerators_per_node", "0")).strip()
+    if accelerators in ("", "0", "N/A"):
+        return "cpu"
+    return str(system_desc.get("accelerator_model_name") or "accelerator")
+
+
+def endpoints_row(
+    entry: ScenarioEntry, folder: Path, round_name: str | None, imported: str
+) -> dict[str, Any]:
+    """The row of an MLPerf Endpoints result (v6.1): the official checker's figure (for a
+    token benchmark with none, as llama3.1-8b Offline, the summary's tokens/s), the p99
+    TTFT and TPOT of result_summary.json, flagged ``endpoints`` in the provenance."""
+    from perfpilot.submission import rounds
+    from perfpilot.submission.check.csv_formats import UNITS
+    from perfpilot.submission.check.endpoints import RESULT_KEYS, figure
+
+    ep = entry.endpoints
+    assert ep is not None
+    if ep.summary is None:
+        raise UsageError(
+            f"cannot import {entry.path}: no readable {ep.summary_path.name}",
+            "The tree is damaged; nothing was imported.",
+        )
+    rnd = round_name if round_name else round_of(folder, None) or "v6.1"
+    rnd = rnd if rnd.startswith("v") else f"v{rnd}"
+    mrules = None
+    if rnd in rounds.ROUNDS:
+        rules = rounds.get_round(rnd)
+        mrules = rules.models.get(rules.aliases.get(entry.model, entry.mlperf_model))
+    scenario = ep.scenario(entry.scenario)
+    values = ep.values
+    key = (mrules.metric_keys.get(scenario or "") if mrules else None) or RESULT_KEYS.get(
+        scenario or "", ""
+    )
+    value = figure(ep, scenario, mrules)
+    tokens = "tokens" in key
+    if value is None and mrules is not None and mrules.token_latencies:
+        value, tokens = values.get("result_completed_tokens_per_second"), True
+    metric = TOKEN_METRIC if tokens else METRICS.get(scenario or entry.scenario)
+    summary = (mrules.units.get(entry.scenario) if mrules else None) or UNITS.get(entry.scenario)
+
+    def ms(key: str) -> float | None:
+        return values[key] / 1e6 if key in values else None
+
+    ttft = ms("result_first_token_99.00_percentile_latency_ns")
+    tpot = ms("result_time_per_output_token_99.00_percentile_ns")
+    system_desc = entry.system_json or {}
+    scores = ep.scores
+    score = scores[0] if scores else None
+    return {
+        "id": f"published/{rnd}/{entry.division}/{entry.submitter}/"
+        f"{entry.system}/{entry.model}/{entry.scenario}",
+        "source": "published",
+        "run_id": None,
+        "model": entry.model,
+        "scenario": entry.scenario,
+        "mode": "performance",
+        "backend": system_desc.get("framework"),
+        "device": _device(system_desc),
+        "system": entry.system,
+        "submitter": entry.submitter,
+        "division": entry.division,
+        "round": rnd,
+        "status": "ok",
+        "valid": ep.failed == 0,
+        "metric": metric if value is not None else None,
+        "value": value,
+        "accuracy": float(score) if isinstance(score, int | float) else None,
+        "p90_ms": ms("result_90.00_percentile_latency_ns"),
+        "p99_ms": ms("result_99.00_percentile_latency_ns"),
+        "ttft_p99_ms": ttft,
+        "tpot_p99_ms": tpot,
+        "standin": entry.standin,
+        "started": None,
+        "tags": {},
+        "run_dir": str(ep.summary_path.parent),
+        "config": {"endpoints_config": ep.config or {}},
+        "provenance": {
+            "imported_from": str(entry.path),
+            "imported": imported,
+            "layout": entry.layout,
+            "checker_model": entry.mlperf_model,
+            "endpoints": True,  # an MLPerf Endpoints result, not LoadGen logs
+            "units": "Tokens/s" if metric == TOKEN_METRIC else summary,
+            "summary_units": summary,
+            "log_scenario": ep.scenario_text,
+            "samples_per_second": values.get("result_completed_samples_per_sec")
+            or values.get("result_samples_per_second"),
+            "ttft_p99_ms": ttft,
+            "tpot_p99_ms": tpot,
+            "endpoints_version": ep.summary.get("version"),
+            "failed_samples": ep.failed,
+            "accuracy_scores": scores,
             "compliance": sorted(entry.compliance),
             "problems": entry.problems,
             "system_description": system_desc,

@@ -23,6 +23,7 @@ from typing import Any
 from perfpilot.engine.logparse import parse_result
 from perfpilot.errors import PerfpilotError, UsageError
 from perfpilot.records import LoadgenResult
+from perfpilot.submission.endpoints import EndpointsResult, is_endpoints, read_endpoints
 
 DIVISIONS = ("closed", "open", "network")
 SCENARIO_NAMES = {
@@ -117,6 +118,7 @@ class ScenarioEntry:
     measurements_path: Path | None = None
     compliance: dict[str, ComplianceTest] = field(default_factory=dict)
     standin: bool = False  # a perfpilot stand-in model produced this result
+    endpoints: EndpointsResult | None = None  # an MLPerf Endpoints result (v6.1), not LoadGen
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -306,7 +308,10 @@ def _entry(sub: SubmitterDir, system: Path, model: Path, scen: Path) -> Scenario
         measurements_dir=measurements_dir,
         compliance_dir=compliance_dir,
     )
-    if is_dir(entry.performance_dir):
+    if is_endpoints(scen):
+        entry.endpoints = read_endpoints(scen)
+        entry.problems.extend(entry.endpoints.problems)
+    elif is_dir(entry.performance_dir):
         entry.performance = _parse_logs(entry.performance_dir, entry.problems)
     else:
         entry.problems.append(f"{entry.performance_dir} is missing")

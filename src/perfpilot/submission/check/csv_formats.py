@@ -92,6 +92,15 @@ def _row_v6(entry: ScenarioEntry, row: ResultRow, rules: RoundRules, root: Path)
         entry.performance is not None and entry.performance.scenario == "Server"
     )
     accuracy = accuracy_cell(entry, rules)
+    if entry.endpoints is not None:
+        # the checker compares config.yaml's type as written (online) with the folder's
+        # scenario, so it flags an Endpoints result as inferred
+        typed = entry.endpoints.scenario_text
+        interactive = typed != entry.scenario and (typed, entry.scenario) != (
+            "server",
+            "interactive",
+        )
+        accuracy = row.accuracy
     nodes = as_int(sj.get("number_of_nodes"))
     per_node = as_int(sj.get("accelerators_per_node"))
     raw: dict[str, Any] = {

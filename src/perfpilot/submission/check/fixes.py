@@ -49,6 +49,14 @@ FIXES: dict[str, str] = {
     "missing-file": "Add the file: copy it from the run directory of that LoadGen test.",
     "stray-file": "Remove the file: this folder holds only the files LoadGen and the "
     "accuracy script wrote.",
+    "endpoints-file-missing": "Copy the file the MLPerf Endpoints run wrote here (config.yaml "
+    "in the scenario folder, performance/result_summary.json, accuracy/accuracy_results.json).",
+    "endpoints-model": "Submit this model with LoadGen logs: the round's checker does not "
+    "take it as an MLPerf Endpoints result.",
+    "perf-endpoints-figure": "Submit this scenario with LoadGen logs: the official checker "
+    "finds no figure for it in an Endpoints summary.",
+    "accuracy-endpoints-scores": "Re-run the accuracy evaluation so accuracy_results.json "
+    "lists accuracy_scores.",
     "perf-unreadable": "Copy the LoadGen logs of the performance run here again.",
     "perf-invalid": "Re-run the performance test with settings that give VALID (lower "
     "target_qps or raise target latency; 'perfpilot run --execution valid').",

@@ -15,6 +15,8 @@ def run_files(ctx: Context, entry: ScenarioEntry) -> None:
     """user.conf and README.md (and mlperf.conf in v4.1), none of them empty."""
     folder = entry.measurements_dir
     needed = ["user.conf", "README.md"] + (["mlperf.conf"] if ctx.rules.name == "v4.1" else [])
+    if entry.endpoints is not None:
+        needed.remove("user.conf")  # an Endpoints run has no LoadGen user.conf
     for name in needed:
         path = folder / name
         if not is_file(path):

@@ -226,16 +226,6 @@ def check_performance(
     """Check the result's performance run; its value and whether it was inferred from
     another scenario's run (None when the logs cannot be read)."""
     res = entry.performance
-    endpoints = entry.path / "performance" / "result_summary.json"
-    if res is None and endpoints.is_file() and not endpoints.is_symlink():
-        # v6.1 accepts MLPerf Endpoints results (config.yaml, result_summary.json)
-        ctx.add(
-            "perf-unreadable",
-            endpoints,
-            "an MLPerf Endpoints result: perfpilot checks LoadGen logs only (use the "
-            "official checker for this result)",
-        )
-        return None, False
     if res is None:
         if is_dir(entry.performance_dir):
             ctx.add(

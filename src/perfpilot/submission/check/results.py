@@ -7,6 +7,7 @@ from perfpilot.submission.check.accuracy import check_accuracy, shown_accuracy
 from perfpilot.submission.check.compliance import check_compliance
 from perfpilot.submission.check.context import Context
 from perfpilot.submission.check.csv_formats import UNITS, csv_row
+from perfpilot.submission.check.endpoints import check_audits, check_endpoints, shown_scores
 from perfpilot.submission.check.files import (
     OPTIONAL_ACC_FILES,
     OPTIONAL_PERF_FILES,
@@ -64,13 +65,18 @@ def _scenario(ctx: Context, model: ModelResults, entry: ScenarioEntry, before: i
     n_before = len(ctx.findings)
     mrules = model.mrules
     check_measurements(ctx, entry)
-    check_folder_files(ctx, entry.accuracy_dir, REQUIRED_ACC_FILES, OPTIONAL_ACC_FILES)
-    check_folder_files(ctx, entry.performance_dir, REQUIRED_PERF_FILES, OPTIONAL_PERF_FILES)
-    check_accuracy(ctx, entry, mrules)
-    result, inferred = check_performance(ctx, entry, mrules)
     compliance = True
-    if model.closed and mrules is not None:
-        compliance = check_compliance(ctx, entry, mrules)
+    if entry.endpoints is not None:  # v6.1 MLPerf Endpoints: no LoadGen logs
+        result, inferred = check_endpoints(ctx, entry, mrules), False
+        if model.closed and mrules is not None:
+            compliance = check_audits(ctx, entry, mrules)
+    else:
+        check_folder_files(ctx, entry.accuracy_dir, REQUIRED_ACC_FILES, OPTIONAL_ACC_FILES)
+        check_folder_files(ctx, entry.performance_dir, REQUIRED_PERF_FILES, OPTIONAL_PERF_FILES)
+        check_accuracy(ctx, entry, mrules)
+        result, inferred = check_performance(ctx, entry, mrules)
+        if model.closed and mrules is not None:
+            compliance = check_compliance(ctx, entry, mrules)
     for rule in SCENARIO_LAST_RULES:
         rule(ctx, model, entry)
     errors = [f for f in ctx.findings[n_before:] if f.severity == ERROR]
@@ -85,7 +91,7 @@ def _scenario(ctx: Context, model: ModelResults, entry: ScenarioEntry, before: i
         result=result,
         units=(mrules.units.get(entry.scenario) if mrules else None)
         or UNITS.get(entry.scenario, ""),
-        accuracy=shown_accuracy(entry, mrules),
+        accuracy=shown_scores(entry) if entry.endpoints else shown_accuracy(entry, mrules),
         inferred=inferred,
         compliance=compliance,
         passed=not errors and result is not None,
