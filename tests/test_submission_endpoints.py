@@ -159,4 +159,17 @@ def test_importer_stores_endpoints_figures(tree: Path, tmp_path: Path) -> None:
     prov = server["provenance"]
     assert prov["endpoints"] is True and prov["units"] == "Tokens/s"
     assert prov["log_scenario"] == "online" and prov["samples_per_second"] == QPS
+    assert prov["checker_figure"] == TPS
     assert "endpoints" not in rows["Offline"]["provenance"]  # the LoadGen results beside it
+
+
+def test_importer_stores_tokens_per_second_of_interactive(tree: Path, tmp_path: Path) -> None:
+    from perfpilot.results.db import ResultsDB
+    from perfpilot.results.published import import_tree
+
+    to_endpoints(tree / MODEL_DIR / "Interactive", "online", ttft_ms=400, tpot_ms=20)
+    with ResultsDB.open(tmp_path / "results.db") as db:
+        ids = import_tree(db, tree / "open", ROUND)
+        inter = next(db.get(i) for i in ids if db.get(i)["scenario"] == "Interactive")
+    assert inter["metric"] == "tokens_per_second" and inter["value"] == TPS
+    assert inter["provenance"]["checker_figure"] == QPS  # what the official summary shows

@@ -255,12 +255,13 @@ def _device(system_desc: dict[str, Any]) -> str:
 def endpoints_row(
     entry: ScenarioEntry, folder: Path, round_name: str | None, imported: str
 ) -> dict[str, Any]:
-    """The row of an MLPerf Endpoints result (v6.1): the official checker's figure (for a
-    token benchmark with none, as llama3.1-8b Offline, the summary's tokens/s), the p99
-    TTFT and TPOT of result_summary.json, flagged ``endpoints`` in the provenance."""
+    """The row of an MLPerf Endpoints result (v6.1): tokens/s (the summary's ``tps``) for
+    a token benchmark, else the official checker's figure, the p99 TTFT and TPOT of
+    result_summary.json; the provenance flags ``endpoints`` and keeps the checker's
+    figure (samples/s for Interactive, none for llama3.1-8b Offline)."""
     from perfpilot.submission import rounds
     from perfpilot.submission.check.csv_formats import UNITS
-    from perfpilot.submission.check.endpoints import RESULT_KEYS, figure
+    from perfpilot.submission.check.endpoints import figure
 
     ep = entry.endpoints
     assert ep is not None
@@ -277,14 +278,19 @@ def endpoints_row(
         mrules = rules.models.get(rules.aliases.get(entry.model, entry.mlperf_model))
     scenario = ep.scenario(entry.scenario)
     values = ep.values
-    key = (mrules.metric_keys.get(scenario or "") if mrules else None) or RESULT_KEYS.get(
-        scenario or "", ""
-    )
-    value = figure(ep, scenario, mrules)
-    tokens = "tokens" in key
-    if value is None and mrules is not None and mrules.token_latencies:
-        value, tokens = values.get("result_completed_tokens_per_second"), True
-    metric = TOKEN_METRIC if tokens else METRICS.get(scenario or entry.scenario)
+    checker_figure = figure(ep, scenario, mrules)
+    value = checker_figure
+    metric = METRICS.get(scenario or entry.scenario)
+    tps = values.get("result_completed_tokens_per_second")
+    if (
+        mrules is not None
+        and mrules.token_latencies
+        and tps is not None
+        and scenario != "SingleStream"
+    ):
+        # token benchmarks compare in tokens/s: the checker's figure of Interactive is
+        # samples/s and it has none for Offline, but the summary's tps is the figure
+        value, metric = tps, TOKEN_METRIC
     summary = (mrules.units.get(entry.scenario) if mrules else None) or UNITS.get(entry.scenario)
 
     def ms(key: str) -> float | None:
@@ -329,6 +335,7 @@ def endpoints_row(
             "layout": entry.layout,
             "checker_model": entry.mlperf_model,
             "endpoints": True,  # an MLPerf Endpoints result, not LoadGen logs
+            "checker_figure": checker_figure,  # the official summary's Result
             "units": "Tokens/s" if metric == TOKEN_METRIC else summary,
             "summary_units": summary,
             "log_scenario": ep.scenario_text,
