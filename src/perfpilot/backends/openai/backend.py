@@ -20,10 +20,11 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from perfpilot.backends.base import Backend, BackendConfig
+from perfpilot.backends.base import BackendConfig
 from perfpilot.backends.openai.client import Completion, RequestError, list_models, stream_retrying
 from perfpilot.backends.openai.config import OpenAIConfig
 from perfpilot.backends.openai.tokenizer import TextTokenizer, load_tokenizer, needs_tokenizer
+from perfpilot.backends.submitting import SubmittingBackend
 from perfpilot.errors import PerfpilotError, UsageError
 
 T = TypeVar("T")
@@ -114,13 +115,12 @@ async def _served_model(
     )
 
 
-class OpenAIBackend(Backend):
+class OpenAIBackend(SubmittingBackend):
     name = "openai"
     config_class = OpenAIConfig
     needs_model = False  # the server holds the model; --model-path is its tokenizer
     model_suffixes = ("/", ".json")  # a Hugging Face folder, or its tokenizer.json
     model_formats = ("huggingface",)
-    submits = True
 
     def __init__(self, config: BackendConfig | None = None) -> None:
         super().__init__(config)
@@ -313,40 +313,6 @@ class OpenAIBackend(Backend):
         if self._tokenizer is not None:
             return np.asarray(self._tokenizer.encode(done.text), dtype=np.int32)
         return np.zeros(0, dtype=np.int32)
-
-    # -- the synchronous side (warm-up, calibration, the engine's batch path) ------------
-
-    def generate(
-        self,
-        prompts: np.ndarray,
-        first_token: Callable[[int, np.ndarray], None] | None = None,
-    ) -> list[np.ndarray]:
-        answers: list[np.ndarray | None] = [None] * len(prompts)
-        errors: list[BaseException] = []
-        left = [len(prompts)]
-        done = threading.Event()
-
-        def finished(i: int, tokens: np.ndarray, n_tokens: int) -> None:
-            answers[i] = tokens.copy()
-            left[0] -= 1  # on the loop thread only
-            if not left[0]:
-                done.set()
-
-        def failed(err: BaseException) -> None:
-            errors.append(err)
-            done.set()
-
-        if len(prompts):
-            self.submit(prompts, first_token, finished, failed)
-            done.wait()
-        if errors:
-            raise errors[0]
-        return [a for a in answers if a is not None]
-
-    def predict(self, batch: np.ndarray) -> np.ndarray:
-        out = np.empty(len(batch), dtype=object)
-        out[:] = self.generate(batch)
-        return out
 
     def close(self) -> None:
         loop, thread = self._loop, self._thread

@@ -21,7 +21,8 @@ from typing import Any, TypeVar
 import numpy as np
 from pydantic import Field
 
-from perfpilot.backends.base import Backend, BackendConfig
+from perfpilot.backends.base import BackendConfig
+from perfpilot.backends.submitting import SubmittingBackend
 from perfpilot.errors import UsageError
 
 T = TypeVar("T")
@@ -43,13 +44,12 @@ class VllmConfig(BackendConfig):
     max_num_seqs: int = Field(default=0, ge=0)
 
 
-class VllmBackend(Backend):
+class VllmBackend(SubmittingBackend):
     name = "vllm"
     config_class = VllmConfig
     model_suffixes = ("/",)
     model_formats = ("huggingface",)
     precisions = ("fp32", "bf16", "fp16")
-    submits = True
 
     @classmethod
     def version(cls) -> str:
@@ -149,38 +149,6 @@ class VllmBackend(Backend):
             return
         answer = np.asarray(ids, dtype=np.int32)
         finished(i, answer, len(answer))
-
-    def generate(
-        self,
-        prompts: np.ndarray,
-        first_token: Callable[[int, np.ndarray], None] | None = None,
-    ) -> list[np.ndarray]:
-        answers: list[np.ndarray | None] = [None] * len(prompts)
-        errors: list[BaseException] = []
-        left = [len(prompts)]
-        done = threading.Event()
-
-        def finished(i: int, tokens: np.ndarray, n_tokens: int) -> None:
-            answers[i] = tokens
-            left[0] -= 1  # on the loop thread only
-            if not left[0]:
-                done.set()
-
-        def failed(err: BaseException) -> None:
-            errors.append(err)
-            done.set()
-
-        if len(prompts):
-            self.submit(prompts, first_token, finished, failed)
-            done.wait()
-        if errors:
-            raise errors[0]
-        return [a for a in answers if a is not None]
-
-    def predict(self, batch: np.ndarray) -> np.ndarray:
-        out = np.empty(len(batch), dtype=object)
-        out[:] = self.generate(batch)
-        return out
 
     def close(self) -> None:
         engine = getattr(self, "_engine", None)
