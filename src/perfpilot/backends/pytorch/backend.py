@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import numpy as np
 
 from perfpilot.backends.base import Backend, BackendConfig, resolve_loader
+from perfpilot.backends.torch_cuda import check_torch_device
 from perfpilot.errors import ModelFileError, UsageError
 
 if TYPE_CHECKING:
@@ -49,17 +50,7 @@ class PyTorchBackend(Backend):
 
     @classmethod
     def check_device(cls, device: str) -> None:
-        if device != "cuda":
-            return
-        import torch
-
-        if not torch.cuda.is_available():
-            raise UsageError(
-                f"torch {torch.__version__} here cannot use CUDA "
-                "(it is a CPU build, or no NVIDIA GPU is visible)",
-                "Install a CUDA build of torch (see pytorch.org) on a machine with an "
-                "NVIDIA GPU, or use --device cpu.",
-            )
+        check_torch_device(device)
 
     def load(self, model_path: Path | None) -> None:
         import torch

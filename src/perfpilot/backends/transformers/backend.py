@@ -17,6 +17,7 @@ import numpy as np
 from pydantic import Field
 
 from perfpilot.backends.base import Backend, BackendConfig
+from perfpilot.backends.torch_cuda import check_torch_device
 from perfpilot.errors import ModelFileError, UsageError
 
 if TYPE_CHECKING:
@@ -81,17 +82,7 @@ class TransformersBackend(Backend):
 
     @classmethod
     def check_device(cls, device: str) -> None:
-        if device != "cuda":
-            return
-        import torch
-
-        if not torch.cuda.is_available():
-            raise UsageError(
-                f"torch {torch.__version__} here cannot use CUDA "
-                "(it is a CPU build, or no NVIDIA GPU is visible)",
-                "Install a CUDA build of torch on a machine with an NVIDIA GPU, or use "
-                "--device cpu.",
-            )
+        check_torch_device(device)
 
     @classmethod
     def check_model(
