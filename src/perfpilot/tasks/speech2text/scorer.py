@@ -22,11 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from perfpilot.errors import UsageError
-from perfpilot.tasks.common.accuracy_log import read_accuracy_log
-from perfpilot.tasks.librispeech.scorer import DTYPES, WerResult, levenshtein
+from perfpilot.tasks.common.wer import WerResult, label_pairs, levenshtein
 from perfpilot.tasks.speech2text.dataset import labels_to_text
 
 #: sha256 of openai-whisper's normalizers/english.json (1,739 pairs) as canonical JSON
@@ -138,21 +135,7 @@ def score_wer(
 ) -> WhisperWer:
     """Score an accuracy log of Whisper responses against the reference transcripts
     (indexed by QSL index)."""
-    if dtype not in DTYPES:
-        raise UsageError(f"unknown output dtype {dtype!r}", f"Choose one of: {', '.join(DTYPES)}.")
-    hypotheses, references = [], []
-    for record in read_accuracy_log(path):
-        idx = int(record["qsl_idx"])  # type: ignore[call-overload]
-        if not 0 <= idx < len(transcripts):
-            raise UsageError(
-                f"{path}: qsl_idx {idx} is outside the dataset ({len(transcripts)} clips)",
-                "Score the log with the dataset folder and size the run used.",
-            )
-        labels = np.frombuffer(bytes.fromhex(str(record["data"])), dtype=DTYPES[dtype])
-        hypotheses.append(labels_to_text(labels))
-        references.append(transcripts[idx])
-    if not hypotheses:
-        raise UsageError(f"{path} holds no responses", "Run the test in accuracy mode.")
+    hypotheses, references = label_pairs(path, transcripts, dtype, labels_to_text, "clips")
     table, source = spelling_table(model_folder)
     wer, edits, words = word_error_rate(hypotheses, references, english_normalizer(table))
     return WhisperWer(
