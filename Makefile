@@ -6,11 +6,18 @@ STAMP := $(VENV)/.perfpilot-installed
 
 .PHONY: run test lint bench clean browser
 
-# All extras, so the contract suite runs every backend; torch is pinned to a CPU build in
-# pyproject.toml (everything installs in about 2 minutes into a fresh venv).
-$(STAMP): pyproject.toml
+# `make run` needs only the core (LoadGen, onnxruntime, numpy, onnx, scikit-learn): a lean
+# venv in about a minute. `make test` adds every extra so the contract suite runs every
+# backend (torch pinned to a CPU build in pyproject.toml), plus Chromium for the dashboard.
+CORE := $(VENV)/.perfpilot-core
+
+$(CORE): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(CORE)
+
+$(STAMP): $(CORE)
 	$(BIN)/python -m pip install --quiet -e '.[dev,all]'
 	$(MAKE) --no-print-directory browser
 	touch $(STAMP)
@@ -21,7 +28,7 @@ browser:
 	  (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver) \
 	  || echo "note: could not install chromium (the dashboard browser test will be skipped)"
 
-run: $(STAMP)
+run: $(CORE)
 	$(BIN)/perfpilot run
 
 test: $(STAMP)
