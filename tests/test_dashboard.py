@@ -107,7 +107,7 @@ def test_verdicts_and_chart_groups() -> None:
         "VALID",
         "INVALID",
         "VALID",
-        "ACCURACY",
+        "PASS",  # accuracy runs: against the target (digits-cnn: top-1 97%), not "ACCURACY"
         "FAILED",
         "VALID",
         "VALID",
@@ -115,6 +115,11 @@ def test_verdicts_and_chart_groups() -> None:
     ]
     assert data["counts"] == {"rows": 8, "local": 6, "published": 2}
     assert [r["unit"] for r in data["rows"][1:3]] == ["samples/s", "ms"]
+    assert data["rows"][2]["metric_name"] == "early-stopping estimate of the p90 latency"
+    assert (data["rows"][3]["accuracy_metric"], data["rows"][3]["accuracy_target"]) == (
+        "top-1",
+        97.0,
+    )
     charts = {(c["model"], c["scenario"], c["unit"]): c for c in data["charts"]}
     assert set(charts) == {
         ("digits-cnn", "Offline", "samples/s"),
@@ -129,9 +134,89 @@ def test_verdicts_and_chart_groups() -> None:
     # A stand-in's runs go beside the published results of its benchmark.
     resnet = charts[("resnet50", "Offline", "samples/s")]["points"]
     assert [(p["source"], p["label"]) for p in resnet] == [
-        ("local", "s (resnet50-standin)"),
+        ("local", "onnxruntime on cpu (resnet50-standin)"),  # who ran it, never a run id
         ("published", "Intel host"),
     ]
+    assert charts[("digits-cnn", "SingleStream", "ms")]["metric_label"] == "early-stopping p90"
+
+
+def test_leaderboard_best_valid_result_accuracy_and_published() -> None:
+    rows = [
+        _row(id="a", run_id="a", value=900.0, started="2026-01-01T00:00:00+0000"),
+        _row(id="b", run_id="b", value=1200.0, backend="openvino", started="2026-01-02T0"),
+        _row(id="x", run_id="x", value=5000.0, valid=False),  # INVALID: never the best
+        _row(id="n", run_id="n", value=90000.0, backend="null"),  # no inference: never best
+        _row(id="acc", run_id="acc", mode="accuracy", value=None, accuracy=96.0, valid=None),
+        _row(id="m", run_id="m", scenario="MultiStream", metric="latency_ms", value=7.5),
+        _row(id="m0", run_id="m0", scenario="MultiStream", metric="latency_ms", value=0.0),
+        _row(id="i", run_id="i", scenario="Server", value=10.0, valid=False),
+        _row(
+            id="s",
+            run_id="s",
+            model="resnet50-standin",
+            standin=True,
+            value=40.0,
+            provenance={"mlperf_model": "resnet50"},
+        ),
+        _row(id="p", source="published", model="resnet50", submitter="Intel", value=4000.0),
+        _row(id="q", source="published", model="resnet50", scenario="Server", value=3000.0),
+    ]
+    data = export.site_data(rows, [], pareto_front, export.page_names(rows), "now")
+    board = {(e["model"], e["scenario"]): e for e in data["leaderboard"]}
+    assert set(board) == {
+        ("digits-cnn", "Offline"),
+        ("digits-cnn", "MultiStream"),
+        ("digits-cnn", "Server"),
+        ("resnet50-standin", "Offline"),
+        ("resnet50", "Server"),  # published, with no local run of its own
+    }
+    offline = board[("digits-cnn", "Offline")]
+    assert offline["best"]["key"] == "local:b" and offline["best"]["backend"] == "openvino"
+    assert (offline["metric_name"], offline["unit"]) == ("throughput", "samples/s")
+    assert (offline["runs"], offline["valid_runs"]) == (4, 3)
+    assert {o["name"]: o["value"] for o in offline["others"]} == {
+        "onnxruntime on host": 900.0,
+        "null on host": 90000.0,
+    }
+    # the accuracy beside it: named, against the target, and failing here (96 < 97)
+    acc = offline["accuracy"]
+    assert (acc["metric"], acc["value"], acc["target"], acc["passed"]) == (
+        "top-1",
+        96.0,
+        97.0,
+        False,
+    )
+    assert data["rows"][4]["verdict"] == "FAIL"
+    multi = board[("digits-cnn", "MultiStream")]
+    assert multi["best"]["value"] == 7.5 and multi["metric_label"] == "early-stopping p99"
+    assert not multi["higher_is_better"]
+    assert board[("digits-cnn", "Server")]["best"] is None
+    assert board[("digits-cnn", "Server")]["latest_verdict"] == "INVALID"
+    standin = board[("resnet50-standin", "Offline")]
+    assert standin["standin"] and standin["published"]["value"] == 4000.0
+    assert standin["vs_published"] == pytest.approx(0.01)
+    assert standin["published"]["who"] == "Intel host"
+    assert board[("resnet50", "Server")]["source"] == "published"
+    # a stream run too short for early stopping (0 ms) is no point in a chart
+    (chart,) = [c for c in data["charts"] if c["scenario"] == "MultiStream"]
+    assert [p["value"] for p in chart["points"]] == [7.5]
+
+
+def test_labels_name_every_figure() -> None:
+    from perfpilot.tasks import labels
+
+    assert labels.figure_text(12.3456, "MultiStream", "ms") == "12.346 ms (early-stopping p99)"
+    assert labels.figure_text(1.5, "SingleStream", "latency_ms") == "1.500 ms (early-stopping p90)"
+    assert labels.figure_text(0.0, "MultiStream", "ms").startswith("n/a")
+    assert labels.figure_text(1234.5, "Offline", "samples_per_second") == "1,234.5 samples/s"
+    assert labels.figure_text(99.0, "Server", "tokens/s") == "99.0 tokens/s"
+    assert labels.accuracy_metric("digits-cnn") == "top-1"
+    assert labels.accuracy_metric("bert-99") == "F1"
+    assert labels.accuracy_metric("no-such-model") is None
+    assert labels.accuracy_text(75.73, "top-1") == "top-1 75.730%"
+    assert labels.accuracy_target("resnet50-standin") is None
+    assert labels.accuracy_target("digits-cnn") == 97.0
+    assert labels.SCENARIO_METRICS["MultiStream"].header == "early-stopping p99 (ms)"
 
 
 def test_sweep_plot_marks_the_pareto_front() -> None:
@@ -167,6 +252,42 @@ def test_every_record_value_is_escaped_in_the_files(tmp_path: Path) -> None:
     assert "digits&quot;cnn&lt;img src=x onerror=&quot;window.__pwned=2&quot;&gt;" in page
     data = json.loads((out / "data.json").read_text())
     assert data["rows"][0]["model"] == EVIL_MODEL and data["rows"][0]["tags"]["note"] == EVIL_TAG
+
+
+def test_run_page_is_grouped_with_human_units(tmp_path: Path) -> None:
+    run_dir = tmp_path / "runs" / "r1"
+    run_dir.mkdir(parents=True)
+    record = {
+        "config": {"batch_size": 8},
+        "loadgen_settings": {"target_qps": 10},
+        "result": {"latency_ns": {"p50": 1_500_000, "p99": 2_250_000_000}, "metric": 3.0},
+        "accuracy": {"metric": "top-1", "value": 98.0, "target": 97.0, "passed": True},
+        "provenance": {"software": {"onnxruntime": "1.0"}, "system": {"cpu_model": "x"}},
+        "peak_rss_bytes": 3 * 2**20,
+        "run_id": "r1",
+    }
+    (run_dir / "run.json").write_text(json.dumps(record))
+    row = _row(scenario="MultiStream", metric="latency_ms", value=3.0, run_dir=str(run_dir))
+    page = (_site(tmp_path, [row]) / "runs" / "r1.html").read_text()
+    sections = [part.split("</h2>", 1)[0] for part in page.split("<h2>")[1:]]
+    assert sections == ["Result", "Settings", "Provenance", "Logs"]
+    assert "early-stopping estimate of the p99 latency" in page
+    assert "1.500 ms" in page and "2,250.0 ms" in page and "1500000" not in page
+    assert "3.0 MiB" in page and "peak_rss (MiB)" in page
+
+
+def test_extra_pages_are_linked_from_the_index(tmp_path: Path) -> None:
+    from perfpilot.dashboard.pages import ExtraPage, esc
+
+    page = ExtraPage("fleet", "Fleet <report>", f"<p>{esc(EVIL_TAG)}</p>")
+    out = tmp_path / "site"
+    build_site([_row()], [], out, pareto_front, extra_pages=[page])
+    index = (out / "index.html").read_text()
+    assert '<a href="pages/fleet.html">Fleet &lt;report&gt;</a>' in index
+    written = (out / "pages" / "fleet.html").read_text()
+    assert "&lt;script&gt;window.__pwned=1" in written and "<script" not in written
+    with pytest.raises(ValueError, match="page name"):
+        build_site([], [], out, pareto_front, extra_pages=[ExtraPage("../x", "x", "")])
 
 
 def test_logs_are_copied_or_linked_relative(
