@@ -147,13 +147,13 @@
       if (entry.best_no_inference) result.appendChild(el("div", "null backend: no inference", { class: "badge" }));
       tr.appendChild(result);
 
-      const status = el("td", null, { "data-col": "status" });
+      const status = el("td", null, { class: "status", "data-col": "status" });
       const verdict = best ? "VALID" : entry.latest_verdict;
       status.appendChild(el("span", verdict, { class: verdictClass(verdict) }));
-      status.appendChild(sub(entry.valid_runs + " of " + entry.runs + " run(s) valid"));
+      status.appendChild(sub(entry.valid_runs + "/" + entry.runs + " runs valid"));
       tr.appendChild(status);
 
-      const accuracy = el("td", null, { class: "num", "data-col": "accuracy" });
+      const accuracy = el("td", null, { class: "num acc", "data-col": "accuracy" });
       const acc = entry.accuracy;
       if (acc) {
         accuracy.appendChild(link(accuracyText(acc.value, acc.metric), acc.page));
