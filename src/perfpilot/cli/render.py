@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.table import Table
 
-from perfpilot.records import RunRecord
-from perfpilot.tasks.labels import accuracy_text, figure_text
+from perfpilot.records import AccuracyRecord, RunRecord
+from perfpilot.tasks import labels
 
 if TYPE_CHECKING:
     from perfpilot.engine.live import LiveStats
@@ -38,7 +38,12 @@ def metric_text(record: RunRecord) -> str:
     if res is None or res.metric is None:
         return "-"
     # the stream scenarios' figure is an early-stopping estimate: say which, beside p99
-    return figure_text(res.metric, record.scenario, res.metric_unit)
+    return labels.figure_text(res.metric, record.scenario, res.metric_unit)
+
+
+def accuracy_text(accuracy: AccuracyRecord) -> str:
+    """``top-1 98.438%``: the figure with its metric's name."""
+    return labels.accuracy_text(accuracy.value, accuracy.metric)
 
 
 def live_text(live: LiveStats) -> str:
@@ -94,7 +99,7 @@ def results_table(records: Sequence[RunRecord], title: str | None = None) -> Tab
         table.add_column(col, justify="right" if col.endswith("ms") else "left", overflow="fold")
     for r in records:
         lat = r.result.latency_ns if r.result else {}
-        acc = accuracy_text(r.accuracy.value, r.accuracy.metric) if r.accuracy else "-"
+        acc = accuracy_text(r.accuracy) if r.accuracy else "-"
         row = [r.scenario, r.mode, validity_text(r), metric_text(r)]
         row += [_ms(lat.get(p)) for p in ("p50", "p90", "p99")]
         if tokens:
@@ -115,8 +120,7 @@ def problems(records: Sequence[RunRecord]) -> list[str]:
             lines.append(f"{label}: INVALID: {'; '.join(r.result.invalid_reasons) or 'see logs'}")
         elif r.accuracy is not None and not r.accuracy.passed:
             lines.append(
-                f"{label}: {accuracy_text(r.accuracy.value, r.accuracy.metric)} is below "
-                f"the target {r.accuracy.target:.3f}%"
+                f"{label}: {accuracy_text(r.accuracy)} is below the target {r.accuracy.target:.3f}%"
             )
     return lines
 
