@@ -123,6 +123,7 @@ def test_run_then_list_and_show(tmp_path: Path, digits_model: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     for word in ("SingleStream", "accuracy", "performance", "VALID", "PASS", "p99 ms"):
         assert word in proc.stdout
+    assert "(early-stopping p90)" in proc.stdout and "top-1 " in proc.stdout  # named figures
     listed = json.loads(run_cli("--workspace", ws, "runs", "list", "--json").stdout)
     assert [r["config"]["mode"] for r in listed] == ["accuracy", "performance"]
     run_id = listed[1]["run_id"]

@@ -107,7 +107,7 @@ def test_verdicts_and_chart_groups() -> None:
         "VALID",
         "INVALID",
         "VALID",
-        "ACCURACY",
+        "PASS",  # accuracy runs: against the target (digits-cnn: top-1 97%), not "ACCURACY"
         "FAILED",
         "VALID",
         "VALID",
@@ -115,6 +115,11 @@ def test_verdicts_and_chart_groups() -> None:
     ]
     assert data["counts"] == {"rows": 8, "local": 6, "published": 2}
     assert [r["unit"] for r in data["rows"][1:3]] == ["samples/s", "ms"]
+    assert data["rows"][2]["metric_name"] == "early-stopping estimate of the p90 latency"
+    assert (data["rows"][3]["accuracy_metric"], data["rows"][3]["accuracy_target"]) == (
+        "top-1",
+        97.0,
+    )
     charts = {(c["model"], c["scenario"], c["unit"]): c for c in data["charts"]}
     assert set(charts) == {
         ("digits-cnn", "Offline", "samples/s"),
@@ -129,9 +134,89 @@ def test_verdicts_and_chart_groups() -> None:
     # A stand-in's runs go beside the published results of its benchmark.
     resnet = charts[("resnet50", "Offline", "samples/s")]["points"]
     assert [(p["source"], p["label"]) for p in resnet] == [
-        ("local", "s (resnet50-standin)"),
+        ("local", "onnxruntime on cpu (resnet50-standin)"),  # who ran it, never a run id
         ("published", "Intel host"),
     ]
+    assert charts[("digits-cnn", "SingleStream", "ms")]["metric_label"] == "early-stopping p90"
+
+
+def test_leaderboard_best_valid_result_accuracy_and_published() -> None:
+    rows = [
+        _row(id="a", run_id="a", value=900.0, started="2026-01-01T00:00:00+0000"),
+        _row(id="b", run_id="b", value=1200.0, backend="openvino", started="2026-01-02T0"),
+        _row(id="x", run_id="x", value=5000.0, valid=False),  # INVALID: never the best
+        _row(id="n", run_id="n", value=90000.0, backend="null"),  # no inference: never best
+        _row(id="acc", run_id="acc", mode="accuracy", value=None, accuracy=96.0, valid=None),
+        _row(id="m", run_id="m", scenario="MultiStream", metric="latency_ms", value=7.5),
+        _row(id="m0", run_id="m0", scenario="MultiStream", metric="latency_ms", value=0.0),
+        _row(id="i", run_id="i", scenario="Server", value=10.0, valid=False),
+        _row(
+            id="s",
+            run_id="s",
+            model="resnet50-standin",
+            standin=True,
+            value=40.0,
+            provenance={"mlperf_model": "resnet50"},
+        ),
+        _row(id="p", source="published", model="resnet50", submitter="Intel", value=4000.0),
+        _row(id="q", source="published", model="resnet50", scenario="Server", value=3000.0),
+    ]
+    data = export.site_data(rows, [], pareto_front, export.page_names(rows), "now")
+    board = {(e["model"], e["scenario"]): e for e in data["leaderboard"]}
+    assert set(board) == {
+        ("digits-cnn", "Offline"),
+        ("digits-cnn", "MultiStream"),
+        ("digits-cnn", "Server"),
+        ("resnet50-standin", "Offline"),
+        ("resnet50", "Server"),  # published, with no local run of its own
+    }
+    offline = board[("digits-cnn", "Offline")]
+    assert offline["best"]["key"] == "local:b" and offline["best"]["backend"] == "openvino"
+    assert (offline["metric_name"], offline["unit"]) == ("throughput", "samples/s")
+    assert (offline["runs"], offline["valid_runs"]) == (4, 3)
+    assert {o["name"]: o["value"] for o in offline["others"]} == {
+        "onnxruntime on host": 900.0,
+        "null on host": 90000.0,
+    }
+    # the accuracy beside it: named, against the target, and failing here (96 < 97)
+    acc = offline["accuracy"]
+    assert (acc["metric"], acc["value"], acc["target"], acc["passed"]) == (
+        "top-1",
+        96.0,
+        97.0,
+        False,
+    )
+    assert data["rows"][4]["verdict"] == "FAIL"
+    multi = board[("digits-cnn", "MultiStream")]
+    assert multi["best"]["value"] == 7.5 and multi["metric_label"] == "early-stopping p99"
+    assert not multi["higher_is_better"]
+    assert board[("digits-cnn", "Server")]["best"] is None
+    assert board[("digits-cnn", "Server")]["latest_verdict"] == "INVALID"
+    standin = board[("resnet50-standin", "Offline")]
+    assert standin["standin"] and standin["published"]["value"] == 4000.0
+    assert standin["vs_published"] == pytest.approx(0.01)
+    assert standin["published"]["who"] == "Intel host"
+    assert board[("resnet50", "Server")]["source"] == "published"
+    # a stream run too short for early stopping (0 ms) is no point in a chart
+    (chart,) = [c for c in data["charts"] if c["scenario"] == "MultiStream"]
+    assert [p["value"] for p in chart["points"]] == [7.5]
+
+
+def test_labels_name_every_figure() -> None:
+    from perfpilot.tasks import labels
+
+    assert labels.figure_text(12.3456, "MultiStream", "ms") == "12.346 ms (early-stopping p99)"
+    assert labels.figure_text(1.5, "SingleStream", "latency_ms") == "1.500 ms (early-stopping p90)"
+    assert labels.figure_text(0.0, "MultiStream", "ms").startswith("n/a")
+    assert labels.figure_text(1234.5, "Offline", "samples_per_second") == "1,234.5 samples/s"
+    assert labels.figure_text(99.0, "Server", "tokens/s") == "99.0 tokens/s"
+    assert labels.accuracy_metric("digits-cnn") == "top-1"
+    assert labels.accuracy_metric("bert-99") == "F1"
+    assert labels.accuracy_metric("no-such-model") is None
+    assert labels.accuracy_text(75.73, "top-1") == "top-1 75.730%"
+    assert labels.accuracy_target("resnet50-standin") is None
+    assert labels.accuracy_target("digits-cnn") == 97.0
+    assert labels.SCENARIO_METRICS["MultiStream"].header == "early-stopping p99 (ms)"
 
 
 def test_sweep_plot_marks_the_pareto_front() -> None:
@@ -167,6 +252,42 @@ def test_every_record_value_is_escaped_in_the_files(tmp_path: Path) -> None:
     assert "digits&quot;cnn&lt;img src=x onerror=&quot;window.__pwned=2&quot;&gt;" in page
     data = json.loads((out / "data.json").read_text())
     assert data["rows"][0]["model"] == EVIL_MODEL and data["rows"][0]["tags"]["note"] == EVIL_TAG
+
+
+def test_run_page_is_grouped_with_human_units(tmp_path: Path) -> None:
+    run_dir = tmp_path / "runs" / "r1"
+    run_dir.mkdir(parents=True)
+    record = {
+        "config": {"batch_size": 8},
+        "loadgen_settings": {"target_qps": 10},
+        "result": {"latency_ns": {"p50": 1_500_000, "p99": 2_250_000_000}, "metric": 3.0},
+        "accuracy": {"metric": "top-1", "value": 98.0, "target": 97.0, "passed": True},
+        "provenance": {"software": {"onnxruntime": "1.0"}, "system": {"cpu_model": "x"}},
+        "peak_rss_bytes": 3 * 2**20,
+        "run_id": "r1",
+    }
+    (run_dir / "run.json").write_text(json.dumps(record))
+    row = _row(scenario="MultiStream", metric="latency_ms", value=3.0, run_dir=str(run_dir))
+    page = (_site(tmp_path, [row]) / "runs" / "r1.html").read_text()
+    sections = [part.split("</h2>", 1)[0] for part in page.split("<h2>")[1:]]
+    assert sections == ["Result", "Settings", "Provenance", "Logs"]
+    assert "early-stopping estimate of the p99 latency" in page
+    assert "1.500 ms" in page and "2,250.0 ms" in page and "1500000" not in page
+    assert "3.0 MiB" in page and "peak_rss (MiB)" in page
+
+
+def test_extra_pages_are_linked_from_the_index(tmp_path: Path) -> None:
+    from perfpilot.dashboard.pages import ExtraPage, esc
+
+    page = ExtraPage("fleet", "Fleet <report>", f"<p>{esc(EVIL_TAG)}</p>")
+    out = tmp_path / "site"
+    build_site([_row()], [], out, pareto_front, extra_pages=[page])
+    index = (out / "index.html").read_text()
+    assert '<a href="pages/fleet.html">Fleet &lt;report&gt;</a>' in index
+    written = (out / "pages" / "fleet.html").read_text()
+    assert "&lt;script&gt;window.__pwned=1" in written and "<script" not in written
+    with pytest.raises(ValueError, match="page name"):
+        build_site([], [], out, pareto_front, extra_pages=[ExtraPage("../x", "x", "")])
 
 
 def test_logs_are_copied_or_linked_relative(
@@ -285,8 +406,9 @@ def test_serve_refuses_a_busy_port(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def real_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A workspace with real short LoadGen runs: a two-point sweep, a SingleStream run with
-    a hostile tag, and a copy of a record whose model name carries markup and a quote."""
+    """A workspace with real short LoadGen runs: a two-point sweep, an accuracy run, a
+    null-backend run, a SingleStream run with a hostile tag, a copy of a record whose model
+    name carries markup and a quote, and (where the fixture is) a published tree."""
     from perfpilot.config.run import build_run_configs
     from perfpilot.engine.runner import run_benchmark
     from perfpilot.results.db import index_record
@@ -297,6 +419,10 @@ def real_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for batch in (8, 32):
         cfgs = build_run_configs("Offline", "performance", batch_size=batch, **short)
         run_benchmark(cfgs, ws, ["pytest"], tags={"sweep": "demo", "point": f"b{batch}"})
+    accuracy = build_run_configs("Offline", "accuracy", dataset_size=64)
+    run_benchmark(accuracy, ws, ["pytest"])
+    null = build_run_configs("Offline", "performance", backend="null", **short)
+    run_benchmark(null, ws, ["pytest"])
     cfgs = build_run_configs("SingleStream", "performance", min_duration_ms=200, min_query_count=50)
     (single,) = run_benchmark(cfgs, ws, ["pytest"], tags={"note": EVIL_TAG})
     copy_dir = ws.runs_dir / f"{single.run_id}-copy"
@@ -354,20 +480,37 @@ def test_dashboard_in_headless_chromium(real_workspace: Path, browser: Any, tmp_
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
     published = 2 if FIXTURE_RESULTS.is_dir() else 0  # Offline and Server, when imported
-    total = 4 + published
+    total = 6 + published
     out = tmp_path / "site"
     proc = run_cli("--workspace", str(real_workspace), "dashboard", "build", "--out", str(out))
     assert proc.returncode == 0, proc.stderr
-    assert f"4 local run(s), {published} published result(s)" in proc.stdout
+    assert f"6 local run(s), {published} published result(s)" in proc.stdout
     assert "1 sweep plot(s)" in proc.stdout
 
     browser.get((out / "index.html").as_uri())
     wait = WebDriverWait(browser, 30)
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#sweep-list .plot svg.main-svg"))
     assert _console_errors(browser) == []
-    # Charts: 3 (Offline, SingleStream, the markup-named model) and 1 sweep plot, with points.
+    # Charts: Offline, SingleStream, the markup-named model (and the published benchmark's
+    # two) and 1 sweep plot, with points.
     assert len(browser.find_elements(By.CSS_SELECTOR, ".plot svg.main-svg")) >= 4
     assert len(browser.find_elements(By.CSS_SELECTOR, ".scatterlayer .point")) >= 6
+    # The null-backend run is held apart, and said so; ticking the box charts it, labelled.
+    notes = browser.find_element(By.ID, "chart-list").text
+    assert "1 null-backend point(s) hidden" in notes
+    legends = [t.text for t in browser.find_elements(By.CSS_SELECTOR, "g.legend text")]
+    assert not any("null backend" in t for t in legends)
+    browser.find_element(By.ID, "chart-no-inference").click()
+    legends = [t.text for t in browser.find_elements(By.CSS_SELECTOR, "g.legend text")]
+    assert "null backend (no inference: LoadGen overhead only)" in legends
+    # Axis labels say who ran it, never a run id.
+    ticks = [t.text for t in browser.find_elements(By.CSS_SELECTOR, "g.xtick text")]
+    assert "onnxruntime on cpu" in ticks and not any(t.startswith("2026") for t in ticks)
+
+    # The leaderboard: digits-cnn's Offline best is the sweep's best onnxruntime point.
+    board = browser.find_element(By.ID, "leaderboard-table").text
+    assert "early-stopping estimate of the p90 latency" in board and "throughput" in board
+    assert "top-1" in board and "PASS" in board and "ACCURACY" not in board
 
     # The table and its filters.
     assert _shown_rows(browser) == total
@@ -384,14 +527,16 @@ def test_dashboard_in_headless_chromium(real_workspace: Path, browser: Any, tmp_
     box.send_keys(" ")  # clear() fires no input event
     scenario = Select(browser.find_element(By.ID, "filter-scenario"))
     scenario.select_by_value("Offline")
-    assert _shown_rows(browser) == 2 + published // 2
+    assert _shown_rows(browser) == 4 + published // 2
     if published:  # published results beside local runs, marked as such
         Select(browser.find_element(By.ID, "filter-source")).select_by_value("published")
         assert _shown_rows(browser) == 1
-        assert "25,204.5" in browser.find_element(By.ID, "results-table").text
+        assert "25,204.5 samples/s" in browser.find_element(By.ID, "results-table").text
+        assert "top-1 75.730%" in browser.find_element(By.ID, "results-table").text
         Select(browser.find_element(By.ID, "filter-source")).select_by_value("")
-        legends = [t.text for t in browser.find_elements(By.CSS_SELECTOR, "g.legend text")]
-        assert "published · PyTorch" in legends  # its own trace, drawn as diamonds
+        ticks = [t.text for t in browser.find_elements(By.CSS_SELECTOR, "g.xtick text")]
+        assert "published: Intel 1-node-2S-EMR-PyTorch v4.1" in ticks
+        assert "published only" in board and "top-1 75.730%" in board
 
     # Hostile values show as text, never as markup.
     assert browser.execute_script("return window.__pwned") is None
@@ -400,9 +545,9 @@ def test_dashboard_in_headless_chromium(real_workspace: Path, browser: Any, tmp_
     table_text = browser.find_element(By.ID, "results-table").text
     assert EVIL_TAG in table_text and EVIL_MODEL in table_text
     chart_titles = [h.text for h in browser.find_elements(By.CSS_SELECTOR, "#chart-list h3")]
-    assert f"{EVIL_MODEL} · SingleStream" in chart_titles
-    legends = [t.text for t in browser.find_elements(By.CSS_SELECTOR, "g.legend text")]
-    assert f"local · {EVIL_BACKEND}" in legends
+    assert f"{EVIL_MODEL} · SingleStream: early-stopping p90 (ms)" in chart_titles
+    ticks = [t.text for t in browser.find_elements(By.CSS_SELECTOR, "g.xtick text")]
+    assert f"{EVIL_BACKEND} on cpu" in ticks
     browser.execute_script("window.scrollTo(0, 0)")
     _save_screenshot(browser, tmp_path, "dashboard-index.png")
 
@@ -415,8 +560,110 @@ def test_dashboard_in_headless_chromium(real_workspace: Path, browser: Any, tmp_
     text = browser.find_element(By.TAG_NAME, "main").text
     assert EVIL_TAG in text and EVIL_MODEL in text
     assert "mlcommons-loadgen" in text and "sha256" in text and "cpu_model" in text
+    assert "early-stopping estimate of the p90 latency" in text and " ms" in text
     assert browser.execute_script("return window.__pwned") is None
     assert _console_errors(browser) == []
     _save_screenshot(browser, tmp_path, "dashboard-run.png")
     browser.find_element(By.LINK_TEXT, "mlperf_log_summary.txt").click()
     assert "Result is : VALID" in browser.find_element(By.TAG_NAME, "body").text
+
+
+def _in_view(driver: Any, css: str) -> bool:
+    """Whether the element's box lies wholly inside the viewport (no scrolling needed)."""
+    return bool(
+        driver.execute_script(
+            "const r = document.querySelector(arguments[0]).getBoundingClientRect();"
+            "return r.width > 0 && r.left >= 0 && r.top >= 0"
+            " && r.right <= window.innerWidth && r.bottom <= window.innerHeight;",
+            css,
+        )
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("size", [(1280, 800), (1920, 1080)])
+def test_leaderboard_is_the_first_screen(
+    real_workspace: Path, browser: Any, tmp_path: Path, size: tuple[int, int]
+) -> None:
+    """At 1280x800 and 1920x1080 the leaderboard's result, status and accuracy columns
+    show without scrolling. With PERFPILOT_DOCS_SCREENSHOTS=DIR, each page type of a
+    dashboard without the hostile test rows is saved there (docs/img)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from perfpilot.dashboard.rows import load_rows
+    from perfpilot.workspace import Workspace
+
+    rows, sweeps = load_rows(Workspace(real_workspace))
+    clean = [
+        {**r, "tags": {k: v for k, v in r["tags"].items() if k != "note"}}
+        for r in rows
+        if r.get("model") != EVIL_MODEL
+    ]
+    out = tmp_path / "site"
+    build_site(clean, sweeps, out, pareto_front)
+    width, height = size
+    browser.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+    )
+    try:
+        browser.get((out / "index.html").as_uri())
+        wait = WebDriverWait(browser, 30)
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#sweep-list .plot svg.main-svg"))
+        assert _console_errors(browser) == []
+        assert browser.execute_script("return window.innerWidth") == width
+        for col in ("result", "status", "accuracy"):
+            assert _in_view(browser, f"#leaderboard-table th[data-col={col}]"), col
+            assert _in_view(browser, f"#leaderboard-table tbody tr td[data-col={col}]"), col
+        first = browser.find_element(By.CSS_SELECTOR, "#leaderboard-table tbody tr").text
+        assert "digits-cnn" in first and ("samples/s" in first or " ms" in first)
+        docs = os.environ.get("PERFPILOT_DOCS_SCREENSHOTS")
+        shots = Path(docs) if docs else tmp_path
+        shots.mkdir(parents=True, exist_ok=True)
+        _shot(browser, shots / f"dashboard-index-{width}.png")
+        if width == 1280:
+            for section in ("charts", "sweeps"):
+                browser.execute_script(
+                    "document.getElementById(arguments[0]).scrollIntoView()", section
+                )
+                _shot(browser, shots / f"dashboard-{section}.png")
+            browser.get((out / "runs").as_uri() + "/" + _page_of(clean, "SingleStream"))
+            wait.until(lambda d: d.find_elements(By.TAG_NAME, "h1"))
+            _shot(browser, shots / "dashboard-run.png")
+        assert all(p.stat().st_size > 10_000 for p in shots.glob("dashboard-*.png"))
+    finally:
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+def _shot(driver: Any, path: Path) -> None:
+    """A screenshot, made small for the docs (a 128-colour palette) where Pillow is."""
+    driver.save_screenshot(str(path))
+    try:
+        from PIL import Image
+    except ImportError:
+        return
+    with Image.open(path) as image:
+        small = image.convert("RGB").quantize(colors=128)
+    small.save(path, optimize=True)
+
+
+def _page_of(rows: list[dict[str, Any]], scenario: str) -> str:
+    names = export.page_names(rows)
+    row = next(r for r in rows if r.get("scenario") == scenario and r["source"] == "local")
+    return names[export.row_key(row)] + ".html"
+
+
+@pytest.mark.slow
+def test_cli_names_every_figure(real_workspace: Path) -> None:
+    """`results list` and `sweep report` say what each figure is and in what unit."""
+    ws = ("--workspace", str(real_workspace))
+    listed = run_cli(*ws, "results", "list", "--scenario", "SingleStream")
+    assert listed.returncode == 0, listed.stderr
+    assert "(early-stopping p90)" in listed.stdout and "p99 ms" in listed.stdout
+    accuracy = run_cli(*ws, "results", "list", "--scenario", "Offline")
+    assert accuracy.returncode == 0, accuracy.stderr
+    assert "top-1 " in accuracy.stdout
+    report = run_cli(*ws, "sweep", "report", "demo")
+    assert report.returncode == 0, report.stderr
+    assert "throughput (samples/s)" in report.stdout and "p99 (ms)" in report.stdout

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.table import Table
 
-from perfpilot.records import RunRecord
+from perfpilot.records import AccuracyRecord, RunRecord
+from perfpilot.tasks import labels
 
 if TYPE_CHECKING:
     from perfpilot.engine.live import LiveStats
@@ -36,11 +37,13 @@ def metric_text(record: RunRecord) -> str:
     res = record.result
     if res is None or res.metric is None:
         return "-"
-    throughput = res.metric_unit in ("samples/s", "tokens/s")
-    if res.metric == 0 and not throughput:
-        return "n/a (too few queries for early stopping)"  # LoadGen logs 0 then
-    value = f"{res.metric:,.1f}" if throughput else f"{res.metric:.3f}"
-    return f"{value} {res.metric_unit}"
+    # the stream scenarios' figure is an early-stopping estimate: say which, beside p99
+    return labels.figure_text(res.metric, record.scenario, res.metric_unit)
+
+
+def accuracy_text(accuracy: AccuracyRecord) -> str:
+    """``top-1 98.438%``: the figure with its metric's name."""
+    return labels.accuracy_text(accuracy.value, accuracy.metric)
 
 
 def live_text(live: LiveStats) -> str:
@@ -90,13 +93,13 @@ def results_table(records: Sequence[RunRecord], title: str | None = None) -> Tab
     time to first token and time per output token."""
     tokens = any(r.result is not None and r.result.ttft_ns for r in records)
     table = Table(title=title, header_style="bold")
-    columns = ["scenario", "mode", "validity", "metric", "p50 ms", "p90 ms", "p99 ms"]
+    columns = ["scenario", "mode", "validity", "result", "p50 ms", "p90 ms", "p99 ms"]
     columns += ["TTFT p99 ms", "TPOT p99 ms"] if tokens else []
     for col in (*columns, "accuracy", "run directory"):
         table.add_column(col, justify="right" if col.endswith("ms") else "left", overflow="fold")
     for r in records:
         lat = r.result.latency_ns if r.result else {}
-        acc = f"{r.accuracy.value:.3f}%" if r.accuracy else "-"
+        acc = accuracy_text(r.accuracy) if r.accuracy else "-"
         row = [r.scenario, r.mode, validity_text(r), metric_text(r)]
         row += [_ms(lat.get(p)) for p in ("p50", "p90", "p99")]
         if tokens:
@@ -117,8 +120,7 @@ def problems(records: Sequence[RunRecord]) -> list[str]:
             lines.append(f"{label}: INVALID: {'; '.join(r.result.invalid_reasons) or 'see logs'}")
         elif r.accuracy is not None and not r.accuracy.passed:
             lines.append(
-                f"{label}: accuracy {r.accuracy.value:.3f}% is below the target "
-                f"{r.accuracy.target:.3f}%"
+                f"{label}: {accuracy_text(r.accuracy)} is below the target {r.accuracy.target:.3f}%"
             )
     return lines
 

@@ -73,14 +73,17 @@ def _query(ctx: Context, db: Path | None, filters: dict[str, Any]) -> list[dict[
 
 
 def _figure(row: dict[str, Any]) -> str:
-    value, metric = row["value"], row["metric"]
-    if value is None:
-        return "-"
-    if metric == "samples_per_second":
-        return f"{value:,.1f} samples/s"
-    if metric == "tokens_per_second":
-        return f"{value:,.1f} tokens/s"
-    return f"{value:.3f} ms" if metric == "latency_ms" else f"{value:g} {metric}"
+    from perfpilot.tasks.labels import figure_text
+
+    return figure_text(row["value"], row["scenario"], row["metric"])
+
+
+def _accuracy(row: dict[str, Any]) -> str:
+    from perfpilot.results.db import benchmark_of
+    from perfpilot.tasks.labels import accuracy_metric, accuracy_text
+
+    metric = accuracy_metric(row["model"]) or accuracy_metric(benchmark_of(row))
+    return accuracy_text(row["accuracy"], metric)
 
 
 def _ms(value: float | None) -> str:
@@ -153,7 +156,7 @@ def results_list(ctx: Context, /, db: Path | None, fmt: str, **filters: Any) -> 
                 r["system"],
                 _verdict(r),
                 _figure(r),
-                "-" if r["accuracy"] is None else f"{r['accuracy']:.3f}%",
+                _accuracy(r),
                 _ms(r["p99_ms"]),
                 *(_ms(r[key]) for key in tokens.values()),
                 r["started"] or "-",
@@ -240,7 +243,7 @@ def results_compare(
                 _verdict(r),
                 _figure(r),
                 "-" if r["ratio"] is None else f"{r['ratio']:.4g}x",
-                "-" if r["accuracy"] is None else f"{r['accuracy']:.3f}%",
+                _accuracy(r),
                 _ms(r["p99_ms"]),
                 *(_ms(r[key]) for key in tokens.values()),
             )
@@ -347,7 +350,7 @@ def _published_table(rows: list[dict[str, Any]]) -> Table:
             r["scenario"],
             _verdict(r),
             _figure(r),
-            "-" if r["accuracy"] is None else f"{r['accuracy']:.3f}",
+            _accuracy(r),
         )
     return table
 

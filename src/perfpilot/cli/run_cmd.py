@@ -11,6 +11,7 @@ from rich.console import Console
 from perfpilot.cli.context import EXIT_FAILED, EXIT_OK, Context
 from perfpilot.cli.options import run_option, run_options
 from perfpilot.cli.render import (
+    accuracy_text,
     console,
     live_text,
     metric_text,
@@ -137,7 +138,7 @@ def _explicit_options() -> set[str]:
 
 def _done_printer(console: Console):  # type: ignore[no-untyped-def]
     def done(record: RunRecord) -> None:
-        detail = f"{record.accuracy.value:.3f}%" if record.accuracy else metric_text(record)
+        detail = accuracy_text(record.accuracy) if record.accuracy else metric_text(record)
         console.print(
             f"  {record.scenario} {record.mode}: {validity_text(record)} {detail}" + " " * 10,
             highlight=False,

@@ -7,6 +7,7 @@ from rich.table import Table
 
 from perfpilot.cli.context import Context
 from perfpilot.cli.render import (
+    accuracy_text,
     console,
     metric_text,
     print_table,
@@ -49,7 +50,7 @@ def runs_list(ctx: Context, as_json: bool) -> None:
     ):
         table.add_column(col, overflow="fold")
     for r in records:
-        acc = f"{r.accuracy.value:.3f}%" if r.accuracy else "-"
+        acc = accuracy_text(r.accuracy) if r.accuracy else "-"
         table.add_row(
             r.run_id,
             r.started,

@@ -60,14 +60,16 @@ def sweep_run(ctx: Context, file: Path) -> int:
 
 
 def _figures(records: Any) -> str:
+    from perfpilot.tasks.labels import accuracy_text, figure_text
+
     parts = []
     for r in records:
         if r.status != "ok":
             parts.append(f"{r.status}: {r.error}")
         elif r.result is not None and r.result.metric is not None:
-            parts.append(f"{r.result.metric:.1f} {r.result.metric_unit}")
+            parts.append(figure_text(r.result.metric, r.scenario, r.result.metric_unit))
         elif r.accuracy is not None:
-            parts.append(f"{r.accuracy.value:.3f}%")
+            parts.append(accuracy_text(r.accuracy.value, r.accuracy.metric))
     return ", ".join(parts) or "done"
 
 
@@ -119,7 +121,7 @@ def sweep_report(
         shown += TOKEN_COLUMNS
     extra = [c for c in shown if c not in chosen]
     for col in [*cols, *extra]:
-        table.add_column(col, overflow="fold")
+        table.add_column(_header(col, rows[0]["config"].get("model")), overflow="fold")
     for row in sorted(rows, key=lambda r: (not r["pareto"], r["point"])):
         cells = ["*" if row["pareto"] else "", row["point"]]
         cells += [str(row["options"].get(k)) for k in varied]
@@ -138,6 +140,16 @@ def sweep_report(
     )
     if plot is not None:
         out.print(f"plot saved: {plot}", highlight=False)
+
+
+def _header(column: str, model: object) -> str:
+    """A column's name with its unit: ``p99 (ms)``, ``accuracy (top-1 %)``."""
+    from perfpilot.tasks.labels import SWEEP_UNITS, accuracy_metric
+
+    unit = SWEEP_UNITS.get(column)
+    if column == "accuracy":
+        unit = f"{accuracy_metric(str(model)) or 'accuracy'} %"
+    return f"{column} ({unit})" if unit else column
 
 
 def _num(value: object) -> str:

@@ -5,16 +5,18 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from perfpilot.dashboard import export
-from perfpilot.dashboard.pages import LogLink, index_html, run_html
+from perfpilot.dashboard.pages import ExtraPage, LogLink, extra_page_html, index_html, run_html
 from perfpilot.errors import MissingExtraError, UsageError
 from perfpilot.workspace import Workspace
 
@@ -23,6 +25,7 @@ DEFAULT_DIR = "dashboard"
 ASSETS = ("app.js", "style.css")
 COPY_LIMIT = 5_000_000  # log files larger than this are linked in place, not copied
 MAX_LOG_FILES = 200
+_PAGE_NAME = re.compile(r"[A-Za-z0-9_-]{1,80}")
 
 
 @dataclass(frozen=True)
@@ -117,14 +120,20 @@ def build_site(
     out: Path,
     pareto: export.ParetoFn,
     title: str = "perfpilot results",
+    extra_pages: Sequence[ExtraPage] = (),
 ) -> BuildReport:
     """Write the dashboard for ``rows`` into ``out``, replacing an earlier build at once.
 
     The site is made in a temporary folder beside ``out`` and swapped in only when
     complete: an interrupted build leaves the previous dashboard as it was.
+    ``extra_pages`` (a fleet report, say) are written under ``pages/`` and linked from
+    the index.
     """
     out = out.absolute()
     check_out_dir(out)
+    for page in extra_pages:
+        if not _PAGE_NAME.fullmatch(page.name):
+            raise ValueError(f"page name {page.name!r}: use letters, digits, '-' and '_'")
     bundle = plotly_js()
     out.parent.mkdir(parents=True, exist_ok=True)
     site = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
@@ -137,7 +146,9 @@ def build_site(
         for name in ASSETS:
             _write(site / name, (assets / name).read_text(encoding="utf-8"))
         _write(site / "data.json", json.dumps(data, indent=1, sort_keys=True, default=str))
-        _write(site / "index.html", index_html(export.script_json(data), title))
+        _write(site / "index.html", index_html(export.script_json(data), title, extra_pages))
+        for page in extra_pages:
+            _write(site / "pages" / f"{page.name}.html", extra_page_html(page, title))
         for row, entry in zip(rows, data["rows"], strict=True):
             stem = pages[entry["key"]]
             run_dir = Path(str(row["run_dir"])) if row.get("run_dir") else None
@@ -191,12 +202,16 @@ def _swap(site: Path, out: Path) -> None:
 
 
 def build_dashboard(
-    workspace: Workspace, out: Path | None = None, db: Path | None = None
+    workspace: Workspace,
+    out: Path | None = None,
+    db: Path | None = None,
+    extra_pages: Sequence[ExtraPage] = (),
 ) -> BuildReport:
-    """Build the dashboard of a workspace (default folder: ``<workspace>/dashboard``)."""
+    """Build the dashboard of a workspace (default folder: ``<workspace>/dashboard``);
+    ``extra_pages`` are added and linked from the index (see :class:`ExtraPage`)."""
     from perfpilot.dashboard.rows import load_rows
     from perfpilot.tune.pareto import pareto_front
 
     rows, sweeps = load_rows(workspace, db)
     target = out if out is not None else workspace.root / DEFAULT_DIR
-    return build_site(rows, sweeps, target, pareto_front)
+    return build_site(rows, sweeps, target, pareto_front, extra_pages=extra_pages)

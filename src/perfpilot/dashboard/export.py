@@ -13,16 +13,12 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from perfpilot.results.db import ROW_KEYS, benchmark_of
+from perfpilot.tasks import labels
 from perfpilot.tune.pareto import Direction
 
-SCHEMA_VERSION = 1
-# The database's metric names -> the unit shown; throughput metrics are better higher.
-UNITS = {
-    "samples_per_second": "samples/s",
-    "queries_per_second": "queries/s",
-    "tokens_per_second": "tokens/s",
-    "latency_ms": "ms",
-}
+SCHEMA_VERSION = 2  # 2: leaderboard, metric and accuracy labels, chart point facets
+# Backends that run no model (LoadGen's own overhead): charted apart, never "best".
+NO_INFERENCE_BACKENDS = frozenset({"null"})
 
 # Fields of a row that the index page needs (config and provenance go to the run pages).
 TABLE_FIELDS = tuple(k for k in ROW_KEYS if k not in ("run_dir", "config", "provenance"))
@@ -67,17 +63,36 @@ def page_names(rows: Iterable[dict[str, Any]]) -> dict[str, str]:
 
 
 def verdict(row: dict[str, Any]) -> str:
-    """One word for the table's result column: VALID, INVALID, FAILED, ..."""
+    """One word for a row's outcome: VALID, INVALID, FAILED...; accuracy runs PASS, FAIL
+    (below the target) or NOT JUDGED (stand-ins and models without a target)."""
     status = str(row.get("status") or "")
     if status and status.lower() not in ("ok", "valid", "invalid", "published"):
         return status.upper()
+    if row.get("mode") == "accuracy" and row.get("accuracy") is not None:
+        passed = accuracy_passed(row)
+        return "NOT JUDGED" if passed is None else ("PASS" if passed else "FAIL")
     if row.get("valid") is True:
         return "VALID"
     if row.get("valid") is False:
         return "INVALID"
-    if row.get("mode") == "accuracy" and row.get("accuracy") is not None:
-        return "ACCURACY"
     return status.upper() or "-"
+
+
+def accuracy_target(row: dict[str, Any]) -> float | None:
+    """The accuracy target of a row's model (percent), None where it is not judged."""
+    if row.get("standin"):
+        return None
+    return labels.accuracy_target(row.get("model")) or labels.accuracy_target(benchmark_of(row))
+
+
+def accuracy_passed(row: dict[str, Any]) -> bool | None:
+    value, target = _finite(row.get("accuracy")), accuracy_target(row)
+    return None if value is None or target is None else value >= target
+
+
+def accuracy_metric(row: dict[str, Any]) -> str | None:
+    """The name of a row's accuracy figure: its task's metric (``top-1``, ``F1``...)."""
+    return labels.accuracy_metric(row.get("model")) or labels.accuracy_metric(benchmark_of(row))
 
 
 def _finite(value: Any) -> float | None:
@@ -88,7 +103,8 @@ def _finite(value: Any) -> float | None:
 
 
 def table_row(row: dict[str, Any], page: str) -> dict[str, Any]:
-    """What the index page knows of one row: its table fields, verdict and run page."""
+    """What the index page knows of one row: its table fields, verdict, the names and
+    units of its figures, and its run page."""
     out = {field: row.get(field) for field in TABLE_FIELDS}
     for field in ("value", "accuracy", "p90_ms", "p99_ms", "ttft_p99_ms", "tpot_p99_ms"):
         out[field] = _finite(out[field])
@@ -96,7 +112,16 @@ def table_row(row: dict[str, Any], page: str) -> dict[str, Any]:
     out["source"] = row.get("source") or "local"
     out["verdict"] = verdict(row)
     out["unit"] = unit_of(row.get("metric")) or None
+    metric = labels.perf_metric(row.get("scenario"), row.get("metric"))
+    out["metric_label"] = metric.short if metric and out["value"] is not None else None
+    out["metric_name"] = metric.name if metric and out["value"] is not None else None
+    out["accuracy_metric"] = accuracy_metric(row) if out["accuracy"] is not None else None
+    out["accuracy_target"] = accuracy_target(row) if out["accuracy"] is not None else None
+    out["accuracy_passed"] = accuracy_passed(row)
     out["benchmark"] = benchmark_of(row)
+    # a published result's round stands for its date
+    out["date"] = str(row.get("started") or "")[:10] or row.get("round") or None
+    out["no_inference"] = str(row.get("backend") or "") in NO_INFERENCE_BACKENDS
     out["page"] = f"runs/{page}.html"
     out.update(token_fields(row))
     return out
@@ -118,20 +143,157 @@ def token_fields(row: dict[str, Any]) -> dict[str, float | None]:
 
 def unit_of(metric: str | None) -> str:
     """The unit of a metric name (``samples_per_second`` -> ``samples/s``)."""
-    return UNITS.get(metric or "", metric or "")
+    return labels.unit_of(metric)
 
 
 def higher_is_better(metric: str | None) -> bool:
     return unit_of(metric).endswith("/s")
 
 
-def point_label(row: dict[str, Any]) -> str:
-    """The x-axis label of a row in a chart: who ran it, on what."""
+def who(row: dict[str, Any]) -> str:
+    """A published result's submitter, system and round; a local run's backend on device."""
     if row.get("source") == "published":
         parts = (row.get("submitter"), row.get("system"), row.get("round"))
         return " ".join(str(p) for p in parts if p) or str(row.get("id"))
-    label = str(row.get("run_id") or row.get("id"))
-    return label if row.get("model") == row["benchmark"] else f"{label} ({row.get('model')})"
+    return f"{row.get('backend') or '?'} on {row.get('device') or '?'}"
+
+
+def point_label(row: dict[str, Any]) -> str:
+    """A chart point's name: who ran it, on what (never a bare run id)."""
+    label = who(row)
+    if row.get("source") != "published" and row.get("model") != row["benchmark"]:
+        label += f" ({row.get('model')})"
+    return label
+
+
+def _better(metric: str | None) -> Callable[[float, float], bool]:
+    if higher_is_better(metric):
+        return lambda a, b: a > b
+    return lambda a, b: a < b
+
+
+def _best(rows: Iterable[dict[str, Any]], metric: str | None) -> dict[str, Any] | None:
+    best: dict[str, Any] | None = None
+    better = _better(metric)
+    for row in rows:
+        if row.get("value") is None or (row["value"] == 0 and not higher_is_better(metric)):
+            continue  # a stream run too short for early stopping logs 0 ms
+        if best is None or better(row["value"], best["value"]):
+            best = row
+    return best
+
+
+def _brief(row: dict[str, Any] | None) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    keys = ("key", "value", "backend", "device", "system", "date", "verdict", "page", "model")
+    return {**{k: row.get(k) for k in keys}, "who": who(row)}
+
+
+def leaderboard(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per local model and scenario: its best VALID result (runs of a backend
+    that does no inference only when nothing else is valid), the latest verdict, the
+    accuracy of the model's accuracy runs, the best per backend and system, and the best
+    published figure of its MLPerf benchmark and scenario. Published results without a
+    local run get an entry of their own."""
+    perf = [r for r in rows if r.get("mode") in (None, "performance") and r.get("scenario")]
+    local = [r for r in perf if r["source"] != "published"]
+    published = [r for r in perf if r["source"] == "published"]
+    accuracy = [r for r in rows if r.get("mode") == "accuracy" and r.get("accuracy") is not None]
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in local:
+        groups.setdefault((str(row.get("model")), str(row["scenario"])), []).append(row)
+    covered = {(str(r["benchmark"]), str(r["scenario"])) for r in local}
+    for row in published:
+        if (str(row["benchmark"]), str(row["scenario"])) not in covered:
+            groups.setdefault((str(row.get("model")), str(row["scenario"])), []).append(row)
+    board = []
+    for (model, scenario), members in sorted(groups.items()):
+        benchmark = str(members[0]["benchmark"])
+        metric = next((r.get("metric") for r in members if r.get("metric")), None)
+        valid = [r for r in members if r["verdict"] == "VALID"]
+        real = [r for r in valid if not r["no_inference"]]
+        best = _best(real, metric) or _best(valid, metric)
+        latest = max(members, key=lambda r: str(r.get("started") or ""))
+        same = [
+            r
+            for r in published
+            if str(r["benchmark"]) == benchmark
+            and r.get("scenario") == scenario
+            and unit_of(r.get("metric")) == unit_of(metric)
+        ]
+        top = _best([r for r in same if r["verdict"] == "VALID"] or same, metric)
+        ratio = None
+        if best is not None and top is not None and best["source"] != "published":
+            if best["value"] and top["value"]:
+                ratio = best["value"] / top["value"]
+                ratio = ratio if higher_is_better(metric) else 1 / ratio
+        label = labels.perf_metric(scenario, metric)
+        per_setup: dict[str, list[dict[str, Any]]] = {}
+        for row in valid:
+            name = f"{row.get('backend') or '?'} on {row.get('system') or '?'}"
+            per_setup.setdefault(name, []).append(row)
+        others = []
+        for name, setup in sorted(per_setup.items()):
+            found = _best(setup, metric)
+            if found is not None and (best is None or found["key"] != best["key"]):
+                others.append({**(_brief(found) or {}), "name": name})
+        board.append(
+            {
+                "model": model,
+                "benchmark": benchmark,
+                "scenario": scenario,
+                "source": members[0]["source"],
+                "metric": metric,
+                "metric_label": label.short if label else metric,
+                "metric_name": label.name if label else metric,
+                "unit": unit_of(metric),
+                "higher_is_better": higher_is_better(metric),
+                "standin": any(bool(r.get("standin")) for r in members),
+                "runs": len(members),
+                "valid_runs": len(valid),
+                "best": _brief(best),
+                "best_no_inference": bool(best and best["no_inference"]),
+                "latest_verdict": latest["verdict"],
+                "accuracy": _brief_accuracy(model, scenario, best, accuracy),
+                "published": _brief(top),
+                "vs_published": None if ratio is None else round(ratio, 6),
+                "others": others,
+            }
+        )
+    return board
+
+
+def _brief_accuracy(
+    model: str,
+    scenario: str,
+    best: dict[str, Any] | None,
+    accuracy: Sequence[dict[str, Any]],
+) -> dict[str, Any] | None:
+    """The accuracy figure to show beside a result: the latest accuracy run of the same
+    model, preferring the same scenario and backend; a published result's own figure."""
+    if best is not None and best["source"] == "published" and best.get("accuracy") is not None:
+        chosen: dict[str, Any] | None = best
+    else:
+        mine = [r for r in accuracy if r.get("model") == model and r["source"] != "published"]
+        backend = best.get("backend") if best else None
+
+        def rank(r: dict[str, Any]) -> tuple[bool, bool, str]:
+            same = r.get("scenario") == scenario
+            return same, r.get("backend") == backend, str(r.get("started") or "")
+
+        chosen = max(mine, key=rank) if mine else None
+    if chosen is None:
+        return None
+    return {
+        "value": chosen["accuracy"],
+        "metric": chosen.get("accuracy_metric"),
+        "target": chosen.get("accuracy_target"),
+        "passed": chosen.get("accuracy_passed"),
+        "scenario": chosen.get("scenario"),
+        "backend": chosen.get("backend"),
+        "page": chosen["page"],
+    }
 
 
 def chart_groups(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -141,6 +303,8 @@ def chart_groups(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     for row in rows:
         if row.get("value") is None or row.get("mode") not in (None, "performance"):
             continue
+        if row["value"] == 0 and not higher_is_better(row.get("metric")):
+            continue  # too few queries for early stopping: LoadGen logs 0 ms, no figure
         key = (str(row["benchmark"]), str(row.get("scenario")), str(row.get("metric") or ""))
         groups.setdefault(key, []).append(row)
     charts = []
@@ -153,6 +317,12 @@ def chart_groups(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                 "source": row["source"],
                 "backend": row.get("backend"),
                 "device": row.get("device"),
+                "system": row.get("system"),
+                "date": row.get("date"),
+                "started": row.get("started"),
+                "model": row.get("model"),
+                "standin": bool(row.get("standin")),
+                "no_inference": row["no_inference"],
                 "verdict": row["verdict"],
                 "page": row["page"],
             }
@@ -163,12 +333,18 @@ def chart_groups(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                 "model": model,
                 "scenario": scenario,
                 "metric": metric,
+                "metric_label": _short(scenario, metric),
                 "unit": unit_of(metric),
                 "higher_is_better": higher_is_better(metric),
                 "points": points,
             }
         )
     return charts
+
+
+def _short(scenario: str, metric: str | None) -> str:
+    label = labels.perf_metric(scenario, metric)
+    return label.short if label else str(metric or "")
 
 
 def sweep_objectives(
@@ -224,6 +400,7 @@ def sweep_plots(
                     "model": model,
                     "scenario": scenario,
                     "unit": unit_of(metric),
+                    "metric_label": _short(scenario, metric),
                     "objectives": objectives,
                     # named, not implied by key order (the JSON's keys are sorted): the
                     # latency-throughput curve, or tokens/s over tokens/s per user
@@ -262,6 +439,7 @@ def site_data(
             "published": sum(1 for r in table if r["source"] == "published"),
         },
         "rows": table,
+        "leaderboard": leaderboard(table),
         "charts": chart_groups(table),
         "sweeps": sweep_plots(table, sweeps, pareto),
     }

@@ -461,21 +461,9 @@ def write_plot(
     raise UsageError(f"cannot write a plot to {path}", "Give --plot FILE.html or FILE.png.")
 
 
-_UNITS = {
-    "throughput": "samples/s",
-    "p50": "ms",
-    "p90": "ms",
-    "p99": "ms",
-    "accuracy": "%",
-    "memory": "MiB",
-    "tokens": "tokens/s",
-    "tokens_per_user": "tokens/s/user",
-    "ttft_p99": "ms",
-    "tpot_p99": "ms",
-}
-
-
 def _axis(key: str, objectives: dict[str, str]) -> str:
-    unit = _UNITS.get(key)
+    from perfpilot.tasks.labels import SWEEP_UNITS
+
+    unit = SWEEP_UNITS.get(key)
     direction = objectives.get(key)
     return f"{key}" + (f" ({unit})" if unit else "") + (f", {direction}" if direction else "")
