@@ -120,7 +120,11 @@ def test_run_with_settings(tmp_path: Path) -> None:
     assert not ws.runs_dir.exists()
     proc = run_cli(*base, "--batch-size", "8", "--min-duration", "0.05", "--count", "1", "--json")
     assert proc.returncode in (0, 1), proc.stderr
-    (record,) = json.loads(proc.stdout)
+    # No --scenario: the scenarios the profile holds, each with its own tuned values.
+    by_scenario = {r["config"]["scenario"]: r for r in json.loads(proc.stdout)}
+    assert sorted(by_scenario) == ["Offline", "Server", "SingleStream"]
+    assert by_scenario["Server"]["config"]["target_qps"] == 700.0
+    record = by_scenario["Offline"]
     assert record["tags"] == {"settings": "fast"}
     assert record["config"]["target_qps"] == 2500.0  # from the profile
     assert record["config"]["threads"] == 1  # from the profile
@@ -158,6 +162,7 @@ def test_tune_server_finds_valid_and_invalid_qps(tmp_path: Path) -> None:
     assert {t["stage"] for t in out["trials"]} >= {"probe", "confirm"}
     # The saved profile carries the answer and how it was found.
     profile = load_profile(ws, "digits-srv")
-    assert profile.options("Server") == {"target_qps": srv["valid_qps"]}
+    # one 10% grid step below the VALID load, so that a re-run holds
+    assert profile.options("Server") == {"target_qps": round(srv["valid_qps"] / 1.1, 1)}
     assert profile.found["figures"]["Server"]["valid_run"] == srv["valid_run"]
     assert profile.found["tune_id"] == out["tune_id"]

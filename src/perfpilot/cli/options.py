@@ -40,7 +40,10 @@ _OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
         "--precision",
         {"help": "fp32, bf16, fp16 or int8, where the backend supports it (openvino: all four)."},
     ),
-    "scenario": ("--scenario", {"help": "Offline, Server, SingleStream, MultiStream or all."}),
+    "scenario": (
+        "--scenario",
+        {"help": "Offline, Server, SingleStream, MultiStream, Interactive, a list (a,b) or all."},
+    ),
     "mode": ("--mode", {"help": "accuracy, performance or both."}),
     "execution": (
         "--execution",

@@ -106,6 +106,8 @@ def run(
         explicit = _explicit_options()
         profile, options = profile_for_run(workspace, settings, options, explicit)
         tags["settings"] = profile.name
+        if "scenario" not in explicit and profile.scenarios:  # the scenarios it was tuned for
+            scenario = ",".join(profile.scenarios)
     configs = build_run_configs(scenario, mode, **options)
     if profile is not None:
         configs = profile.apply(configs, explicit)

@@ -169,6 +169,13 @@ def _summary(result, path: str) -> None:  # type: ignore[no-untyped-def]
             f"{srv.valid_run})",
             highlight=False,
         )
+        saved = result.profile.options(scen).get("target_qps")
+        if saved is not None:
+            out.print(
+                f"{scen}: saving {saved:.1f} QPS (one 10% step below the VALID load, so "
+                "that a re-run on this machine holds)",
+                highlight=False,
+            )
         verdict = "VALID too: not the limit" if srv.above_valid else "not VALID"
         out.print(
             f"{scen}: {srv.above_qps:.1f} QPS (+10%) is {verdict} ({srv.execution} run "

@@ -172,7 +172,8 @@ def _model_scenarios(model: object) -> list[str]:
 def build_run_configs(
     scenario: str = "Offline", mode: str = "both", **options: Any
 ) -> list[RunConfig]:
-    """Expand a request (``scenario`` may be ``all``, ``mode`` may be ``both``) into tests.
+    """Expand a request (``scenario`` may be ``all`` or a comma-separated list, ``mode``
+    may be ``both``) into tests.
 
     Accuracy runs before performance for each scenario, as the MLPerf reference does.
     Raises :class:`UsageError` with the option's name for any invalid value.
@@ -180,7 +181,7 @@ def build_run_configs(
     scenarios = (
         _model_scenarios(options.get("model"))
         if scenario.lower() == "all"
-        else [_choice(scenario, (*SCENARIOS, "all"), "--scenario")]
+        else [_choice(s.strip(), (*SCENARIOS, "all"), "--scenario") for s in scenario.split(",")]
     )
     modes = list(MODES) if mode.lower() == "both" else [_choice(mode, (*MODES, "both"), "--mode")]
     for key, choices in (

@@ -11,6 +11,10 @@ Strategies:
   query is run at once, as one batch, on LoadGen's issuing thread: no hand-off latency.
 - A generative runtime that ``submits`` (an HTTP client) gets every query at once on
   LoadGen's issuing thread, in every scenario, and completes each sample as it ends.
+
+Fixed-size answers take LoadGen's fast issue path (ids and indices as two lists, no
+QuerySample object per sample) and are completed from a preallocated buffer whose
+response objects are reused: per sample, the harness sets one id (see ``Responder``).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -60,6 +65,40 @@ class QuerySampleLibrary:
         lg.DestroyQSL(self.handle)
 
 
+_SET_ID = lg.QuerySampleResponse.id.fset  # type: ignore[attr-defined]
+
+
+class Responder:
+    """Completes batches of fixed-size answers for one thread. The answers are copied into
+    a buffer owned here, and a pool of response objects points at its rows once and for
+    all, so a batch costs one copy and one id per sample: building a response object per
+    sample costs more than the rest of the harness. Reuse is safe because LoadGen copies
+    whatever it logs before ``QuerySamplesComplete`` returns."""
+
+    def __init__(self, capacity: int = 1) -> None:
+        self._capacity = max(capacity, 1)
+        self._buffer = np.zeros((0, 0), dtype=np.uint8)
+        self._pool: list[Any] = []
+
+    def complete(self, ids: list[int], answers: np.ndarray) -> None:
+        n = len(ids)
+        rows = answers.reshape(n, -1)
+        buffer = self._buffer
+        if len(buffer) < n or buffer.shape[1] != rows.shape[1] or buffer.dtype != rows.dtype:
+            buffer = self._allocate(max(n, self._capacity), rows)
+        buffer[:n] = rows
+        batch = self._pool if n == len(self._pool) else self._pool[:n]
+        deque(map(_SET_ID, batch, ids), maxlen=0)
+        lg.QuerySamplesComplete(batch)
+
+    def _allocate(self, capacity: int, rows: np.ndarray) -> np.ndarray:
+        self._buffer = np.zeros((capacity, rows.shape[1]), dtype=rows.dtype)
+        size = self._buffer.itemsize * rows.shape[1]
+        base = self._buffer.ctypes.data
+        self._pool = [lg.QuerySampleResponse(0, base + i * size, size) for i in range(capacity)]
+        return self._buffer
+
+
 class SystemUnderTest:
     """A SUT over a backend with one of the four scenario strategies. ``postprocess``
     makes a batch's fixed-size responses (one row per sample); ``ragged``, where given,
@@ -94,10 +133,12 @@ class SystemUnderTest:
         self.meter = meter
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._workers: list[threading.Thread] = []
-        issue: Callable[[list[Any]], None]
-        if tokens and backend.submits:  # the runtime keeps its own requests in flight
-            issue = self._submit
-        elif scenario in ("Offline", "Server"):
+        if tokens:
+            self.handle = self._token_sut(backend, scenario, threads, meter)
+            return
+        # Fixed-size and ragged answers: LoadGen's fast issue path, ids and indices only.
+        issue: Callable[[list[int], list[int]], None]
+        if scenario in ("Offline", "Server"):
             target = self._offline_worker if scenario == "Offline" else self._server_worker
             for i in range(threads):
                 worker = threading.Thread(target=target, name=f"perfpilot-worker-{i}", daemon=True)
@@ -105,19 +146,50 @@ class SystemUnderTest:
                 self._workers.append(worker)
             issue = self._issue_offline if scenario == "Offline" else self._issue_server
         else:
-            issue = self._run
+            responder = Responder(batch_size)
+            issue = lambda ids, indices: self._run(  # noqa: E731 - LoadGen's thread runs it
+                ids, np.array(indices, dtype=np.int64), responder
+            )
+        self.handle = lg.ConstructFastSUT(issue, self._flush)
+
+    def _token_sut(
+        self, backend: Runtime, scenario: str, threads: int, meter: TokenMeter | None
+    ) -> Any:
+        issue: Callable[[list[Any]], None]
+        if backend.submits:  # the runtime keeps its own requests in flight
+            issue = self._submit
+        elif scenario in ("Offline", "Server"):
+            target = self._token_offline_worker if scenario == "Offline" else self._server_worker
+            for i in range(threads):
+                worker = threading.Thread(target=target, name=f"perfpilot-worker-{i}", daemon=True)
+                worker.start()
+                self._workers.append(worker)
+            issue = self._issue_token_offline if scenario == "Offline" else self._issue_token_server
+        else:
+            issue = self._generate
         if meter is not None and meter.latencies:  # notes issue times, for TTFT
             issue = meter.wrap_issue(issue)
-        self.handle = lg.ConstructSUT(issue, self._flush)
+        return lg.ConstructSUT(issue, self._flush)
 
     # -- LoadGen callbacks ---------------------------------------------------------------
 
-    def _issue_offline(self, samples: list[Any]) -> None:
+    def _issue_offline(self, ids: list[int], indices: list[int]) -> None:
+        step = self.batch_size
+        idx = np.array(indices, dtype=np.int64)
+        for start in range(0, len(ids), step):
+            self._queue.put((ids[start : start + step], idx[start : start + step]))
+
+    def _issue_server(self, ids: list[int], indices: list[int]) -> None:
+        put = self._queue.put
+        for item in zip(ids, indices, strict=True):
+            put(item)
+
+    def _issue_token_offline(self, samples: list[Any]) -> None:
         step = self.batch_size
         for start in range(0, len(samples), step):
             self._queue.put(samples[start : start + step])
 
-    def _issue_server(self, samples: list[Any]) -> None:
+    def _issue_token_server(self, samples: list[Any]) -> None:
         for sample in samples:
             self._queue.put(sample)
 
@@ -128,12 +200,19 @@ class SystemUnderTest:
 
     def _offline_worker(self) -> None:
         get = self._queue.get
+        responder = Responder(self.batch_size)
         while (chunk := get()) is not None:
-            self._run(chunk)
+            self._run(chunk[0], chunk[1], responder)
+
+    def _token_offline_worker(self) -> None:
+        get = self._queue.get
+        while (chunk := get()) is not None:
+            self._generate(chunk)
 
     def _server_worker(self) -> None:
         get, get_nowait = self._queue.get, self._queue.get_nowait
         limit, wait = self.batch_size, self.max_wait_s
+        responder = Responder(limit)
         while (first := get()) is not None:
             items = [first]
             deadline = time.monotonic() + wait if wait > 0 else 0.0
@@ -152,31 +231,24 @@ class SystemUnderTest:
                     self._queue.put(None)
                     break
                 items.append(item)
-            self._run(items)
+            if self.tokens:
+                self._generate(items)
+            else:
+                ids, indices = zip(*items, strict=True)
+                self._run(list(ids), np.array(indices, dtype=np.int64), responder)
 
-    def _run(self, samples: list[Any]) -> None:
+    def _run(self, ids: list[int], idx: np.ndarray, responder: Responder) -> None:
         """Predict one batch and complete its samples (all on the calling thread)."""
-        if self.tokens:
-            self._generate(samples)
-            return
-        n = len(samples)
         try:
-            idx = np.fromiter((s.index for s in samples), dtype=np.int64, count=n)
             if self.ragged is not None:
                 self._complete_ragged(
-                    samples, self.ragged(self.backend.predict(self.qsl.batch(idx)), idx)
+                    ids, self.ragged(self.backend.predict(self.qsl.batch(idx)), idx)
                 )
                 return
             labels = self.postprocess(self.backend.predict(self.qsl.batch(idx)))
+            responder.complete(ids, labels)
         except BaseException as err:  # noqa: BLE001 - any backend failure ends the run
             self.on_error(err)
-            return
-        size = labels.itemsize * (labels.size // n)
-        base = labels.ctypes.data
-        responses = [
-            lg.QuerySampleResponse(s.id, base + i * size, size) for i, s in enumerate(samples)
-        ]
-        lg.QuerySamplesComplete(responses)  # `labels` stays alive until this returns
 
     def _generate(self, samples: list[Any]) -> None:
         """Generate one batch: each sample's first token goes to LoadGen as soon as the
@@ -246,11 +318,11 @@ class SystemUnderTest:
             self.on_error(err)
 
     @staticmethod
-    def _complete_ragged(samples: list[Any], arrays: list[np.ndarray]) -> None:
+    def _complete_ragged(ids: list[int], arrays: list[np.ndarray]) -> None:
         """Complete samples whose responses have their own sizes (detections)."""
         responses = [
-            lg.QuerySampleResponse(s.id, a.ctypes.data, a.nbytes)
-            for s, a in zip(samples, arrays, strict=True)
+            lg.QuerySampleResponse(i, a.ctypes.data, a.nbytes)
+            for i, a in zip(ids, arrays, strict=True)
         ]
         lg.QuerySamplesComplete(responses)  # `arrays` stays alive until this returns
 

@@ -52,6 +52,9 @@ CONFIRM_MS = 2000
 #: Offline: the expected QPS saved in the profile is the peak times this (LoadGen ends an
 #: Offline run early, "min duration not met", when the system beats its expectation).
 OFFLINE_SAVE_HEADROOM = 1.1
+#: Server and Interactive: the QPS saved is the highest confirmed VALID load less one grid
+#: step (10%), so a re-run on the same machine stays VALID through run-to-run noise.
+SERVER_SAVE_MARGIN = 1 / 1.1
 #: SingleStream/MultiStream expected latency: LoadGen's metric percentile for each.
 STREAM_PERCENTILE = {"SingleStream": "p90", "MultiStream": "p99"}
 
@@ -579,7 +582,7 @@ def tune(
             elif scen in SERVER_LIKE:
                 found = _search(tuner, result, scen, searches, budget_s)
                 result.servers[scen] = found
-                options[scen] = {"target_qps": found.valid_qps}
+                options[scen] = {"target_qps": round(found.valid_qps * SERVER_SAVE_MARGIN, 1)}
                 figures[scen] = dict(found.__dict__)
             else:
                 stream = tuner.stream_latency(scen)
