@@ -192,6 +192,9 @@ def official_round(repo: Path, round_name: str) -> dict[str, Any]:
     unit_node = names.get("SPECIAL_UNIT_DICT") or names.get("special_unit_dict")
     units = value(unit_node) if unit_node else {}
     min_spq = value(names["OFFLINE_MIN_SPQ_SINCE_V4"])
+    extra_files = (
+        value(names["REQUIRED_ACC_BENCHMARK"]) if "REQUIRED_ACC_BENCHMARK" in names else {}
+    )
     logic = tree if path == OLD else ast.parse(git_show(repo, ref, NEW_CONFIG))
     equal = equal_issue_models(logic, round_name)
     llms = llm_models(logic if path == NEW else tree)
@@ -245,6 +248,9 @@ def official_round(repo: Path, round_name: str) -> dict[str, Any]:
             entry["accuracy_by_scenario"] = {s: pairs(t) for s, t in target.items()}
         if isinstance(acc_count, dict):
             entry["accuracy_sample_count_by_scenario"] = acc_count
+        extra = extra_files.get(model, {}).get(round_name)
+        if extra:  # files the accuracy folder must hold (sdxl's sample images)
+            entry["accuracy_files"] = extra
         deltas = config.get("accuracy-delta-perc", {}).get(model)
         if deltas:
             entry["accuracy_delta_perc"] = deltas
@@ -275,8 +281,8 @@ def main() -> int:
                 entry["dataset_size"] = old.get("dataset_size")
         rnd["models"] = official["models"]
         rnd["aliases"] = {**rnd["aliases"], **official["aliases"]}
-        for metric, pattern in official["accuracy_patterns"].items():
-            patterns.setdefault(metric, pattern)
+        # one pattern per metric: the newest round's (they only grew more lenient)
+        patterns.update(official["accuracy_patterns"])
         snapshot[round_name] = {"source": official["source"], "models": sorted(official["models"])}
     rules["common"]["accuracy_patterns"] = patterns
     new_rules = json.dumps(rules, indent=1) + "\n"

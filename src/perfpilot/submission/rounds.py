@@ -58,6 +58,8 @@ class ModelRules:
     token_latencies: bool = False  # use_token_latencies must be on
     metric_keys: dict[str, str] = field(default_factory=dict)  # log scenario -> detail key
     units: dict[str, str] = field(default_factory=dict)  # folder scenario -> summary units
+    # folder -> file stems the accuracy folder must hold (sdxl: images/<id>.png)
+    accuracy_files: dict[str, list[str]] = field(default_factory=dict)
 
     def one_of(self, category: str) -> list[str]:
         """Scenarios of which a closed submission needs at least one (Server or
@@ -157,6 +159,7 @@ def _build(name: str, raw: dict[str, Any]) -> RoundRules:
             token_latencies=bool(spec.get("token_latencies", False)),
             metric_keys=dict(spec.get("metric_keys", {})),
             units=dict(spec.get("units", {})),
+            accuracy_files={k: list(v) for k, v in spec.get("accuracy_files", {}).items()},
         )
         for m, spec in raw["models"].items()
     }

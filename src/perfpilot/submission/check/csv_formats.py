@@ -75,11 +75,20 @@ def columns_for(round_name: str) -> list[str]:
     return CSV_COLUMNS + extra
 
 
-def csv_row(entry: ScenarioEntry, row: ResultRow, rules: RoundRules, root: Path) -> dict[str, str]:
-    """The CSV values of one result, in the format of the round's checker."""
+def csv_row(
+    entry: ScenarioEntry, row: ResultRow, rules: RoundRules, root: Path, *, power: bool = False
+) -> dict[str, str]:
+    """The CSV values of one result, in the format of the round's checker; with ``power``
+    its power row (the power figure and units in Result and Units)."""
     if rules.layout == "v6":
-        return _row_v6(entry, row, rules, root)
-    return _row_v4(entry, row, rules)
+        values = _row_v6(entry, row, rules, root)
+    else:
+        values = _row_v4(entry, row, rules)
+    if power and row.power is not None:
+        quote = '"' if rules.layout == "v6" else ""
+        values["Result"] = quote + repr(float(row.power)) + quote
+        values["Units"] = quote + row.power_units + quote
+    return values
 
 
 def _row_v6(entry: ScenarioEntry, row: ResultRow, rules: RoundRules, root: Path) -> dict[str, str]:
@@ -131,7 +140,7 @@ def _row_v6(entry: ScenarioEntry, row: ResultRow, rules: RoundRules, root: Path)
         "errors": row.errors,
         "version": rules.name,
         "inferred": 1 if row.inferred or interactive else 0,
-        "has_power": "False",
+        "has_power": str(row.power is not None),
         "Units": row.units,
         "weight_data_types": (entry.measurements or {}).get("weight_data_types", ""),
         "design_power_watts": "None",  # no power measurement
@@ -175,7 +184,7 @@ def _row_v4(entry: ScenarioEntry, row: ResultRow, rules: RoundRules) -> dict[str
         "errors": str(row.errors),
         "version": rules.name,
         "inferred": "1" if row.inferred else "0",
-        "has_power": "False",
+        "has_power": str(row.power is not None),
         "Units": row.units,
         "weight_data_types": q(
             str((entry.measurements or {}).get("weight_data_types", "")).replace('"', "'")

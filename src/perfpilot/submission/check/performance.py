@@ -248,6 +248,13 @@ def check_performance(
                 entry.performance_dir / "mlperf_log_detail.txt",
                 f"the log is a {res.scenario} run in the {entry.scenario} folder",
             )
+        elif value is None or value == 0:
+            ctx.add(
+                "perf-early-stopping",
+                entry.performance_dir / "mlperf_log_detail.txt",
+                f"no {entry.scenario} figure can be inferred from the {res.scenario} run "
+                "(too few samples for an early-stopping estimate)",
+            )
     return value, inferred
 
 
@@ -268,7 +275,8 @@ def inferred_result(entry: ScenarioEntry, res: LoadgenResult) -> tuple[float | N
     """Offline from SingleStream/MultiStream, MultiStream from SingleStream (edge rules)."""
     eff = res.effective
     if entry.scenario == "Offline" and res.scenario == "MultiStream":
-        mean = res.latency_ns.get("mean")
+        # the official formula: the mean latency per query of the MultiStream run
+        mean = detail_float(entry.performance_dir, "result_mean_query_latency_ns")
         spq = as_int(eff.get("samples_per_query")) or 8
         return (spq * 1000 / (mean / 1e6) if mean else None), True
     if entry.scenario == "Offline" and res.scenario == "SingleStream":
@@ -276,5 +284,8 @@ def inferred_result(entry: ScenarioEntry, res: LoadgenResult) -> tuple[float | N
         mean = res.latency_ns.get("mean")
         return (qps if qps is not None else (1e9 / mean if mean else None)), True
     if entry.scenario == "MultiStream" and res.scenario == "SingleStream":
-        return (res.metric * 8 if res.metric is not None else None), True
+        # as the official checker: the early-stopping p99 estimate of the SingleStream
+        # run (its "early_stopping_latency_ms" key) times 8 samples per query
+        p99 = detail_float(entry.performance_dir, "early_stopping_latency_ms")
+        return (p99 * 8 / 1e6 if p99 else None), True
     return res.metric, False

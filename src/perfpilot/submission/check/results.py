@@ -12,12 +12,12 @@ from perfpilot.submission.check.files import (
     OPTIONAL_ACC_FILES,
     OPTIONAL_PERF_FILES,
     REQUIRED_ACC_FILES,
-    REQUIRED_PERF_FILES,
     check_folder_files,
 )
 from perfpilot.submission.check.findings import ERROR, ResultRow
 from perfpilot.submission.check.measurements import check_measurements
 from perfpilot.submission.check.performance import check_performance
+from perfpilot.submission.check.power import check_power, has_power, perf_files, power_only
 from perfpilot.submission.check.scenarios import (
     MODEL_LAST_RULES,
     MODEL_RULES,
@@ -66,15 +66,18 @@ def _scenario(ctx: Context, model: ModelResults, entry: ScenarioEntry, before: i
     mrules = model.mrules
     check_measurements(ctx, entry)
     compliance = True
+    power = None
     if entry.endpoints is not None:  # v6.1 MLPerf Endpoints: no LoadGen logs
         result, inferred = check_endpoints(ctx, entry, mrules), False
         if model.closed and mrules is not None:
             compliance = check_audits(ctx, entry, mrules)
     else:
         check_folder_files(ctx, entry.accuracy_dir, REQUIRED_ACC_FILES, OPTIONAL_ACC_FILES)
-        check_folder_files(ctx, entry.performance_dir, REQUIRED_PERF_FILES, OPTIONAL_PERF_FILES)
+        check_folder_files(ctx, entry.performance_dir, perf_files(entry), OPTIONAL_PERF_FILES)
         check_accuracy(ctx, entry, mrules)
         result, inferred = check_performance(ctx, entry, mrules)
+        if has_power(entry):
+            power = check_power(ctx, entry)
         if model.closed and mrules is not None:
             compliance = check_compliance(ctx, entry, mrules)
     for rule in SCENARIO_LAST_RULES:
@@ -97,5 +100,10 @@ def _scenario(ctx: Context, model: ModelResults, entry: ScenarioEntry, before: i
         passed=not errors and result is not None,
         errors=before,  # the CSV's errors column: the model folder's errors before its scenarios
     )
+    if power is not None:
+        row.power, row.power_units, row.power_watts = power.metric, power.units, power.watts
+        row.show_result = not power_only(entry)
     row.csv = csv_row(entry, row, ctx.rules, ctx.root)
+    if power is not None:
+        row.power_csv = csv_row(entry, row, ctx.rules, ctx.root, power=True)
     return row
