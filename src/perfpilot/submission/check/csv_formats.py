@@ -168,8 +168,10 @@ def _row_v4(entry: ScenarioEntry, row: ResultRow, rules: RoundRules) -> dict[str
         "MlperfModel": entry.mlperf_model,
         "Scenario": entry.scenario,
         "Result": "" if row.result is None else repr(float(row.result)),
-        # v4.1's checker writes the bare value, v5.x's the metric: value pairs
-        "Accuracy": row.accuracy if rules.name == "v4.1" else accuracy_cell(entry, rules),
+        # v4.1's checker writes the value of the first metric, v5.x's metric: value pairs
+        "Accuracy": _first_accuracy(entry, rules)
+        if rules.name == "v4.1"
+        else accuracy_cell(entry, rules),
         "number_of_nodes": str(sj.get("number_of_nodes", "")),
         "host_processor_model_name": q(sj.get("host_processor_model_name")),
         "host_processors_per_node": str(sj.get("host_processors_per_node", "")),
@@ -207,6 +209,14 @@ def accuracy_cell(entry: ScenarioEntry, rules: RoundRules) -> str:
         .replace("}", "")
         .strip()
     )
+
+
+def _first_accuracy(entry: ScenarioEntry, rules: RoundRules) -> str:
+    """v4.1's Accuracy cell: the value of the model's first accuracy metric."""
+    values = entry.accuracy.values if entry.accuracy is not None else {}
+    mrules = rules.models.get(rules.aliases.get(entry.model, entry.mlperf_model))
+    metrics = [m for m, _ in mrules.accuracy] if mrules else list(values)
+    return values.get(metrics[0], "") if metrics else ""
 
 
 def _notes(sj: dict[str, Any]) -> str:

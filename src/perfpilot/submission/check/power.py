@@ -114,7 +114,9 @@ def _same_ids(ctx: Context, power: Path, client: dict[str, Any], server: dict[st
         )
     if server.get("debug", False) is not False:
         ctx.add("power-session", power / "server.json", "the PTD server ran in debug mode")
-    for analyzer in server.get("ptd_config") or []:
+    config = server.get("ptd_config") or []
+    # one analyzer (a dict) up to v5.0, a list of them since
+    for analyzer in [config] if isinstance(config, dict) else config:
         device = analyzer.get("device_type") if isinstance(analyzer, dict) else None
         if device not in _SUPPORTED_DEVICES:
             ctx.add(
