@@ -3,6 +3,9 @@ performance, compliance; one :class:`ResultRow` per result."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from perfpilot.submission.check.accuracy import check_accuracy, shown_accuracy
 from perfpilot.submission.check.compliance import check_compliance
 from perfpilot.submission.check.context import Context
@@ -41,15 +44,40 @@ def check_results(ctx: Context) -> list[ResultRow]:
         checked.extend(_model(ctx, entries))
     for row, entry in checked:
         places = (entry.path, entry.measurements_dir, entry.compliance_dir, entry.system_path)
-        if any(ctx.errors_of(p) for p in places):
+        if any(ctx.errors_of(p) for p in places) or row.errors:
             row.passed = False
+    if ctx.rules.layout == "v4":
+        _errors_column(checked)
     return [row for row, _ in checked]
+
+
+def _errors_column(checked: list[tuple[ResultRow, ScenarioEntry]]) -> None:
+    """The CSV's errors column as the checkers up to v5.1 write it: how many of the
+    model's scenarios failed before this one, in the order the folder lists them
+    (``os.listdir``, unsorted, as theirs). The modular checker (v6.x) writes 0."""
+    by_model: dict[Path, list[tuple[ResultRow, ScenarioEntry]]] = {}
+    for row, entry in checked:
+        by_model.setdefault(entry.path.parent, []).append((row, entry))
+    for folder, rows in by_model.items():
+        try:
+            order = {name: i for i, name in enumerate(os.listdir(folder))}
+        except OSError:
+            continue
+        failed = 0
+        for row, entry in sorted(rows, key=lambda re: order.get(re[1].scenario_dir, 0)):
+            row.errors = failed
+            for values in (row.csv, row.power_csv):
+                if "errors" in values:
+                    values["errors"] = str(failed)
+            failed += 0 if row.passed else 1
 
 
 def _model(ctx: Context, entries: list[ScenarioEntry]) -> list[tuple[ResultRow, ScenarioEntry]]:
     model = model_results(ctx, entries)
     for model_rule in MODEL_RULES:
         model_rule(ctx, model)
+    # the model is not one of the round's, or not on this category: the official
+    # checker writes none of its rows
     before = len(ctx.errors_of(model.path))
     checked: list[tuple[ResultRow, ScenarioEntry]] = []
     for entry in sorted(entries, key=lambda e: e.scenario):
