@@ -64,7 +64,7 @@ def _errors_column(checked: list[tuple[ResultRow, ScenarioEntry]]) -> None:
         except OSError:
             continue
         failed = 0
-        for row, entry in sorted(rows, key=lambda re: order.get(re[1].scenario_dir, 0)):
+        for row, _ in sorted(rows, key=lambda pair: order.get(pair[1].scenario_dir, 0)):
             row.errors = failed
             for values in (row.csv, row.power_csv):
                 if "errors" in values:
