@@ -27,7 +27,7 @@ def targets(
 ) -> None:
     sev = ctx.sev(entry.division)
     upper = dict(mrules.accuracy_upper) if mrules else {}
-    for metric, target in mrules.accuracy if mrules else []:
+    for metric, target in mrules.accuracy_for(entry.scenario) if mrules else []:
         value = acc.value(metric)
         if value is None:
             ctx.add(
