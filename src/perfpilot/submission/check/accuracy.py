@@ -124,7 +124,13 @@ def dataset_size(
     if total is None:
         total = detail_int(folder, "qsl_reported_total_count")
     # gpt-oss-120b: the accuracy run covers a fixed subset (accuracy_sample_count)
-    want = mrules.accuracy_sample_count or mrules.dataset_size if mrules else None
+    want = None
+    if mrules is not None:
+        want = (
+            mrules.accuracy_sample_count_by_scenario.get(entry.scenario)
+            or mrules.accuracy_sample_count
+            or mrules.dataset_size
+        )
     if want and total is not None and total != want:
         ctx.add(
             "accuracy-dataset-size",
