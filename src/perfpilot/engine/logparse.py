@@ -3,6 +3,7 @@ results. Works on logs from any LoadGen of the last rounds (official submissions
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,22 @@ class DetailLog(BaseModel):
 
 
 def read_detail(path: Path) -> DetailLog:
-    """Parse a detail log. A malformed line is skipped only if it is the (cut) last one."""
+    """Parse a detail log. A malformed line is skipped only if it is the (cut) last one.
+    A log is parsed once per version of the file (the checker asks one log for many
+    keys): the cache is keyed by path, modification time and size."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return _parse_detail(path)  # raises the reader's own error
+    return _cached_detail(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_detail(path: str, mtime_ns: int, size: int) -> DetailLog:
+    return _parse_detail(Path(path))
+
+
+def _parse_detail(path: Path) -> DetailLog:
     values: dict[str, Any] = {}
     errors: list[str] = []
     warnings: list[str] = []
