@@ -285,6 +285,12 @@ def main() -> int:
         patterns.update(official["accuracy_patterns"])
         snapshot[round_name] = {"source": official["source"], "models": sorted(official["models"])}
     rules["common"]["accuracy_patterns"] = patterns
+    rules["about"] = (
+        "perfpilot's per-round rules of MLPerf Inference: every model of each round, "
+        "generated from the official submission checker by bench/official_rules.py "
+        "(sources in tests/data/official_models.json); seeds, layouts and the common "
+        "fields are perfpilot's own (see docs/submission.md)."
+    )
     new_rules = json.dumps(rules, indent=1) + "\n"
     new_snapshot = json.dumps(snapshot, indent=1) + "\n"
     if args.check:
