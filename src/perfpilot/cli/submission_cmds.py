@@ -81,12 +81,19 @@ def check_cmd(
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
         return EXIT_OK if report.ok else EXIT_FAILED
-    how = {"option": "--round", "seeds": "from the logs' seeds", "default": "default"}
+    how = {
+        "option": "--round",
+        "seeds": "from the logs' seeds",
+        "folder": "from the folder's name",
+        "default": "default",
+    }
     click.echo(f"checking {directory} against round {report.round} ({how[report.round_source]})")
     for row in report.results:
         # the number as a person reads it (the CSV keeps the official checker's form)
         value = "-" if row.result is None else f"{round(float(row.result), 6)!r} {row.units}"
         acc = f", accuracy {row.accuracy}" if row.accuracy else ""
+        if row.power is not None:
+            acc += f", power {round(row.power, 3)!r} {row.power_units}"
         verdict = "OK" if row.passed else "ERROR"
         click.echo(f"{verdict:5} {row.location}: {value}{acc}")
     for finding in report.findings:

@@ -17,41 +17,34 @@ def as_int(value: Any) -> int | None:
         return None
 
 
-def detail_float(folder: Path, key: str) -> float | None:
-    """A key of ``folder/mlperf_log_detail.txt`` as a float, or None."""
+def _detail_values(folder: Path) -> dict[str, Any] | None:
+    """The values of ``folder/mlperf_log_detail.txt`` (None: no such file or unreadable;
+    the log parser reads each version of a file once)."""
     from perfpilot.engine.logparse import read_detail
 
     detail = folder / "mlperf_log_detail.txt"
     if not is_file(detail):
         return None
     try:
-        value = read_detail(detail).get(key)
+        return read_detail(detail).values
+    except UsageError:
+        return None
+
+
+def detail_float(folder: Path, key: str) -> float | None:
+    """A key of ``folder/mlperf_log_detail.txt`` as a float, or None."""
+    value = (_detail_values(folder) or {}).get(key)
+    try:
         return None if value is None else float(value)
-    except (UsageError, TypeError, ValueError):
+    except (TypeError, ValueError):
         return None
 
 
 def detail_int(folder: Path, key: str) -> int | None:
     """A key of ``folder/mlperf_log_detail.txt`` as an int, or None."""
-    from perfpilot.engine.logparse import read_detail
-
-    detail = folder / "mlperf_log_detail.txt"
-    if not is_file(detail):
-        return None
-    try:
-        return as_int(read_detail(detail).get(key))
-    except UsageError:
-        return None
+    return as_int((_detail_values(folder) or {}).get(key))
 
 
 def detail_value(folder: Path, key: str) -> Any:
     """A key of ``folder/mlperf_log_detail.txt`` as LoadGen logged it, or None."""
-    from perfpilot.engine.logparse import read_detail
-
-    detail = folder / "mlperf_log_detail.txt"
-    if not is_file(detail):
-        return None
-    try:
-        return read_detail(detail).get(key)
-    except UsageError:
-        return None
+    return (_detail_values(folder) or {}).get(key)
