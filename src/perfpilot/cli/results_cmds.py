@@ -318,14 +318,16 @@ def results_import(
     """Import official submission trees (results repository, division or submitter folder)
     as published results, with the figures the official checker reports."""
     from perfpilot.results.db import ResultsDB
-    from perfpilot.results.published import find_entries, import_tree
+    from perfpilot.results.published import find_entries, import_tree_report
     from perfpilot.workspace import Workspace
 
     find_entries(folder)  # not a tree: say so before creating any database file
     target = db if db is not None else Workspace.resolve(ctx.workspace)
     with ResultsDB.open(target) as database:
-        ids = import_tree(database, folder, round_name)
-        rows = database.rows(ids=ids)
+        report = import_tree_report(database, folder, round_name)
+        rows = database.rows(ids=report.ids)
+    for location, why in report.skipped:  # the rest is imported: name what was left out
+        click.echo(f"skipped {location}: {why}", err=True)
     if fmt == "table":
         click.echo(f"imported {len(rows)} published result(s) into {database.path}")
     _emit(rows, fmt, lambda: _published_table(rows))

@@ -101,7 +101,12 @@ def check_cmd(
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
         return EXIT_OK if report.ok else EXIT_FAILED
-    how = {"option": "--round", "seeds": "from the logs' seeds", "default": "default"}
+    how = {
+        "option": "--round",
+        "seeds": "from the logs' seeds",
+        "folder": "from the folder's name",
+        "default": "default",
+    }
     click.echo(f"checking {directory} against round {report.round} ({how[report.round_source]})")
     for row in report.results:
         # the number as a person reads it (the CSV keeps the official checker's form)

@@ -18,12 +18,14 @@ MLLOG_PREFIX = ":::MLLOG "
 _SKIPPED = tuple(f'{MLLOG_PREFIX}{{"key": "{key}"' for key in ("loaded_qsl_set",))
 PERCENTILES = ("50.00", "90.00", "95.00", "97.00", "99.00", "99.90")
 
-# Scenario -> (detail key of the official metric, unit, scale to apply to the value).
+# Scenario -> (detail key of the official metric, unit, divisor of the value). The
+# latencies are divided by 1e6 (ns -> ms) as the official checker does: multiplying by
+# 1e-6 gives binary noise (7.627155999999999 for 7.627156).
 METRIC_KEYS: dict[str, tuple[str, str, float]] = {
     "Offline": ("result_samples_per_second", "samples/s", 1.0),
     "Server": ("result_completed_samples_per_sec", "samples/s", 1.0),
-    "SingleStream": ("early_stopping_latency_ss", "ms", 1e-6),
-    "MultiStream": ("early_stopping_latency_ms", "ms", 1e-6),
+    "SingleStream": ("early_stopping_latency_ss", "ms", 1e6),
+    "MultiStream": ("early_stopping_latency_ms", "ms", 1e6),
 }
 # With token latencies on (LLMs), the official throughput metrics count tokens.
 TOKEN_METRIC_KEYS: dict[str, tuple[str, str, float]] = {
@@ -150,9 +152,9 @@ def parse_result(run_dir: Path) -> LoadgenResult:
     metric_name = metric = unit = None
     keys = {**METRIC_KEYS, **TOKEN_METRIC_KEYS} if tokens else METRIC_KEYS
     if performance and scenario in keys:
-        metric_name, unit, scale = keys[scenario]
+        metric_name, unit, divisor = keys[scenario]
         raw = detail.get(metric_name)
-        metric = None if raw is None else float(raw) * scale
+        metric = None if raw is None else float(raw) / divisor
     ttft = _token_latencies(detail, "result_first_token_{}_percentile_latency_ns") if tokens else {}
     tpot = (
         _token_latencies(detail, "result_time_per_output_token_{}_percentile_ns") if tokens else {}

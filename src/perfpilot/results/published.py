@@ -1,12 +1,15 @@
 """Official MLPerf Inference submission trees (a folder of an MLCommons results
 repository, a division, or one submitter) as published rows, with the figures the
-official submission checker reports. The trees are read by :mod:`perfpilot.submission.tree`
-(both layouts: rounds up to v5.1 and v6.x)."""
+official submission checker reports. Each tree is read by :mod:`perfpilot.submission.tree`
+and checked by :mod:`perfpilot.submission.check` (one reading: the round, the figures,
+units, inferred conversions, accuracy and power figures are the checker's, as its summary
+CSV shows them). A result without a figure is skipped and named, the rest imported."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +25,9 @@ from perfpilot.results.db import (
 )
 
 if TYPE_CHECKING:
-    from perfpilot.submission.tree import ScenarioEntry
+    from perfpilot.submission.check.findings import ResultRow
+    from perfpilot.submission.rounds import ModelRules
+    from perfpilot.submission.tree import ScenarioEntry, SubmissionTree
 
 DIVISIONS = ("closed", "open", "network")
 _ROUND_IN_NAME = re.compile(r"(?:^|[_\-])v(\d+\.\d+)(?:$|[_\-])", re.IGNORECASE)
@@ -34,7 +39,7 @@ _ACCURACY_PATTERNS = (
     re.compile(r"^mAP=([\d.]+)%?", re.MULTILINE),
     re.compile(r"[\"']f1[\"']\s*:\s*([\d.]+)"),
     re.compile(r"Accuracy:\s*mean\s*=\s*([\d.]+)"),
-    re.compile(r"Word Error Rate:\s*([\d.]+)%?"),
+    re.compile(r"Word Error Rate:.*accuracy=([\d.]+)%"),  # whisper: accuracy, not WER
     re.compile(r"^AUC=([\d.]+)%?", re.MULTILINE),
     re.compile(r"[\"']rouge1[\"']\s*:\s*([\d.]+)", re.IGNORECASE),
 )
@@ -57,45 +62,52 @@ def submitter_roots(folder: Path) -> list[Path]:
     return sorted(found)
 
 
-def find_entries(folder: Path) -> list[ScenarioEntry]:
-    """Every result (a performance log, or MLPerf Endpoints files) of the submission
-    trees at, in or around ``folder``, read with :mod:`perfpilot.submission.tree`; an
-    error if there is none."""
+def read_trees(folder: Path) -> list[tuple[SubmissionTree, list[ScenarioEntry]]]:
+    """The submission trees at, in or around ``folder`` (read with
+    :mod:`perfpilot.submission.tree`) and the results of each that ``folder`` covers (a
+    performance log, or MLPerf Endpoints files); an error if there is none."""
     from perfpilot.submission.tree import read_tree
 
     if not folder.is_dir():
         raise UsageError(f"{folder} is not a folder", "Give the folder of a submission tree.")
     roots = submitter_roots(folder)
-    entries: list[ScenarioEntry] = []
+    trees: list[tuple[SubmissionTree, list[ScenarioEntry]]] = []
     for tree_root in sorted({r.parent.parent for r in roots}):
         wanted = {(r.parent.name, r.name) for r in roots if r.parent.parent == tree_root}
-        for entry in read_tree(tree_root).entries:
-            has_run = entry.performance_dir.is_dir() or entry.endpoints is not None
-            if (entry.division, entry.submitter) in wanted and has_run:
-                entries.append(entry)
-    if not entries:
+        tree = read_tree(tree_root)
+        entries = [
+            e
+            for e in tree.entries
+            if (e.division, e.submitter) in wanted
+            and (e.performance_dir.is_dir() or e.endpoints is not None)
+        ]
+        if entries:
+            trees.append((tree, entries))
+    if not trees:
         raise UsageError(
             f"{folder} is not an MLPerf submission tree: found no "
             "<division>/<submitter>/results/<system>/<model>/<scenario>/performance/run_1 logs",
             "Give a results repository folder, a division folder (closed, open, network) "
             "or a submitter's folder.",
         )
-    return entries
+    return trees
+
+
+def find_entries(folder: Path) -> list[ScenarioEntry]:
+    """Every result of the submission trees at, in or around ``folder``."""
+    return [e for _, entries in read_trees(folder) for e in entries]
 
 
 def round_of(folder: Path, result: LoadgenResult | None, given: str | None = None) -> str | None:
-    """The round: given, else a ``vX.Y`` in a folder name on the path, else LoadGen's
-    version (``4.1 @ 2ed9555be0`` -> ``v4.1``)."""
+    """The round given, else a ``vX.Y`` in a folder name on the path (the results
+    repositories are named so), else None: the checker then takes the logs' seeds.
+    LoadGen's version is no guide (a round's runs may use the previous LoadGen)."""
     if given:
         return given if given.startswith("v") else f"v{given}"
     for part in reversed(folder.absolute().parts):
         match = _ROUND_IN_NAME.search(part)
         if match:
             return f"v{match.group(1)}"
-    if result is not None and result.loadgen_version:
-        match = re.match(r"\s*(\d+)\.(\d+)", result.loadgen_version)
-        if match:
-            return f"v{match.group(1)}.{match.group(2)}"
     return None
 
 
@@ -122,17 +134,17 @@ def _read_conf(path: Path) -> dict[str, str]:
     return out
 
 
-def _accuracy(entry: ScenarioEntry) -> tuple[float | None, str | None]:
-    """The checker's accuracy figure: the first metric the tree reader found in
-    accuracy.txt (acc, mAP, F1, ...), else the fallback patterns."""
-    from perfpilot.submission.tree import ACCURACY_PATTERNS
-
+def _accuracy(entry: ScenarioEntry, mrules: ModelRules | None) -> tuple[float | None, str | None]:
+    """The accuracy figure: the first metric the round's checker reads for the model
+    (whisper's ACCURACY, not its WER), as the checker read it; else the fallback
+    patterns."""
     value, first_line = read_accuracy(entry.accuracy_dir / "accuracy.txt")
     if entry.accuracy is not None:
-        for metric in ACCURACY_PATTERNS:
-            found = entry.accuracy.values.get(metric)
+        metrics = [m for m, _ in mrules.accuracy] if mrules else list(entry.accuracy.values)
+        for metric in metrics:
+            found = entry.accuracy.value(metric)
             if found is not None:
-                return float(found), first_line
+                return found, first_line
     return value, first_line
 
 
@@ -165,20 +177,29 @@ def official_figure(entry: ScenarioEntry, round_name: str | None) -> dict[str, A
     return {"value": value, "metric": metric, "units": units, "summary_units": summary}
 
 
+class Skipped(Exception):
+    """A result the import leaves out (no figure the checker could read), and why."""
+
+
 def entry_row(
-    entry: ScenarioEntry, folder: Path, round_name: str | None, imported: str
+    entry: ScenarioEntry,
+    folder: Path,
+    round_name: str | None,
+    imported: str,
+    checked: ResultRow | None = None,
 ) -> dict[str, Any]:
-    """The database row of one published result (an error if its performance log cannot
-    be read: the whole import is then refused)."""
+    """The database row of one published result, with the figures of ``checked`` (the
+    checker's row of it); :class:`Skipped` when it has no figure to import."""
     if entry.endpoints is not None:
-        return endpoints_row(entry, folder, round_name, imported)
+        try:
+            return endpoints_row(entry, folder, round_name, imported)
+        except UsageError as err:
+            raise Skipped(err.message) from err
     result = entry.performance
     if result is None:
-        why = "; ".join(entry.problems) or "no performance result"
-        raise UsageError(
-            f"cannot import {entry.path}: {why}", "The tree is damaged; nothing was imported."
-        )
-    accuracy, accuracy_line = _accuracy(entry)
+        raise Skipped("; ".join(entry.problems) or "no performance result")
+    mrules = _model_rules(entry, round_name)
+    accuracy, accuracy_line = _accuracy(entry, mrules)
     system_desc = entry.system_json or {}
     accelerators = str(system_desc.get("accelerators_per_node", "0")).strip()
     device = (
@@ -190,6 +211,17 @@ def entry_row(
     ttft, tpot = token_p99_ms(result)
     rnd = round_of(folder, result, round_name)
     figure = official_figure(entry, rnd)
+    if checked is not None:  # the checker's figure: inferred scenarios converted
+        figure["value"] = checked.result
+    if figure["value"] is None:
+        raise Skipped(f"no {entry.scenario} figure in the logs ({figure['summary_units']})")
+    power = None
+    if checked is not None and checked.power is not None:
+        power = {
+            "value": checked.power,
+            "units": checked.power_units,
+            "avg_watts": checked.power_watts,
+        }
     return {
         "id": f"published/{rnd or 'unknown'}/{entry.division}/{entry.submitter}/"
         f"{entry.system}/{entry.model}/{entry.scenario}",
@@ -238,6 +270,11 @@ def entry_row(
             "loadgen_version": result.loadgen_version,
             "invalid_reasons": result.invalid_reasons,
             "accuracy_line": accuracy_line,
+            # as the official summary CSV shows them
+            "accuracy_text": checked.csv.get("Accuracy", "").strip('"') if checked else None,
+            "inferred": checked.inferred if checked else None,
+            "checker_passed": checked.passed if checked else None,
+            "power": power,
             "compliance": sorted(entry.compliance),
             "problems": entry.problems,
             "system_description": system_desc,
@@ -353,19 +390,64 @@ def endpoints_row(
     }
 
 
-def import_tree(db: ResultsDB, folder: Path, round_name: str | None = None) -> list[str]:
-    """Import every result of the submission trees in ``folder`` in one transaction (an
-    error or Ctrl-C half-way leaves the database as it was). Returns the row ids;
-    re-importing a tree replaces its rows."""
-    entries = find_entries(folder)  # not a tree: error before anything is written
+def _model_rules(entry: ScenarioEntry, round_name: str | None) -> ModelRules | None:
+    from perfpilot.submission import rounds
+
+    if round_name not in rounds.ROUNDS:
+        return None
+    rules = rounds.get_round(round_name)
+    return rules.models.get(rules.aliases.get(entry.model, entry.mlperf_model))
+
+
+@dataclass
+class ImportReport:
+    """What an import wrote (row ids) and what it left out (location, why)."""
+
+    ids: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+def checked_results(
+    folder: Path, round_name: str | None = None
+) -> list[tuple[ScenarioEntry, ResultRow, str]]:
+    """Every result of the trees in ``folder`` with the checker's row of it and the round
+    (the option, else a ``vX.Y`` in the folder's name, else the logs' seeds); an error
+    if there is none. A round name perfpilot has no rules for labels the rows only."""
+    from perfpilot.submission import rounds
+    from perfpilot.submission.check import check_read_tree
+
+    out: list[tuple[ScenarioEntry, ResultRow, str]] = []
+    label = round_of(folder, None, round_name)
+    check_round = label if label in rounds.ROUNDS else None
+    for tree, entries in read_trees(folder):  # not a tree: an error before any check
+        report = check_read_tree(tree, check_round)
+        rows = {r.location: r for r in report.results}
+        out.extend((e, rows[e.location], label or report.round) for e in entries)
+    return out
+
+
+def import_tree_report(db: ResultsDB, folder: Path, round_name: str | None = None) -> ImportReport:
+    """Import every sound result of the submission trees in ``folder`` in one
+    transaction (an error or Ctrl-C half-way leaves the database as it was); results
+    without a figure are skipped and named. Re-importing a tree replaces its rows."""
+    checked = checked_results(folder, round_name)
     imported = now_utc()
-    ids: list[str] = []
+    report = ImportReport()
 
     def rows() -> Iterator[dict[str, Any]]:
-        for entry in entries:
-            row = entry_row(entry, folder, round_name, imported)
-            ids.append(row["id"])
-            yield row
+        for entry, row, rnd in checked:
+            try:
+                out = entry_row(entry, folder, rnd, imported, row)
+            except Skipped as why:
+                report.skipped.append((entry.location, str(why)))
+                continue
+            report.ids.append(out["id"])
+            yield out
 
     db.add_rows(rows(), import_path=str(folder.absolute()))
-    return ids
+    return report
+
+
+def import_tree(db: ResultsDB, folder: Path, round_name: str | None = None) -> list[str]:
+    """``import_tree_report``'s row ids."""
+    return import_tree_report(db, folder, round_name).ids

@@ -1,14 +1,15 @@
 """Per-round MLPerf Inference submission rules, as perfpilot data (``rules.json``).
 
-The tables hold what the official submission checker enforces for the classic models
-(resnet, retinanet, bert-99/99.9, dlrm-v2-99/99.9, 3d-unet-99/99.9, dlrm-v3) in rounds
-v4.1 to v6.1, and for the generative (token) benchmarks of v5.1 to v6.1 (llama3.1-8b,
-llama3.1-8b-edge, llama2-70b-99/99.9, deepseek-r1, whisper, gpt-oss-120b): seeds,
-accuracy targets (and the generated-length window of the LLMs), latency bounds (TTFT and
-TPOT for Server and Interactive), query counts, required and optional scenarios per
-system category, compliance tests, the official metric and units, and the
-system/measurement JSON fields. Interactive is a scenario folder from v5.1 on (LoadGen
-runs it as Server under the ``<model>-interactive`` settings).
+The model tables of each round (v4.1 to v6.1) are generated from the official submission
+checker of that round by ``bench/official_rules.py`` (which reads the official source
+with ``ast``): every official model, its accuracy targets (every metric, and the upper
+limits of the generated-length windows), sample counts, query minimums, latency bounds
+(TTFT and TPOT of the token benchmarks), required and optional scenarios per system
+category, compliance tests, equal-issue mode, the official metric (tokens/s for the token
+benchmarks) and units. ``tests/test_official_rules.py`` fails when a round's official
+table has a model these tables lack. Seeds, layouts and the system/measurement JSON
+fields are perfpilot's own entries. Interactive is a scenario folder from v5.1 on
+(LoadGen runs it as Server under the ``<model>-interactive`` settings).
 
 Typical use::
 
@@ -57,6 +58,8 @@ class ModelRules:
     token_latencies: bool = False  # use_token_latencies must be on
     metric_keys: dict[str, str] = field(default_factory=dict)  # log scenario -> detail key
     units: dict[str, str] = field(default_factory=dict)  # folder scenario -> summary units
+    # folder -> file stems the accuracy folder must hold (sdxl: images/<id>.png)
+    accuracy_files: dict[str, list[str]] = field(default_factory=dict)
 
     def one_of(self, category: str) -> list[str]:
         """Scenarios of which a closed submission needs at least one (Server or
@@ -156,6 +159,7 @@ def _build(name: str, raw: dict[str, Any]) -> RoundRules:
             token_latencies=bool(spec.get("token_latencies", False)),
             metric_keys=dict(spec.get("metric_keys", {})),
             units=dict(spec.get("units", {})),
+            accuracy_files={k: list(v) for k, v in spec.get("accuracy_files", {}).items()},
         )
         for m, spec in raw["models"].items()
     }

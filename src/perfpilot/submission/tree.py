@@ -13,6 +13,7 @@ read is listed in ``entry.problems`` rather than raised, and symlinks are never 
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterator
@@ -44,28 +45,16 @@ MODEL_ALIASES = {
     "llama3_1-8b-edge": "llama3.1-8b-edge",
 }
 
-# Accuracy lines of the official scripts (one regex per metric, group 1 = the value).
-ACCURACY_PATTERNS: dict[str, re.Pattern[str]] = {
-    "acc": re.compile(r"^(?:\{\"accuracy|accuracy)[\": ]*=?\s*([\d\.]+).*"),
-    "mAP": re.compile(r".*(?:mAP=|'Total':)\s*([\d.]+)"),
-    "F1": re.compile(r"^{[\"\']exact_match[\"\']\:\s*[\d\.]+,\s*[\"\']f1[\"\']\:\s*([\d\.]+)}"),
-    "AUC": re.compile(r"^AUC=([\d\.]+).*"),
-    "DICE": re.compile(r"Accuracy\:\s*mean\s*=\s*([\d\.]+).*"),
-    "DLRM_NE": re.compile(r".*metric/lifetime_ne/rating:\s*([\d\.]+).*"),
-    "DLRM_ACC": re.compile(r".*metric/lifetime_accuracy/rating:\s*([\d\.]+).*"),
-    "DLRM_AUC": re.compile(r".*metric/lifetime_gauc/rating:\s*([\d\.]+).*"),
-    # Generative benchmarks: the dict the ROUGE / exact-match scripts print, and whisper's
-    # WER line (ACCURACY = 100 - WER).
-    "ROUGE1": re.compile(r".*'rouge1':\s+'?([\d.]+)'?.*"),
-    "ROUGE2": re.compile(r".*'rouge2':\s+'?([\d.]+)'?.*"),
-    "ROUGEL": re.compile(r".*'rougeL':\s+'?([\d.]+)'?.*"),
-    "ROUGELSUM": re.compile(r".*'rougeLsum':\s+'?([\d.]+)'?.*"),
-    "exact_match": re.compile(r".*'exact_match':\s([\d.]+).*"),
-    "ACCURACY": re.compile(r"Word Error Rate\:.*, accuracy=([0-9\.]+)%"),
-    # generated length (a window, not a quality figure: listed last)
-    "GEN_LEN": re.compile(r".*'gen_len':\s([\d.]+).*"),
-    "TOKENS_PER_SAMPLE": re.compile(r".*'tokens_per_sample':\s([\d.]+).*"),
-}
+
+@functools.cache
+def accuracy_patterns() -> dict[str, re.Pattern[str]]:
+    """The accuracy lines of the official scripts, one regex per metric (group 1 = the
+    value), as the official checkers match them (``rules.json``, generated from them)."""
+    from perfpilot.submission import rounds
+
+    return {k: re.compile(v) for k, v in rounds.common()["accuracy_patterns"].items()}
+
+
 HASH_LINE = re.compile(r"^hash=(\S*)\s*$")
 
 
@@ -79,7 +68,10 @@ class AccuracyFile:
 
     def value(self, metric: str) -> float | None:
         text = self.values.get(metric)
-        return float(text) if text is not None else None
+        try:
+            return float(text.rstrip(".")) if text is not None else None
+        except ValueError:
+            return None
 
 
 @dataclass
@@ -198,10 +190,10 @@ def read_accuracy_txt(path: Path) -> AccuracyFile:
         if match:
             out.hash = match.group(1)
             continue
-        for metric, pattern in ACCURACY_PATTERNS.items():
+        for metric, pattern in accuracy_patterns().items():
             found = pattern.match(line)
-            if found and metric not in out.values:
-                out.values[metric] = found.group(1).rstrip(".")
+            if found:  # the official checkers keep the last line that matches
+                out.values[metric] = found.group(1)
     return out
 
 

@@ -14,6 +14,8 @@ added to its group's tuple, its fix text in ``fixes.FIXES`` and a broken-tree te
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from pathlib import Path
 
 from perfpilot.submission import rounds
@@ -36,6 +38,7 @@ __all__ = [
     "CheckReport",
     "Finding",
     "ResultRow",
+    "check_read_tree",
     "check_tree",
     "read_csv_rows",
     "resolve_round",
@@ -43,15 +46,28 @@ __all__ = [
 ]
 
 
+_ROUND_IN_NAME = re.compile(r"(?:^|[_\-])v(\d+\.\d+)(?:$|[_\-])", re.IGNORECASE)
+
+
 def resolve_round(tree: SubmissionTree, round_name: str | None) -> tuple[RoundRules, str]:
-    """The round to check against: the option, else the one whose seeds the logs carry."""
+    """The round to check against: the option, else the one whose seeds most of the
+    performance logs carry, else a round named by the tree's folder (as the results
+    repositories are: ``inference_results_v5.1``), else the default round. LoadGen's
+    version says nothing: a round's runs may use the previous round's LoadGen."""
     if round_name:
         return rounds.get_round(round_name), "option"
-    for entry in tree.entries:
-        if entry.performance is not None:
-            found = rounds.round_for_seeds(entry.performance.seeds)
-            if found:
-                return rounds.get_round(found), "seeds"
+    votes = Counter(
+        found
+        for entry in tree.entries
+        if entry.performance is not None
+        and (found := rounds.round_for_seeds(entry.performance.seeds)) is not None
+    )
+    if votes:
+        return rounds.get_round(votes.most_common(1)[0][0]), "seeds"
+    for part in reversed(tree.root.absolute().parts):
+        match = _ROUND_IN_NAME.search(part)
+        if match and f"v{match.group(1)}" in rounds.ROUNDS:
+            return rounds.get_round(f"v{match.group(1)}"), "folder"
     return rounds.get_round(rounds.default_round()), "default"
 
 
@@ -65,7 +81,13 @@ def check_tree(
     query and sample counts, early stopping, dataset size) into warnings for the open
     division only, so a tree made of short test runs can be checked end to end.
     """
-    tree = read_tree(root)
+    return check_read_tree(read_tree(root), round_name, relax_lengths=relax_lengths)
+
+
+def check_read_tree(
+    tree: SubmissionTree, round_name: str | None = None, *, relax_lengths: bool = False
+) -> CheckReport:
+    """``check_tree`` on a tree already read (the importer reads it once for both)."""
     rules, source = resolve_round(tree, round_name)
     ctx = Context(tree, rules, relax_lengths)
     check_layout(ctx)

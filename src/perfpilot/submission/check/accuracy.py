@@ -11,7 +11,7 @@ from perfpilot.submission.check.context import Context
 from perfpilot.submission.check.findings import ERROR, WARNING
 from perfpilot.submission.check.values import detail_int
 from perfpilot.submission.rounds import ModelRules
-from perfpilot.submission.tree import AccuracyFile, ScenarioEntry, is_file
+from perfpilot.submission.tree import AccuracyFile, ScenarioEntry, files, is_dir, is_file
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 # The cut a truncated log carries (with the CRLF line ends of a log truncated on Windows).
@@ -141,8 +141,31 @@ def dataset_size(
         )
 
 
+def extra_files(
+    ctx: Context, entry: ScenarioEntry, acc: AccuracyFile, mrules: ModelRules | None
+) -> None:
+    """The files the round wants beside accuracy.txt (sdxl: the sample images and their
+    captions), as the official checker lists them."""
+    if mrules is None:
+        return
+    for folder, stems in mrules.accuracy_files.items():
+        where = entry.accuracy_dir / folder
+        if not is_dir(where):
+            ctx.add("accuracy-files", where, f"the {folder}/ folder is missing")
+            continue
+        present = {p.name.split(".")[0] for p in files(where)}
+        missing = [s for s in stems if s not in present]
+        if missing:
+            ctx.add(
+                "accuracy-files",
+                where,
+                f"{len(missing)} file(s) missing, first {missing[0]}.png",
+            )
+
+
 RULES: tuple[AccuracyRule, ...] = (
     targets,
+    extra_files,
     length_window,
     hash_line,
     log_truncated,

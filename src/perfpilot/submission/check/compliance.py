@@ -79,6 +79,8 @@ def run_performance(ctx: Context, cf: ComplianceFolder) -> bool:
                 cf.entry.division,
                 seeds,
                 scenario=cf.entry.scenario,
+                measurements=cf.entry.measurements_dir,
+                compliance=True,
             ),
         )
     return True

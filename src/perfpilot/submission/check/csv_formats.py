@@ -75,11 +75,20 @@ def columns_for(round_name: str) -> list[str]:
     return CSV_COLUMNS + extra
 
 
-def csv_row(entry: ScenarioEntry, row: ResultRow, rules: RoundRules, root: Path) -> dict[str, str]:
-    """The CSV values of one result, in the format of the round's checker."""
+def csv_row(
+    entry: ScenarioEntry, row: ResultRow, rules: RoundRules, root: Path, *, power: bool = False
+) -> dict[str, str]:
+    """The CSV values of one result, in the format of the round's checker; with ``power``
+    its power row (the power figure and units in Result and Units)."""
     if rules.layout == "v6":
-        return _row_v6(entry, row, rules, root)
-    return _row_v4(entry, row, rules)
+        values = _row_v6(entry, row, rules, root)
+    else:
+        values = _row_v4(entry, row, rules)
+    if power and row.power is not None:
+        quote = '"' if rules.layout == "v6" else ""
+        values["Result"] = quote + repr(float(row.power)) + quote
+        values["Units"] = quote + row.power_units + quote
+    return values
 
 
 def _row_v6(entry: ScenarioEntry, row: ResultRow, rules: RoundRules, root: Path) -> dict[str, str]:
@@ -131,7 +140,7 @@ def _row_v6(entry: ScenarioEntry, row: ResultRow, rules: RoundRules, root: Path)
         "errors": row.errors,
         "version": rules.name,
         "inferred": 1 if row.inferred or interactive else 0,
-        "has_power": "False",
+        "has_power": str(row.power is not None),
         "Units": row.units,
         "weight_data_types": (entry.measurements or {}).get("weight_data_types", ""),
         "design_power_watts": "None",  # no power measurement
@@ -159,8 +168,10 @@ def _row_v4(entry: ScenarioEntry, row: ResultRow, rules: RoundRules) -> dict[str
         "MlperfModel": entry.mlperf_model,
         "Scenario": entry.scenario,
         "Result": "" if row.result is None else repr(float(row.result)),
-        # v4.1's checker writes the bare value, v5.x's the metric: value pairs
-        "Accuracy": row.accuracy if rules.name == "v4.1" else accuracy_cell(entry, rules),
+        # v4.1's checker writes the value of the first metric, v5.x's metric: value pairs
+        "Accuracy": _first_accuracy(entry, rules)
+        if rules.name == "v4.1"
+        else accuracy_cell(entry, rules),
         "number_of_nodes": str(sj.get("number_of_nodes", "")),
         "host_processor_model_name": q(sj.get("host_processor_model_name")),
         "host_processors_per_node": str(sj.get("host_processors_per_node", "")),
@@ -175,7 +186,7 @@ def _row_v4(entry: ScenarioEntry, row: ResultRow, rules: RoundRules) -> dict[str
         "errors": str(row.errors),
         "version": rules.name,
         "inferred": "1" if row.inferred else "0",
-        "has_power": "False",
+        "has_power": str(row.power is not None),
         "Units": row.units,
         "weight_data_types": q(
             str((entry.measurements or {}).get("weight_data_types", "")).replace('"', "'")
@@ -198,6 +209,14 @@ def accuracy_cell(entry: ScenarioEntry, rules: RoundRules) -> str:
         .replace("}", "")
         .strip()
     )
+
+
+def _first_accuracy(entry: ScenarioEntry, rules: RoundRules) -> str:
+    """v4.1's Accuracy cell: the value of the model's first accuracy metric."""
+    values = entry.accuracy.values if entry.accuracy is not None else {}
+    mrules = rules.models.get(rules.aliases.get(entry.model, entry.mlperf_model))
+    metrics = [m for m, _ in mrules.accuracy] if mrules else list(values)
+    return values.get(metrics[0], "") if metrics else ""
 
 
 def _notes(sj: dict[str, Any]) -> str:

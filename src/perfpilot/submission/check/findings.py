@@ -44,3 +44,11 @@ class ResultRow:
     passed: bool
     errors: int
     csv: dict[str, str] = field(default_factory=dict)
+    # a power result: the official power figure (W or mJ per query), its units, the mean
+    # watts, and the CSV's power row; show_result is False when the system JSON asks for
+    # the power row only (system_power_only)
+    power: float | None = None
+    power_units: str = ""
+    power_watts: float | None = None
+    power_csv: dict[str, str] = field(default_factory=dict)
+    show_result: bool = True

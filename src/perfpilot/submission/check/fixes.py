@@ -7,6 +7,18 @@ from __future__ import annotations
 
 # rule id -> the fix, in words a first-time submitter can act on.
 FIXES: dict[str, str] = {
+    "accuracy-files": "Add the files the round asks for beside accuracy.txt (for "
+    "stable-diffusion-xl: the listed sample images and captions.txt, as the reference "
+    "accuracy script writes them).",
+    "power-session": "Keep the PTD session files as the power director and client wrote them "
+    "(power/client.json, server.json and their logs, from one session); re-run the power "
+    "measurement if they do not match.",
+    "power-checksum": "Submit the log files of the power session unchanged (the session "
+    "recorded their checksums), or re-run the power measurement.",
+    "power-samples": "Keep spl.txt and mlperf_log_detail.txt of the same power run (the "
+    "analyzer samples must fall between LoadGen's power_begin and power_end).",
+    "perf-metric-missing": "Use the LoadGen release of the round: its detail log must carry "
+    "the key of the official figure.",
     "root-stray-file": "Move it out: only .md and .pdf files may sit at the root of the tree.",
     "unknown-division": "Rename or remove it: the root holds only closed/, open/ or network/.",
     "division-stray-file": "Move it into the submitter folder or delete it.",

@@ -14,7 +14,7 @@ from perfpilot.submission import rounds
 from perfpilot.submission.check.context import Context
 from perfpilot.submission.check.values import as_int, detail_float, detail_value
 from perfpilot.submission.rounds import ModelRules
-from perfpilot.submission.tree import ScenarioEntry, is_dir
+from perfpilot.submission.tree import ScenarioEntry, is_dir, is_file
 
 # Latency-bound scenarios: LoadGen's early stopping replaces the query minimum.
 _EARLY_STOPPING = ("Server", "SingleStream", "MultiStream")
@@ -30,6 +30,8 @@ class PerfRun:
     division: str
     seeds: dict[str, int] | None = None  # the seeds it must carry; None: the round's
     scenario: str | None = None  # the folder's scenario (Interactive runs log Server)
+    measurements: Path | None = None  # the result's measurements folder (its .conf files)
+    compliance: bool = False  # a compliance test's run
 
     @property
     def detail(self) -> Path:
@@ -81,10 +83,44 @@ def sample_count(ctx: Context, run: PerfRun) -> None:
 
 
 def equal_issue(ctx: Context, run: PerfRun) -> None:
-    if run.mrules is None:
+    """Equal-issue mode where the round requires it: the log says so, or (as the official
+    checker accepts) the measurements' mlperf.conf / user.conf turn it on. v4.1's checker
+    does not require it of compliance runs."""
+    if run.mrules is None or not run.mrules.equal_issue:
         return
-    if run.mrules.equal_issue and not run.res.effective.get("sample_concatenate_permutation"):
-        ctx.add("perf-equal-issue", run.detail, "equal-issue mode was off")
+    if run.compliance and ctx.rules.name == "v4.1":
+        return
+    if run.division == "open" and ctx.rules.name != "v5.1":
+        return  # the other rounds' checkers require it of closed and network only
+    if run.res.effective.get("sample_concatenate_permutation"):
+        return
+    if run.measurements is not None and _conf_equal_issue(run):
+        return
+    ctx.add("perf-equal-issue", run.detail, "equal-issue mode was off")
+
+
+def _conf_equal_issue(run: PerfRun) -> bool:
+    """``<model>.<scenario>.sample_concatenate_permutation = 1`` (or ``*``) in a .conf."""
+    assert run.measurements is not None and run.mrules is not None
+    base = run.mrules.name.replace("-99.9", "").replace("-99", "")
+    scenario = run.scenario or run.res.scenario
+    for name in ("mlperf.conf", "user.conf"):
+        path = run.measurements / name
+        if not is_file(path):
+            continue
+        for line in path.read_text(errors="replace").splitlines():
+            key, sep, value = line.split("#", 1)[0].replace(" ", "").partition("=")
+            parts = key.split(".")
+            if (
+                sep
+                and len(parts) == 3
+                and parts[2] == "sample_concatenate_permutation"
+                and parts[0] in (base, "*")
+                and parts[1] in (scenario, "*")
+                and value == "1"
+            ):
+                return True
+    return False
 
 
 def offline_samples(ctx: Context, run: PerfRun) -> None:
@@ -234,7 +270,14 @@ def check_performance(
                 "; ".join(entry.problems) or "no readable LoadGen log",
             )
         return None, False
-    run = PerfRun(res, entry.performance_dir, mrules, entry.division, scenario=entry.scenario)
+    run = PerfRun(
+        res,
+        entry.performance_dir,
+        mrules,
+        entry.division,
+        scenario=entry.scenario,
+        measurements=entry.measurements_dir,
+    )
     check_run(ctx, run)
     inferred = False
     value = official_value(entry.performance_dir, res, mrules)
@@ -247,6 +290,13 @@ def check_performance(
                 "perf-scenario-mismatch",
                 entry.performance_dir / "mlperf_log_detail.txt",
                 f"the log is a {res.scenario} run in the {entry.scenario} folder",
+            )
+        elif value is None or value == 0:
+            ctx.add(
+                "perf-early-stopping",
+                entry.performance_dir / "mlperf_log_detail.txt",
+                f"no {entry.scenario} figure can be inferred from the {res.scenario} run "
+                "(too few samples for an early-stopping estimate)",
             )
     return value, inferred
 
@@ -268,7 +318,8 @@ def inferred_result(entry: ScenarioEntry, res: LoadgenResult) -> tuple[float | N
     """Offline from SingleStream/MultiStream, MultiStream from SingleStream (edge rules)."""
     eff = res.effective
     if entry.scenario == "Offline" and res.scenario == "MultiStream":
-        mean = res.latency_ns.get("mean")
+        # the official formula: the mean latency per query of the MultiStream run
+        mean = detail_float(entry.performance_dir, "result_mean_query_latency_ns")
         spq = as_int(eff.get("samples_per_query")) or 8
         return (spq * 1000 / (mean / 1e6) if mean else None), True
     if entry.scenario == "Offline" and res.scenario == "SingleStream":
@@ -276,5 +327,8 @@ def inferred_result(entry: ScenarioEntry, res: LoadgenResult) -> tuple[float | N
         mean = res.latency_ns.get("mean")
         return (qps if qps is not None else (1e9 / mean if mean else None)), True
     if entry.scenario == "MultiStream" and res.scenario == "SingleStream":
-        return (res.metric * 8 if res.metric is not None else None), True
+        # as the official checker: the early-stopping p99 estimate of the SingleStream
+        # run (its "early_stopping_latency_ms" key) times 8 samples per query
+        p99 = detail_float(entry.performance_dir, "early_stopping_latency_ms")
+        return (p99 * 8 / 1e6 if p99 else None), True
     return res.metric, False

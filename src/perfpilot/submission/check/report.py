@@ -16,7 +16,7 @@ class CheckReport:
 
     root: str
     round: str
-    round_source: str  # "option", "seeds" (detected from the logs) or "default"
+    round_source: str  # "option", "seeds" (detected from the logs), "folder" or "default"
     findings: list[Finding]
     results: list[ResultRow]
     relaxed: bool = False
@@ -47,8 +47,12 @@ class CheckReport:
         buf = io.StringIO()
         buf.write(",".join(columns) + "\n")
         for row in self.results:
-            if row.passed:
+            if not row.passed:
+                continue
+            if row.show_result:
                 buf.write(",".join(row.csv[c] for c in columns) + "\n")
+            if row.power_csv:  # a power result: its second row, the power figure
+                buf.write(",".join(row.power_csv[c] for c in columns) + "\n")
         return buf.getvalue()
 
     def to_dict(self) -> dict[str, Any]:
@@ -59,6 +63,9 @@ class CheckReport:
             "round_source": self.round_source,
             "ok": self.ok,
             "relaxed": self.relaxed,
-            "results": [{k: v for k, v in asdict(r).items() if k != "csv"} for r in self.results],
+            "results": [
+                {k: v for k, v in asdict(r).items() if k not in ("csv", "power_csv")}
+                for r in self.results
+            ],
             "findings": [asdict(f) for f in self.findings],
         }

@@ -3,6 +3,9 @@ performance, compliance; one :class:`ResultRow` per result."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from perfpilot.submission.check.accuracy import check_accuracy, shown_accuracy
 from perfpilot.submission.check.compliance import check_compliance
 from perfpilot.submission.check.context import Context
@@ -12,12 +15,12 @@ from perfpilot.submission.check.files import (
     OPTIONAL_ACC_FILES,
     OPTIONAL_PERF_FILES,
     REQUIRED_ACC_FILES,
-    REQUIRED_PERF_FILES,
     check_folder_files,
 )
 from perfpilot.submission.check.findings import ERROR, ResultRow
 from perfpilot.submission.check.measurements import check_measurements
 from perfpilot.submission.check.performance import check_performance
+from perfpilot.submission.check.power import check_power, has_power, perf_files, power_only
 from perfpilot.submission.check.scenarios import (
     MODEL_LAST_RULES,
     MODEL_RULES,
@@ -41,15 +44,40 @@ def check_results(ctx: Context) -> list[ResultRow]:
         checked.extend(_model(ctx, entries))
     for row, entry in checked:
         places = (entry.path, entry.measurements_dir, entry.compliance_dir, entry.system_path)
-        if any(ctx.errors_of(p) for p in places):
+        if any(ctx.errors_of(p) for p in places) or row.errors:
             row.passed = False
+    if ctx.rules.layout == "v4":
+        _errors_column(checked)
     return [row for row, _ in checked]
+
+
+def _errors_column(checked: list[tuple[ResultRow, ScenarioEntry]]) -> None:
+    """The CSV's errors column as the checkers up to v5.1 write it: how many of the
+    model's scenarios failed before this one, in the order the folder lists them
+    (``os.listdir``, unsorted, as theirs). The modular checker (v6.x) writes 0."""
+    by_model: dict[Path, list[tuple[ResultRow, ScenarioEntry]]] = {}
+    for row, entry in checked:
+        by_model.setdefault(entry.path.parent, []).append((row, entry))
+    for folder, rows in by_model.items():
+        try:
+            order = {name: i for i, name in enumerate(os.listdir(folder))}
+        except OSError:
+            continue
+        failed = 0
+        for row, _ in sorted(rows, key=lambda pair: order.get(pair[1].scenario_dir, 0)):
+            row.errors = failed
+            for values in (row.csv, row.power_csv):
+                if "errors" in values:
+                    values["errors"] = str(failed)
+            failed += 0 if row.passed else 1
 
 
 def _model(ctx: Context, entries: list[ScenarioEntry]) -> list[tuple[ResultRow, ScenarioEntry]]:
     model = model_results(ctx, entries)
     for model_rule in MODEL_RULES:
         model_rule(ctx, model)
+    # the model is not one of the round's, or not on this category: the official
+    # checker writes none of its rows
     before = len(ctx.errors_of(model.path))
     checked: list[tuple[ResultRow, ScenarioEntry]] = []
     for entry in sorted(entries, key=lambda e: e.scenario):
@@ -66,15 +94,18 @@ def _scenario(ctx: Context, model: ModelResults, entry: ScenarioEntry, before: i
     mrules = model.mrules
     check_measurements(ctx, entry)
     compliance = True
+    power = None
     if entry.endpoints is not None:  # v6.1 MLPerf Endpoints: no LoadGen logs
         result, inferred = check_endpoints(ctx, entry, mrules), False
         if model.closed and mrules is not None:
             compliance = check_audits(ctx, entry, mrules)
     else:
         check_folder_files(ctx, entry.accuracy_dir, REQUIRED_ACC_FILES, OPTIONAL_ACC_FILES)
-        check_folder_files(ctx, entry.performance_dir, REQUIRED_PERF_FILES, OPTIONAL_PERF_FILES)
+        check_folder_files(ctx, entry.performance_dir, perf_files(entry), OPTIONAL_PERF_FILES)
         check_accuracy(ctx, entry, mrules)
         result, inferred = check_performance(ctx, entry, mrules)
+        if has_power(entry):
+            power = check_power(ctx, entry)
         if model.closed and mrules is not None:
             compliance = check_compliance(ctx, entry, mrules)
     for rule in SCENARIO_LAST_RULES:
@@ -97,5 +128,10 @@ def _scenario(ctx: Context, model: ModelResults, entry: ScenarioEntry, before: i
         passed=not errors and result is not None,
         errors=before,  # the CSV's errors column: the model folder's errors before its scenarios
     )
+    if power is not None:
+        row.power, row.power_units, row.power_watts = power.metric, power.units, power.watts
+        row.show_result = not power_only(entry)
     row.csv = csv_row(entry, row, ctx.rules, ctx.root)
+    if power is not None:
+        row.power_csv = csv_row(entry, row, ctx.rules, ctx.root, power=True)
     return row
