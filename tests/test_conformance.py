@@ -25,6 +25,7 @@ from perfpilot.results.db import ResultsDB
 from perfpilot.results.published import import_tree
 from perfpilot.submission.check import check_tree
 from perfpilot.submission.conformance import (
+    POWER_UNITS,
     Difference,
     compare,
     compare_import,
@@ -72,14 +73,15 @@ def _unexplained(round_name: str, tree: str, diffs: list[Difference]) -> list[st
 
 
 def test_the_suite_covers_each_round_and_kind() -> None:
-    """At least two trimmed trees per round, a closed and an open one, a token benchmark
-    and an inferred MultiStream among them."""
+    """At least two trimmed trees per round, a closed and an open one, a token benchmark,
+    an inferred MultiStream and power results among them."""
     rounds = [r for r, _, _ in CASES]
     assert all(rounds.count(r) >= 2 for r in set(rounds)) and {"v4.1", "v5.1"} <= set(rounds)
     assert {t.split("/")[0] for _, t, _ in CASES} == {"closed", "open"}
     rows = [row for _, _, folder in CASES for row in _official(folder).rows]
     assert any(row["inferred"] == "1" and row["Scenario"] == "MultiStream" for row in rows)
     assert any(row["Units"] == "Tokens/s" for row in rows)
+    assert any(row["Units"] in POWER_UNITS for row in rows)
 
 
 @pytest.mark.parametrize(("round_name", "tree", "folder"), CASES, ids=IDS)
