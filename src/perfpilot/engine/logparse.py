@@ -4,6 +4,7 @@ results. Works on logs from any LoadGen of the last rounds (official submissions
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -51,10 +52,14 @@ def read_detail(path: Path) -> DetailLog:
     """Parse a detail log. A malformed line is skipped only if it is the (cut) last one.
 
     The checker asks for keys of the same log from several rules: a log already read,
-    unchanged since (same size and modification time), is not parsed again.
+    unchanged since (same size, modification time and inode), is not parsed again. A log
+    modified in the last seconds is always parsed (file times are coarser than a quick
+    rewrite of the same size).
     """
     stat = path.stat()
-    key = (str(path.absolute()), stat.st_size, stat.st_mtime_ns)
+    if time.time() - stat.st_mtime < _SETTLED_S:
+        return _parse_detail(path)
+    key = (str(path.absolute()), stat.st_size, stat.st_mtime_ns, stat.st_ino)
     cached = _DETAIL_CACHE.get(key)
     if cached is None:
         cached = _parse_detail(path)
@@ -64,7 +69,8 @@ def read_detail(path: Path) -> DetailLog:
     return cached
 
 
-_DETAIL_CACHE: dict[tuple[str, int, int], DetailLog] = {}
+_SETTLED_S = 2.0
+_DETAIL_CACHE: dict[tuple[str, int, int, int], DetailLog] = {}
 _DETAIL_CACHE_SIZE = 512
 
 
