@@ -79,3 +79,22 @@ def test_generator_reads_compliance_logic() -> None:
     assert gen.compliance_tests(tree, "v5.1", "resnet") == ["TEST01", "TEST04"]
     assert gen.compliance_tests(tree, "v5.1", "llm") == ["TEST01", "TEST06"]
     assert gen.compliance_tests(tree, "v5.0", "llm") == ["TEST06"]
+
+
+def test_tables_are_up_to_date_with_the_official_sources() -> None:
+    """Where a clone of mlcommons/inference is at hand (OFFICIAL_INFERENCE_REPO, or the
+    generator's default path), the committed tables are what the generator makes of it."""
+    import os
+    import subprocess
+    import sys
+
+    gen = _generator()
+    repo = Path(os.environ.get("OFFICIAL_INFERENCE_REPO", str(gen.DEFAULT_REPO)))
+    if not (repo / "HEAD").exists() and not (repo / ".git").exists():
+        pytest.skip(f"no clone of mlcommons/inference at {repo}")
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "official_rules.py"), "--repo", str(repo), "--check"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -281,6 +281,18 @@ def check_performance(
     check_run(ctx, run)
     inferred = False
     value = official_value(entry.performance_dir, res, mrules)
+    same = res.scenario == entry.scenario or (res.scenario, entry.scenario) == (
+        "Server",
+        "Interactive",
+    )
+    if value is None and same and res.test_mode != "AccuracyOnly":
+        # the official checker fails such a result too (it cannot read the figure)
+        key = (mrules.metric_keys.get(res.scenario) if mrules else None) or res.metric_name
+        ctx.add(
+            "perf-metric-missing",
+            run.detail,
+            f"the log has no {key or 'official figure'}: the result has no figure",
+        )
     if (res.scenario, entry.scenario) == ("Server", "Interactive"):
         return value, False  # Interactive is LoadGen's Server under the interactive settings
     if res.scenario != entry.scenario:

@@ -74,11 +74,12 @@ def _errors_column(checked: list[tuple[ResultRow, ScenarioEntry]]) -> None:
 
 def _model(ctx: Context, entries: list[ScenarioEntry]) -> list[tuple[ResultRow, ScenarioEntry]]:
     model = model_results(ctx, entries)
+    n_before = len(ctx.findings)
     for model_rule in MODEL_RULES:
         model_rule(ctx, model)
     # the model is not one of the round's, or not on this category: the official
     # checker writes none of its rows
-    before = len(ctx.errors_of(model.path))
+    before = sum(f.severity == ERROR for f in ctx.findings[n_before:])
     checked: list[tuple[ResultRow, ScenarioEntry]] = []
     for entry in sorted(entries, key=lambda e: e.scenario):
         for rule in SCENARIO_RULES:
