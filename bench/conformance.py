@@ -84,11 +84,17 @@ SUITE = (
         "power (PTD logs, spl.txt), lower-case scenario folders",
         systems=("h13_u3_slim",),  # its power results; the whole tree is 19 MB
     ),
+    Case("v4.1", "open/Krai", "v4.1", False, "open division, KILT on Qualcomm AI 100"),
+    Case("v4.1", "closed/Google", "v4.1", False, "TPU, 965 files, power"),
     Case("v5.1", "open/Lenovo", "v5.1.1", True, "MultiStream inferred from SingleStream"),
     Case("v5.1", "closed/RedHat", "v5.1.1", True, "llama3.1-8b tokens/s, TEST06"),
     Case("v5.1", "open/NVIDIA", "v5.1.1", False, "open division, edge"),
     Case("v5.1", "closed/University-of-Florida", "v5.1.1", False, "sdxl, llama2-70b, power"),
     Case("v5.1", "closed/Lenovo", "v5.1.1", False, "power (spl.txt), edge"),
+    Case("v5.1", "closed/Intel", "v5.1.1", False, "CPU, edge SingleStream"),
+    Case("v5.1", "closed/AMD", "v5.1.1", False, "llama2-70b, sdxl on MI325X"),
+    Case("v5.1", "closed/The_Stage", "v5.1.1", False, "sdxl only"),
+    Case("v5.1", "open/AMD_MangoBoost", "v5.1.1", False, "open division, multi-node LLM"),
     Case("v5.1", "closed/NVIDIA", "v5.1.1", False, "1,133 files: every model of the round"),
 )
 
