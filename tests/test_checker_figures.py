@@ -197,3 +197,19 @@ def test_whisper_accuracy_not_its_wer(tmp_path: Path) -> None:
     path = tmp_path / "accuracy.txt"
     path.write_text("Word Error Rate: 2.0466%, accuracy=97.9534%\nhash=ab\n")
     assert read_accuracy(path)[0] == 97.9534
+
+
+def test_design_power_sums_the_needed_psus() -> None:
+    """v6.1's nameplate YAML: per component the largest ``Min PSUs Needed`` PSUs."""
+    from perfpilot.submission.check.csv_formats import _psu_watts
+
+    nameplate = {
+        "Node": {
+            "Chassis": {
+                "PSUs": [{"PowerCapacityWatts": 3000}, {"PowerCapacityWatts": 2000}] * 2,
+                "Min PSUs Needed": 3,
+            },
+            "Switch": [{"PSUs": [{"PowerCapacityWatts": 500}], "Min PSUs Needed": 1}],
+        }
+    }
+    assert _psu_watts(nameplate) == 3000 + 3000 + 2000 + 500

@@ -98,3 +98,10 @@ def test_tables_are_up_to_date_with_the_official_sources() -> None:
         text=True,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_per_scenario_accuracy_targets() -> None:
+    qwen = rounds.get_round("v6.1").model("qwen3-vl-235b-a22b")
+    assert qwen.accuracy_for("Interactive") == [("F1_HIERARCHICAL", pytest.approx(0.7878 * 0.99))]
+    assert qwen.accuracy_for("Offline") == [("F1_HIERARCHICAL", pytest.approx(0.7903 * 0.99))]
+    assert rounds.get_round("v6.1").model("resnet").accuracy_for("Server")[0][0] == "acc"

@@ -112,6 +112,8 @@ def check_cmd(
         # the number as a person reads it (the CSV keeps the official checker's form)
         value = "-" if row.result is None else f"{round(float(row.result), 6)!r} {row.units}"
         acc = f", accuracy {row.accuracy}" if row.accuracy else ""
+        if row.power is not None:
+            acc += f", power {round(row.power, 3)!r} {row.power_units}"
         verdict = "OK" if row.passed else "ERROR"
         click.echo(f"{verdict:5} {row.location}: {value}{acc}")
     for finding in report.findings:

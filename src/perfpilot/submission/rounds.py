@@ -60,6 +60,13 @@ class ModelRules:
     units: dict[str, str] = field(default_factory=dict)  # folder scenario -> summary units
     # folder -> file stems the accuracy folder must hold (sdxl: images/<id>.png)
     accuracy_files: dict[str, list[str]] = field(default_factory=dict)
+    # scenario -> (metric, minimum) pairs where the round's targets differ by scenario
+    accuracy_by_scenario: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
+    accuracy_sample_count_by_scenario: dict[str, int] = field(default_factory=dict)
+
+    def accuracy_for(self, scenario: str) -> list[tuple[str, float]]:
+        """The accuracy targets of a scenario (qwen3-vl's Interactive has its own)."""
+        return self.accuracy_by_scenario.get(scenario, self.accuracy)
 
     def one_of(self, category: str) -> list[str]:
         """Scenarios of which a closed submission needs at least one (Server or
@@ -160,6 +167,13 @@ def _build(name: str, raw: dict[str, Any]) -> RoundRules:
             metric_keys=dict(spec.get("metric_keys", {})),
             units=dict(spec.get("units", {})),
             accuracy_files={k: list(v) for k, v in spec.get("accuracy_files", {}).items()},
+            accuracy_sample_count_by_scenario={
+                k: int(v) for k, v in spec.get("accuracy_sample_count_by_scenario", {}).items()
+            },
+            accuracy_by_scenario={
+                k: [(str(a), float(b)) for a, b in v]
+                for k, v in spec.get("accuracy_by_scenario", {}).items()
+            },
         )
         for m, spec in raw["models"].items()
     }

@@ -27,7 +27,7 @@ def targets(
 ) -> None:
     sev = ctx.sev(entry.division)
     upper = dict(mrules.accuracy_upper) if mrules else {}
-    for metric, target in mrules.accuracy if mrules else []:
+    for metric, target in mrules.accuracy_for(entry.scenario) if mrules else []:
         value = acc.value(metric)
         if value is None:
             ctx.add(
@@ -124,7 +124,13 @@ def dataset_size(
     if total is None:
         total = detail_int(folder, "qsl_reported_total_count")
     # gpt-oss-120b: the accuracy run covers a fixed subset (accuracy_sample_count)
-    want = mrules.accuracy_sample_count or mrules.dataset_size if mrules else None
+    want = None
+    if mrules is not None:
+        want = (
+            mrules.accuracy_sample_count_by_scenario.get(entry.scenario)
+            or mrules.accuracy_sample_count
+            or mrules.dataset_size
+        )
     if want and total is not None and total != want:
         ctx.add(
             "accuracy-dataset-size",

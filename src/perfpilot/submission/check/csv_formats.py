@@ -143,7 +143,7 @@ def _row_v6(entry: ScenarioEntry, row: ResultRow, rules: RoundRules, root: Path)
         "has_power": str(row.power is not None),
         "Units": row.units,
         "weight_data_types": (entry.measurements or {}).get("weight_data_types", ""),
-        "design_power_watts": "None",  # no power measurement
+        "design_power_watts": _design_power(entry, row, rules, root),
         "PrivateID": "",
     }
     return {k: '"' + str("" if v is None else v) + '"' for k, v in raw.items()}
@@ -209,6 +209,43 @@ def accuracy_cell(entry: ScenarioEntry, rules: RoundRules) -> str:
         .replace("}", "")
         .strip()
     )
+
+
+def _design_power(entry: ScenarioEntry, row: ResultRow, rules: RoundRules, root: Path) -> Any:
+    """design_power_watts as the modular checker writes it: empty in v6.0 (it has no
+    nameplate file), None without power; for a power result the system JSON's
+    system_power_capacity, else the PSU capacities of ``systems/<system>_power.yaml``
+    (the minimum needed PSUs of each component, largest first)."""
+    if rules.name == "v6.0":
+        return ""
+    if row.power is None:
+        return None
+    sj = entry.system_json or {}
+    if "system_power_capacity" in sj:
+        return sj["system_power_capacity"]
+    path = entry.system_path.with_name(f"{entry.system}_power.yaml")
+    if not path.is_file() or path.is_symlink():
+        return None
+    import yaml
+
+    try:
+        return _psu_watts(yaml.safe_load(path.read_text(errors="replace")))
+    except yaml.YAMLError:
+        return None
+
+
+def _psu_watts(data: Any) -> Any:
+    if isinstance(data, dict):
+        keys = {str(k).lower(): k for k in data}
+        if "psus" in keys and "min psus needed" in keys:
+            needed = data[keys["min psus needed"]]
+            psus = data[keys["psus"]]
+            watts = sorted((p.get("PowerCapacityWatts", 0) for p in psus), reverse=True)
+            return sum(watts[:needed])
+        return sum(_psu_watts(v) for v in data.values() if isinstance(v, dict | list))
+    if isinstance(data, list):
+        return sum(_psu_watts(v) for v in data)
+    return 0
 
 
 def _first_accuracy(entry: ScenarioEntry, rules: RoundRules) -> str:
