@@ -80,3 +80,33 @@ def test_cut_last_line_is_tolerated_but_damage_inside_is_an_error(tmp_path: Path
 def test_missing_log_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="no LoadGen detail log"):
         parse_result(tmp_path)
+
+
+def _mllog(key: str, value: object) -> str:
+    import json
+
+    return ":::MLLOG " + json.dumps({"key": key, "value": value, "metadata": {}}) + "\n"
+
+
+def test_a_settled_detail_log_is_parsed_again_once_rewritten(tmp_path: Path) -> None:
+    """read_detail keeps what it parsed, but never past a change of the file, even one
+    that keeps its size (a seed of as many digits)."""
+    import os
+
+    log = tmp_path / "mlperf_log_detail.txt"
+    log.write_text(_mllog("effective_qsl_rng_seed", 1111))
+    os.utime(log, (1_000_000_000, 1_000_000_000))  # settled: may be cached
+    assert read_detail(log).get("effective_qsl_rng_seed") == 1111
+    assert read_detail(log).get("effective_qsl_rng_seed") == 1111
+    log.write_text(_mllog("effective_qsl_rng_seed", 2222))
+    assert read_detail(log).get("effective_qsl_rng_seed") == 2222  # fresh: parsed
+    os.utime(log, (1_000_000_001, 1_000_000_001))
+    assert read_detail(log).get("effective_qsl_rng_seed") == 2222
+
+
+def test_the_loaded_sample_list_is_not_decoded(tmp_path: Path) -> None:
+    log = tmp_path / "mlperf_log_detail.txt"
+    log.write_text(_mllog("loaded_qsl_set", list(range(50))) + _mllog("result_validity", "VALID"))
+    detail = read_detail(log)
+    assert detail.get("result_validity") == "VALID"
+    assert "loaded_qsl_set" not in detail.values

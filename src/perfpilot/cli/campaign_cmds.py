@@ -1,5 +1,5 @@
 """``perfpilot submission plan|run|generate``: from a model to a submission tree.
-Attached to part A's ``submission`` group by :func:`attach`."""
+Registered on the ``submission`` group in ``submission_cmds`` (imported when used)."""
 
 from __future__ import annotations
 
@@ -286,9 +286,3 @@ def generate_cmd(
         )
     click.echo(f"next: perfpilot submission truncate {out}, then perfpilot submission check {out}")
     return EXIT_OK
-
-
-def attach(group: click.Group) -> None:
-    """Add plan, run and generate to the ``submission`` group."""
-    for cmd in (plan_cmd, run_cmd, generate_cmd):
-        group.add_command(cmd)

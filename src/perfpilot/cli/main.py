@@ -10,27 +10,12 @@ from typing import Any
 import click
 
 from perfpilot import __version__
-from perfpilot.cli import (
-    cache_cmds,
-    campaign_cmds,
-    catalog_cmds,
-    compliance_cmds,
-    dashboard_cmds,
-    dataset_cmds,
-    reproduce_cmd,
-    results_cmds,
-    run_cmd,
-    runs_cmds,
-    submission_cmds,
-    sweep_cmds,
-    system_cmds,
-    tune_cmds,
-)
 from perfpilot.cli.context import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Context
+from perfpilot.cli.lazy import LazyGroup
 from perfpilot.errors import PerfpilotError
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--workspace",
     metavar="DIR",
@@ -44,21 +29,68 @@ def cli(ctx: click.Context, workspace: str | None, verbose: bool) -> None:
     ctx.obj = Context(workspace, verbose)
 
 
-cli.add_command(run_cmd.run)
-cli.add_command(catalog_cmds.models)
-cli.add_command(catalog_cmds.backends)
-cli.add_command(runs_cmds.runs)
-cli.add_command(cache_cmds.cache)
-cli.add_command(dataset_cmds.dataset)
-cli.add_command(dashboard_cmds.dashboard)
-cli.add_command(results_cmds.results)
-cli.add_command(reproduce_cmd.reproduce)
-cli.add_command(tune_cmds.tune)
-cli.add_command(sweep_cmds.sweep)
-cli.add_command(submission_cmds.submission)
-campaign_cmds.attach(submission_cmds.submission)  # submission plan/run/generate
-cli.add_command(system_cmds.system)
-cli.add_command(compliance_cmds.compliance)
+assert isinstance(cli, LazyGroup)
+# One line per command: its name, where it lives, the short help `perfpilot --help` lists.
+cli.add_lazy_command(
+    "run",
+    "perfpilot.cli.run_cmd:run",
+    "Run LoadGen tests: every scenario x mode asked for, each in its own process.",
+)
+cli.add_lazy_command("models", "perfpilot.cli.catalog_cmds:models", "Models in the catalog.")
+cli.add_lazy_command("backends", "perfpilot.cli.catalog_cmds:backends", "Inference backends.")
+cli.add_lazy_command("runs", "perfpilot.cli.runs_cmds:runs", "Runs recorded in the workspace.")
+cli.add_lazy_command(
+    "cache",
+    "perfpilot.cli.cache_cmds:cache",
+    "Downloaded and added artifacts (models, datasets), stored by their SHA-256.",
+)
+cli.add_lazy_command(
+    "dataset",
+    "perfpilot.cli.dataset_cmds:dataset",
+    "Datasets: make stand-ins for machines without the real ones.",
+)
+cli.add_lazy_command(
+    "dashboard",
+    "perfpilot.cli.dashboard_cmds:dashboard",
+    "Static HTML dashboard of the results (works offline, no server needed).",
+)
+cli.add_lazy_command(
+    "results",
+    "perfpilot.cli.results_cmds:results",
+    "The results database: local runs and imported published results.",
+)
+cli.add_lazy_command(
+    "reproduce",
+    "perfpilot.cli.reproduce_cmd:reproduce",
+    "Re-run a recorded run from its resolved config; show old and new figures side by "
+    "side and what differs in the environment.",
+)
+cli.add_lazy_command(
+    "tune",
+    "perfpilot.cli.tune_cmds:tune",
+    "Tune settings: Offline peak, highest VALID Server and Interactive QPS, stream "
+    "latencies (token benchmarks: judged by TTFT and TPOT, Offline in tokens/s too).",
+)
+cli.add_lazy_command(
+    "sweep",
+    "perfpilot.cli.sweep_cmds:sweep",
+    "Design-space sweeps: run a grid of settings, report the Pareto front.",
+)
+cli.add_lazy_command(
+    "submission",
+    "perfpilot.cli.submission_cmds:submission",
+    "MLPerf submission trees: truncate logs, check, package.",
+)
+cli.add_lazy_command(
+    "system",
+    "perfpilot.cli.system_cmds:system",
+    "The MLPerf system description of this machine.",
+)
+cli.add_lazy_command(
+    "compliance",
+    "perfpilot.cli.compliance_cmds:compliance",
+    "MLPerf compliance tests (audit.config runs verified against a submission run).",
+)
 
 
 def _err(text: str) -> None:

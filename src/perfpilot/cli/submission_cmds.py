@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from perfpilot.cli.context import EXIT_FAILED, EXIT_OK
+from perfpilot.cli.lazy import LazyGroup
 
 ROUND_HELP = "MLPerf round (v4.1, v5.0, v5.1, v6.0, v6.1); default: the one the logs' seeds match."
 RELAX_HELP = (
@@ -16,9 +17,28 @@ RELAX_HELP = (
 )
 
 
-@click.group()
+@click.group(cls=LazyGroup)
 def submission() -> None:
     """MLPerf submission trees: truncate logs, check, package."""
+
+
+# plan, run and generate come with the run options (pydantic, rich): imported on use
+assert isinstance(submission, LazyGroup)
+submission.add_lazy_command(
+    "plan",
+    "perfpilot.cli.campaign_cmds:plan_cmd",
+    "Every run the round requires for MODEL, with an estimated duration of each.",
+)
+submission.add_lazy_command(
+    "run",
+    "perfpilot.cli.campaign_cmds:run_cmd",
+    "Execute the plan (resumable): skips runs that already passed with the same config.",
+)
+submission.add_lazy_command(
+    "generate",
+    "perfpilot.cli.campaign_cmds:generate_cmd",
+    "Lay out the submission tree from a campaign's runs, in the round's layout.",
+)
 
 
 @submission.command("truncate")

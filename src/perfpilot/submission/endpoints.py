@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 SUMMARY = Path("performance") / "result_summary.json"
 ACCURACY = Path("accuracy") / "accuracy_results.json"
 CONFIGS = ("config.yaml", "config.yml")
@@ -206,6 +204,8 @@ class EndpointsResult:
 def _load(path: Path, problems: list[str], loader: str) -> dict[str, Any] | None:
     if not _real_file(path):
         return None
+    import yaml  # only Endpoints runs have YAML: `submission check` starts without it
+
     try:
         text = path.read_text(errors="replace")
         data = yaml.safe_load(text) if loader == "yaml" else json.loads(text)
