@@ -151,13 +151,15 @@ def extra_files(
     ctx: Context, entry: ScenarioEntry, acc: AccuracyFile, mrules: ModelRules | None
 ) -> None:
     """The files the round wants beside accuracy.txt (sdxl: the sample images and their
-    captions), as the official checker lists them."""
+    captions), as the official checker lists them. Like an accuracy miss, only a
+    warning in the open division (the official checker takes such results for open)."""
     if mrules is None:
         return
+    sev = ctx.sev(entry.division)
     for folder, stems in mrules.accuracy_files.items():
         where = entry.accuracy_dir / folder
         if not is_dir(where):
-            ctx.add("accuracy-files", where, f"the {folder}/ folder is missing")
+            ctx.add("accuracy-files", where, f"the {folder}/ folder is missing", sev)
             continue
         present = {p.name.split(".")[0] for p in files(where)}
         missing = [s for s in stems if s not in present]
@@ -166,6 +168,7 @@ def extra_files(
                 "accuracy-files",
                 where,
                 f"{len(missing)} file(s) missing, first {missing[0]}.png",
+                sev,
             )
 
 
