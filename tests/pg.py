@@ -13,6 +13,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+
 def _newest_bin() -> Path:
     """Debian's newest installed PostgreSQL (15 on bookworm), or $PERFPILOT_PG_BIN."""
     if os.environ.get("PERFPILOT_PG_BIN"):
