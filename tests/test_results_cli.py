@@ -333,3 +333,14 @@ def test_a_bad_database_url_is_one_line_before_anything_runs(tmp_path: Path) -> 
     line = _one_error_line(proc.stderr)
     assert "unsupported database URL scheme 'mysql' in --db" in line and "s3cret" not in line
     assert not ws.exists()
+
+    pytest.importorskip("psycopg", reason="pip install 'perfpilot[postgres]'")
+    from tests.pg import free_port
+
+    down = f"postgresql://ann:s3cret@127.0.0.1:{free_port()}/results"
+    for args in (["results", "list"], ["dashboard", "build"], ["results", "sync"]):
+        proc = run_cli("--workspace", str(ws), "--db", down, *args)
+        assert proc.returncode == 2, proc.stderr
+        line = _one_error_line(proc.stderr)
+        assert "cannot reach the results database postgresql://ann:***@127.0.0.1" in line
+        assert "s3cret" not in line and "Start the PostgreSQL server" in line
