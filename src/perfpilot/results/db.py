@@ -256,6 +256,20 @@ def _stored(row: Mapping[str, Any], import_id: int | None) -> dict[str, Any]:
     return {**values, "started_utc": utc(row["started"]), "import_id": import_id}
 
 
+_UPSERTS: dict[str, Any] = {}
+
+
+def _upsert(dialect: str) -> Any:
+    """INSERT ... ON CONFLICT (id) DO UPDATE of every column, built once per dialect."""
+    if dialect not in _UPSERTS:
+        insert = (postgresql if dialect == "postgresql" else sqlite).insert(results)
+        _UPSERTS[dialect] = insert.on_conflict_do_update(
+            index_elements=[results.c.id],
+            set_={c.name: insert.excluded[c.name] for c in results.columns if c.name != "id"},
+        )
+    return _UPSERTS[dialect]
+
+
 class ResultsDB:
     """An open results database. Use :meth:`open`; close with :meth:`close` or ``with``.
     Every write is one transaction, retried whole after a serialization failure or a busy
@@ -380,20 +394,22 @@ class ResultsDB:
         with self._errors():
             return with_retries(attempt)
 
-    def _put(self, conn: sa.Connection, row: Mapping[str, Any], import_id: int | None) -> None:
-        """Insert or update one row (an upsert keyed on its id) and replace its tags."""
-        values = _stored(row, import_id)
-        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-        insert = dialect.insert(results).values(values)
+    @staticmethod
+    def _put(
+        conn: sa.Connection, rows: Sequence[Mapping[str, Any]], import_id: int | None = None
+    ) -> None:
+        """Insert or update rows (an upsert keyed on the id) and replace their tags: three
+        statements, each run once for all the rows."""
+        if not rows:
+            return
+        conn.execute(_upsert(conn.dialect.name), [_stored(row, import_id) for row in rows])
+        ids = [{"rid": row["id"]} for row in rows]
         conn.execute(
-            insert.on_conflict_do_update(
-                index_elements=[results.c.id],
-                set_={key: insert.excluded[key] for key in values if key != "id"},
-            )
+            sa.delete(result_tags).where(result_tags.c.result_id == sa.bindparam("rid")), ids
         )
-        conn.execute(sa.delete(result_tags).where(result_tags.c.result_id == row["id"]))
         tags = [
             {"result_id": row["id"], "key": str(key), "value": str(value)}
+            for row in rows
             for key, value in (row["tags"] or {}).items()
         ]
         if tags:
@@ -407,11 +423,7 @@ class ResultsDB:
         """Insert (or replace) the rows of run records, in one transaction."""
         rows = [record_row(record) for record in records]
 
-        def work(conn: sa.Connection) -> None:
-            for row in rows:
-                self._put(conn, row, None)
-
-        self._write(work)
+        self._write(lambda conn: self._put(conn, rows))
 
     def add_rows(self, rows: Iterable[Mapping[str, Any]], import_path: str | None = None) -> int:
         """Insert (or replace) rows in one transaction; returns how many. The rows are all
@@ -430,8 +442,7 @@ class ResultsDB:
                 )
                 key = added.inserted_primary_key
                 import_id = None if key is None else int(key[0])
-            for row in taken:
-                self._put(conn, row, import_id)
+            self._put(conn, taken, import_id)
             if import_id is not None:
                 conn.execute(
                     sa.update(imports).where(imports.c.id == import_id).values(rows=len(taken))
@@ -627,10 +638,9 @@ def rebuild(
         with ResultsDB.open(tmp) as new, new.transaction() as conn:
             if old_imports:
                 conn.execute(sa.insert(imports), old_imports)
-            for row in published:
-                new._put(conn, row, import_ids.get(row["id"]))
-            for record in records:
-                new._put(conn, record_row(record), None)
+            for row in published:  # each with the import it came from
+                new._put(conn, [row], import_ids.get(row["id"]))
+            new._put(conn, [record_row(record) for record in records])
         os.replace(tmp, file)
     finally:
         tmp.unlink(missing_ok=True)
