@@ -325,6 +325,12 @@ def test_a_run_with_the_database_unreachable_keeps_its_record_and_sync_indexes_i
         (row,) = db.rows()
     assert row["id"] == record.run_id and row["value"] == record.result.metric  # type: ignore[union-attr]
 
+    _shared(Workspace(ws), up, *args, "--min-duration", "0.2")  # reachable: indexed as run
+    newest = Workspace(ws).records()[-1]
+    with ResultsDB.open(up) as db:
+        assert [r["id"] for r in db.rows()] == [record.run_id, newest.run_id]
+    assert not (ws / "results.sqlite").exists()  # nothing went to the workspace's file
+
 
 def test_a_bad_database_url_is_one_line_before_anything_runs(tmp_path: Path) -> None:
     ws = tmp_path / "ws"
