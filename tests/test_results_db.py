@@ -297,7 +297,7 @@ def test_an_unreachable_server_is_one_line_with_the_url_and_no_password() -> Non
     [
         ("mysql://ann:s3cret@db/results", "unsupported database URL scheme 'mysql'"),
         ("postgresql+psycopg2://db/x", "unsupported database URL scheme 'postgresql+psycopg2'"),
-        ("postgresql:///results", "names no host"),
+        ("postgresql://ann:s3cret@db:port/x", "bad database URL 'postgresql://ann:***@db:port/x'"),
         ("sqlite://", "names no SQLite file"),
     ],
 )

@@ -81,15 +81,13 @@ def parse(text: str | os.PathLike[str], where: str = "--db") -> Target:
         return Target.file(Path(raw))
     try:
         url = sa.make_url(raw)
-    except sa.exc.ArgumentError as err:
+    except (sa.exc.ArgumentError, ValueError) as err:  # ValueError: a port not a number
         raise UsageError(f"bad database URL {hide_password(raw)!r} in {where}", URL_HINT) from err
     if url.drivername == "sqlite":
         if not url.database or url.database == ":memory:":
             raise UsageError(f"{where}: {raw!r} names no SQLite file", URL_HINT)
         return Target.file(Path(url.database))
-    if url.drivername in _POSTGRES:
-        if not url.host and not url.query.get("host"):
-            raise UsageError(f"{where}: {hide_password(raw)!r} names no host", URL_HINT)
+    if url.drivername in _POSTGRES:  # no host: libpq's default, the local unix socket
         return Target(url.set(drivername="postgresql+psycopg"), None)
     raise UsageError(
         f"unsupported database URL scheme {url.drivername!r} in {where} ({hide_password(raw)})",
