@@ -296,6 +296,10 @@ def test_the_results_commands_work_against_either_database(
         ).stdout
     )
     assert (built["local"], built["published"]) == (2, 2)
+    rebuilt = _shared(ws, db_target, "results", "rebuild").stdout
+    assert "2 local run(s), 2 published result(s) kept" in rebuilt
+    with ResultsDB.open(db_target) as db:
+        assert len(db.rows()) == 4 and len(db.rows(tag="sweep=s1")) == 1
 
 
 @pytest.mark.slow

@@ -659,7 +659,8 @@ def _index(workspace: Workspace, record: RunRecord, target: Target, named: bool)
         text = err.one_line() if isinstance(err, PerfpilotError) else f"{err}"
         saved = Path(record.run_dir) / "run.json"
         if isinstance(err, PerfpilotError) and (named or isinstance(err, DatabaseUnreachable)):
-            raise DatabaseUnreachable(
+            kind = DatabaseUnreachable if isinstance(err, DatabaseUnreachable) else ResultsDBError
+            raise kind(
                 f"run {record.run_id} is recorded in {saved} but not in the results "
                 f"database: {err.message}",
                 err.hint or "Run 'perfpilot results sync' once the database works again.",
