@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.perfpilot-installed
 
-.PHONY: run test lint bench clean browser
+.PHONY: run test lint bench clean browser postgres
 
 # `make run` needs only the core (LoadGen, onnxruntime, numpy, onnx, scikit-learn): a lean
 # venv in about a minute. `make test` adds every extra so the contract suite runs every
@@ -31,7 +31,13 @@ browser:
 run: $(CORE)
 	$(BIN)/perfpilot run
 
-test: $(STAMP)
+# The results database tests start a real PostgreSQL server from Debian's binaries.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+	  (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql) \
+	  || echo "note: could not install postgresql (the PostgreSQL tests will be skipped)"
+
+test: $(STAMP) postgres
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

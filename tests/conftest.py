@@ -30,6 +30,7 @@ needs_fixture = pytest.mark.skipif(
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     os.environ["PERFPILOT_CACHE"] = str(tmp_path_factory.mktemp("cache"))
     os.environ.pop("PERFPILOT_WORKSPACE", None)
+    os.environ.pop("PERFPILOT_DB", None)
 
 
 @pytest.fixture
@@ -38,6 +39,30 @@ def workspace(tmp_path: Path):  # type: ignore[no-untyped-def]
     from perfpilot.workspace import Workspace
 
     return Workspace(tmp_path / "ws", on_record=index_record)
+
+
+@pytest.fixture(scope="session")
+def postgres():  # type: ignore[no-untyped-def]
+    """A real PostgreSQL server for the session (skips, saying why, where none can run)."""
+    from tests import pg
+
+    why = pg.missing()
+    if why:
+        pytest.skip(why)
+    server = pg.PostgresServer()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh results database of each kind: a SQLite file, a PostgreSQL database URL."""
+    if request.param == "sqlite":
+        return str(tmp_path / "r.sqlite")
+    return str(request.getfixturevalue("postgres").new_database())
 
 
 @pytest.fixture(scope="session")

@@ -246,3 +246,111 @@ def test_export_csv_json_and_mlflow(
     assert offline.info.status == "FINISHED"
     names = {a.path for a in client.list_artifacts(offline.info.run_id)}
     assert {"run.json", "mlperf_log_detail.txt", "mlperf_log_summary.txt"} <= names
+
+
+def _shared(ws: Workspace, url: str, *args: str, env: dict[str, str] | None = None) -> Any:
+    import os
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "perfpilot", "--workspace", str(ws.root), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PERFPILOT_DB": url, **(env or {})},
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+@needs_fixture
+@pytest.mark.slow
+def test_the_results_commands_work_against_either_database(
+    runs: tuple[Workspace, list[RunRecord]], db_target: str, tmp_path: Path
+) -> None:
+    """PERFPILOT_DB names the database: the first command catches it up with the
+    workspace's runs, then import, list, show, compare, export and the dashboard use it."""
+    ws, records = runs
+    with ResultsDB.open(ws) as own:
+        expected = own.rows()
+    listed = json.loads(_shared(ws, db_target, "results", "list", "--format", "json").stdout)
+    assert listed == json.loads(json.dumps(expected, default=str))  # indexed from run.json
+    again = _shared(ws, db_target, "results", "sync").stdout
+    assert "0 run(s) indexed, 2 already there" in again
+    _shared(ws, db_target, "results", "import", str(FIXTURE))
+    with ResultsDB.open(db_target) as db:
+        assert len(db.rows(source="published")) == 2 and db.sweeps() == ["s1"]
+    shown = json.loads(
+        _shared(ws, db_target, "results", "show", records[0].run_id, "--format", "json").stdout
+    )
+    assert shown["value"] == records[0].result.metric  # type: ignore[union-attr]
+    groups = json.loads(_shared(ws, db_target, "results", "compare", "--format", "json").stdout)
+    assert {g["scenario"] for g in groups} >= {"Offline", "Server", "SingleStream"}
+    out = tmp_path / "rows.csv"
+    _shared(ws, db_target, "results", "export", "--to", "csv", "--out", str(out))
+    assert len(list(csv.DictReader(io.StringIO(out.read_text())))) == 4
+    built = json.loads(
+        _shared(
+            ws, db_target, "dashboard", "build", "--out", str(tmp_path / "site"), "--json"
+        ).stdout
+    )
+    assert (built["local"], built["published"]) == (2, 2)
+    rebuilt = _shared(ws, db_target, "results", "rebuild").stdout
+    assert "2 local run(s), 2 published result(s) kept" in rebuilt
+    with ResultsDB.open(db_target) as db:
+        assert len(db.rows()) == 4 and len(db.rows(tag="sweep=s1")) == 1
+
+
+@pytest.mark.slow
+def test_a_run_with_the_database_unreachable_keeps_its_record_and_sync_indexes_it(
+    tmp_path: Path, postgres: Any
+) -> None:
+    from tests.pg import free_port
+
+    ws = tmp_path / "ws"
+    down = f"postgresql://perfpilot:s3cret@127.0.0.1:{free_port()}/results"
+    args = ["run", "--scenario", "Offline", "--mode", "performance", "--count", "50"]
+    proc = run_cli("--workspace", str(ws), "--db", down, *args, "--min-duration", "0.2")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    errors = [x for x in proc.stderr.splitlines() if x.startswith("perfpilot: error: ")]
+    assert len(errors) == 1 and proc.stderr.rstrip().endswith(errors[0]), proc.stderr
+    line = errors[0]
+    assert "is recorded in" in line and "but not in the results database" in line
+    assert "perfpilot:***@127.0.0.1" in line and "s3cret" not in line
+    assert "Start the PostgreSQL server" in line and "results sync" in line
+    (record,) = Workspace(ws).records()  # the run is safe in its run.json
+    assert record.status == "ok" and record.run_id in line
+
+    up = postgres.new_database()
+    synced = _shared(Workspace(ws), up, "results", "sync").stdout
+    assert "1 run(s) indexed, 0 already there" in synced
+    with ResultsDB.open(up) as db:
+        (row,) = db.rows()
+    assert row["id"] == record.run_id and row["value"] == record.result.metric  # type: ignore[union-attr]
+
+    _shared(Workspace(ws), up, *args, "--min-duration", "0.2")  # reachable: indexed as run
+    newest = Workspace(ws).records()[-1]
+    with ResultsDB.open(up) as db:
+        assert [r["id"] for r in db.rows()] == [record.run_id, newest.run_id]
+    assert not (ws / "results.sqlite").exists()  # nothing went to the workspace's file
+
+
+def test_a_bad_database_url_is_one_line_before_anything_runs(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    proc = run_cli("--workspace", str(ws), "--db", "mysql://ann:s3cret@db/x", "run")
+    assert proc.returncode == 2
+    line = _one_error_line(proc.stderr)
+    assert "unsupported database URL scheme 'mysql' in --db" in line and "s3cret" not in line
+    assert not ws.exists()
+
+    pytest.importorskip("psycopg", reason="pip install 'perfpilot[postgres]'")
+    from tests.pg import free_port
+
+    down = f"postgresql://ann:s3cret@127.0.0.1:{free_port()}/results"
+    for args in (["results", "list"], ["dashboard", "build"], ["results", "sync"]):
+        proc = run_cli("--workspace", str(ws), "--db", down, *args)
+        assert proc.returncode == 2, proc.stderr
+        line = _one_error_line(proc.stderr)
+        assert "cannot reach the results database postgresql://ann:***@127.0.0.1" in line
+        assert "s3cret" not in line and "Start the PostgreSQL server" in line

@@ -74,11 +74,11 @@ def _make_plan(
     dataset_path: Path | None = None,
     dataset_size: int | None = None,
 ) -> tuple[Any, Any, Any]:
-    from perfpilot.results.db import index_record
+    from perfpilot.results.db import indexer
     from perfpilot.submission.plan import make_plan, rates_from_profile, rates_from_workspace
     from perfpilot.workspace import Workspace
 
-    workspace = Workspace.resolve(ctx.workspace, on_record=index_record)
+    workspace = Workspace.resolve(ctx.workspace, on_record=indexer(ctx.db))
     profile = None
     rates = rates_from_workspace(model, backend, workspace)
     if settings:

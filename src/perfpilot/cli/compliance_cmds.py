@@ -47,13 +47,13 @@ def run_cmd(
     """Run TEST with the settings of the newest passing run of MODEL/SCENARIO (or
     --reference-run) and verify it against that run."""
     from perfpilot.config import build_run_configs
-    from perfpilot.results.db import index_record
+    from perfpilot.results.db import indexer
     from perfpilot.submission import compliance as comp
     from perfpilot.submission import rounds
     from perfpilot.submission.plan import mlperf_model_for
     from perfpilot.workspace import Workspace
 
-    workspace = Workspace.resolve(ctx.workspace, on_record=index_record)
+    workspace = Workspace.resolve(ctx.workspace, on_record=indexer(ctx.db))
     round_name = rounds.get_round(round_name or rounds.default_round()).name
     mlperf, _ = mlperf_model_for(model, round_name)
     test = comp.check_test(test, round_name, mlperf)

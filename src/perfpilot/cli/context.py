@@ -9,6 +9,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 class Context:
     """Global options every command sees."""
 
-    def __init__(self, workspace: str | None, verbose: bool) -> None:
+    def __init__(self, workspace: str | None, verbose: bool, db: str | None = None) -> None:
         self.workspace = workspace
         self.verbose = verbose
+        self.db = db  # --db / $PERFPILOT_DB: a file or URL; None: the workspace's file

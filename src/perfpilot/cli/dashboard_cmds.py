@@ -22,18 +22,18 @@ def dashboard() -> None:
 @click.option("--out", type=click.Path(path_type=Path), metavar="DIR", help=OUT_HELP)
 @click.option(
     "--db",
-    type=click.Path(path_type=Path),
-    metavar="FILE",
-    help="Results database to read (default: the workspace's).",
+    metavar="FILE|URL",
+    help="Results database to show alone (default: the global --db or the workspace's, "
+    "with the workspace's runs it lacks).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print what was built as JSON.")
 @click.pass_obj
-def dashboard_build(ctx: Context, out: Path | None, db: Path | None, as_json: bool) -> None:
+def dashboard_build(ctx: Context, out: Path | None, db: str | None, as_json: bool) -> None:
     """Write index.html, run pages, data.json and plotly.min.js into a folder."""
     from perfpilot.dashboard.build import build_dashboard
     from perfpilot.workspace import Workspace
 
-    report = build_dashboard(Workspace.resolve(ctx.workspace), out=out, db=db)
+    report = build_dashboard(Workspace.resolve(ctx.workspace), out=out, db=db, home=ctx.db)
     if as_json:
         click.echo(json.dumps({**asdict(report), "out": str(report.out)}, indent=2))
         return

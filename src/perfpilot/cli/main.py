@@ -21,12 +21,24 @@ from perfpilot.errors import PerfpilotError
     metavar="DIR",
     help="Workspace folder for runs (default: $PERFPILOT_WORKSPACE or ./perfpilot-workspace).",
 )
+@click.option(
+    "--db",
+    metavar="URL",
+    envvar="PERFPILOT_DB",
+    help="Results database: a SQLite file or postgresql://USER@HOST/DB "
+    "(default: $PERFPILOT_DB or <workspace>/results.sqlite).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Show tracebacks and more detail.")
 @click.version_option(__version__, prog_name="perfpilot")
 @click.pass_context
-def cli(ctx: click.Context, workspace: str | None, verbose: bool) -> None:
+def cli(ctx: click.Context, workspace: str | None, db: str | None, verbose: bool) -> None:
     """perfpilot: MLPerf Inference runs on the official LoadGen, one command each."""
-    ctx.obj = Context(workspace, verbose)
+    if db:  # a bad URL fails here, before anything runs
+        from perfpilot.results.dburl import parse
+
+        given = ctx.get_parameter_source("db") == click.core.ParameterSource.ENVIRONMENT
+        parse(db, "PERFPILOT_DB" if given else "--db")
+    ctx.obj = Context(workspace, verbose, db or None)
 
 
 assert isinstance(cli, LazyGroup)

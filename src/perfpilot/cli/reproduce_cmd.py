@@ -29,11 +29,11 @@ def reproduce(ctx: Context, run_id: str, as_json: bool) -> int:
     """Re-run a recorded run from its resolved config; show old and new figures side by
     side and what differs in the environment."""
     from perfpilot.cli.run_cmd import _progress_printer
-    from perfpilot.results.db import index_record
+    from perfpilot.results.db import indexer
     from perfpilot.results.reproduce import reproduce as run_again
     from perfpilot.workspace import Workspace
 
-    workspace = Workspace.resolve(ctx.workspace, on_record=index_record)
+    workspace = Workspace.resolve(ctx.workspace, on_record=indexer(ctx.db))
     rep = run_again(
         workspace,
         run_id,

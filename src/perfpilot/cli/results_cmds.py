@@ -1,4 +1,4 @@
-"""``perfpilot results list | show | compare | export | import | rebuild``."""
+"""``perfpilot results list | show | compare | export | import | sync | rebuild``."""
 
 from __future__ import annotations
 
@@ -23,9 +23,9 @@ FORMATS = click.Choice(["table", "csv", "json"])
 def _db_option(fn: F) -> F:
     return click.option(
         "--db",
-        type=click.Path(path_type=Path, dir_okay=False),
-        metavar="FILE",
-        help="Results database (default: <workspace>/results.sqlite).",
+        metavar="FILE|URL",
+        help="Results database: a SQLite file or postgresql://... (default: the global "
+        "--db, $PERFPILOT_DB, or <workspace>/results.sqlite).",
     )(fn)
 
 
@@ -53,20 +53,26 @@ def _filters(fn: F) -> F:
     return _db_option(fn)
 
 
-def _open(ctx: Context, db: Path | None) -> ResultsDB:
-    """The database; the workspace's is created (from the run records) when missing."""
-    from perfpilot.results.db import ResultsDB, rebuild
+def _open(ctx: Context, db: str | None) -> ResultsDB:
+    """The database given to the command as it is; else the user's (global --db,
+    $PERFPILOT_DB, the workspace's file), first caught up with the workspace's runs it
+    lacks (made before it existed, or while it was unreachable)."""
+    from perfpilot.results.db import ResultsDB
     from perfpilot.workspace import Workspace
 
     if db is not None:
         return ResultsDB.open(db, create=False)
     workspace = Workspace.resolve(ctx.workspace)
-    if not ResultsDB.path_for(workspace).exists() and workspace.runs_dir.is_dir():
-        rebuild(workspace)  # runs recorded before the database existed
-    return ResultsDB.open(workspace)
+    database = ResultsDB.open(ctx.db or workspace)
+    try:
+        database.sync(workspace)
+    except BaseException:
+        database.close()
+        raise
+    return database
 
 
-def _query(ctx: Context, db: Path | None, filters: dict[str, Any]) -> list[dict[str, Any]]:
+def _query(ctx: Context, db: str | None, filters: dict[str, Any]) -> list[dict[str, Any]]:
     tags = filters.pop("tags", ())
     with _open(ctx, db) as database:
         return database.rows(tag=list(tags), **filters)
@@ -134,7 +140,7 @@ def results() -> None:
 @_filters
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
 @click.pass_obj
-def results_list(ctx: Context, /, db: Path | None, fmt: str, **filters: Any) -> None:
+def results_list(ctx: Context, /, db: str | None, fmt: str, **filters: Any) -> None:
     """List results, oldest first (published ones first)."""
     rows = _query(ctx, db, filters)
 
@@ -171,7 +177,7 @@ def results_list(ctx: Context, /, db: Path | None, fmt: str, **filters: Any) -> 
 @_db_option
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @click.pass_obj
-def results_show(ctx: Context, result_id: str, db: Path | None, fmt: str) -> None:
+def results_show(ctx: Context, result_id: str, db: str | None, fmt: str) -> None:
     """Show one result with its config and provenance (a unique id prefix is enough)."""
     with _open(ctx, db) as database:
         row = database.get(result_id)
@@ -198,7 +204,7 @@ def results_show(ctx: Context, result_id: str, db: Path | None, fmt: str) -> Non
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
 @click.pass_obj
 def results_compare(
-    ctx: Context, /, ids: tuple[str, ...], db: Path | None, fmt: str, **filters: Any
+    ctx: Context, /, ids: tuple[str, ...], db: str | None, fmt: str, **filters: Any
 ) -> None:
     """Results side by side per benchmark and scenario, each against the best published
     one. --model matches the MLPerf benchmark too (resnet50 takes resnet50-standin runs)."""
@@ -273,7 +279,7 @@ def results_compare(
 def results_export(
     ctx: Context,
     /,
-    db: Path | None,
+    db: str | None,
     dest: str,
     out: Path | None,
     tracking_uri: str | None,
@@ -316,7 +322,7 @@ def results_export(
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
 @click.pass_obj
 def results_import(
-    ctx: Context, folder: Path, db: Path | None, round_name: str | None, fmt: str
+    ctx: Context, folder: Path, db: str | None, round_name: str | None, fmt: str
 ) -> None:
     """Import official submission trees (results repository, division or submitter folder)
     as published results, with the figures the official checker reports."""
@@ -325,14 +331,14 @@ def results_import(
     from perfpilot.workspace import Workspace
 
     find_entries(folder)  # not a tree: say so before creating any database file
-    target = db if db is not None else Workspace.resolve(ctx.workspace)
+    target = db or ctx.db or Workspace.resolve(ctx.workspace)
     with ResultsDB.open(target) as database:
         report = import_tree_report(database, folder, round_name)
         rows = database.rows(ids=report.ids)
     for location, why in report.skipped:  # the rest is imported: name what was left out
         click.echo(f"skipped {location}: {why}", err=True)
     if fmt == "table":
-        click.echo(f"imported {len(rows)} published result(s) into {database.path}")
+        click.echo(f"imported {len(rows)} published result(s) into {database.where}")
     _emit(rows, fmt, lambda: _published_table(rows))
 
 
@@ -360,11 +366,27 @@ def _published_table(rows: list[dict[str, Any]]) -> Table:
 @results.command("rebuild")
 @_db_option
 @click.pass_obj
-def results_rebuild(ctx: Context, db: Path | None) -> None:
+def results_rebuild(ctx: Context, db: str | None) -> None:
     """Recreate the database from the run records (published rows of a readable old file
-    are kept; an unreadable file is replaced)."""
+    are kept; an unreadable file is replaced). A server's database: the workspace's runs
+    are indexed again, the rest is kept."""
     from perfpilot.results.db import rebuild
     from perfpilot.workspace import Workspace
 
-    path, local, published = rebuild(Workspace.resolve(ctx.workspace), db)
+    path, local, published = rebuild(Workspace.resolve(ctx.workspace), db or ctx.db)
     click.echo(f"rebuilt {path}: {local} local run(s), {published} published result(s) kept")
+
+
+@results.command("sync")
+@_db_option
+@click.pass_obj
+def results_sync(ctx: Context, db: str | None) -> None:
+    """Index every run of the workspace that the database lacks: runs made while it was
+    unreachable, or before it existed (nothing indexed already is rewritten)."""
+    from perfpilot.results.db import ResultsDB
+    from perfpilot.workspace import Workspace
+
+    workspace = Workspace.resolve(ctx.workspace)
+    with ResultsDB.open(db or ctx.db or workspace) as database:
+        added, had = database.sync(workspace)
+    click.echo(f"synced {database.where}: {added} run(s) indexed, {had} already there")

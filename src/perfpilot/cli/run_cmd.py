@@ -86,7 +86,7 @@ def run(
     from perfpilot.config import build_run_configs
     from perfpilot.config.run import parse_backend_options, with_backend_options
     from perfpilot.engine.runner import run_benchmark
-    from perfpilot.results.db import index_record
+    from perfpilot.results.db import indexer
     from perfpilot.workspace import Workspace
 
     scenario, mode = str(options.pop("scenario")), str(options.pop("mode"))
@@ -97,7 +97,7 @@ def run(
     options["backend_options"] = with_backend_options(
         parse_backend_options(backend_options), endpoint=endpoint, api_key_env=api_key_env
     )
-    workspace = Workspace.resolve(ctx.workspace, on_record=index_record)
+    workspace = Workspace.resolve(ctx.workspace, on_record=indexer(ctx.db))
     tags: dict[str, str] = {}
     profile, explicit = None, set[str]()
     if settings:  # the profile's options, except where given on the command line

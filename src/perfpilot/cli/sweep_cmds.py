@@ -25,12 +25,12 @@ def sweep() -> None:
 @click.pass_obj
 def sweep_run(ctx: Context, file: Path) -> int:
     """Run every point of a sweep file not already finished (a rerun resumes)."""
-    from perfpilot.results.db import index_record
+    from perfpilot.results.db import indexer
     from perfpilot.tune.sweep import load_sweep, run_sweep
     from perfpilot.workspace import Workspace
 
     spec = load_sweep(file)  # every point checked before anything runs
-    workspace = Workspace.resolve(ctx.workspace, on_record=index_record)
+    workspace = Workspace.resolve(ctx.workspace, on_record=indexer(ctx.db))
     err = console(stderr=True)
     err.print(f"sweep {spec.name}: {len(spec.points)} points", highlight=False)
 

@@ -53,7 +53,7 @@ def tune(
         build_run_configs,
         parse_backend_options,
     )
-    from perfpilot.results.db import index_record
+    from perfpilot.results.db import indexer
     from perfpilot.tune.profiles import check_name, load_profile, profile_path, save_profile
     from perfpilot.tune.tuner import parse_budget
     from perfpilot.tune.tuner import tune as run_tune
@@ -66,7 +66,7 @@ def tune(
     execution = build_run_configs(execution=execution)[0].execution
     sizes = _sizes(batch_sizes)
     name = check_name(save_name or f"{base.model}-{base.backend}-{base.device}")
-    workspace = Workspace.resolve(ctx.workspace, on_record=index_record)
+    workspace = Workspace.resolve(ctx.workspace, on_record=indexer(ctx.db))
     previous = None
     if profile_path(workspace, name).exists():  # keep its other scenarios; same target only
         previous = load_profile(workspace, name)

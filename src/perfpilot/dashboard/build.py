@@ -204,14 +204,17 @@ def _swap(site: Path, out: Path) -> None:
 def build_dashboard(
     workspace: Workspace,
     out: Path | None = None,
-    db: Path | None = None,
+    db: str | os.PathLike[str] | None = None,
+    home: str | None = None,
     extra_pages: Sequence[ExtraPage] = (),
 ) -> BuildReport:
     """Build the dashboard of a workspace (default folder: ``<workspace>/dashboard``);
-    ``extra_pages`` are added and linked from the index (see :class:`ExtraPage`)."""
+    ``db``: show that database only; ``home``: the user's database (a file or URL) in
+    place of the workspace's file; ``extra_pages`` are added and linked from the index
+    (see :class:`ExtraPage`)."""
     from perfpilot.dashboard.rows import load_rows
     from perfpilot.tune.pareto import pareto_front
 
-    rows, sweeps = load_rows(workspace, db)
+    rows, sweeps = load_rows(workspace, db, home)
     target = out if out is not None else workspace.root / DEFAULT_DIR
     return build_site(rows, sweeps, target, pareto_front, extra_pages=extra_pages)

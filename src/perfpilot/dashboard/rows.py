@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 from typing import Any
 
 from perfpilot.workspace import Workspace
 
 
 def load_rows(
-    workspace: Workspace, db: Path | None = None
+    workspace: Workspace, db: str | os.PathLike[str] | None = None, home: str | None = None
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """The rows to show and the sweep names.
 
-    With ``db``: that database's rows. Otherwise the workspace's database (when it exists)
-    plus any run record it lacks (a run whose indexing failed, or made before it existed);
-    nothing is written to the database.
+    With ``db``: that database's rows. Otherwise the user's database (``home``: a file or
+    URL, else the workspace's file when it exists) plus any run record it lacks (a run
+    whose indexing failed, or made before it existed); nothing is written to the database.
     """
     from perfpilot.results.db import ResultsDB, record_row
 
@@ -24,8 +24,8 @@ def load_rows(
             return opened.rows(), opened.sweeps()
     rows: list[dict[str, Any]] = []
     sweeps: set[str] = set()
-    if ResultsDB.path_for(workspace).exists():
-        with ResultsDB.open(workspace, create=False) as opened:
+    if home is not None or ResultsDB.path_for(workspace).exists():
+        with ResultsDB.open(home or workspace, create=False) as opened:
             rows, sweeps = opened.rows(), set(opened.sweeps())
     known = {row["id"] for row in rows}
     for record in workspace.records():

@@ -1,5 +1,7 @@
-"""The results database: one SQLite file (``<workspace>/results.sqlite``) indexing local run
-records and imported published results. It can always be rebuilt from the run records.
+"""The results database: local run records and imported published results, in one
+SQLite file (``<workspace>/results.sqlite``) or a shared PostgreSQL database (``--db``,
+``$PERFPILOT_DB``; see :mod:`perfpilot.results.dburl`). It indexes the run records, so it
+can always be rebuilt or caught up (``results sync``) from them.
 
 Rows (``ResultsDB.rows``) are plain dicts with the keys in :data:`ROW_KEYS`.
 """
@@ -8,24 +10,60 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import sqlalchemy as sa
+from pydantic import ValidationError
+from sqlalchemy.dialects import postgresql, sqlite
 
 from perfpilot.errors import PerfpilotError, UsageError
+from perfpilot.results.dburl import (
+    DatabaseUnreachable,
+    ResultsDBError,
+    Target,
+    first_line,
+    is_transient,
+    make_engine,
+    parse,
+    server_error,
+    with_retries,
+)
+from perfpilot.results.schema import (
+    MIGRATIONS,
+    REBUILD_HINT,
+    SCHEMA_VERSION,
+    create_v1,
+    imports,
+    migrate,
+    now_utc,
+    result_tags,
+    results,
+    schema_version,
+    utc,
+    version,
+)
 
 if TYPE_CHECKING:
     from perfpilot.records import LoadgenResult, RunRecord
-    from perfpilot.workspace import Workspace
+    from perfpilot.workspace import RecordHook, Workspace
+
+__all__ = [
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "DatabaseUnreachable",
+    "ResultsDBError",
+    "create_v1",
+    "now_utc",
+]
 
 DB_NAME = "results.sqlite"
-SCHEMA_VERSION = 3
-REBUILD_HINT = "Move it aside or run 'perfpilot results rebuild' to recreate it from the runs."
+T = TypeVar("T")
 
 ROW_KEYS: tuple[str, ...] = (
     "id",
@@ -86,109 +124,6 @@ def token_p99_ms(result: LoadgenResult | None) -> tuple[float | None, float | No
         return None, None
     ttft, tpot = result.ttft_ns.get("p99"), result.tpot_ns.get("p99")
     return (None if ttft is None else ttft / 1e6), (None if tpot is None else tpot / 1e6)
-
-
-class ResultsDBError(PerfpilotError):
-    """The database file is unreadable, not ours, or from a newer perfpilot."""
-
-    exit_code = 2
-
-
-# ---------------------------------------------------------------- schema and migrations
-
-_V1 = """
-CREATE TABLE schema_version (version INTEGER NOT NULL, migrated TEXT NOT NULL);
-CREATE TABLE results (
-    id TEXT PRIMARY KEY,
-    source TEXT NOT NULL CHECK (source IN ('local', 'published')),
-    run_id TEXT,
-    model TEXT, scenario TEXT, mode TEXT, backend TEXT, device TEXT, system TEXT,
-    submitter TEXT, division TEXT, round TEXT,
-    status TEXT, valid INTEGER, metric TEXT, value REAL, accuracy REAL,
-    p90_ms REAL, p99_ms REAL, standin INTEGER NOT NULL DEFAULT 0,
-    started TEXT, tags TEXT NOT NULL DEFAULT '{}', run_dir TEXT,
-    config TEXT NOT NULL DEFAULT '{}', provenance TEXT NOT NULL DEFAULT '{}'
-);
-"""
-
-
-def _script(conn: sqlite3.Connection, sql: str) -> None:
-    """Run DDL statements one by one (``executescript`` would commit the open transaction)."""
-    for statement in sql.split(";"):
-        if statement.strip():
-            conn.execute(statement)
-
-
-def _to_v2(conn: sqlite3.Connection) -> None:
-    """v2: a UTC timestamp for date filters, a tag table for tag filters and sweeps, the
-    list of imports (where published rows came from), and indexes."""
-    _script(
-        conn,
-        """
-        CREATE TABLE imports (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            path TEXT NOT NULL, imported TEXT NOT NULL, rows INTEGER NOT NULL
-        );
-        ALTER TABLE results ADD COLUMN started_utc TEXT;
-        ALTER TABLE results ADD COLUMN import_id INTEGER REFERENCES imports(id);
-        CREATE TABLE result_tags (
-            result_id TEXT NOT NULL REFERENCES results(id) ON DELETE CASCADE,
-            key TEXT NOT NULL, value TEXT NOT NULL,
-            PRIMARY KEY (result_id, key)
-        );
-        CREATE INDEX results_model_scenario ON results(model, scenario);
-        CREATE INDEX result_tags_kv ON result_tags(key, value);
-        """,
-    )
-    for rid, tags, started in conn.execute("SELECT id, tags, started FROM results").fetchall():
-        conn.execute("UPDATE results SET started_utc = ? WHERE id = ?", (_utc(started), rid))
-        for key, value in json.loads(tags or "{}").items():
-            conn.execute(
-                "INSERT INTO result_tags (result_id, key, value) VALUES (?, ?, ?)",
-                (rid, key, str(value)),
-            )
-
-
-def _to_v3(conn: sqlite3.Connection) -> None:
-    """v3: token benchmarks' p99 time to first token and time per output token. Rows
-    indexed before stay empty there ('perfpilot results rebuild' fills local ones)."""
-    _script(
-        conn,
-        """
-        ALTER TABLE results ADD COLUMN ttft_p99_ms REAL;
-        ALTER TABLE results ADD COLUMN tpot_p99_ms REAL;
-        """,
-    )
-
-
-#: version -> step that brings a database of version-1 to it.
-MIGRATIONS = {2: _to_v2, 3: _to_v3}
-
-
-def create_v1(conn: sqlite3.Connection) -> None:
-    """The first schema (kept so that migrations can be tested from it)."""
-    _script(conn, _V1)
-    conn.execute("INSERT INTO schema_version VALUES (1, ?)", (now_utc(),))
-
-
-def now_utc() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _utc(started: str | None) -> str | None:
-    """An ISO time as UTC ``YYYY-MM-DDTHH:MM:SS`` (naive times are taken as UTC)."""
-    if not started:
-        return None
-    try:
-        when = datetime.fromisoformat(started)
-    except ValueError:
-        try:
-            when = datetime.strptime(started, "%Y-%m-%dT%H:%M:%S%z")
-        except ValueError:
-            return None
-    if when.tzinfo is not None:
-        when = when.astimezone(timezone.utc).replace(tzinfo=None)
-    return when.strftime("%Y-%m-%dT%H:%M:%S")
 
 
 # ---------------------------------------------------------------- rows from run records
@@ -286,58 +221,6 @@ def benchmark_of(row: Mapping[str, Any]) -> str:
 # ---------------------------------------------------------------- the database
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, timeout=30, isolation_level=None)  # explicit transactions
-    conn.execute("PRAGMA foreign_keys = ON")
-    return conn
-
-
-def _version(conn: sqlite3.Connection, path: Path) -> int:
-    """The schema version of an open file: 0 for an empty one; errors for others."""
-    try:
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if not tables:
-            return 0
-        if "schema_version" not in tables:
-            raise ResultsDBError(
-                f"{path} is an SQLite file but not a perfpilot results database", REBUILD_HINT
-            )
-        row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
-    except sqlite3.DatabaseError as err:
-        raise ResultsDBError(
-            f"{path} is not a readable results database ({err})", REBUILD_HINT
-        ) from err
-    version = int(row[0] or 0)
-    if version > SCHEMA_VERSION:
-        raise ResultsDBError(
-            f"{path} has schema version {version}; this perfpilot reads up to {SCHEMA_VERSION}",
-            "Upgrade perfpilot, or rebuild the database with 'perfpilot results rebuild'.",
-        )
-    return version
-
-
-def migrate(conn: sqlite3.Connection, path: Path) -> int:
-    """Bring the schema to :data:`SCHEMA_VERSION` step by step, in one transaction."""
-    version = _version(conn, path)
-    if version == SCHEMA_VERSION:
-        return version
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        version = _version(conn, path)  # another process may have migrated meanwhile
-        if version == 0:
-            create_v1(conn)
-            version = 1
-        for step in range(version + 1, SCHEMA_VERSION + 1):
-            MIGRATIONS[step](conn)
-            conn.execute("INSERT INTO schema_version VALUES (?, ?)", (step, now_utc()))
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    return SCHEMA_VERSION
-
-
 def _parse_tag(tag: str) -> tuple[str, str]:
     key, sep, value = tag.partition("=")
     if not sep or not key:
@@ -359,54 +242,93 @@ def _parse_date(text: str, option: str, end: bool) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%S")
 
 
-class ResultsDB:
-    """An open results database. Use :meth:`open`; close with :meth:`close` or ``with``."""
+def _stored(row: Mapping[str, Any], import_id: int | None) -> dict[str, Any]:
+    """A row's column values as stored: JSON text, booleans as 0/1, the UTC time."""
+    values: dict[str, Any] = {}
+    for key in ROW_KEYS:
+        value = row[key]
+        if key in _JSON_KEYS:
+            value = json.dumps(value, sort_keys=True, default=str)
+        elif key in _BOOL_KEYS:
+            value = None if value is None else int(bool(value))
+        values[key] = value
+    values["standin"] = values["standin"] or 0
+    return {**values, "started_utc": utc(row["started"]), "import_id": import_id}
 
-    def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
-        self.path = path
-        self.conn = conn
+
+_UPSERTS: dict[str, Any] = {}
+
+
+def _upsert(dialect: str) -> Any:
+    """INSERT ... ON CONFLICT (id) DO UPDATE of every column, built once per dialect."""
+    if dialect not in _UPSERTS:
+        insert = (postgresql if dialect == "postgresql" else sqlite).insert(results)
+        _UPSERTS[dialect] = insert.on_conflict_do_update(
+            index_elements=[results.c.id],
+            set_={c.name: insert.excluded[c.name] for c in results.columns if c.name != "id"},
+        )
+    return _UPSERTS[dialect]
+
+
+class ResultsDB:
+    """An open results database. Use :meth:`open`; close with :meth:`close` or ``with``.
+    Every write is one transaction, retried whole after a serialization failure or a busy
+    SQLite file, so that many processes can write at once and lose nothing."""
+
+    def __init__(self, target: Target, engine: sa.Engine) -> None:
+        self.target = target
+        self.engine = engine
+        self._writer = engine.execution_options(perfpilot_write=True)
 
     # -- opening
 
     @classmethod
-    def path_for(cls, target: str | os.PathLike[str] | Workspace) -> Path:
-        """The database file of a workspace, or the file given."""
+    def target_for(cls, target: str | os.PathLike[str] | Workspace | Target) -> Target:
+        """The database of a workspace (its file), or the file or URL given."""
+        if isinstance(target, Target):
+            return target
         root = getattr(target, "root", None)
         if isinstance(root, Path):
-            return root / DB_NAME
-        return Path(target).expanduser().absolute()  # type: ignore[arg-type]
+            return Target.file(root / DB_NAME)
+        return parse(target)  # type: ignore[arg-type]
 
     @classmethod
-    def open(cls, target: str | os.PathLike[str] | Workspace, create: bool = True) -> ResultsDB:
-        """Open (and create or migrate) the database of a workspace or at a path."""
-        path = cls.path_for(target)
-        if path.is_dir():
-            raise UsageError(f"{path} is a folder, not a results database", "Give a file.")
-        if not path.exists():
-            if not create:
-                raise UsageError(
-                    f"no results database at {path}",
-                    "Run something first, or 'perfpilot results rebuild'.",
-                )
-            path.parent.mkdir(parents=True, exist_ok=True)
+    def path_for(cls, target: str | os.PathLike[str] | Workspace) -> Path:
+        """The database file of a workspace, or the file given."""
+        path = cls.target_for(target).path
+        if path is None:
+            raise UsageError(f"{target} is a database server, not a file")
+        return path
+
+    @classmethod
+    def open(
+        cls, target: str | os.PathLike[str] | Workspace | Target, create: bool = True
+    ) -> ResultsDB:
+        """Open (and create or migrate) the database of a workspace, a file or a URL."""
+        where = cls.target_for(target)
+        path = where.path
+        if path is not None:
+            if path.is_dir():
+                raise UsageError(f"{path} is a folder, not a results database", "Give a file.")
+            if not path.exists():
+                if not create:
+                    raise UsageError(
+                        f"no results database at {path}",
+                        "Run something first, or 'perfpilot results rebuild'.",
+                    )
+                path.parent.mkdir(parents=True, exist_ok=True)
+        engine = make_engine(where)
+        opened = cls(where, engine)
         try:
-            conn = _connect(path)
-        except sqlite3.Error as err:
-            raise ResultsDBError(f"cannot open {path} ({err})", REBUILD_HINT) from err
-        try:
-            migrate(conn, path)
-        except sqlite3.DatabaseError as err:
-            conn.close()
-            raise ResultsDBError(
-                f"{path} is not a readable results database ({err})", REBUILD_HINT
-            ) from err
+            with opened._errors():
+                migrate(engine, where)
         except BaseException:
-            conn.close()
+            engine.dispose()
             raise
-        return cls(path, conn)
+        return opened
 
     def close(self) -> None:
-        self.conn.close()
+        self.engine.dispose()
 
     def __enter__(self) -> ResultsDB:
         return self
@@ -415,71 +337,159 @@ class ResultsDB:
         self.close()
 
     @property
+    def path(self) -> Path | None:
+        """The SQLite file (``None`` for a server)."""
+        return self.target.path
+
+    @property
+    def where(self) -> str:
+        """The file, or the URL without its password."""
+        return self.target.shown
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """The driver's errors as one line (a server: unreachable; a file: unreadable)."""
+        try:
+            yield
+        except sa.exc.DBAPIError as err:
+            if self.target.is_server:
+                raise server_error(self.target, err) from err
+            if is_transient(err):
+                raise ResultsDBError(
+                    f"{self.where} stayed locked by another writer ({first_line(err)})",
+                    "Try again once the other perfpilot commands are done.",
+                ) from err
+            raise ResultsDBError(
+                f"{self.where} is not a readable results database ({first_line(err)})",
+                REBUILD_HINT,
+            ) from err
+
+    @property
     def schema_version(self) -> int:
-        return _version(self.conn, self.path)
+        with self._errors(), self.engine.connect() as conn:
+            return version(conn, self.target)
+
+    def migrations(self) -> list[int]:
+        """The schema steps applied, in order."""
+        query = sa.select(schema_version.c.version).order_by(schema_version.c.version)
+        with self._errors(), self.engine.connect() as conn:
+            return list(conn.execute(query).scalars())
 
     # -- writing
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """All writes inside happen, or none do (also on Ctrl-C)."""
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
+    def transaction(self) -> Iterator[sa.Connection]:
+        """All writes inside happen, or none do (also on Ctrl-C). Not retried: use it for
+        a database no other process writes."""
+        with self._errors(), self._writer.begin() as conn:
+            yield conn
 
-    def _put(self, row: Mapping[str, Any], import_id: int | None = None) -> None:
-        values = [
-            json.dumps(row[k], sort_keys=True, default=str)
-            if k in _JSON_KEYS
-            else (None if row[k] is None else int(bool(row[k])))
-            if k in _BOOL_KEYS
-            else row[k]
-            for k in ROW_KEYS
-        ]
-        cols = ", ".join((*ROW_KEYS, "started_utc", "import_id"))
-        marks = ", ".join("?" * (len(ROW_KEYS) + 2))
-        self.conn.execute("DELETE FROM results WHERE id = ?", (row["id"],))
-        self.conn.execute(
-            f"INSERT INTO results ({cols}) VALUES ({marks})",
-            (*values, _utc(row["started"]), import_id),
+    def _write(self, work: Callable[[sa.Connection], T]) -> T:
+        """``work`` in one write transaction, retried whole after a transient failure."""
+
+        def attempt() -> T:
+            with self._writer.begin() as conn:
+                return work(conn)
+
+        with self._errors():
+            return with_retries(attempt)
+
+    @staticmethod
+    def _put(
+        conn: sa.Connection, rows: Sequence[Mapping[str, Any]], import_id: int | None = None
+    ) -> None:
+        """Insert or update rows (an upsert keyed on the id) and replace their tags: three
+        statements, each run once for all the rows."""
+        if not rows:
+            return
+        conn.execute(_upsert(conn.dialect.name), [_stored(row, import_id) for row in rows])
+        ids = [{"rid": row["id"]} for row in rows]
+        conn.execute(
+            sa.delete(result_tags).where(result_tags.c.result_id == sa.bindparam("rid")), ids
         )
-        for key, value in (row["tags"] or {}).items():
-            self.conn.execute(
-                "INSERT INTO result_tags (result_id, key, value) VALUES (?, ?, ?)",
-                (row["id"], key, str(value)),
-            )
+        tags = [
+            {"result_id": row["id"], "key": str(key), "value": str(value)}
+            for row in rows
+            for key, value in (row["tags"] or {}).items()
+        ]
+        if tags:
+            conn.execute(sa.insert(result_tags), tags)
 
     def add_record(self, record: RunRecord) -> None:
         """Insert (or replace) the row of one run record."""
-        with self.transaction():
-            self._put(record_row(record))
+        self.add_records([record])
+
+    def add_records(self, records: Sequence[RunRecord]) -> None:
+        """Insert (or replace) the rows of run records, in one transaction."""
+        rows = [record_row(record) for record in records]
+
+        self._write(lambda conn: self._put(conn, rows))
 
     def add_rows(self, rows: Iterable[Mapping[str, Any]], import_path: str | None = None) -> int:
-        """Insert (or replace) rows in one transaction; returns how many."""
-        count = 0
-        with self.transaction() as conn:
+        """Insert (or replace) rows in one transaction; returns how many. The rows are all
+        read first, so that a retried transaction writes the same ones."""
+        taken = list(rows)
+        for row in taken:
+            missing = [k for k in ROW_KEYS if k not in row]
+            if missing:
+                raise ValueError(f"row {row.get('id')!r} lacks {missing}")
+
+        def work(conn: sa.Connection) -> None:
             import_id = None
             if import_path is not None:
-                cur = conn.execute(
-                    "INSERT INTO imports (path, imported, rows) VALUES (?, ?, 0)",
-                    (import_path, now_utc()),
+                added = conn.execute(
+                    sa.insert(imports).values(path=import_path, imported=now_utc(), rows=0)
                 )
-                import_id = cur.lastrowid
-            for row in rows:
-                missing = [k for k in ROW_KEYS if k not in row]
-                if missing:
-                    raise ValueError(f"row {row.get('id')!r} lacks {missing}")
-                self._put(row, import_id)
-                count += 1
+                key = added.inserted_primary_key
+                import_id = None if key is None else int(key[0])
+            self._put(conn, taken, import_id)
             if import_id is not None:
-                conn.execute("UPDATE imports SET rows = ? WHERE id = ?", (count, import_id))
-        return count
+                conn.execute(
+                    sa.update(imports).where(imports.c.id == import_id).values(rows=len(taken))
+                )
+
+        self._write(work)
+        return len(taken)
+
+    def sync(self, workspace: Workspace) -> tuple[int, int]:
+        """Index every run of the workspace that the database lacks (made while it was
+        unreachable, or before it existed). Returns (indexed now, there already)."""
+        have, missing = self._unindexed(workspace)
+        if missing:
+            self.add_records(missing)
+        return len(missing), have
+
+    def _unindexed(self, workspace: Workspace) -> tuple[int, list[RunRecord]]:
+        """(how many runs are indexed, the readable records of those that are not). The
+        run folders are named by run id: only the missing ones' run.json files are read."""
+        from perfpilot.records import RunRecord
+        from perfpilot.workspace import RUN_RECORD
+
+        folders = (
+            {p.parent.name: p for p in workspace.runs_dir.glob(f"*/{RUN_RECORD}")}
+            if workspace.runs_dir.is_dir()
+            else {}
+        )
+        names, known = sorted(folders), set[str]()
+        with self._errors(), self.engine.connect() as conn:
+            for start in range(0, len(names), 500):
+                chunk = names[start : start + 500]
+                query = sa.select(results.c.id).where(results.c.id.in_(chunk))
+                known.update(conn.execute(query).scalars())
+        missing = []
+        for name in names:
+            if name not in known:
+                try:
+                    missing.append(RunRecord.model_validate_json(folders[name].read_text()))
+                except (OSError, ValidationError, ValueError):
+                    continue  # unreadable: 'runs list' skips it too
+        return len(known), sorted(missing, key=lambda r: (r.started, r.run_id))
 
     # -- reading
+
+    def _bytewise(self, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+        """Text ordered by bytes on both databases (PostgreSQL's default is the locale's)."""
+        return column.collate("C") if self.engine.dialect.name == "postgresql" else column
 
     def rows(
         self,
@@ -496,8 +506,7 @@ class ResultsDB:
     ) -> list[dict[str, Any]]:
         """Rows matching every filter given (text filters ignore case), oldest first,
         published rows (no date) first."""
-        where: list[str] = []
-        args: list[Any] = []
+        where: list[sa.ColumnElement[bool]] = []
         for col, value in (
             ("model", model),
             ("scenario", scenario),
@@ -506,9 +515,8 @@ class ResultsDB:
             ("system", system),
             ("source", source),
         ):
-            if value is not None:
-                where.append(f"{col} = ? COLLATE NOCASE")
-                args.append(value)
+            if value is not None:  # ASCII case folded on both sides, as SQLite's NOCASE
+                where.append(sa.func.lower(results.c[col]) == sa.func.lower(value))
         if isinstance(tag, str):
             tags = [_parse_tag(tag)]
         elif isinstance(tag, Mapping):
@@ -516,22 +524,27 @@ class ResultsDB:
         else:
             tags = [_parse_tag(t) for t in tag or ()]
         for key, value in tags:
-            where.append("id IN (SELECT result_id FROM result_tags WHERE key = ? AND value = ?)")
-            args += [key, value]
+            tagged = sa.select(result_tags.c.result_id).where(
+                result_tags.c.key == key, result_tags.c.value == value
+            )
+            where.append(results.c.id.in_(tagged))
         if since:
-            where.append("started_utc >= ?")
-            args.append(_parse_date(since, "--since", end=False))
+            where.append(results.c.started_utc >= _parse_date(since, "--since", end=False))
         if until:
-            where.append("started_utc <= ?")
-            args.append(_parse_date(until, "--until", end=True))
+            where.append(results.c.started_utc <= _parse_date(until, "--until", end=True))
         if ids:
-            where.append(f"id IN ({', '.join('?' * len(ids))})")
-            args += list(ids)
-        sql = f"SELECT {', '.join(ROW_KEYS)} FROM results"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY started_utc IS NOT NULL, started_utc, id"
-        return [self._row(r) for r in self.conn.execute(sql, args).fetchall()]
+            where.append(results.c.id.in_(list(ids)))
+        query = (
+            sa.select(*(results.c[k] for k in ROW_KEYS))
+            .where(*where)
+            .order_by(
+                results.c.started_utc.is_not(None),
+                self._bytewise(results.c.started_utc),
+                self._bytewise(results.c.id),
+            )
+        )
+        with self._errors(), self.engine.connect() as conn:
+            return [self._row(r) for r in conn.execute(query).all()]
 
     @staticmethod
     def _row(raw: Sequence[Any]) -> dict[str, Any]:
@@ -547,89 +560,131 @@ class ResultsDB:
         exact = self.rows(ids=[row_id])
         if exact:
             return exact[0]
-        like = row_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        found = self.conn.execute(
-            "SELECT id FROM results WHERE id LIKE ? ESCAPE '\\' ORDER BY id", (like + "%",)
-        ).fetchall()
+        query = (
+            sa.select(results.c.id)
+            .where(results.c.id.startswith(row_id, autoescape=True))
+            .order_by(self._bytewise(results.c.id))
+        )
+        with self._errors(), self.engine.connect() as conn:
+            found = list(conn.execute(query).scalars())
         if not found:
             raise UsageError(
-                f"no result {row_id!r} in {self.path}", "See 'perfpilot results list' for ids."
+                f"no result {row_id!r} in {self.where}", "See 'perfpilot results list' for ids."
             )
         if len(found) > 1:
             raise UsageError(
                 f"result id prefix {row_id!r} matches {len(found)} rows", "Give more of the id."
             )
-        return self.rows(ids=[found[0][0]])[0]
+        return self.rows(ids=[found[0]])[0]
 
     def sweeps(self) -> list[str]:
         """Names of the sweeps (tag ``sweep``) that rows belong to, sorted."""
-        got = self.conn.execute(
-            "SELECT DISTINCT value FROM result_tags WHERE key = 'sweep' ORDER BY value"
-        )
-        return [r[0] for r in got.fetchall()]
+        value = self._bytewise(result_tags.c.value)
+        query = sa.select(value).where(result_tags.c.key == "sweep").distinct().order_by(value)
+        with self._errors(), self.engine.connect() as conn:
+            return list(conn.execute(query).scalars())
 
     def imports(self) -> list[dict[str, Any]]:
         """The imports done into this database: id, path, time, rows."""
-        got = self.conn.execute("SELECT id, path, imported, rows FROM imports ORDER BY id")
+        query = sa.select(imports.c.id, imports.c.path, imports.c.imported, imports.c.rows)
+        with self._errors(), self.engine.connect() as conn:
+            got = conn.execute(query.order_by(imports.c.id)).all()
         return [dict(zip(("id", "path", "imported", "rows"), r, strict=True)) for r in got]
+
+    def import_ids(self) -> dict[str, int | None]:
+        """Published row id -> the import it came from."""
+        query = sa.select(results.c.id, results.c.import_id).where(results.c.source == "published")
+        with self._errors(), self.engine.connect() as conn:
+            return {rid: iid for rid, iid in conn.execute(query).all()}
 
 
 # ---------------------------------------------------------------- rebuild and the hook
 
 
-def rebuild(workspace: Workspace, path: Path | None = None) -> tuple[Path, int, int]:
+def rebuild(
+    workspace: Workspace, path: str | os.PathLike[str] | None = None
+) -> tuple[Path | str, int, int]:
     """Recreate the database from the workspace's run records, keeping the published rows
     of a readable old file. The new file replaces the old one at once (atomic rename).
-    Returns (path, local rows, published rows kept)."""
-    target = ResultsDB.path_for(path if path is not None else workspace)
+    On a server (shared by other workspaces) the workspace's runs are indexed again, in
+    one transaction, and nothing else is touched. Returns (file or URL, local rows,
+    published rows kept)."""
+    target = ResultsDB.target_for(path if path is not None else workspace)
+    if target.path is None:
+        with ResultsDB.open(target) as shared:
+            records = workspace.records()
+            shared.add_records(records)
+            return target.shown, len(records), len(shared.import_ids())
+    file = target.path
     published: list[dict[str, Any]] = []
-    imports: list[tuple[Any, ...]] = []
-    if target.exists():
+    old_imports: list[dict[str, Any]] = []
+    import_ids: dict[str, int | None] = {}
+    if file.exists():
         try:
             with ResultsDB.open(target, create=False) as old:
-                published = old.rows(source="published")
-                imports = old.conn.execute(
-                    "SELECT id, path, imported, rows FROM imports"
-                ).fetchall()
-                import_ids = dict(
-                    old.conn.execute("SELECT id, import_id FROM results WHERE source='published'")
+                published, old_imports, import_ids = (
+                    old.rows(source="published"),
+                    old.imports(),
+                    old.import_ids(),
                 )
         except ResultsDBError:
-            published, imports, import_ids = [], [], {}  # unreadable: start over
-    else:
-        import_ids = {}
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+            published, old_imports, import_ids = [], [], {}  # unreadable: start over
+    file.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{file.name}.", suffix=".tmp", dir=file.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
         records = workspace.records()
         with ResultsDB.open(tmp) as new, new.transaction() as conn:
-            for entry in imports:
-                conn.execute(
-                    "INSERT INTO imports (id, path, imported, rows) VALUES (?,?,?,?)", entry
-                )
-            for row in published:
-                new._put(row, import_ids.get(row["id"]))
-            for record in records:
-                new._put(record_row(record))
-        os.replace(tmp, target)
+            if old_imports:
+                conn.execute(sa.insert(imports), old_imports)
+            for row in published:  # each with the import it came from
+                new._put(conn, [row], import_ids.get(row["id"]))
+            new._put(conn, [record_row(record) for record in records])
+        os.replace(tmp, file)
     finally:
         tmp.unlink(missing_ok=True)
-    return target, len(records), len(published)
+    return file, len(records), len(published)
 
 
-def index_record(workspace: Workspace, record: RunRecord) -> None:
-    """Add one run record to the workspace's database: the ``on_record`` hook that the
-    commands running tests give their workspace. run.json is the source of truth: a
-    database failure only warns (``perfpilot results rebuild`` catches up later)."""
+def _index(workspace: Workspace, record: RunRecord, target: Target, named: bool) -> None:
+    """Add one run record to the database. run.json is the source of truth and is written
+    already: an unreachable database, or a failing one the user named (--db,
+    PERFPILOT_DB), stops the command with one line ('results sync' catches up later); a
+    damaged workspace file only warns ('results rebuild' catches up)."""
     try:
-        with ResultsDB.open(workspace) as db:
+        with ResultsDB.open(target) as db:
             db.add_record(record)
-    except Exception as err:  # noqa: BLE001 - the run is safe in run.json whatever failed
+    except Exception as err:  # the run is safe in run.json whatever failed
         text = err.one_line() if isinstance(err, PerfpilotError) else f"{err}"
+        saved = Path(record.run_dir) / "run.json"
+        if isinstance(err, PerfpilotError) and (named or isinstance(err, DatabaseUnreachable)):
+            kind = DatabaseUnreachable if isinstance(err, DatabaseUnreachable) else ResultsDBError
+            raise kind(
+                f"run {record.run_id} is recorded in {saved} but not in the results "
+                f"database: {err.message}",
+                err.hint or "Run 'perfpilot results sync' once the database works again.",
+            ) from err
         print(
             f"perfpilot: warning: run {record.run_id} is recorded in run.json but not in "
             f"the results database ({text})",
             file=sys.stderr,
         )
+
+
+def index_record(workspace: Workspace, record: RunRecord) -> None:
+    """The ``on_record`` hook that indexes runs in the workspace's own database file."""
+    _index(workspace, record, ResultsDB.target_for(workspace), named=False)
+
+
+def indexer(db: str | os.PathLike[str] | None) -> RecordHook:
+    """The ``on_record`` hook of the commands that run tests: index each run in ``db``
+    (``--db`` or ``$PERFPILOT_DB``), or in the workspace's file when it is ``None``."""
+    if db is None:
+        return index_record
+    target = ResultsDB.target_for(db)
+
+    def hook(workspace: Workspace, record: RunRecord) -> None:
+        _index(workspace, record, target, named=True)
+
+    return hook
