@@ -17,6 +17,7 @@ from perfpilot.cli import (
     compliance_cmds,
     dashboard_cmds,
     dataset_cmds,
+    fleet_cmds,
     reproduce_cmd,
     results_cmds,
     run_cmd,
@@ -59,6 +60,7 @@ cli.add_command(submission_cmds.submission)
 campaign_cmds.attach(submission_cmds.submission)  # submission plan/run/generate
 cli.add_command(system_cmds.system)
 cli.add_command(compliance_cmds.compliance)
+cli.add_command(fleet_cmds.fleet)
 
 
 def _err(text: str) -> None:

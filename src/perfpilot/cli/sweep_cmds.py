@@ -12,6 +12,7 @@ import click
 from rich.table import Table
 
 from perfpilot.cli.context import EXIT_FAILED, EXIT_OK, Context
+from perfpilot.cli.fleet_cmds import cluster_option, progress_printer
 from perfpilot.cli.render import console
 
 
@@ -22,8 +23,9 @@ def sweep() -> None:
 
 @sweep.command("run")
 @click.argument("file", type=click.Path(path_type=Path))
+@cluster_option("the points (one node each, as many at once as there are nodes)")
 @click.pass_obj
-def sweep_run(ctx: Context, file: Path) -> int:
+def sweep_run(ctx: Context, file: Path, cluster: str | None) -> int:
     """Run every point of a sweep file not already finished (a rerun resumes)."""
     from perfpilot.results.db import index_record
     from perfpilot.tune.sweep import load_sweep, run_sweep
@@ -36,6 +38,8 @@ def sweep_run(ctx: Context, file: Path) -> int:
 
     def on_point(index: int, total: int, outcome: Any) -> None:
         what = "done before, skipped" if outcome.skipped else _figures(outcome.records)
+        if not outcome.skipped and not outcome.records:
+            what = "no result (its trial failed on the cluster)"
         err.print(
             f"  [{index}/{total}] {outcome.point.point_id} {outcome.point.label()}: {what}",
             highlight=False,
@@ -45,11 +49,16 @@ def sweep_run(ctx: Context, file: Path) -> int:
         raise KeyboardInterrupt  # the runner stops the child and records it as interrupted
 
     previous = signal.signal(signal.SIGTERM, on_term)
+    command = ["perfpilot", *sys.argv[1:]]
     try:
-        result = run_sweep(spec, workspace, ["perfpilot", *sys.argv[1:]], on_point=on_point)
+        if cluster:
+            result = _on_cluster(spec, workspace, cluster, command, on_point)
+        else:
+            result = run_sweep(spec, workspace, command, on_point=on_point)
     finally:
         signal.signal(signal.SIGTERM, previous)
-    failed = [r for o in result.outcomes for r in o.records if r.status != "ok"]
+    failed: list[Any] = [r for o in result.outcomes for r in o.records if r.status != "ok"]
+    failed += [o for o in result.outcomes if not o.records]  # a trial that brought nothing
     err.print(
         f"sweep {spec.name}: {result.ran} points run, {result.skipped} skipped"
         + (f", {len(failed)} runs failed" if failed else "")
@@ -57,6 +66,21 @@ def sweep_run(ctx: Context, file: Path) -> int:
         highlight=False,
     )
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _on_cluster(spec: Any, workspace: Any, address: str, command: list[str], on_point: Any) -> Any:
+    from perfpilot.cluster.nodes import check_nodes, perfpilot_nodes
+    from perfpilot.cluster.session import connect
+    from perfpilot.cluster.sweep import run_sweep_on_cluster
+
+    err = console(stderr=True)
+    with connect(address) as session:
+        nodes = perfpilot_nodes(address)
+        check_nodes(nodes, sorted({c.backend for p in spec.points for c in p.configs()}))
+        err.print(f"  on {len(nodes)} node(s) of the Ray cluster at {address}", highlight=False)
+        return run_sweep_on_cluster(
+            spec, workspace, session, command, on_point, progress_printer(err)
+        )
 
 
 def _figures(records: Any) -> str:
