@@ -216,6 +216,12 @@ def _wait_for(pred: Any, timeout: float, what: str) -> Any:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def _alive(proc: subprocess.Popen[str]) -> bool:
+    if proc.poll() is not None:
+        raise AssertionError(f"the sweep ended early ({proc.returncode}): {proc.stderr.read()}")  # type: ignore[union-attr]
+    return True
+
+
 def _start(ws: Path, spec: Path, address: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "perfpilot", "--workspace", str(ws), "sweep", "run", str(spec),
@@ -239,7 +245,7 @@ def test_a_trial_whose_node_dies_runs_again_elsewhere(cluster: Any, tmp_path: Pa
                     return node
             return None
 
-        victim = _wait_for(busy_worker, 300, "a trial on a worker node")
+        victim = _wait_for(lambda: _alive(proc) and busy_worker(), 300, "a trial on a worker")
         victim_id = victim.node_id
         cluster.remove_node(victim, allow_graceful=False)
         _, err = proc.communicate(timeout=600)
@@ -271,7 +277,7 @@ def test_a_sweep_whose_driver_dies_resumes(cluster: Any, tmp_path: Path) -> None
     spec = sweep_file(tmp_path / "d.yaml", "drv", 3.0, [1, 2, 4, 8, 16])
     proc = _start(ws, spec, cluster.address)
     try:
-        _wait_for(lambda: records(ws), 300, "a first point recorded")
+        _wait_for(lambda: _alive(proc) and records(ws), 300, "a first point recorded")
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
     finally:

@@ -34,7 +34,8 @@ def sweep_run(ctx: Context, file: Path, cluster: str | None) -> int:
     spec = load_sweep(file)  # every point checked before anything runs
     workspace = Workspace.resolve(ctx.workspace, on_record=index_record)
     err = console(stderr=True)
-    err.print(f"sweep {spec.name}: {len(spec.points)} points", highlight=False)
+    if not cluster:  # on a cluster: once it answered (a wrong address is one line)
+        err.print(f"sweep {spec.name}: {len(spec.points)} points", highlight=False)
 
     def on_point(index: int, total: int, outcome: Any) -> None:
         what = "done before, skipped" if outcome.skipped else _figures(outcome.records)
@@ -77,7 +78,11 @@ def _on_cluster(spec: Any, workspace: Any, address: str, command: list[str], on_
     with connect(address) as session:
         nodes = perfpilot_nodes(address)
         check_nodes(nodes, sorted({c.backend for p in spec.points for c in p.configs()}))
-        err.print(f"  on {len(nodes)} node(s) of the Ray cluster at {address}", highlight=False)
+        err.print(
+            f"sweep {spec.name}: {len(spec.points)} points on {len(nodes)} node(s) of the Ray "
+            f"cluster at {address}",
+            highlight=False,
+        )
         return run_sweep_on_cluster(
             spec, workspace, session, command, on_point, progress_printer(err)
         )
