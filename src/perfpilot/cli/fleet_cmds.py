@@ -142,7 +142,8 @@ def fleet_run(
     err = console(stderr=True)
     with connect(address) as session:
         nodes = perfpilot_nodes(address, wanted)
-        check_nodes(nodes, sorted({c.backend for c in configs}))
+        answered = check_nodes(nodes, sorted({c.backend for c in configs}))
+        nodes = [n for n in nodes if n.node_id in answered]
         err.print(f"fleet {name}: {len(configs)} test(s) on {len(nodes)} node(s)", highlight=False)
 
         def done(outcome: Any) -> None:

@@ -77,7 +77,8 @@ def _on_cluster(spec: Any, workspace: Any, address: str, command: list[str], on_
     err = console(stderr=True)
     with connect(address) as session:
         nodes = perfpilot_nodes(address)
-        check_nodes(nodes, sorted({c.backend for p in spec.points for c in p.configs()}))
+        answered = check_nodes(nodes, sorted({c.backend for p in spec.points for c in p.configs()}))
+        nodes = [n for n in nodes if n.node_id in answered]
         err.print(
             f"sweep {spec.name}: {len(spec.points)} points on {len(nodes)} node(s) of the Ray "
             f"cluster at {address}",

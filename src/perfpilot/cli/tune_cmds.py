@@ -137,8 +137,9 @@ def _cluster_runner(address: str, base: Any) -> Iterator[Any]:
     from perfpilot.errors import PerfpilotError
 
     with connect(address) as session:
-        node = perfpilot_nodes(address)[0]
-        check_nodes([node], [base.backend])
+        nodes = perfpilot_nodes(address)
+        answered = check_nodes(nodes, [base.backend])
+        node = next(n for n in nodes if n.node_id in answered)
         console(stderr=True).print(f"  trials on node {node.short} ({node.ip})", highlight=False)
 
         made: dict[int, Any] = {}  # one dispatcher: the model is staged once

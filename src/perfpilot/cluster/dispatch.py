@@ -74,6 +74,21 @@ class _Board:
         return dict(self.lines)
 
 
+def _start_board() -> Any:
+    """The progress board, on the driver's node where it has one (soft: else anywhere),
+    restarted by Ray elsewhere if its node dies (progress is not worth a failed sweep)."""
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    options: dict[str, Any] = {"num_cpus": 0, "max_restarts": -1}
+    try:
+        here = ray.get_runtime_context().get_node_id()
+        options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(here, soft=True)
+    except Exception:  # noqa: BLE001 - a Ray Client driver is on no node: anywhere
+        pass
+    return ray.remote(_Board).options(**options).remote()
+
+
 def _node_failure() -> tuple[type[BaseException], ...]:
     import ray.exceptions as rex
 
@@ -105,7 +120,7 @@ class Dispatcher:
         self.progress = progress
         self.on_outcome = on_outcome
         self._task = ray.remote(run_trial)
-        self._board = ray.remote(_Board).options(num_cpus=0).remote() if progress else None
+        self._board = _start_board() if progress else None
         self._shipped: dict[str, tuple[Bundle, Any]] = {}  # sha256 -> bundle, object ref
         self._staged: dict[str, list[tuple[Bundle, Any]]] = {}  # files key -> artifacts
 
@@ -200,7 +215,10 @@ class Dispatcher:
                     if self.on_outcome is not None:
                         self.on_outcome(outcome)
                 if self.progress is not None and self._board is not None:
-                    lines = ray.get(self._board.snapshot.remote())
+                    try:
+                        lines = ray.get(self._board.snapshot.remote(), timeout=POLL_S * 4)
+                    except (ray.exceptions.RayActorError, ray.exceptions.GetTimeoutError):
+                        lines = {}  # its node died: Ray restarts it elsewhere, lines refill
                     self.progress(lines, len(done), len(trials))
         except BaseException:
             self.cancel(list(pending))

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from perfpilot.cluster.session import NODE_RESOURCE
+from perfpilot.cluster.session import NODE_RESOURCE, START_HINT
 from perfpilot.errors import UsageError
 
 #: How long a node may take to answer the install check (a worker process starts first).
@@ -84,7 +84,7 @@ def perfpilot_nodes(address: str, selector: dict[str, str] | None = None) -> lis
 def check_nodes(nodes: Sequence[Node], backends: Sequence[str]) -> dict[str, dict[str, Any]]:
     """Ask every node what it lacks (perfpilot, each backend's runtime); a usage error
     naming each node and what to install there, before any trial starts. Returns each
-    node's answer by node id."""
+    node's answer by node id; a node that died but is still listed has none."""
     import ray
     import ray.cloudpickle
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
@@ -119,6 +119,8 @@ def check_nodes(nodes: Sequence[Node], backends: Sequence[str]) -> dict[str, dic
             continue
         try:
             got: dict[str, Any] = ray.get(ref)
+        except (ray.exceptions.TaskUnschedulableError, ray.exceptions.NodeDiedError):
+            continue  # listed, but gone (the cluster has not noticed yet): left out
         except ray.exceptions.RayError as err:
             problems.append(
                 f"node {node.short} ({node.ip}) failed the check ({type(err).__name__})"
@@ -134,4 +136,6 @@ def check_nodes(nodes: Sequence[Node], backends: Sequence[str]) -> dict[str, dic
             "; ".join(problems),
             "Install what is named on those nodes, or leave them out with --nodes KEY=VALUE.",
         )
+    if not answers:
+        raise UsageError("every perfpilot node of the cluster has left it", START_HINT)
     return answers

@@ -86,6 +86,14 @@ def node_facts(backend: str) -> dict[str, Any]:
     }
 
 
+def _tell(board: Any, node: str, line: dict[str, Any] | None) -> None:
+    """Update the driver's progress board; a board being restarted misses a line."""
+    try:
+        board.update.remote(node, line)
+    except Exception:  # noqa: BLE001 - progress never fails a trial
+        pass
+
+
 def run_trial(spec: TrialSpec) -> TrialResult:
     """Run one trial on this node (called by Ray)."""
     import ray
@@ -112,7 +120,8 @@ def run_trial(spec: TrialSpec) -> TrialResult:
         now = time.monotonic()
         if spec.board is not None and now - last[0] >= REPORT_EVERY_S:
             last[0] = now
-            spec.board.update.remote(
+            _tell(
+                spec.board,
                 short,
                 {"trial": spec.label, "test": label, "elapsed": elapsed, "expected": expected},
             )
@@ -129,7 +138,7 @@ def run_trial(spec: TrialSpec) -> TrialResult:
             runs.append(RunBack(record.model_dump_json(), pack(run_dir, files)))
     finally:
         if spec.board is not None:
-            spec.board.update.remote(short, None)
+            _tell(spec.board, short, None)
         shutil.rmtree(workspace.root, ignore_errors=True)
     facts.update(shipped=shipped, trial_started=started, trial_finished=finished)
     return TrialResult(spec.key, facts, runs, shipped, started, finished)
