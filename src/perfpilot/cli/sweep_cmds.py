@@ -40,7 +40,7 @@ def sweep_run(ctx: Context, file: Path, cluster: str | None) -> int:
     def on_point(index: int, total: int, outcome: Any) -> None:
         what = "done before, skipped" if outcome.skipped else _figures(outcome.records)
         if not outcome.skipped and not outcome.records:
-            what = "no result (its trial failed on the cluster)"
+            what = "no result (its trial failed on the cluster; 'sweep run' again retries it)"
         err.print(
             f"  [{index}/{total}] {outcome.point.point_id} {outcome.point.label()}: {what}",
             highlight=False,
@@ -60,6 +60,8 @@ def sweep_run(ctx: Context, file: Path, cluster: str | None) -> int:
         signal.signal(signal.SIGTERM, previous)
     failed: list[Any] = [r for o in result.outcomes for r in o.records if r.status != "ok"]
     failed += [o for o in result.outcomes if not o.records]  # a trial that brought nothing
+    for point_id, why in result.errors.items():
+        err.print(f"  point {point_id}: {why}", highlight=False)
     err.print(
         f"sweep {spec.name}: {result.ran} points run, {result.skipped} skipped"
         + (f", {len(failed)} runs failed" if failed else "")

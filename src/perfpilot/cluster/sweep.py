@@ -55,6 +55,8 @@ def run_sweep_on_cluster(
 
     def finished(outcome: Outcome) -> None:
         point = by_id[outcome.trial.key]
+        if outcome.error:
+            out.errors[point.point_id] = outcome.error
         po = PointOutcome(point, kept[point.point_id] + outcome.records, skipped=False)
         out.outcomes.append(po)
         if on_point is not None:
