@@ -293,3 +293,32 @@ def test_a_sweep_whose_driver_dies_resumes(cluster: Any, tmp_path: Path) -> None
     points = [r.tags["point"] for r in recs if r.status == "ok"]
     assert len(points) == 5 and len(set(points)) == 5  # every point once
     assert db_run_ids(ws) == {r.run_id for r in recs}
+
+
+@needs_ray
+def test_ctrl_c_cancels_the_trials_on_the_cluster(cluster: Any, tmp_path: Path) -> None:
+    from tests.conftest import default_sigint
+
+    ws = tmp_path / "ws"
+    spec = sweep_file(tmp_path / "c.yaml", "cancel", 60.0, [3])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "perfpilot", "--workspace", str(ws), "sweep", "run", str(spec),
+         "--cluster", cluster.address],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint,
+    )  # fmt: skip
+    try:
+
+        def running() -> list[Path]:
+            return list(cluster.perfpilot_root.glob("node-*/cache/cluster-work/trial-*/runs/*/"))
+
+        run_dir = _wait_for(lambda: _alive(proc) and running(), 300, "a trial running")[0]
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert not records(ws)  # an interrupted trial brings nothing back
+    # the trial's LoadGen child was stopped as 'perfpilot run' stops it on Ctrl-C
+    children = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert str(run_dir.name) not in children
