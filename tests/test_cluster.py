@@ -301,6 +301,8 @@ def test_ctrl_c_cancels_the_trials_on_the_cluster(cluster: Any, tmp_path: Path) 
 
     ws = tmp_path / "ws"
     spec = sweep_file(tmp_path / "c.yaml", "cancel", 60.0, [3])
+    pattern = "node-*/cache/cluster-work/trial-*/runs/*/progress.json"
+    before = set(cluster.perfpilot_root.glob(pattern))  # left by the killed driver's trials
     proc = subprocess.Popen(
         [sys.executable, "-m", "perfpilot", "--workspace", str(ws), "sweep", "run", str(spec),
          "--cluster", cluster.address],
@@ -309,7 +311,7 @@ def test_ctrl_c_cancels_the_trials_on_the_cluster(cluster: Any, tmp_path: Path) 
     try:
 
         def running() -> list[Path]:
-            return list(cluster.perfpilot_root.glob("node-*/cache/cluster-work/trial-*/runs/*/"))
+            return [p.parent for p in cluster.perfpilot_root.glob(pattern) if p not in before]
 
         run_dir = _wait_for(lambda: _alive(proc) and running(), 300, "a trial running")[0]
         proc.send_signal(signal.SIGINT)
