@@ -103,6 +103,11 @@ cli.add_lazy_command(
     "perfpilot.cli.compliance_cmds:compliance",
     "MLPerf compliance tests (audit.config runs verified against a submission run).",
 )
+cli.add_lazy_command(
+    "fleet",
+    "perfpilot.cli.fleet_cmds:fleet",
+    "The same runs on every node of a Ray cluster, and the nodes compared.",
+)
 
 
 def _err(text: str) -> None:

@@ -12,6 +12,7 @@ import click
 from rich.table import Table
 
 from perfpilot.cli.context import EXIT_FAILED, EXIT_OK, Context
+from perfpilot.cli.fleet_cmds import cluster_option, progress_printer
 from perfpilot.cli.render import console
 
 
@@ -22,8 +23,9 @@ def sweep() -> None:
 
 @sweep.command("run")
 @click.argument("file", type=click.Path(path_type=Path))
+@cluster_option("the points (one node each, as many at once as there are nodes)")
 @click.pass_obj
-def sweep_run(ctx: Context, file: Path) -> int:
+def sweep_run(ctx: Context, file: Path, cluster: str | None) -> int:
     """Run every point of a sweep file not already finished (a rerun resumes)."""
     from perfpilot.results.db import indexer
     from perfpilot.tune.sweep import load_sweep, run_sweep
@@ -32,10 +34,13 @@ def sweep_run(ctx: Context, file: Path) -> int:
     spec = load_sweep(file)  # every point checked before anything runs
     workspace = Workspace.resolve(ctx.workspace, on_record=indexer(ctx.db))
     err = console(stderr=True)
-    err.print(f"sweep {spec.name}: {len(spec.points)} points", highlight=False)
+    if not cluster:  # on a cluster: once it answered (a wrong address is one line)
+        err.print(f"sweep {spec.name}: {len(spec.points)} points", highlight=False)
 
     def on_point(index: int, total: int, outcome: Any) -> None:
         what = "done before, skipped" if outcome.skipped else _figures(outcome.records)
+        if not outcome.skipped and not outcome.records:
+            what = "no result (its trial failed on the cluster; 'sweep run' again retries it)"
         err.print(
             f"  [{index}/{total}] {outcome.point.point_id} {outcome.point.label()}: {what}",
             highlight=False,
@@ -45,11 +50,18 @@ def sweep_run(ctx: Context, file: Path) -> int:
         raise KeyboardInterrupt  # the runner stops the child and records it as interrupted
 
     previous = signal.signal(signal.SIGTERM, on_term)
+    command = ["perfpilot", *sys.argv[1:]]
     try:
-        result = run_sweep(spec, workspace, ["perfpilot", *sys.argv[1:]], on_point=on_point)
+        if cluster:
+            result = _on_cluster(spec, workspace, cluster, command, on_point)
+        else:
+            result = run_sweep(spec, workspace, command, on_point=on_point)
     finally:
         signal.signal(signal.SIGTERM, previous)
-    failed = [r for o in result.outcomes for r in o.records if r.status != "ok"]
+    failed: list[Any] = [r for o in result.outcomes for r in o.records if r.status != "ok"]
+    failed += [o for o in result.outcomes if not o.records]  # a trial that brought nothing
+    for point_id, why in result.errors.items():
+        err.print(f"  point {point_id}: {why}", highlight=False)
     err.print(
         f"sweep {spec.name}: {result.ran} points run, {result.skipped} skipped"
         + (f", {len(failed)} runs failed" if failed else "")
@@ -57,6 +69,26 @@ def sweep_run(ctx: Context, file: Path) -> int:
         highlight=False,
     )
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _on_cluster(spec: Any, workspace: Any, address: str, command: list[str], on_point: Any) -> Any:
+    from perfpilot.cluster.nodes import check_nodes, perfpilot_nodes
+    from perfpilot.cluster.session import connect
+    from perfpilot.cluster.sweep import run_sweep_on_cluster
+
+    err = console(stderr=True)
+    with connect(address) as session:
+        nodes = perfpilot_nodes(address)
+        answered = check_nodes(nodes, sorted({c.backend for p in spec.points for c in p.configs()}))
+        nodes = [n for n in nodes if n.node_id in answered]
+        err.print(
+            f"sweep {spec.name}: {len(spec.points)} points on {len(nodes)} node(s) of the Ray "
+            f"cluster at {address}",
+            highlight=False,
+        )
+        return run_sweep_on_cluster(
+            spec, workspace, session, command, on_point, progress_printer(err)
+        )
 
 
 def _figures(records: Any) -> str:

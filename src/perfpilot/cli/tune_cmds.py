@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+from collections.abc import Iterator
+from typing import Any
 
 import click
 
 from perfpilot.cli.context import EXIT_FAILED, EXIT_OK, Context
+from perfpilot.cli.fleet_cmds import cluster_option
 from perfpilot.cli.options import run_option, run_options
 from perfpilot.cli.render import console
 
@@ -32,6 +36,7 @@ from perfpilot.cli.render import console
 @run_options("threads", "backend_threads", "max_wait_ms", "dataset_size")
 # token benchmarks need their data folder and the backend's generation options
 @run_options("model_path", "dataset_path", "precision", "backend_options")
+@cluster_option("the trials (all on one node of the cluster, the settings being that node's)")
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
 @click.pass_obj
 def tune(
@@ -43,6 +48,7 @@ def tune(
     execution: str,
     batch_sizes: str | None,
     as_json: bool,
+    cluster: str | None,
     **options: object,
 ) -> int:
     """Tune settings: Offline peak, highest VALID Server and Interactive QPS, stream
@@ -96,18 +102,21 @@ def tune(
             highlight=False,
         )
 
-    result = run_tune(
-        base,
-        scenarios,
-        workspace,
-        budget_s,
-        name,
-        execution=execution,
-        on_trial=show,
-        command=["perfpilot", *sys.argv[1:]],
-        batch_sizes=sizes,
-        previous=previous,
-    )
+    with contextlib.ExitStack() as stack:
+        runner = None if cluster is None else stack.enter_context(_cluster_runner(cluster, base))
+        result = run_tune(
+            base,
+            scenarios,
+            workspace,
+            budget_s,
+            name,
+            execution=execution,
+            on_trial=show,
+            command=["perfpilot", *sys.argv[1:]],
+            batch_sizes=sizes,
+            previous=previous,
+            runner=runner,
+        )
     path = save_profile(workspace, result.profile)
     if as_json:
         click.echo(json.dumps({**result.as_dict(), "profile_path": str(path)}, indent=2))
@@ -116,6 +125,35 @@ def tune(
     # every search asked for found its load, and 10% more was shown not VALID
     found = [result.servers.get(s) for s in searches]
     return EXIT_OK if all(f is not None and f.complete for f in found) else EXIT_FAILED
+
+
+@contextlib.contextmanager
+def _cluster_runner(address: str, base: Any) -> Iterator[Any]:
+    """Each trial as a Ray task on one node of the cluster (the same node for all: the
+    settings found are that node's)."""
+    from perfpilot.cluster.dispatch import Dispatcher, Trial
+    from perfpilot.cluster.nodes import check_nodes, perfpilot_nodes
+    from perfpilot.cluster.session import connect
+    from perfpilot.errors import PerfpilotError
+
+    with connect(address) as session:
+        nodes = perfpilot_nodes(address)
+        answered = check_nodes(nodes, [base.backend])
+        node = next(n for n in nodes if n.node_id in answered)
+        console(stderr=True).print(f"  trials on node {node.short} ({node.ip})", highlight=False)
+
+        made: dict[int, Any] = {}  # one dispatcher: the model is staged once
+
+        def run(configs: Any, workspace: Any, command: Any = (), *, tags: Any) -> Any:
+            trial = Trial(tags.get("stage", "trial"), node.short, list(configs), dict(tags), node)
+            if id(workspace) not in made:
+                made[id(workspace)] = Dispatcher(session, workspace, command)
+            outcome = made[id(workspace)].run([trial])[0]
+            if outcome.error:
+                raise PerfpilotError(f"tuning trial: {outcome.error}", "Run tune again.")
+            return outcome.records
+
+        yield run
 
 
 def _sizes(text: str | None) -> list[int]:

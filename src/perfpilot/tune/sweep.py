@@ -197,6 +197,8 @@ class PointOutcome:
 class SweepRun:
     name: str
     outcomes: list[PointOutcome] = field(default_factory=list)
+    #: point id -> why it brought no result (a cluster trial whose nodes all died)
+    errors: dict[str, str] = field(default_factory=dict)
 
     @property
     def ran(self) -> int:

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from perfpilot.config.run import SCENARIOS, RunConfig
 from perfpilot.engine.settings import SERVER_LIKE
@@ -211,6 +211,20 @@ def token_bounds_ms(record: RunRecord) -> tuple[float, float] | None:
     return float(ttft) / 1e6, float(tpot) / 1e6
 
 
+class TrialRunner(Protocol):
+    """Runs one trial's configs and returns their records: ``run_benchmark`` on this
+    machine, or a cluster's dispatcher (one node per trial)."""
+
+    def __call__(
+        self,
+        configs: Sequence[RunConfig],
+        workspace: Workspace,
+        command: Sequence[str] = (),
+        *,
+        tags: dict[str, str],
+    ) -> list[RunRecord]: ...
+
+
 class BudgetExhausted(Exception):
     """Raised inside the tuner when the next trial would not fit in the budget."""
 
@@ -228,8 +242,10 @@ class Tuner:
         command: Sequence[str] = (),
         batch_sizes: Sequence[int] = (),
         tune_id: str | None = None,
+        runner: TrialRunner | None = None,
     ) -> None:
         self.base = base
+        self.runner = runner
         self.workspace = workspace
         self.budget_s = budget_s
         self.execution = execution
@@ -281,6 +297,7 @@ class Tuner:
     ) -> RunRecord:
         from perfpilot.engine.runner import run_benchmark
 
+        runner = self.runner or run_benchmark
         if check_budget and not self._fits(duration_ms or TRIAL_MS):
             raise BudgetExhausted
         update: dict[str, Any] = {
@@ -294,7 +311,7 @@ class Tuner:
         }
         cfg = RunConfig.model_validate({**self.base.model_dump(), **update})
         tags = {"tune": self.tune_id, "stage": stage}
-        record = run_benchmark([cfg], self.workspace, self.command, tags=tags)[0]
+        record = runner([cfg], self.workspace, self.command, tags=tags)[0]
         if record.status != "ok" or record.result is None:
             raise PerfpilotError(
                 f"tuning trial {record.run_id} {record.status}: {record.error}",
@@ -553,12 +570,15 @@ def tune(
     command: Sequence[str] = (),
     batch_sizes: Sequence[int] = (),
     previous: Profile | None = None,
+    runner: TrialRunner | None = None,
 ) -> TuneResult:
     """Tune ``scenarios`` for ``base``'s model/backend/device; returns the findings and the
     profile (``previous`` keeps its other scenarios). Does not save the profile."""
     from perfpilot.provenance import system_info
 
-    tuner = Tuner(base, workspace, budget_s, execution, on_trial, command, batch_sizes)
+    tuner = Tuner(
+        base, workspace, budget_s, execution, on_trial, command, batch_sizes, runner=runner
+    )
     result = TuneResult(tune_id=tuner.tune_id, profile=previous or _empty(base, name))
     options: dict[str, dict[str, Any]] = {}
     figures: dict[str, Any] = {}
