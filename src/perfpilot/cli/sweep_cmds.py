@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -22,14 +21,21 @@ def sweep() -> None:
 
 @sweep.command("run")
 @click.argument("file", type=click.Path(path_type=Path))
+@click.option(
+    "--max-points",
+    type=click.IntRange(min=0),
+    default=10_000,
+    show_default=True,
+    help="Refuse a sweep of more points than this (0: no limit).",
+)
 @click.pass_obj
-def sweep_run(ctx: Context, file: Path) -> int:
+def sweep_run(ctx: Context, file: Path, max_points: int) -> int:
     """Run every point of a sweep file not already finished (a rerun resumes)."""
     from perfpilot.results.db import index_record
     from perfpilot.tune.sweep import load_sweep, run_sweep
     from perfpilot.workspace import Workspace
 
-    spec = load_sweep(file)  # every point checked before anything runs
+    spec = load_sweep(file, max_points)  # every point checked before anything runs
     workspace = Workspace.resolve(ctx.workspace, on_record=index_record)
     err = console(stderr=True)
     err.print(f"sweep {spec.name}: {len(spec.points)} points", highlight=False)
@@ -41,14 +47,8 @@ def sweep_run(ctx: Context, file: Path) -> int:
             highlight=False,
         )
 
-    def on_term(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt  # the runner stops the child and records it as interrupted
-
-    previous = signal.signal(signal.SIGTERM, on_term)
-    try:
-        result = run_sweep(spec, workspace, ["perfpilot", *sys.argv[1:]], on_point=on_point)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    # SIGTERM and SIGHUP stop a sweep as Ctrl-C does (perfpilot.interrupts, in main)
+    result = run_sweep(spec, workspace, ["perfpilot", *sys.argv[1:]], on_point=on_point)
     failed = [r for o in result.outcomes for r in o.records if r.status != "ok"]
     err.print(
         f"sweep {spec.name}: {result.ran} points run, {result.skipped} skipped"

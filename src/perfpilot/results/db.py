@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from perfpilot.errors import PerfpilotError, UsageError
+from perfpilot.errors import PerfpilotError, ReadOnlyError, UsageError
 
 if TYPE_CHECKING:
     from perfpilot.records import LoadgenResult, RunRecord
@@ -292,6 +292,31 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def _readonly(err: sqlite3.DatabaseError) -> bool:
+    return "readonly" in str(err) or getattr(err, "sqlite_errorname", "").startswith(
+        "SQLITE_READONLY"
+    )
+
+
+def _readonly_error(path: Path) -> ReadOnlyError:
+    return ReadOnlyError(
+        f"cannot write the results database {path}: it (or its folder) is read-only",
+        "Choose a writable --workspace or --db, or make that folder writable.",
+    )
+
+
+def _emptied(path: Path, target: object) -> bool:
+    """A workspace's database file cut to zero bytes (a full disk, a crash) while run
+    records exist: SQLite would take it for a new, empty database."""
+    try:
+        if path.stat().st_size != 0:
+            return False
+    except OSError:
+        return False
+    runs = getattr(target, "runs_dir", None)
+    return isinstance(runs, Path) and any(runs.glob("*/run.json"))
+
+
 def _version(conn: sqlite3.Connection, path: Path) -> int:
     """The schema version of an open file: 0 for an empty one; errors for others."""
     try:
@@ -382,6 +407,13 @@ class ResultsDB:
         path = cls.path_for(target)
         if path.is_dir():
             raise UsageError(f"{path} is a folder, not a results database", "Give a file.")
+        if _emptied(path, target):
+            rebuild(target)  # type: ignore[arg-type]
+            print(
+                f"perfpilot: warning: {path} was empty (0 bytes); rebuilt it from the run "
+                "records (published results must be imported again)",
+                file=sys.stderr,
+            )
         if not path.exists():
             if not create:
                 raise UsageError(
@@ -397,6 +429,8 @@ class ResultsDB:
             migrate(conn, path)
         except sqlite3.DatabaseError as err:
             conn.close()
+            if _readonly(err):
+                raise _readonly_error(path) from err
             raise ResultsDBError(
                 f"{path} is not a readable results database ({err})", REBUILD_HINT
             ) from err
@@ -411,8 +445,10 @@ class ResultsDB:
     def __enter__(self) -> ResultsDB:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: object, err: BaseException | None, tb: object) -> None:
         self.close()
+        if isinstance(err, sqlite3.DatabaseError) and _readonly(err):
+            raise _readonly_error(self.path) from err
 
     @property
     def schema_version(self) -> int:
@@ -584,10 +620,14 @@ def rebuild(workspace: Workspace, path: Path | None = None) -> tuple[Path, int, 
     target = ResultsDB.path_for(path if path is not None else workspace)
     published: list[dict[str, Any]] = []
     imports: list[tuple[Any, ...]] = []
+    records, unreadable = workspace.scan()
+    broken = {p.parent.name for p, _ in unreadable}  # their old rows are kept
+    kept: list[dict[str, Any]] = []
     if target.exists():
         try:
             with ResultsDB.open(target, create=False) as old:
                 published = old.rows(source="published")
+                kept = [r for r in old.rows(source="local") if r["run_id"] in broken]
                 imports = old.conn.execute(
                     "SELECT id, path, imported, rows FROM imports"
                 ).fetchall()
@@ -595,7 +635,7 @@ def rebuild(workspace: Workspace, path: Path | None = None) -> tuple[Path, int, 
                     old.conn.execute("SELECT id, import_id FROM results WHERE source='published'")
                 )
         except ResultsDBError:
-            published, imports, import_ids = [], [], {}  # unreadable: start over
+            published, imports, import_ids, kept = [], [], {}, []  # unreadable: start over
     else:
         import_ids = {}
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -603,7 +643,6 @@ def rebuild(workspace: Workspace, path: Path | None = None) -> tuple[Path, int, 
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        records = workspace.records()
         with ResultsDB.open(tmp) as new, new.transaction() as conn:
             for entry in imports:
                 conn.execute(
@@ -611,12 +650,14 @@ def rebuild(workspace: Workspace, path: Path | None = None) -> tuple[Path, int, 
                 )
             for row in published:
                 new._put(row, import_ids.get(row["id"]))
+            for row in kept:
+                new._put(row)
             for record in records:
                 new._put(record_row(record))
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
-    return target, len(records), len(published)
+    return target, len(records) + len(kept), len(published)
 
 
 def index_record(workspace: Workspace, record: RunRecord) -> None:
