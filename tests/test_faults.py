@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from perfpilot.errors import UsageError
 from tests.conftest import run_cli
 
 #: A bound against a hang while waiting for a process or a file, far above what it takes.
@@ -281,3 +282,45 @@ def test_a_read_only_workspace_is_one_line(one_run: Path, tmp_path: Path) -> Non
             assert str(mount) in line and len(line.splitlines()) == 1, args
         listed = run_cli("--workspace", str(ws), "runs", "list", "--json")
         assert listed.returncode == 0 and len(json.loads(listed.stdout)) == 1
+
+
+# -- a sweep grid too large to build -------------------------------------------------------
+
+#: 8 axes of 10 values: 10^8 points, which a materialised grid could not hold.
+HUGE = "name: huge\nbase:\n  model: digits-cnn\ngrid:\n" + "".join(
+    f"  {axis}: [{', '.join(str(v) for v in range(1, 11))}]\n"
+    for axis in (
+        "threads", "batch_size", "backend_threads", "target_qps",
+        "count", "max_wait_ms", "samples_per_query", "dataset_size",
+    )
+)  # fmt: skip
+
+
+def test_a_huge_sweep_grid_is_counted_refused_or_sampled_never_built(tmp_path: Path) -> None:
+    import itertools
+    import random
+
+    from perfpilot.tune.sweep import load_sweep
+
+    path = tmp_path / "huge.yaml"
+    path.write_text(HUGE)
+    done = run_cli("--workspace", str(tmp_path / "ws"), "sweep", "run", str(path), timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert "100,000,000 points, more than the limit of 10,000" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    # random: N draws N points of the 10^8 lazily, the very points a built grid would give
+    path.write_text(HUGE + "random: 4\nseed: 3\n")
+    spec = load_sweep(path)
+    assert len(spec.points) == 4
+    small = (
+        "name: s\nbase:\n  model: digits-cnn\n"
+        "grid:\n  threads: [1, 2, 3]\n  batch_size: [1, 2, 4, 8]\n"
+    )
+    path.write_text(small + "random: 5\nseed: 9\n")
+    picked = [(p.varied["threads"], p.varied["batch_size"]) for p in load_sweep(path).points]
+    grid = list(itertools.product([1, 2, 3], [1, 2, 4, 8]))
+    assert picked == random.Random(9).sample(grid, 5)
+    path.write_text(small)
+    with pytest.raises(UsageError, match="12 points, more than the limit of 10"):
+        load_sweep(path, max_points=10)
+    assert len(load_sweep(path, max_points=0).points) == 12
