@@ -19,6 +19,7 @@ import pytest
 
 from perfpilot.errors import UsageError
 from tests.conftest import run_cli
+from tests.test_artifacts import SHA, Server, server  # noqa: F401 - the fixture
 
 #: A bound against a hang while waiting for a process or a file, far above what it takes.
 PATIENCE_S = 300
@@ -324,3 +325,22 @@ def test_a_huge_sweep_grid_is_counted_refused_or_sampled_never_built(tmp_path: P
     with pytest.raises(UsageError, match="12 points, more than the limit of 10"):
         load_sweep(path, max_points=10)
     assert len(load_sweep(path, max_points=0).points) == 12
+
+
+def test_a_download_that_cannot_fit_is_refused_before_a_byte_is_written(
+    tmp_path: Path,
+    server: Server,  # noqa: F811 - the fixture of test_artifacts
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from perfpilot.artifacts import download
+    from perfpilot.errors import DiskFullError
+
+    with _tmpfs(tmp_path / "small", "128k") as small:
+        monkeypatch.setenv("PERFPILOT_CACHE", str(small / "cache"))
+        monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+        monkeypatch.delenv("PERFPILOT_OFFLINE", raising=False)
+        with pytest.raises(DiskFullError) as err:
+            download.fetch("m", f"{server.url}/model.onnx", sha256=SHA)
+        assert "about 200.0 KiB needed" in err.value.message
+        assert str(small) in err.value.message
+        assert [p for p in small.rglob("*") if p.is_file() and p.stat().st_size] == []
