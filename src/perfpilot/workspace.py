@@ -91,17 +91,18 @@ class Workspace:
             self.on_record(self, record)
         return path
 
-    def unrecorded(self) -> list[Path]:
+    def unrecorded(self, pending: bool = True) -> list[Path]:
         """Run directories without run.json that no live process owns (their perfpilot
-        process was killed), oldest first."""
+        process was killed), oldest first: those with a pending record, or (``pending``
+        False) those without one, which nothing can be recovered from."""
         found = []
         if self.runs_dir.is_dir():
             for run_dir in sorted(self.runs_dir.iterdir()):
                 if not run_dir.is_dir() or run_dir.is_symlink():
                     continue
-                if (run_dir / RUN_RECORD).exists() or not (run_dir / PENDING_RECORD).exists():
-                    continue  # no pending record: not yet set up, or set up by nobody
-                if not _owned(run_dir):
+                if (run_dir / RUN_RECORD).exists():
+                    continue
+                if (run_dir / PENDING_RECORD).exists() == pending and not _owned(run_dir):
                     found.append(run_dir)
         return found
 

@@ -31,6 +31,13 @@ def open_workspace(ctx: Context) -> Workspace:
     workspace = Workspace.resolve(ctx.workspace, on_record=index_record)
     for done in recover_runs(workspace):
         click.echo(f"perfpilot: {done.note}", err=True)
+    for run_dir in workspace.unrecorded(pending=False):
+        click.echo(
+            f"perfpilot: warning: {run_dir} holds no run record and nothing to recover one "
+            "from (its perfpilot process was killed while setting it up, or predates "
+            "run.pending.json)",
+            err=True,
+        )
     for path, why in workspace.scan()[1]:
         click.echo(
             f"perfpilot: warning: {path} is not a readable run record ({why}); its run is left out",

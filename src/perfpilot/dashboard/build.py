@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -13,7 +14,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from perfpilot.artifacts import file_lock
 from perfpilot.dashboard import export
 from perfpilot.dashboard.pages import LogLink, index_html, run_html
 from perfpilot.errors import MissingExtraError, UsageError
@@ -140,10 +140,15 @@ def build_site(
     check_out_dir(out)
     bundle = plotly_js()
     out.parent.mkdir(parents=True, exist_ok=True)
-    # One build at a time per folder; under the lock, what a killed build left is removed.
-    with file_lock(out.parent / f".{out.name}.lock"):
+    # One build at a time per folder (a lock on the folder that holds it, leaving no lock
+    # file behind); under the lock, what a killed build left is removed.
+    fd = os.open(out.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
         _remove_leftovers(out)
         return _build_locked(rows, sweeps, out, pareto, title, bundle)
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def _remove_leftovers(out: Path) -> None:
