@@ -515,6 +515,9 @@ def run_one(
                 log = open(run_dir / "child.log", "wb")
             except BaseException:
                 # No test started: the run leaves nothing behind (a full disk, say).
+                if lock is not None:
+                    os.close(lock)
+                    lock = None
                 shutil.rmtree(run_dir, ignore_errors=True)
                 raise
             try:
