@@ -286,13 +286,18 @@ def test_ctrl_c_as_the_run_directory_appears_is_recorded(
 
     monkeypatch.setattr(Workspace, "new_run_dir", new_run_dir_then_ctrl_c)
     before = set(_children_of(os.getpid()))
-    with pytest.raises(KeyboardInterrupt):
-        run_benchmark(build_run_configs("Offline", "performance"), workspace, ["pytest"])
+    # A suite started with SIGINT ignored (a background job) would never see the Ctrl-C.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_benchmark(build_run_configs("Offline", "performance"), workspace, ["pytest"])
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, previous)
     (run_dir,) = made
     record = json.loads((run_dir / "run.json").read_text())
     assert record["status"] == "interrupted"
     assert set(_children_of(os.getpid())) <= before  # the child was stopped and reaped
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_ctrl_c_while_scoring_is_recorded(

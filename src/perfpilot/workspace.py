@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import secrets
 import time
@@ -15,6 +17,12 @@ from perfpilot.errors import UsageError
 from perfpilot.records import RunRecord
 
 RUN_RECORD = "run.json"
+#: The record a run will have if its perfpilot process dies before writing run.json
+#: (written before the LoadGen child starts; a later command completes it).
+PENDING_RECORD = "run.pending.json"
+#: Locked by the perfpilot process that owns a run and by its LoadGen child: a run
+#: directory without run.json whose lock nobody holds was left by a killed process.
+RUN_LOCK = "run.lock"
 DEFAULT_WORKSPACE = "perfpilot-workspace"
 
 #: Called with each run record once its run.json is written (the commands that run tests
@@ -57,25 +65,66 @@ class Workspace:
                 continue
             return run_id, path
 
+    @staticmethod
+    def claim(run_dir: Path) -> int:
+        """Lock a new run directory for this process (and the children that inherit the
+        returned descriptor) until the descriptor is closed or the process dies."""
+        fd = os.open(run_dir / RUN_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return fd
+
+    @staticmethod
+    def write_pending(record: RunRecord) -> None:
+        """The record a run keeps if this process dies before :meth:`write_record`."""
+        path = Path(record.run_dir) / PENDING_RECORD
+        atomic_write_text(path, record.model_dump_json(indent=2) + "\n")
+
     def write_record(self, record: RunRecord) -> Path:
         """Write ``run.json`` into the record's run directory, then run the ``on_record``
         hook."""
         path = Path(record.run_dir) / RUN_RECORD
         atomic_write_text(path, record.model_dump_json(indent=2) + "\n")
+        for done in (PENDING_RECORD, RUN_LOCK):
+            with contextlib.suppress(OSError):
+                (path.parent / done).unlink()
         if self.on_record is not None:
             self.on_record(self, record)
         return path
 
-    def records(self) -> list[RunRecord]:
-        """All readable run records, oldest first (unreadable ones are skipped)."""
+    def unrecorded(self, pending: bool = True) -> list[Path]:
+        """Run directories without run.json that no live process owns (their perfpilot
+        process was killed), oldest first: those with a pending record, or (``pending``
+        False) those without one, which nothing can be recovered from."""
         found = []
         if self.runs_dir.is_dir():
-            for path in self.runs_dir.glob(f"*/{RUN_RECORD}"):
-                try:
-                    found.append(RunRecord.model_validate_json(path.read_text()))
-                except (OSError, ValidationError, ValueError):
+            for run_dir in sorted(self.runs_dir.iterdir()):
+                if not run_dir.is_dir() or run_dir.is_symlink():
                     continue
-        return sorted(found, key=lambda r: (r.started, r.run_id))
+                if (run_dir / RUN_RECORD).exists():
+                    continue
+                if (run_dir / PENDING_RECORD).exists() == pending and not _owned(run_dir):
+                    found.append(run_dir)
+        return found
+
+    def scan(self) -> tuple[list[RunRecord], list[tuple[Path, str]]]:
+        """All readable run records, oldest first, and each unreadable run.json with why."""
+        found = []
+        unreadable = []
+        if self.runs_dir.is_dir():
+            for path in sorted(self.runs_dir.glob(f"*/{RUN_RECORD}")):
+                try:
+                    found.append(RunRecord.model_validate_json(path.read_bytes()))
+                except OSError as err:
+                    unreadable.append((path, err.strerror or str(err)))
+                except ValidationError as err:
+                    unreadable.append((path, _first_problem(err)))
+                except ValueError as err:
+                    unreadable.append((path, str(err).splitlines()[0]))
+        return sorted(found, key=lambda r: (r.started, r.run_id)), unreadable
+
+    def records(self) -> list[RunRecord]:
+        """All readable run records, oldest first (see :meth:`scan` for the others)."""
+        return self.scan()[0]
 
     def load(self, run_id: str) -> RunRecord:
         """The record of ``run_id`` (a unique prefix is enough)."""
@@ -95,3 +144,27 @@ class Workspace:
             return RunRecord.model_validate_json(candidates[0].read_text())
         except (ValidationError, ValueError) as err:
             raise UsageError(f"{candidates[0]} is not a readable run record ({err})") from err
+
+
+def _owned(run_dir: Path) -> bool:
+    """Whether a live process holds the run's lock."""
+    try:
+        fd = os.open(run_dir / RUN_LOCK, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True  # cannot tell: leave it alone
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def _first_problem(err: ValidationError) -> str:
+    """A validation error in one line: where and what of its first problem."""
+    first = err.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "the top level"
+    return f"{first['msg']} at {where} ({err.error_count()} problem(s))"

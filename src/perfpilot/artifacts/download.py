@@ -31,7 +31,7 @@ from perfpilot.artifacts.store import (
     part_path,
     store_root,
 )
-from perfpilot.errors import ChecksumError, DownloadError, UsageError
+from perfpilot.errors import ChecksumError, DownloadError, UsageError, disk_full, free_bytes
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -161,6 +161,9 @@ def _transfer(name: str, url: str, part: Path, bar: _Bar, add_cmd: str) -> None:
             offset = 0  # a 200 answer carries the whole file: start again from its first byte
         length = resp.headers.get("Content-Length")
         expected = int(length) if length and length.strip().isdigit() else None
+        free = free_bytes(part.parent)
+        if expected is not None and free is not None and free < expected:
+            raise disk_full(part, expected)  # before a byte is written, not at 90%
         bar.reset(offset + expected if expected is not None else None, offset)
         received = 0
         with open(part, mode) as fh:

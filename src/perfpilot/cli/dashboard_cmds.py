@@ -42,6 +42,8 @@ def dashboard_build(ctx: Context, out: Path | None, db: str | None, as_json: boo
         f"{report.charts} chart(s), {report.sweeps} sweep plot(s)"
     )
     click.echo(f"open {report.out / 'index.html'}  (or: perfpilot dashboard serve)")
+    for line in report.skipped:  # links are never followed out of a run folder
+        click.echo(f"perfpilot: skipped {line}", err=True)
 
 
 @dashboard.command("serve")

@@ -12,7 +12,8 @@ import click
 from perfpilot import __version__
 from perfpilot.cli.context import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Context
 from perfpilot.cli.lazy import LazyGroup
-from perfpilot.errors import PerfpilotError
+from perfpilot.errors import PerfpilotError, from_os_error
+from perfpilot.interrupts import Interrupted, stop_signals_interrupt
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -119,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     verbose = "-v" in args or "--verbose" in args
     try:
-        rv: Any = cli.main(args=args, prog_name="perfpilot", standalone_mode=False)
+        with stop_signals_interrupt():  # SIGTERM and SIGHUP stop a command as Ctrl-C does
+            rv: Any = cli.main(args=args, prog_name="perfpilot", standalone_mode=False)
     except click.exceptions.NoArgsIsHelpError as err:
         click.echo(err.ctx.get_help() if err.ctx else str(err))
         return EXIT_OK
@@ -131,8 +133,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         _err(err.format_message().replace("\n", " ") + where)
         return EXIT_USAGE
-    except (click.exceptions.Abort, KeyboardInterrupt):  # click turns Ctrl-C into Abort
-        _err("interrupted (a test in progress was stopped and recorded as interrupted)")
+    except (click.exceptions.Abort, KeyboardInterrupt) as err:  # click: Ctrl-C is Abort
+        cause = err.__cause__ or err.__context__ if isinstance(err, click.exceptions.Abort) else err
+        how = f" by {cause.signal_name}" if isinstance(cause, Interrupted) else ""
+        _err(f"interrupted{how} (a test in progress was stopped and recorded as interrupted)")
         return EXIT_INTERRUPTED
     except click.ClickException as err:
         _err(err.format_message())
@@ -142,6 +146,15 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         _err(err.one_line())
         return err.exit_code
+    except OSError as err:  # a full disk, a read-only workspace: one line; others a bug
+        if verbose:
+            traceback.print_exc()
+        known = from_os_error(err)
+        if known is None:
+            _err(f"unexpected {type(err).__name__}: {err} (run with -v for the traceback)")
+            return EXIT_FAILED
+        _err(known.one_line())
+        return known.exit_code
     except Exception as err:  # noqa: BLE001 - a bug: one line, traceback with -v
         if verbose:
             traceback.print_exc()

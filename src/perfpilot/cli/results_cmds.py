@@ -327,7 +327,7 @@ def results_import(
     """Import official submission trees (results repository, division or submitter folder)
     as published results, with the figures the official checker reports."""
     from perfpilot.results.db import ResultsDB
-    from perfpilot.results.published import find_entries, import_tree_report
+    from perfpilot.results.published import find_entries, import_tree_report, skipped_in
     from perfpilot.workspace import Workspace
 
     find_entries(folder)  # not a tree: say so before creating any database file
@@ -340,6 +340,8 @@ def results_import(
     if fmt == "table":
         click.echo(f"imported {len(rows)} published result(s) into {database.where}")
     _emit(rows, fmt, lambda: _published_table(rows))
+    for skipped in skipped_in(folder):  # links are never followed out of the tree
+        click.echo(f"perfpilot: skipped {skipped.line()}", err=True)
 
 
 def _published_table(rows: list[dict[str, Any]]) -> Table:
@@ -370,10 +372,10 @@ def results_rebuild(ctx: Context, db: str | None) -> None:
     """Recreate the database from the run records (published rows of a readable old file
     are kept; an unreadable file is replaced). A server's database: the workspace's runs
     are indexed again, the rest is kept."""
+    from perfpilot.cli.runs_cmds import open_workspace
     from perfpilot.results.db import rebuild
-    from perfpilot.workspace import Workspace
 
-    path, local, published = rebuild(Workspace.resolve(ctx.workspace), db or ctx.db)
+    path, local, published = rebuild(open_workspace(ctx), db or ctx.db)
     click.echo(f"rebuilt {path}: {local} local run(s), {published} published result(s) kept")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 from rich.table import Table
 
@@ -16,6 +18,34 @@ from perfpilot.cli.render import (
     validity_text,
 )
 
+if TYPE_CHECKING:
+    from perfpilot.workspace import Workspace
+
+
+def open_workspace(ctx: Context) -> Workspace:
+    """The workspace, with the runs a killed perfpilot left unrecorded now recorded and
+    each unreadable run.json named (on stderr)."""
+    from perfpilot.engine.recover import recover_runs
+    from perfpilot.results.db import indexer
+    from perfpilot.workspace import Workspace
+
+    workspace = Workspace.resolve(ctx.workspace, on_record=indexer(ctx.db))
+    for done in recover_runs(workspace):
+        click.echo(f"perfpilot: {done.note}", err=True)
+    for run_dir in workspace.unrecorded(pending=False):
+        click.echo(
+            f"perfpilot: warning: {run_dir} holds no run record and nothing to recover one "
+            "from (its perfpilot process was killed while setting it up, or predates "
+            "run.pending.json)",
+            err=True,
+        )
+    for path, why in workspace.scan()[1]:
+        click.echo(
+            f"perfpilot: warning: {path} is not a readable run record ({why}); its run is left out",
+            err=True,
+        )
+    return workspace
+
 
 @click.group()
 def runs() -> None:
@@ -27,9 +57,7 @@ def runs() -> None:
 @click.pass_obj
 def runs_list(ctx: Context, as_json: bool) -> None:
     """List recorded runs, oldest first."""
-    from perfpilot.workspace import Workspace
-
-    records = Workspace.resolve(ctx.workspace).records()
+    records = open_workspace(ctx).records()
     if as_json:
         click.echo(records_json(records))
         return
@@ -71,9 +99,7 @@ def runs_list(ctx: Context, as_json: bool) -> None:
 @click.pass_obj
 def runs_show(ctx: Context, run_id: str, as_json: bool) -> None:
     """Show one run: result, settings and provenance."""
-    from perfpilot.workspace import Workspace
-
-    record = Workspace.resolve(ctx.workspace).load(run_id)
+    record = open_workspace(ctx).load(run_id)
     if as_json:
         click.echo(record.model_dump_json(indent=2))
         return

@@ -158,4 +158,6 @@ def package_cmd(
     click.echo(f"{result.report.summary_line()} (round {result.report.round})")
     click.echo(f"package: {result.archive} ({len(result.members)} entries)")
     click.echo(f"sha256:  {result.sha256} ({result.sha256_file})")
+    for line in result.skipped:
+        click.echo(f"perfpilot: skipped {line}", err=True)
     return EXIT_OK

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,15 +22,22 @@ def sweep() -> None:
 
 @sweep.command("run")
 @click.argument("file", type=click.Path(path_type=Path))
+@click.option(
+    "--max-points",
+    type=click.IntRange(min=0),
+    default=10_000,
+    show_default=True,
+    help="Refuse a sweep of more points than this (0: no limit).",
+)
 @cluster_option("the points (one node each, as many at once as there are nodes)")
 @click.pass_obj
-def sweep_run(ctx: Context, file: Path, cluster: str | None) -> int:
+def sweep_run(ctx: Context, file: Path, max_points: int, cluster: str | None) -> int:
     """Run every point of a sweep file not already finished (a rerun resumes)."""
     from perfpilot.results.db import indexer
     from perfpilot.tune.sweep import load_sweep, run_sweep
     from perfpilot.workspace import Workspace
 
-    spec = load_sweep(file)  # every point checked before anything runs
+    spec = load_sweep(file, max_points)  # every point checked before anything runs
     workspace = Workspace.resolve(ctx.workspace, on_record=indexer(ctx.db))
     err = console(stderr=True)
     if not cluster:  # on a cluster: once it answered (a wrong address is one line)
@@ -46,18 +52,12 @@ def sweep_run(ctx: Context, file: Path, cluster: str | None) -> int:
             highlight=False,
         )
 
-    def on_term(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt  # the runner stops the child and records it as interrupted
-
-    previous = signal.signal(signal.SIGTERM, on_term)
+    # SIGTERM and SIGHUP stop a sweep as Ctrl-C does (perfpilot.interrupts, in main)
     command = ["perfpilot", *sys.argv[1:]]
-    try:
-        if cluster:
-            result = _on_cluster(spec, workspace, cluster, command, on_point)
-        else:
-            result = run_sweep(spec, workspace, command, on_point=on_point)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    if cluster:
+        result = _on_cluster(spec, workspace, cluster, command, on_point)
+    else:
+        result = run_sweep(spec, workspace, command, on_point=on_point)
     failed: list[Any] = [r for o in result.outcomes for r in o.records if r.status != "ok"]
     failed += [o for o in result.outcomes if not o.records]  # a trial that brought nothing
     for point_id, why in result.errors.items():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import re
@@ -10,7 +11,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 from perfpilot.dashboard import export
 from perfpilot.dashboard.pages import ExtraPage, LogLink, extra_page_html, index_html, run_html
 from perfpilot.errors import MissingExtraError, UsageError
+from perfpilot.safepaths import plain_file, plain_folder, tree_files
 from perfpilot.workspace import Workspace
 
 MARKER = ".perfpilot-dashboard"
@@ -38,6 +40,7 @@ class BuildReport:
     published: int
     charts: int
     sweeps: int
+    skipped: list[str] = field(default_factory=list)  # run files left out (links, ...)
 
 
 def plotly_js() -> Path:
@@ -69,9 +72,13 @@ def check_out_dir(out: Path) -> None:
         )
 
 
-def _log_links(run_dir: Path, stem: str, site: Path, final_out: Path) -> tuple[list[LogLink], str]:
-    """Copy a run's (smaller) files into the site; link larger ones where they lie."""
-    files = sorted(p for p in run_dir.rglob("*") if p.is_file())
+def _log_links(
+    run_dir: Path, stem: str, site: Path, final_out: Path
+) -> tuple[list[LogLink], str, list[str]]:
+    """Copy a run's (smaller) files into the site; link larger ones where they lie. Also
+    what was left out (links, special files), as lines."""
+    found = tree_files(run_dir)  # never through a link: nothing from outside is published
+    files = found.files
     note = ""
     if len(files) > MAX_LOG_FILES:
         note = f"{len(files) - MAX_LOG_FILES} more file(s) in {run_dir} are not listed."
@@ -92,7 +99,11 @@ def _log_links(run_dir: Path, stem: str, site: Path, final_out: Path) -> tuple[l
         links.append(LogLink(rel, _quote(href), size, copied))
     if not note:
         note = f"Copied from {run_dir}; files over {COPY_LIMIT:,} bytes are linked in place."
-    return links, note
+    if found.skipped:
+        left = "; ".join(s.line(run_dir) for s in found.skipped[:5])
+        more = f" and {len(found.skipped) - 5} more" if len(found.skipped) > 5 else ""
+        note += f" Not published: {left}{more}."
+    return links, note, [s.line() for s in found.skipped]
 
 
 def _quote(href: str) -> str:
@@ -102,6 +113,8 @@ def _quote(href: str) -> str:
 
 
 def _read_record(run_dir: Path) -> dict[str, Any] | None:
+    if not plain_file(run_dir / "run.json"):
+        return None
     try:
         data = json.loads((run_dir / "run.json").read_text())
     except (OSError, ValueError):
@@ -136,6 +149,35 @@ def build_site(
             raise ValueError(f"page name {page.name!r}: use letters, digits, '-' and '_'")
     bundle = plotly_js()
     out.parent.mkdir(parents=True, exist_ok=True)
+    # One build at a time per folder (a lock on the folder that holds it, leaving no lock
+    # file behind); under the lock, what a killed build left is removed.
+    fd = os.open(out.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        _remove_leftovers(out)
+        return _build_locked(rows, sweeps, out, pareto, title, bundle, extra_pages)
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _remove_leftovers(out: Path) -> None:
+    """The temporary folders of an earlier build that was killed before it cleaned up."""
+    for pattern in (f".{out.name}.building-*", f".{out.name}.old-*"):
+        for stale in out.parent.glob(pattern):
+            if plain_folder(stale):
+                shutil.rmtree(stale, ignore_errors=True)
+
+
+def _build_locked(
+    rows: list[dict[str, Any]],
+    sweeps: list[str],
+    out: Path,
+    pareto: export.ParetoFn,
+    title: str,
+    bundle: Path,
+    extra_pages: Sequence[ExtraPage],
+) -> BuildReport:
+    skipped: list[str] = []
     site = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
     try:
         pages = export.page_names(rows)
@@ -157,7 +199,8 @@ def build_site(
             note = "This row has no run folder."
             if run_dir is not None and run_dir.is_dir():
                 record = _read_record(run_dir) if entry["source"] != "published" else None
-                links, note = _log_links(run_dir, stem, site, out)
+                links, note, left_out = _log_links(run_dir, stem, site, out)
+                skipped.extend(left_out)
             elif run_dir is not None:
                 note = f"The run folder {run_dir} is gone."
             full = {**row, **entry}
@@ -180,6 +223,7 @@ def build_site(
         published=data["counts"]["published"],
         charts=len(data["charts"]),
         sweeps=len(data["sweeps"]),
+        skipped=skipped,
     )
 
 

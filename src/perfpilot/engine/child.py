@@ -12,6 +12,7 @@ import contextlib
 import gc
 import json
 import os
+import signal
 import sys
 import threading
 import time
@@ -221,7 +222,28 @@ def run_test(spec: ChildSpec, run_dir: Path) -> ChildResult:
     )
 
 
+#: The parent's pid, set by the parent: the child dies with it.
+PARENT_ENV = "PERFPILOT_PARENT_PID"
+
+
+def _die_with_parent() -> None:
+    """Have Linux kill this child when the perfpilot process that started it dies, so
+    that no LoadGen test runs on unowned (prctl's PR_SET_PDEATHSIG)."""
+    parent = os.environ.get(PARENT_ENV, "")
+    if not sys.platform.startswith("linux") or not parent.isdigit():
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0) != 0:
+        return  # not allowed here: the parent's next command records the run instead
+    if os.getppid() != int(parent):  # the parent died before the signal was armed
+        os._exit(1)
+
+
 def main(argv: list[str]) -> int:
+    _die_with_parent()
     if len(argv) != 1:
         print("usage: python -m perfpilot.engine.child SPEC.json", file=sys.stderr)
         return 2

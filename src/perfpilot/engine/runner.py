@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,11 +25,12 @@ from perfpilot.artifacts import atomic_write_text, sha256_file
 from perfpilot.backends.base import Backend, BackendConfig
 from perfpilot.backends.registry import backend_class
 from perfpilot.config.run import RunConfig
-from perfpilot.engine.child import PROGRESS_FILE
+from perfpilot.engine.child import PARENT_ENV, PROGRESS_FILE
 from perfpilot.engine.contracts import RESULT_FILE, SPEC_FILE, ChildResult, ChildSpec, read_result
 from perfpilot.engine.live import LiveStats, read_progress
 from perfpilot.engine.logparse import parse_result
-from perfpilot.errors import PerfpilotError, UsageError
+from perfpilot.errors import PerfpilotError, UsageError, disk_full, free_bytes
+from perfpilot.interrupts import STOP_SIGNALS, reason
 from perfpilot.provenance import software_versions, system_info
 from perfpilot.records import AccuracyRecord, ArtifactRecord, RunRecord
 from perfpilot.tasks import Dataset, ModelSpec, TaskSpec, get_model, model_task
@@ -277,6 +279,11 @@ def _child_env() -> dict[str, str]:
     # The child must import this very perfpilot, whether installed or run from a checkout.
     src = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env.pop(PARENT_ENV, None)
+    # Linux's parent-death signal follows the thread that started the child: armed only
+    # when that is the main thread, which lives as long as the process.
+    if threading.current_thread() is threading.main_thread():
+        env[PARENT_ENV] = str(os.getpid())
     return env
 
 
@@ -313,7 +320,7 @@ def _signals_held() -> Iterator[None]:
         return
     handlers = {
         signum: handler
-        for signum in (signal.SIGINT, signal.SIGTERM)
+        for signum in (signal.SIGINT, *STOP_SIGNALS)
         if callable(handler := signal.getsignal(signum))
     }
     held: list[tuple[int, Any]] = []
@@ -380,14 +387,15 @@ def _finish(
     run_dir: Path,
     child: ChildResult | None,
     returncode: int,
-    interrupted: bool,
+    interrupted: str | None,
 ) -> tuple[str, str | None, Any, AccuracyRecord | None]:
     """Judge what the child left: status, error, LoadGen's result and, for an accuracy
-    run, the accuracy script's score (written to accuracy.txt)."""
+    run, the accuracy script's score (written to accuracy.txt). ``interrupted``: why the
+    run was stopped, if it was."""
     status: str = "ok"
     error: str | None = None
     if interrupted:
-        status, error = "interrupted", "interrupted by the user (Ctrl-C)"
+        status, error = "interrupted", interrupted
     elif child is not None and child.status == "failed":
         status, error = "failed", str(child.error)
     elif returncode != 0 or child is None:
@@ -459,30 +467,59 @@ def run_one(
     directory only, where the child points LoadGen at it."""
     check_scenario(cfg, prepared.task)
     cfg = resolve_config(cfg)
-    interrupted = False
+    _check_space(cfg, prepared, workspace)
+    stop: KeyboardInterrupt | None = None
     proc: subprocess.Popen[bytes] | None = None
     returncode = 0
     peak_rss: int | None = None
     started = _now()
+    lock: int | None = None
+    system = system_info()
     try:
-        # From the run directory's creation to a child we can stop, a Ctrl-C (or a sweep's
-        # SIGTERM) waits: the directory always gets its run.json and no child is left
+        # From the run directory's creation to a child we can stop, a Ctrl-C (or SIGTERM,
+        # SIGHUP) waits: the directory always gets its run.json and no child is left
         # running unowned.
         with _signals_held():
             run_id, run_dir = workspace.new_run_dir(cfg.scenario, cfg.mode)
-            if audit_config is not None:
-                atomic_write_text(run_dir / "audit.config", audit_config)
-            spec = ChildSpec(
-                run_id=run_id,
-                config=cfg,
-                model=prepared.model,
-                task=prepared.task,
-                model_path=prepared.model_file,
-                input_names=prepared.model.input_names or prepared.task.input_names,
-            )
-            spec_path = run_dir / SPEC_FILE
-            atomic_write_text(spec_path, spec.model_dump_json(indent=2) + "\n")
-            log = open(run_dir / "child.log", "wb")
+            try:
+                lock = workspace.claim(run_dir)
+                spec = ChildSpec(
+                    run_id=run_id,
+                    config=cfg,
+                    model=prepared.model,
+                    task=prepared.task,
+                    model_path=prepared.model_file,
+                    input_names=prepared.model.input_names or prepared.task.input_names,
+                )
+                draft = RunRecord(
+                    run_id=run_id,
+                    session_id=session_id,
+                    status="interrupted",
+                    started=started,
+                    finished=started,
+                    command=list(command),
+                    run_dir=str(run_dir),
+                    config=json.loads(cfg.model_dump_json()),
+                    model=prepared.model_record,
+                    standin=prepared.model.standin,
+                    dataset=prepared.dataset_record,
+                    provenance={"system": system, "software": software_versions(None)},
+                    error=ORPHANED,
+                    tags=dict(tags or {}),
+                )
+                if audit_config is not None:
+                    atomic_write_text(run_dir / "audit.config", audit_config)
+                spec_path = run_dir / SPEC_FILE
+                atomic_write_text(spec_path, spec.model_dump_json(indent=2) + "\n")
+                workspace.write_pending(draft)
+                log = open(run_dir / "child.log", "wb")
+            except BaseException:
+                # No test started: the run leaves nothing behind (a full disk, say).
+                if lock is not None:
+                    os.close(lock)
+                    lock = None
+                shutil.rmtree(run_dir, ignore_errors=True)
+                raise
             try:
                 proc = subprocess.Popen(
                     [sys.executable, "-m", "perfpilot.engine.child", str(spec_path)],
@@ -491,57 +528,101 @@ def run_one(
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     env=_child_env(),
+                    pass_fds=(lock,),  # the child holds the run's lock too
                 )
             finally:
                 log.close()  # the child holds its own copy
         with _Progress(progress, f"{cfg.scenario} {cfg.mode}", run_dir):
             returncode, peak_rss = _wait_child(proc)
-    except KeyboardInterrupt:
-        interrupted = True
-        if proc is None:  # Ctrl-C before the run directory existed: nothing to record
+    except KeyboardInterrupt as err:
+        stop = err
+        if proc is None:  # stopped before the run directory existed: nothing to record
+            if lock is not None:
+                os.close(lock)
             raise
         returncode = _stop_child(proc)
-    child = _read_child(cfg, run_dir)
     try:
-        status, error, result, accuracy = _finish(
-            cfg, prepared, run_dir, child, returncode, interrupted
-        )
-    except KeyboardInterrupt:  # Ctrl-C while scoring: the run is still recorded
-        interrupted = True
-        status, error = "interrupted", "interrupted by the user (Ctrl-C)"
+        child = _read_child(cfg, run_dir)
+        record, stop = _record(cfg, prepared, run_dir, returncode, stop, draft, peak_rss, child)
+        with _signals_held():  # a second Ctrl-C does not lose the record half-indexed
+            workspace.write_record(record)
+    finally:
+        if lock is not None:
+            os.close(lock)
+    if stop is not None:
+        raise stop
+    return record
+
+
+#: The error of a run whose perfpilot process died before it recorded the run.
+ORPHANED = "the perfpilot process that ran this test ended before recording it (killed?)"
+
+
+def _record(
+    cfg: RunConfig,
+    prepared: Prepared,
+    run_dir: Path,
+    returncode: int,
+    stop: KeyboardInterrupt | None,
+    draft: RunRecord,
+    peak_rss: int | None,
+    child: ChildResult | None,
+) -> tuple[RunRecord, KeyboardInterrupt | None]:
+    """The run's record from its draft and what the child left, and the interrupt to
+    raise once it is written (one may come while scoring)."""
+    why = reason(stop) if stop is not None else None
+    try:
+        status, error, result, accuracy = _finish(cfg, prepared, run_dir, child, returncode, why)
+    except KeyboardInterrupt as err:  # Ctrl-C while scoring: the run is still recorded
+        status, error = "interrupted", reason(err)
         result, accuracy = None, None
+        stop = stop or err
 
     answer = child or ChildResult(status="failed")  # no answer: nothing measured to keep
-    record = RunRecord(
-        run_id=run_id,
-        session_id=session_id,
-        status=status,  # type: ignore[arg-type]
-        started=started,
-        finished=_now(),
-        command=list(command),
-        run_dir=str(run_dir),
-        config=json.loads(cfg.model_dump_json()),
-        loadgen_settings=answer.settings,
-        calibration=answer.calibration,
-        model=prepared.model_record,
-        standin=prepared.model.standin,
-        dataset=prepared.dataset_record,
-        provenance={
-            "system": system_info(),
-            "software": software_versions(answer.backend_version),
-        },
-        result=result,
-        accuracy=accuracy,
-        error=error,
-        tags=dict(tags or {}),
-        peak_rss_bytes=peak_rss,
-        gc=answer.gc,
+    record = draft.model_copy(
+        update={
+            "status": status,
+            "finished": _now(),
+            "loadgen_settings": answer.settings,
+            "calibration": answer.calibration,
+            "provenance": {
+                "system": draft.provenance.get("system") or system_info(),
+                "software": software_versions(answer.backend_version),
+            },
+            "result": result,
+            "accuracy": accuracy,
+            "error": error,
+            "peak_rss_bytes": peak_rss,
+            "gc": answer.gc,
+        }
     )
-    with _signals_held():  # a second Ctrl-C does not lose the record half-indexed
-        workspace.write_record(record)
-    if interrupted:
-        raise KeyboardInterrupt
-    return record
+    return record, stop
+
+
+#: Space a test needs besides its accuracy log: LoadGen's logs, the records.
+RUN_BASE_BYTES = 16 << 20
+
+
+def space_needed(cfg: RunConfig, prepared: Prepared) -> int:
+    """About how many bytes one test writes: an accuracy run logs every response in hex."""
+    need = RUN_BASE_BYTES
+    if cfg.mode == "accuracy":
+        task = prepared.task
+        per_sample = task.max_new_tokens * 4 if task.generative else 4
+        if not task.generative:
+            for side in task.output_shape:
+                per_sample *= max(1, side)
+        count = prepared.dataset.total_count
+        need += count * (2 * per_sample + 96)  # hex, plus the JSON of each entry
+    return need
+
+
+def _check_space(cfg: RunConfig, prepared: Prepared, workspace: Workspace) -> None:
+    """Refuse a test that would not fit on the workspace's disk, before it starts."""
+    need = space_needed(cfg, prepared)
+    free = free_bytes(workspace.root)
+    if free is not None and free < need:
+        raise disk_full(workspace.runs_dir, need)
 
 
 def run_benchmark(

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlalchemy.dialects import postgresql, sqlite
 
-from perfpilot.errors import PerfpilotError, UsageError
+from perfpilot.errors import PerfpilotError, ReadOnlyError, UsageError
 from perfpilot.results.dburl import (
     DatabaseUnreachable,
     ResultsDBError,
@@ -221,6 +221,30 @@ def benchmark_of(row: Mapping[str, Any]) -> str:
 # ---------------------------------------------------------------- the database
 
 
+def _readonly(err: BaseException) -> bool:
+    """SQLite's refusal to write a read-only file or folder (as the driver words it)."""
+    return "readonly" in str(err).lower() or "read-only" in str(err).lower()
+
+
+def _readonly_error(path: object) -> ReadOnlyError:
+    return ReadOnlyError(
+        f"cannot write the results database {path}: it (or its folder) is read-only",
+        "Choose a writable --workspace or --db, or make that folder writable.",
+    )
+
+
+def _emptied(path: Path, target: object) -> bool:
+    """A workspace's database file cut to zero bytes (a full disk, a crash) while run
+    records exist: SQLite would take it for a new, empty database."""
+    try:
+        if path.stat().st_size != 0:
+            return False
+    except OSError:
+        return False
+    runs = getattr(target, "runs_dir", None)
+    return isinstance(runs, Path) and any(runs.glob("*/run.json"))
+
+
 def _parse_tag(tag: str) -> tuple[str, str]:
     key, sep, value = tag.partition("=")
     if not sep or not key:
@@ -310,6 +334,13 @@ class ResultsDB:
         if path is not None:
             if path.is_dir():
                 raise UsageError(f"{path} is a folder, not a results database", "Give a file.")
+            if _emptied(path, target):
+                rebuild(target)  # type: ignore[arg-type]
+                print(
+                    f"perfpilot: warning: {path} was empty (0 bytes); rebuilt it from the run "
+                    "records (published results must be imported again)",
+                    file=sys.stderr,
+                )
             if not path.exists():
                 if not create:
                     raise UsageError(
@@ -354,6 +385,8 @@ class ResultsDB:
         except sa.exc.DBAPIError as err:
             if self.target.is_server:
                 raise server_error(self.target, err) from err
+            if _readonly(err):
+                raise _readonly_error(self.where) from err
             if is_transient(err):
                 raise ResultsDBError(
                     f"{self.where} stayed locked by another writer ({first_line(err)})",
@@ -619,6 +652,9 @@ def rebuild(
     published: list[dict[str, Any]] = []
     old_imports: list[dict[str, Any]] = []
     import_ids: dict[str, int | None] = {}
+    records, unreadable = workspace.scan()
+    broken = {p.parent.name for p, _ in unreadable}  # their old rows are kept
+    kept: list[dict[str, Any]] = []
     if file.exists():
         try:
             with ResultsDB.open(target, create=False) as old:
@@ -627,24 +663,26 @@ def rebuild(
                     old.imports(),
                     old.import_ids(),
                 )
+                kept = [r for r in old.rows(source="local") if r["run_id"] in broken]
         except ResultsDBError:
-            published, old_imports, import_ids = [], [], {}  # unreadable: start over
+            published, old_imports, import_ids, kept = [], [], {}, []  # unreadable: start over
     file.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{file.name}.", suffix=".tmp", dir=file.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        records = workspace.records()
         with ResultsDB.open(tmp) as new, new.transaction() as conn:
             if old_imports:
                 conn.execute(sa.insert(imports), old_imports)
             for row in published:  # each with the import it came from
                 new._put(conn, [row], import_ids.get(row["id"]))
+            if kept:
+                new._put(conn, kept)
             new._put(conn, [record_row(record) for record in records])
         os.replace(tmp, file)
     finally:
         tmp.unlink(missing_ok=True)
-    return file, len(records), len(published)
+    return file, len(records) + len(kept), len(published)
 
 
 def _index(workspace: Workspace, record: RunRecord, target: Target, named: bool) -> None:

@@ -23,6 +23,8 @@ from perfpilot.results.db import (
     now_utc,
     token_p99_ms,
 )
+from perfpilot.safepaths import Skipped as SkippedPath
+from perfpilot.safepaths import plain_file, walk
 
 if TYPE_CHECKING:
     from perfpilot.submission.check.findings import ResultRow
@@ -53,13 +55,18 @@ def submitter_roots(folder: Path) -> list[Path]:
         if here.parent.name.lower() in DIVISIONS and (here / "results").is_dir():
             found.add(here)
             break
-    for depth in range(4):
-        pattern = "/".join(["*"] * depth + ["results"])
-        for results in folder.glob(pattern):
-            root = results.parent
-            if results.is_dir() and root.parent.name.lower() in DIVISIONS:
-                found.add(root)
+    for level in walk(folder):  # never through a link out of the tree
+        depth = len(level.folder.relative_to(folder).parts)
+        if "results" in level.folders and level.folder.parent.name.lower() in DIVISIONS:
+            found.add(level.folder)
+        if depth >= 3:
+            level.folders.clear()  # results/ lies at most three folders down
     return sorted(found)
+
+
+def skipped_in(folder: Path) -> list[SkippedPath]:
+    """What an import of ``folder`` leaves out: links (never followed) and special files."""
+    return [s for level in walk(folder.absolute()) for s in level.skipped]
 
 
 def read_trees(folder: Path) -> list[tuple[SubmissionTree, list[ScenarioEntry]]]:
@@ -113,7 +120,7 @@ def round_of(folder: Path, result: LoadgenResult | None, given: str | None = Non
 
 def read_accuracy(path: Path) -> tuple[float | None, str | None]:
     """The accuracy figure of an ``accuracy.txt`` and its first line."""
-    if not path.is_file():
+    if not plain_file(path):
         return None, None
     text = path.read_text(errors="replace")
     first = next((line for line in text.splitlines() if line.strip()), None)
@@ -126,7 +133,7 @@ def read_accuracy(path: Path) -> tuple[float | None, str | None]:
 
 def _read_conf(path: Path) -> dict[str, str]:
     out: dict[str, str] = {}
-    if path.is_file():
+    if plain_file(path):
         for line in path.read_text(errors="replace").splitlines():
             key, sep, value = line.split("#", 1)[0].partition("=")
             if sep and key.strip():

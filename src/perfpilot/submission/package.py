@@ -11,11 +11,12 @@ import contextlib
 import os
 import tarfile
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from perfpilot.artifacts.files import atomic_write_text, sha256_file
 from perfpilot.errors import PerfpilotError
+from perfpilot.safepaths import walk
 from perfpilot.submission.check import CheckReport, check_tree
 
 
@@ -32,15 +33,18 @@ class PackageResult:
     sha256: str
     members: list[str]
     report: CheckReport
+    skipped: list[str] = field(default_factory=list)  # special files left out
 
 
-def _members(root: Path) -> list[Path]:
+def _members(root: Path, skipped: list[str]) -> list[Path]:
+    """Folders, files and links of the tree in archive order. A link is stored as a link
+    (the check refused any that leads out), never read; special files are skipped."""
     out: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames.sort()
-        here = Path(dirpath)
-        out.extend(here / d for d in dirnames)
-        out.extend(here / f for f in sorted(filenames))
+    for level in walk(root):
+        links = [s.path for s in level.skipped if s.path.is_symlink()]
+        out.extend(level.folder / d for d in level.folders)
+        out.extend(sorted([*(level.folder / f for f in level.files), *links]))
+        skipped.extend(s.line(root) for s in level.skipped if not s.path.is_symlink())
     return out
 
 
@@ -81,10 +85,11 @@ def package_tree(
     fd, tmp = tempfile.mkstemp(prefix=f".{archive.name}.", suffix=".tmp", dir=archive.parent)
     os.close(fd)
     members: list[str] = []
+    skipped: list[str] = []
     try:
         with tarfile.open(tmp, "w:gz") as tar:
             tar.add(base, arcname=name, recursive=False, filter=_reset)
-            for path in _members(base):
+            for path in _members(base, skipped):
                 arc = f"{name}/{path.relative_to(base).as_posix()}"
                 tar.add(path, arcname=arc, recursive=False, filter=_reset)
                 members.append(arc)
@@ -97,4 +102,4 @@ def package_tree(
     digest = sha256_file(archive)
     sha_path = archive.with_name(archive.name + ".sha256")
     atomic_write_text(sha_path, f"{digest}  {archive.name}\n")
-    return PackageResult(archive, sha_path, digest, members, report)
+    return PackageResult(archive, sha_path, digest, members, report, skipped)

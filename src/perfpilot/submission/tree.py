@@ -24,6 +24,7 @@ from typing import Any
 from perfpilot.engine.logparse import parse_result
 from perfpilot.errors import PerfpilotError, UsageError
 from perfpilot.records import LoadgenResult
+from perfpilot.safepaths import plain_file, plain_folder
 from perfpilot.submission.endpoints import EndpointsResult, is_endpoints, read_endpoints
 
 DIVISIONS = ("closed", "open", "network")
@@ -152,12 +153,12 @@ class SubmissionTree:
 
 def is_dir(path: Path) -> bool:
     """A real folder (symlinks to folders are not followed)."""
-    return path.is_dir() and not path.is_symlink()
+    return plain_folder(path)
 
 
 def is_file(path: Path) -> bool:
     """A real file (symlinks are not followed)."""
-    return path.is_file() and not path.is_symlink()
+    return plain_file(path)
 
 
 def subdirs(path: Path) -> list[Path]:

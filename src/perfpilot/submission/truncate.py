@@ -57,9 +57,12 @@ def accuracy_dirs(root: Path) -> list[tuple[Path, bool]]:
                             for test in subdirs(scen)
                             if test.name == "TEST01"
                         )
-            for test01 in sorted((sub / "compliance").glob("*/*/*/TEST01")):
-                if is_dir(test01):
-                    out.append((test01 / "accuracy", True))
+            # compliance/<system>/<model>/<scenario>/TEST01, never through a link
+            for system in subdirs(sub / "compliance"):
+                for model in subdirs(system):
+                    for scen in subdirs(model):
+                        if is_dir(scen / "TEST01"):
+                            out.append((scen / "TEST01" / "accuracy", True))
     return out
 
 

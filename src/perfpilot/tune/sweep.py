@@ -5,8 +5,8 @@ A rerun skips points that already finished, so a killed sweep resumes where it s
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
+import math
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -90,9 +90,14 @@ def _point_id(options: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:10]
 
 
-def load_sweep(path: Path) -> SweepSpec:
+#: The most points a sweep runs unless told otherwise (``--max-points``).
+MAX_POINTS = 10_000
+
+
+def load_sweep(path: Path, max_points: int = MAX_POINTS) -> SweepSpec:
     """Read and check a sweep file: every option and every point is validated before any
-    run starts, and each problem is one line naming the file."""
+    run starts, and each problem is one line naming the file. A sweep of more than
+    ``max_points`` points (0: no limit) is refused before any point is built."""
     try:
         data = yaml.safe_load(path.read_text())
     except OSError as err:
@@ -134,14 +139,24 @@ def load_sweep(path: Path) -> SweepSpec:
     overlap = set(fixed) & set(axes)
     if overlap:
         raise UsageError(f"{path}: {', '.join(sorted(overlap))} is in both 'base' and 'grid'")
-    combos = [dict(zip(axes, values, strict=True)) for values in itertools.product(*axes.values())]
+    total = math.prod(len(values) for values in axes.values())  # counted, never built
+    indices: Sequence[int] = range(total)
     sample = data.get("random")
     if sample is not None:
         if isinstance(sample, bool) or not isinstance(sample, int) or sample < 1:
             raise UsageError(f"{path}: 'random' must be a number of points (1 or more)")
         seed = data.get("seed", 0)
         rng = random.Random(seed)
-        combos = combos if sample >= len(combos) else rng.sample(combos, sample)
+        # sample() of a range draws indices without building it (the points it picks are
+        # the ones sample() of the whole grid as a list would pick).
+        indices = indices if sample >= total else rng.sample(indices, sample)
+    if max_points and len(indices) > max_points:
+        what = f"{len(indices):,} points" + (f" (a grid of {total:,})" if sample else "")
+        raise UsageError(
+            f"{path}: the sweep has {what}, more than the limit of {max_points:,}",
+            "Draw fewer with 'random: N', shrink the grid, or raise the limit with --max-points.",
+        )
+    combos = (dict(zip(axes, _grid_point(axes, i), strict=True)) for i in indices)
     points = []
     seen: set[str] = set()
     for varied in combos:
@@ -157,6 +172,15 @@ def load_sweep(path: Path) -> SweepSpec:
             seen.add(point.point_id)
             points.append(point)
     return SweepSpec(name=name, path=path, points=points, description=data.get("description", ""))
+
+
+def _grid_point(axes: dict[str, list[Any]], index: int) -> list[Any]:
+    """The values of grid point ``index`` in itertools.product order (last axis fastest)."""
+    values = []
+    for options in reversed(list(axes.values())):
+        index, at = divmod(index, len(options))
+        values.append(options[at])
+    return values[::-1]
 
 
 def _check_names(configs: Sequence[RunConfig]) -> None:

@@ -7,6 +7,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from perfpilot.safepaths import walk
 from perfpilot.submission.check.context import Context
 from perfpilot.submission.tree import files, is_dir
 
@@ -76,11 +77,15 @@ NAME_RULES: tuple[NameRule, ...] = (hidden_name, space_in_name, pycache, symlink
 
 def check_walk(ctx: Context, top: Path) -> None:
     """Apply the folder and name rules to everything under ``top`` (links not followed)."""
-    for dirpath, dirnames, filenames in os.walk(top, followlinks=False):
-        here = Path(dirpath)
+    for level in walk(top):
+        here = level.folder
+        # links and special files are never entered; the name rules still judge them
+        others = [s.path.name for s in level.skipped if s.path.parent == here]
         for folder_rule in FOLDER_RULES:
-            folder_rule(ctx, here, dirnames, filenames)
-        listed = [(name, False) for name in dirnames] + [(name, True) for name in filenames]
+            folder_rule(ctx, here, level.folders, level.files + others)
+        listed = [(name, False) for name in level.folders] + [
+            (name, True) for name in level.files + others
+        ]
         for name, is_file in listed:
             for name_rule in NAME_RULES:
                 name_rule(ctx, here / name, is_file)

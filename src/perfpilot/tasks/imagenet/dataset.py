@@ -27,6 +27,7 @@ import numpy as np
 
 from perfpilot.artifacts import atomic_write_bytes, atomic_write_text, cache_dir
 from perfpilot.errors import UsageError
+from perfpilot.safepaths import listed_path
 from perfpilot.tasks.common.images import cached_arrays, opencv
 from perfpilot.tasks.imagenet.preprocess_pytorch import SPEC as PYTORCH_SPEC
 from perfpilot.tasks.imagenet.preprocess_pytorch import preprocess_pytorch
@@ -122,6 +123,7 @@ def read_val_map(folder: Path) -> list[ImageEntry]:
                 f"{path}:{number}: expected '<image> <label>', got {line.strip()[:80]!r}",
                 "Fix or regenerate val_map.txt.",
             )
+        listed_path(folder, parts[0], path, number)  # never a file outside the folder
         entries.append(ImageEntry(parts[0], int(parts[1])))
     if not entries:
         raise UsageError(f"{path} lists no images", "Fix or regenerate val_map.txt.")

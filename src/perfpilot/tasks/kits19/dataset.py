@@ -34,6 +34,7 @@ import numpy as np
 
 from perfpilot.artifacts import atomic_write_bytes
 from perfpilot.errors import UsageError
+from perfpilot.safepaths import listed_path
 from perfpilot.tasks.common.fingerprint import folder_fingerprint
 
 INDEX_FILE = "preprocessed_files.pkl"
@@ -126,7 +127,8 @@ def read_index(folder: Path) -> tuple[list[str], dict[str, Any]]:
             "names and a 'cases' dict)",
             "Re-create it with the reference's preprocess.py.",
         )
-    for case in files:
+    for number, case in enumerate(files):
+        listed_path(folder, f"{case}.pkl", path, f"file_list[{number}]")
         aux = cases.get(case)
         shape = aux.get("image_shape") if isinstance(aux, dict) else None
         if shape is None:

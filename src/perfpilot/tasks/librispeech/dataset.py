@@ -35,6 +35,7 @@ from perfpilot.artifacts import (
     atomic_write_text,
 )
 from perfpilot.errors import UsageError
+from perfpilot.safepaths import listed_path
 from perfpilot.tasks.common.fingerprint import folder_fingerprint
 
 MANIFEST = "dev-clean-wav.json"
@@ -360,7 +361,8 @@ def read_manifest(folder: Path, max_duration: float = MAX_DURATION_S) -> list[Ut
             continue
         if fname is None:  # the reference's Manifest would keep it with no file, then fail
             raise UsageError(f"{path}: entry {number} has no speed-1 file", "Re-create it.")
-        kept.append(Utterance(folder / fname, duration, normalize_transcript(transcript)))
+        audio = listed_path(folder, fname, path, f"entry {number}")
+        kept.append(Utterance(audio, duration, normalize_transcript(transcript)))
     if not kept:
         raise UsageError(
             f"{path} lists no utterance of at most {max_duration:g} s", "Check the manifest."

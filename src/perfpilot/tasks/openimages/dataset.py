@@ -26,6 +26,7 @@ import numpy as np
 
 from perfpilot.artifacts import atomic_write_bytes, atomic_write_text, cache_dir
 from perfpilot.errors import UsageError
+from perfpilot.safepaths import listed_path
 from perfpilot.tasks.common.fingerprint import folder_fingerprint
 from perfpilot.tasks.common.images import cached_arrays, opencv
 
@@ -124,8 +125,10 @@ class OpenImagesDataset:
                 raise UsageError(f"invalid dataset size {size}: must be at least 1")
             images = images[:size]
         self.images = images
-        for image in images:
-            path = self.folder / IMAGES / str(image["file_name"])
+        for number, image in enumerate(images):
+            name = str(image["file_name"])
+            where = f"images[{number}]"
+            path = listed_path(self.folder / IMAGES, name, self.folder / ANNOTATIONS, where)
             if not path.is_file():
                 raise UsageError(
                     f"image listed in {ANNOTATIONS} not found: {path}",

@@ -36,6 +36,7 @@ import numpy as np
 
 from perfpilot.artifacts import atomic_write_bytes, atomic_write_text
 from perfpilot.errors import UsageError
+from perfpilot.safepaths import listed_path
 from perfpilot.tasks.common.fingerprint import folder_fingerprint
 
 MANIFEST = "dev-all-repack.json"
@@ -106,10 +107,16 @@ def manifest_file(path: Path) -> Path:
     return path / MANIFEST
 
 
-def _locate(folder: Path, fname: str) -> Path:
+def _locate(folder: Path, fname: str, source: Path, number: int) -> Path:
     given = Path(fname)
-    # folder / given is given itself when given is absolute (os.path.join's rule).
-    for candidate in (folder / given, folder / WAV_DIR / given.name):
+    try:
+        inside = [listed_path(folder, fname, source, f"entry {number}")]
+    except UsageError:
+        # The reference writes absolute paths: only the file of that name in wav/ is read.
+        inside = []
+        if not given.name or given.name in (".", ".."):
+            raise
+    for candidate in (*inside, folder / WAV_DIR / given.name):
         if candidate.is_file():
             return candidate
     raise UsageError(
@@ -147,7 +154,7 @@ def read_manifest(path: Path, max_duration: float = MAX_DURATION_S) -> list[Clip
         if not isinstance(transcript, str):  # the reference drops such entries too
             continue
         text = labels_to_text(text_to_labels(transcript))
-        kept.append(Clip(_locate(folder, fname), duration, text))
+        kept.append(Clip(_locate(folder, fname, source, number), duration, text))
     if not kept:
         raise UsageError(f"{source} lists no clip of at most {max_duration:g} s", HINT)
     return kept
