@@ -260,8 +260,10 @@ def generate_cmd(
         load_campaign_runs,
     )
     from perfpilot.submission.generate import generate
+    from perfpilot.submission.system import load_system_json
     from perfpilot.workspace import Workspace
 
+    load_system_json(system_json)  # a bad file is named before the campaign is read
     workspace = Workspace.resolve(ctx.workspace)
     if campaign_name is None:
         known = sorted(p.stem for p in (workspace.root / CAMPAIGNS_DIR).glob("*.json"))

@@ -318,14 +318,14 @@ def results_import(
     """Import official submission trees (results repository, division or submitter folder)
     as published results, with the figures the official checker reports."""
     from perfpilot.results.db import ResultsDB
-    from perfpilot.results.published import find_entries, import_tree
+    from perfpilot.results.published import published_rows
     from perfpilot.workspace import Workspace
 
-    find_entries(folder)  # not a tree: say so before creating any database file
+    found = published_rows(folder, round_name)  # bad input: refused before any file exists
     target = db if db is not None else Workspace.resolve(ctx.workspace)
     with ResultsDB.open(target) as database:
-        ids = import_tree(database, folder, round_name)
-        rows = database.rows(ids=ids)
+        database.add_rows(iter(found), import_path=str(folder.absolute()))
+        rows = database.rows(ids=[row["id"] for row in found])
     if fmt == "table":
         click.echo(f"imported {len(rows)} published result(s) into {database.path}")
     _emit(rows, fmt, lambda: _published_table(rows))

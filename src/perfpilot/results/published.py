@@ -6,7 +6,6 @@ official submission checker reports. The trees are read by :mod:`perfpilot.submi
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +24,7 @@ if TYPE_CHECKING:
     from perfpilot.submission.tree import ScenarioEntry
 
 DIVISIONS = ("closed", "open", "network")
+_NOTHING_IMPORTED = "The tree is damaged; nothing was imported."
 _ROUND_IN_NAME = re.compile(r"(?:^|[_\-])v(\d+\.\d+)(?:$|[_\-])", re.IGNORECASE)
 
 # Fallback accuracy patterns for accuracy.txt lines the tree reader has no pattern for
@@ -175,9 +175,7 @@ def entry_row(
     result = entry.performance
     if result is None:
         why = "; ".join(entry.problems) or "no performance result"
-        raise UsageError(
-            f"cannot import {entry.path}: {why}", "The tree is damaged; nothing was imported."
-        )
+        raise UsageError(f"cannot import {entry.path}: {why}", _NOTHING_IMPORTED)
     accuracy, accuracy_line = _accuracy(entry)
     system_desc = entry.system_json or {}
     accelerators = str(system_desc.get("accelerators_per_node", "0")).strip()
@@ -190,6 +188,11 @@ def entry_row(
     ttft, tpot = token_p99_ms(result)
     rnd = round_of(folder, result, round_name)
     figure = official_figure(entry, rnd)
+    if figure["value"] is None:
+        raise UsageError(
+            f"cannot import {entry.path}: its LoadGen log holds no result (a skeleton tree?)",
+            _NOTHING_IMPORTED,
+        )
     return {
         "id": f"published/{rnd or 'unknown'}/{entry.division}/{entry.submitter}/"
         f"{entry.system}/{entry.model}/{entry.scenario}",
@@ -268,7 +271,7 @@ def endpoints_row(
     if ep.summary is None:
         raise UsageError(
             f"cannot import {entry.path}: no readable {ep.summary_path.name}",
-            "The tree is damaged; nothing was imported.",
+            _NOTHING_IMPORTED,
         )
     rnd = round_name if round_name else round_of(folder, None) or "v6.1"
     rnd = rnd if rnd.startswith("v") else f"v{rnd}"
@@ -291,6 +294,12 @@ def endpoints_row(
         # token benchmarks compare in tokens/s: the checker's figure of Interactive is
         # samples/s and it has none for Offline, but the summary's tps is the figure
         value, metric = tps, TOKEN_METRIC
+    if value is None:
+        raise UsageError(
+            f"cannot import {entry.path}: {ep.summary_path.name} holds no result (a skeleton "
+            "tree?)",
+            _NOTHING_IMPORTED,
+        )
     summary = (mrules.units.get(entry.scenario) if mrules else None) or UNITS.get(entry.scenario)
 
     def ms(key: str) -> float | None:
@@ -353,19 +362,23 @@ def endpoints_row(
     }
 
 
+def published_rows(folder: Path, round_name: str | None = None) -> list[dict[str, Any]]:
+    """The rows of every result of the submission trees in ``folder``, all read before
+    anything is written: a UsageError for an unknown round, a folder that is no tree, or
+    a result that cannot be imported (nothing is then imported)."""
+    if round_name:  # as 'submission check --round' takes it: a round with known rules
+        from perfpilot.submission import rounds
+
+        round_name = rounds.get_round(round_name).name
+    entries = find_entries(folder)
+    imported = now_utc()
+    return [entry_row(entry, folder, round_name, imported) for entry in entries]
+
+
 def import_tree(db: ResultsDB, folder: Path, round_name: str | None = None) -> list[str]:
     """Import every result of the submission trees in ``folder`` in one transaction (an
     error or Ctrl-C half-way leaves the database as it was). Returns the row ids;
     re-importing a tree replaces its rows."""
-    entries = find_entries(folder)  # not a tree: error before anything is written
-    imported = now_utc()
-    ids: list[str] = []
-
-    def rows() -> Iterator[dict[str, Any]]:
-        for entry in entries:
-            row = entry_row(entry, folder, round_name, imported)
-            ids.append(row["id"])
-            yield row
-
-    db.add_rows(rows(), import_path=str(folder.absolute()))
-    return ids
+    rows = published_rows(folder, round_name)
+    db.add_rows(iter(rows), import_path=str(folder.absolute()))
+    return [row["id"] for row in rows]
