@@ -4,13 +4,15 @@ code 2, and nothing written to the workspace or beside the files it was given.""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import FIXTURE, needs_fixture, run_cli
 
 BINARY = b"name: x\n\xff\xfe\x00\x81 binary\n"
 DEEP_JSON = "[" * 200_000 + "]" * 200_000
@@ -62,6 +64,7 @@ def _campaign(data: str | bytes) -> Callable[[Path], None]:
 
 
 SYSTEM_HEAD = "system_name: x\n"
+OPENAI = ["run", "--backend", "openai", "--model", "llama3.1-8b", "--mode", "performance"]
 
 # (id, arguments after --workspace ws, setup, exit code, words the error line must hold)
 CASES: list[tuple[str, list[str], Callable[[Path], None] | None, int, str]] = [
@@ -162,6 +165,27 @@ CASES: list[tuple[str, list[str], Callable[[Path], None] | None, int, str]] = [
         _files(f="x"),
         2,
         "f",
+    ),
+    (
+        "run-openai-timeout-inf",
+        [*OPENAI, "--backend-option", "timeout_s=inf"],
+        None,
+        2,
+        "invalid value 'inf' for backend option timeout_s: input should be a finite number",
+    ),
+    (
+        "run-openai-tokens-huge",
+        [*OPENAI, "--backend-option", "max_new_tokens=99999999999"],
+        None,
+        2,
+        "backend option max_new_tokens",
+    ),
+    (
+        "workspace-under-file",
+        ["--workspace", "f/sub", "runs", "list"],
+        _files(f="x"),
+        2,
+        "workspace f/sub cannot be made",
     ),
     # -- tune ----------------------------------------------------------------------------
     ("tune-budget-nan", ["tune", "--budget", "nan"], None, 2, "--budget"),
@@ -293,6 +317,13 @@ CASES: list[tuple[str, list[str], Callable[[Path], None] | None, int, str]] = [
         "bad.sqlite is not a readable results database",
     ),
     ("results-list-db-missing", ["results", "list", "--db", "no.sqlite"], None, 2, "no.sqlite"),
+    (
+        "export-out-under-file",
+        ["results", "export", "--out", "f/x.csv", "--db", "no.sqlite"],
+        _files(f="x"),
+        2,
+        "'--out': 'f/x.csv' lies under",
+    ),
     # -- runs ----------------------------------------------------------------------------
     ("runs-show-traversal", ["runs", "show", "../../etc"], None, 2, "no run '../../etc'"),
     ("runs-show-empty", ["runs", "show", ""], None, 2, "no run"),
@@ -462,6 +493,20 @@ CASES: list[tuple[str, list[str], Callable[[Path], None] | None, int, str]] = [
         "../x",
     ),
     ("truncate-missing", ["submission", "truncate", "nope"], None, 2, "nope"),
+    (
+        "package-out-under-file",
+        ["submission", "package", "t", "--out", "f/x.tar.gz"],
+        _files(f="x", **{"t__closed__x": "1"}),
+        2,
+        "'--out': 'f/x.tar.gz' lies under",
+    ),
+    (
+        "generate-out-file",
+        ["submission", "generate", "--out", "f", "--submitter", "A", "--system-json", "s.json"],
+        _files(f="x", **{"s.json": "{}"}),
+        2,
+        "Directory 'f' is a file",
+    ),
     # -- system --------------------------------------------------------------------------
     (
         "system-binary",
@@ -520,6 +565,13 @@ CASES: list[tuple[str, list[str], Callable[[Path], None] | None, int, str]] = [
         "o.json exists",
     ),
     ("system-category", ["system", "describe", "--category", "quantum"], None, 2, "quantum"),
+    (
+        "system-out-under-file",
+        ["system", "describe", "--out", "f/s.json"],
+        _files(f="x"),
+        2,
+        "'--out': 'f/s.json' lies under",
+    ),
     # -- dataset -------------------------------------------------------------------------
     ("dataset-imagenet-file", ["dataset", "synthetic-imagenet", "f"], _files(f="x"), 2, "'f'"),
     (
@@ -554,7 +606,13 @@ CASES: list[tuple[str, list[str], Callable[[Path], None] | None, int, str]] = [
     ),
     # -- cache ---------------------------------------------------------------------------
     ("cache-add-missing", ["cache", "add", "nope.bin", "--as", "x"], None, 2, "nope.bin"),
-    ("cache-add-folder", ["cache", "add", "d", "--as", "x"], _files(**{"d__x": "1"}), 2, "d"),
+    (
+        "cache-add-folder",
+        ["cache", "add", "d", "--as", "x"],
+        _files(**{"d__x": "1"}),
+        2,
+        "cannot add d: a folder",
+    ),
     (
         "cache-add-bad-hash",
         ["cache", "add", "f", "--as", "x", "--sha256", "zz"],
@@ -589,6 +647,14 @@ CASES: list[tuple[str, list[str], Callable[[Path], None] | None, int, str]] = [
         2,
         "'f'",
     ),
+    (
+        "sweep-plot-under-file",
+        ["sweep", "report", "x", "--plot", "f/x.html"],
+        _files(f="x"),
+        2,
+        "'--plot': 'f/x.html' lies under",
+    ),
+    ("dashboard-out-file", ["dashboard", "build", "--out", "f"], _files(f="x"), 2, "'f' is a file"),
     # -- dashboard and reproduce ---------------------------------------------------------
     ("dashboard-port", ["dashboard", "serve", "--port", "70000"], None, 2, "--port"),
     ("dashboard-db-missing", ["dashboard", "build", "--db", "no.sqlite"], None, 2, "no.sqlite"),
@@ -637,7 +703,7 @@ def test_the_table_covers_every_command() -> None:
     from perfpilot.cli.main import cli
 
     assert len(CASES) >= 60
-    missing = set(cli.commands) - {args[0] for _, args, *_ in CASES}
+    missing = set(cli.commands) - {a for _, args, *_ in CASES for a in args[:3]}
     assert not missing, f"no bad input for: {sorted(missing)}"
 
 
@@ -651,3 +717,37 @@ def _listing(root: Path) -> dict[str, int]:
             path = os.path.join(here, name)
             out[os.path.relpath(path, root)] = os.path.getsize(path)
     return out
+
+
+@pytest.mark.parametrize(
+    ("returncode", "words"),
+    [
+        (-9, "was killed by signal 9 (SIGKILL: out of memory or killed from outside)"),
+        (-11, "was killed by signal 11 (SIGSEGV: a crash in native code"),
+        (-6, "was killed by signal 6 (SIGABRT: "),
+        (-10, "was killed by signal 10 (SIGUSR1)"),
+        (-200, "was killed by signal 200"),
+        (3, "ended with exit code 3"),
+    ],
+)
+def test_a_child_ended_by_a_signal_says_which_and_why(returncode: int, words: str) -> None:
+    from perfpilot.engine.child_exit import describe_exit
+
+    assert describe_exit(returncode).startswith(words)
+
+
+@needs_fixture
+def test_a_tree_whose_system_json_is_nested_too_deep_is_checked_not_crashed(
+    tmp_path: Path,
+) -> None:
+    tree = tmp_path / "tree"
+    shutil.copytree(FIXTURE, tree, symlinks=True)
+    (system,) = (tree / "closed" / "Intel" / "systems").glob("*.json")
+    system.write_text(DEEP_JSON)
+    proc = run_cli("submission", "check", str(tree), "--json", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    found = json.loads(proc.stdout)
+    assert "system-json-invalid" in json.dumps(found)
+    imported = run_cli("results", "import", str(tree), "--db", "r.sqlite", cwd=tmp_path)
+    assert imported.returncode == 0, imported.stderr  # the logs are fine: the result imports

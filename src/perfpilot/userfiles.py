@@ -15,6 +15,15 @@ from perfpilot.errors import UsageError
 _KINDS: dict[type, str] = {dict: "a mapping", list: "a list", str: "text"}
 
 
+def blocked_by_file(path: Path) -> Path | None:
+    """The file that stands where a folder on the way to ``path`` must be made (``f`` of
+    ``f/out.json``), or None: what to say before writing, not a mkdir error half-way."""
+    for above in Path(path).absolute().parents:
+        if above.exists() or above.is_symlink():
+            return None if above.is_dir() else above
+    return None
+
+
 def read_text(path: Path, what: str, hint: str | None = None) -> str:
     """The UTF-8 text of ``path``, a user's ``what`` ("sweep file", ...)."""
     try:
@@ -66,11 +75,12 @@ def load_yaml(path: Path, what: str, kind: type = dict, hint: str | None = None)
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
-        first = str(err).splitlines()[0] if str(err) else type(err).__name__
-        where = getattr(err, "problem_mark", None)
-        at = f" at line {where.line + 1}" if where is not None else ""
+        # a marked error's problem ("expected ',' or ']'") says more than its context
+        problem = getattr(err, "problem", None) or str(err).split("\n")[0] or type(err).__name__
+        mark = getattr(err, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark is not None else ""
         raise UsageError(
-            f"{what} {path} is not valid YAML ({first.rstrip(':')}{at})", hint or "Fix the file."
+            f"{what} {path} is not valid YAML ({problem.rstrip(':')}{at})", hint or "Fix the file."
         ) from err
     except RecursionError as err:
         raise UsageError(f"{what} {path} is not valid YAML (nested too deeply to read)") from err

@@ -13,7 +13,7 @@ import click
 from rich.table import Table
 
 from perfpilot.cli.context import EXIT_FAILED, EXIT_OK, Context
-from perfpilot.cli.options import run_option, run_options
+from perfpilot.cli.options import OutPath, run_option, run_options
 from perfpilot.cli.render import console
 from perfpilot.cli.run_cmd import _progress_printer
 
@@ -229,7 +229,7 @@ def run_cmd(
 
 
 @click.command("generate")
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="Tree root.")
+@click.option("--out", type=OutPath(folder=True), required=True, help="Tree root.")
 @click.option("--submitter", required=True, help="Submitting organization (folder name).")
 @click.option(
     "--system-json",

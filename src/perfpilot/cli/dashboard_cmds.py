@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from perfpilot.cli.context import Context
+from perfpilot.cli.options import OutPath
 
 OUT_HELP = "Dashboard folder (default: <workspace>/dashboard)."
 
@@ -19,7 +20,7 @@ def dashboard() -> None:
 
 
 @dashboard.command("build")
-@click.option("--out", type=click.Path(path_type=Path), metavar="DIR", help=OUT_HELP)
+@click.option("--out", type=OutPath(folder=True), metavar="DIR", help=OUT_HELP)
 @click.option(
     "--db",
     type=click.Path(path_type=Path),
@@ -45,7 +46,7 @@ def dashboard_build(ctx: Context, out: Path | None, db: Path | None, as_json: bo
 
 
 @dashboard.command("serve")
-@click.option("--out", type=click.Path(path_type=Path), metavar="DIR", help=OUT_HELP)
+@click.option("--out", type=OutPath(folder=True), metavar="DIR", help=OUT_HELP)
 @click.option(
     "--port",
     type=click.IntRange(0, 65535),

@@ -11,6 +11,7 @@ import click
 from rich.table import Table
 
 from perfpilot.cli.context import Context
+from perfpilot.cli.options import OutPath
 from perfpilot.cli.render import console
 
 if TYPE_CHECKING:
@@ -255,7 +256,7 @@ def results_compare(
 )
 @click.option(
     "--out",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=OutPath(),
     metavar="FILE",
     help="csv/json: write to FILE (default: stdout).",
 )

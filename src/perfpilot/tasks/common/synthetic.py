@@ -9,6 +9,8 @@ from typing import Any, TypeVar
 
 import click
 
+from perfpilot.userfiles import blocked_by_file
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: A stand-in exercises the pipeline; a million samples is more than any real
@@ -25,11 +27,9 @@ class OutFolder(click.Path):
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         path = Path(str(super().convert(value, param, ctx)))
-        for above in path.parents:
-            if above.exists() or above.is_symlink():
-                if not above.is_dir():
-                    self.fail(f"{str(path)!r} lies under {str(above)!r}, a file.", param, ctx)
-                break
+        blocker = blocked_by_file(path)
+        if blocker is not None:
+            self.fail(f"{str(path)!r} lies under {str(blocker)!r}, a file.", param, ctx)
         return path
 
 
