@@ -27,8 +27,11 @@ def _one_error_line(stderr: str) -> str:
         (["run", "--device", "tpu"], "unknown value 'tpu' for --device. Choose one of: cpu, cuda"),
         (["run", "--scenario", "Batch"], "unknown value 'Batch' for --scenario"),
         (["run", "--mode", "quick"], "unknown value 'quick' for --mode"),
-        (["run", "--batch-size", "0"], "'--batch-size': 0 is not in the range x>=1"),
-        (["run", "--target-qps", "-5"], "'--target-qps': -5.0 is not in the range x>0"),
+        (["run", "--batch-size", "0"], "'--batch-size': 0 is not in the range 1<=x<=65536"),
+        (
+            ["run", "--target-qps", "-5"],
+            "'--target-qps': -5.0 is not in the range 0.0<x<=100000000.0",
+        ),
         (["run", "--threads", "many"], "'--threads': 'many' is not a valid integer"),
         (["run", "--bogus"], "No such option '--bogus'"),
         (["run", "--device", "cuda"], "onnxruntime here has no CUDA provider"),

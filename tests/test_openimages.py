@@ -146,7 +146,7 @@ def test_dataset_errors(tmp_path: Path, oi_dir: Path) -> None:
     with pytest.raises(UsageError, match="not found"):
         OpenImagesDataset(broken)
     (broken / ANNOTATIONS).write_text("{not json")
-    with pytest.raises(UsageError, match="not readable JSON"):
+    with pytest.raises(UsageError, match="not valid JSON"):
         OpenImagesDataset(broken)
 
 

@@ -56,7 +56,7 @@ def test_yaml_errors_are_one_line(tmp_path: Path) -> None:
     bad.write_text("colling: air\n")
     with pytest.raises(UsageError, match=r"unknown system field.*colling"):
         sysdesc.read_yaml(bad)
-    with pytest.raises(UsageError, match="cannot read"):
+    with pytest.raises(UsageError, match=r"missing\.yaml not found"):
         sysdesc.read_yaml(tmp_path / "missing.yaml")
 
 

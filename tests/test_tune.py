@@ -74,8 +74,8 @@ def test_profile_apply_explicit_wins_and_mismatch_fails(workspace: Workspace) ->
          "unknown scenario 'Sever'"),
         ("model: digits-cnn\nbackend: onnxruntime\nscenarios:\n  Server:\n    target_qps: -1\n",
          "invalid value for 'scenarios.Server.target_qps'"),
-        ("model: [unclosed\n", "not a readable YAML file"),
-        ("- a list\n", "must be a YAML mapping"),
+        ("model: [unclosed\n", "not valid YAML"),
+        ("- a list\n", "must hold a mapping"),
         ("schema_version: 9\nmodel: m\nbackend: b\n", "schema_version 9"),
     ],
 )  # fmt: skip

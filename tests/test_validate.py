@@ -8,7 +8,7 @@ from perfpilot.tasks import get_task
 from perfpilot.tasks.common.validate import check_onnx_model
 
 
-def _model(path: Path, shape: list[object], out: int = 10) -> Path:
+def _model(path: Path, shape: list[object], out: int = 10, elem: int = 1) -> Path:
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -21,7 +21,7 @@ def _model(path: Path, shape: list[object], out: int = 10) -> Path:
     graph = helper.make_graph(
         nodes,
         "g",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info("x", elem, shape)],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", out])],
         initializer=[w],
     )
@@ -53,9 +53,18 @@ def test_wrong_input_shape_names_both_shapes(tmp_path: Path) -> None:
     path = _model(tmp_path / "rgb.onnx", ["N", 3, 224, 224])
     with pytest.raises(ModelFileError) as info:
         check_onnx_model(path, get_task("digits"))
-    assert "has shape [N, 3, 224, 224], but task 'digits' feeds float32 [N, 1, 8, 8]" in str(
+    assert "is float32 [N, 3, 224, 224], but task 'digits' feeds float32 [N, 1, 8, 8]" in str(
         info.value
     )
+
+
+def test_wrong_input_type_names_both_types(tmp_path: Path) -> None:
+    from onnx import TensorProto
+
+    path = _model(tmp_path / "ids.onnx", ["N", 1, 8, 8], elem=TensorProto.INT64)
+    with pytest.raises(ModelFileError) as info:
+        check_onnx_model(path, get_task("digits"))
+    assert "is int64 [N, 1, 8, 8], but task 'digits' feeds float32 [N, 1, 8, 8]" in str(info.value)
 
 
 def test_wrong_output_width(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from perfpilot.artifacts import atomic_write_text
 from perfpilot.errors import UsageError
 from perfpilot.records import RunRecord
+from perfpilot.userfiles import blocked_by_file
 
 RUN_RECORD = "run.json"
 #: The record a run will have if its perfpilot process dies before writing run.json
@@ -46,6 +47,12 @@ class Workspace:
         root = Path(chosen).expanduser()
         if root.exists() and not root.is_dir():
             raise UsageError(f"workspace {root} is not a folder", "Pass a folder to --workspace.")
+        blocker = blocked_by_file(root)
+        if blocker is not None:
+            raise UsageError(
+                f"workspace {root} cannot be made: {blocker} is a file",
+                "Pass a folder to --workspace.",
+            )
         return cls(root.absolute(), on_record)
 
     @property

@@ -277,7 +277,8 @@ def add(file: Path | str, name: str, sha256: str | None = None, md5: str | None 
     sha256, md5 = check_hex(sha256, "sha256", 64), check_hex(md5, "md5", 32)
     src = Path(file).expanduser()
     if not src.is_file():
-        raise UsageError(f"cannot add {src}: no such file", hint="Give the path of a file")
+        what = "a folder, not a file" if src.is_dir() else "no such file"
+        raise UsageError(f"cannot add {src}: {what}", hint="Give the path of a file")
     with file_lock(lock_path(name)):
         staged = part_path(name)
         try:

@@ -19,8 +19,11 @@ class BackendConfig(BaseModel):
     """Settings every backend understands. A backend with options of its own (``perfpilot
     run --backend-option KEY=VALUE``) subclasses this and names it in ``config_class``."""
 
-    # Numbers become text for text fields: "--backend-option name=0" arrives as 0.
-    model_config = ConfigDict(frozen=True, extra="forbid", coerce_numbers_to_str=True)
+    # Numbers become text for text fields: "--backend-option name=0" arrives as 0; no
+    # option of any backend takes nan or inf ("timeout_s=inf" is not "no timeout").
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", coerce_numbers_to_str=True, allow_inf_nan=False
+    )
 
     device: str = "cpu"
     threads: int | None = Field(default=None, ge=1)  # the runtime's own (intra-op) threads

@@ -13,7 +13,7 @@ import click
 from rich.table import Table
 
 from perfpilot.cli.context import EXIT_FAILED, EXIT_OK, Context
-from perfpilot.cli.options import run_option, run_options
+from perfpilot.cli.options import OutPath, run_option, run_options
 from perfpilot.cli.render import console
 from perfpilot.cli.run_cmd import _progress_printer
 
@@ -229,7 +229,7 @@ def run_cmd(
 
 
 @click.command("generate")
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="Tree root.")
+@click.option("--out", type=OutPath(folder=True), required=True, help="Tree root.")
 @click.option("--submitter", required=True, help="Submitting organization (folder name).")
 @click.option(
     "--system-json",
@@ -260,8 +260,10 @@ def generate_cmd(
         load_campaign_runs,
     )
     from perfpilot.submission.generate import generate
+    from perfpilot.submission.system import load_system_json
     from perfpilot.workspace import Workspace
 
+    load_system_json(system_json)  # a bad file is named before the campaign is read
     workspace = Workspace.resolve(ctx.workspace)
     if campaign_name is None:
         known = sorted(p.stem for p in (workspace.root / CAMPAIGNS_DIR).glob("*.json"))

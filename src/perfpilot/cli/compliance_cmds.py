@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from perfpilot.cli.context import EXIT_FAILED, EXIT_OK, Context
-from perfpilot.cli.options import run_options
+from perfpilot.cli.options import OutPath, run_options
 
 
 @click.group()
@@ -27,7 +27,7 @@ def compliance() -> None:
 @click.option("--accuracy-run", help="TEST01: accuracy run (default: newest passing).")
 @click.option(
     "--into",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=OutPath(folder=True),
     help="Also copy the results into this folder as TEST0x/ (the round layout's place).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")

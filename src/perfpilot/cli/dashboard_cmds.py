@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from perfpilot.cli.context import Context
+from perfpilot.cli.options import OutPath
 
 OUT_HELP = "Dashboard folder (default: <workspace>/dashboard)."
 
@@ -19,7 +20,7 @@ def dashboard() -> None:
 
 
 @dashboard.command("build")
-@click.option("--out", type=click.Path(path_type=Path), metavar="DIR", help=OUT_HELP)
+@click.option("--out", type=OutPath(folder=True), metavar="DIR", help=OUT_HELP)
 @click.option(
     "--db",
     metavar="FILE|URL",
@@ -47,7 +48,7 @@ def dashboard_build(ctx: Context, out: Path | None, db: str | None, as_json: boo
 
 
 @dashboard.command("serve")
-@click.option("--out", type=click.Path(path_type=Path), metavar="DIR", help=OUT_HELP)
+@click.option("--out", type=OutPath(folder=True), metavar="DIR", help=OUT_HELP)
 @click.option(
     "--port",
     type=click.IntRange(0, 65535),

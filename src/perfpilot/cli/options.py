@@ -3,18 +3,56 @@ flag, type and help text written once here, each default read from RunConfig."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from perfpilot.config.run import RunConfig
+from perfpilot.config.run import BOUNDS, RunConfig
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-POSITIVE_INT = click.IntRange(min=1)
-POSITIVE_FLOAT = click.FloatRange(min=0.0, min_open=True)
+
+class FiniteFloatRange(click.FloatRange):
+    """A FloatRange that refuses nan and inf (which compare as in range or beyond any)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = click.FLOAT.convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return super().convert(number, param, ctx)
+
+
+class OutPath(click.Path):
+    """A file or folder to write (``folder``): not an existing one of the other kind, and
+    no file where a folder on its way must be made."""
+
+    def __init__(self, folder: bool = False) -> None:
+        super().__init__(file_okay=not folder, dir_okay=folder, path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from perfpilot.userfiles import blocked_by_file
+
+        path = Path(str(super().convert(value, param, ctx)))
+        blocker = blocked_by_file(path)
+        if blocker is not None:
+            self.fail(f"{str(path)!r} lies under {str(blocker)!r}, a file.", param, ctx)
+        return path
+
+
+def number_type(field: str, scale: float = 1.0) -> click.IntRange | FiniteFloatRange:
+    """The click type of RunConfig ``field``'s option: its range from ``BOUNDS`` (times
+    ``scale``: --min-duration is in seconds, the field in milliseconds), finite."""
+    bound = BOUNDS[field]
+    if bound.whole and scale == 1.0:
+        return click.IntRange(min=int(bound.low), max=int(bound.high))
+    low = 0.0 if scale != 1.0 else bound.low  # a scaled whole number: any positive value
+    return FiniteFloatRange(
+        min=low * scale, max=bound.high * scale, min_open=bound.low_open or scale != 1.0
+    )
+
 
 # RunConfig field -> its flag and click settings (the default comes from RunConfig).
 _OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -30,10 +68,7 @@ _OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
             "help": "Your dataset folder for the model's task (ImageNet: images + val_map.txt).",
         },
     ),
-    "dataset_size": (
-        "--dataset-size",
-        {"type": POSITIVE_INT, "help": "Use the first N samples only."},
-    ),
+    "dataset_size": ("--dataset-size", {"help": "Use the first N samples only."}),
     "backend": ("--backend", {"help": "Inference backend."}),
     "device": ("--device", {"help": "cpu or cuda."}),
     "precision": (
@@ -51,21 +86,15 @@ _OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
     ),
     "batch_size": (
         "--batch-size",
-        {
-            "type": POSITIVE_INT,
-            "help": "Offline, Server: the most samples a worker runs as one batch.",
-        },
+        {"help": "Offline, Server: the most samples a worker runs as one batch."},
     ),
     "threads": (
         "--threads",
-        {
-            "type": POSITIVE_INT,
-            "help": "Worker threads that run batches (Offline, Server; default: one per core).",
-        },
+        {"help": "Worker threads that run batches (Offline, Server; default: one per core)."},
     ),
     "backend_threads": (
         "--backend-threads",
-        {"type": POSITIVE_INT, "help": "The runtime's own threads (default: cores / threads)."},
+        {"help": "The runtime's own threads (default: cores / threads)."},
     ),
     # KEY=VALUE strings on the command line; the command parses them into the field's dict
     "backend_options": (
@@ -77,31 +106,19 @@ _OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
             "help": "An option of the backend's own (repeatable), e.g. tvm's tune_trials=64.",
         },
     ),
-    "max_wait_ms": (
-        "--max-wait-ms",
-        {
-            "type": click.FloatRange(min=0.0),
-            "help": "Server: how long a worker waits to fill a batch.",
-        },
-    ),
-    "target_qps": (
-        "--target-qps",
-        {"type": POSITIVE_FLOAT, "help": "Offline expected QPS / Server target QPS."},
-    ),
+    "max_wait_ms": ("--max-wait-ms", {"help": "Server: how long a worker waits to fill a batch."}),
+    "target_qps": ("--target-qps", {"help": "Offline expected QPS / Server target QPS."}),
     "target_latency_ms": (
         "--target-latency-ms",
-        {"type": POSITIVE_FLOAT, "help": "SingleStream/MultiStream expected latency."},
+        {"help": "SingleStream/MultiStream expected latency."},
     ),
     # seconds on the command line; the command converts to the field's milliseconds
     "min_duration_ms": (
         "--min-duration",
-        {"type": POSITIVE_FLOAT, "help": "Minimum test duration in seconds."},
+        {"scale": 1 / 1000, "help": "Minimum test duration in seconds."},
     ),
-    "min_query_count": ("--count", {"type": POSITIVE_INT, "help": "Minimum query count."}),
-    "samples_per_query": (
-        "--samples-per-query",
-        {"type": POSITIVE_INT, "help": "MultiStream samples per query."},
-    ),
+    "min_query_count": ("--count", {"help": "Minimum query count."}),
+    "samples_per_query": ("--samples-per-query", {"help": "MultiStream samples per query."}),
     "trace": ("--trace", {"is_flag": True, "help": "Keep LoadGen's trace log (large)."}),
 }
 
@@ -112,6 +129,9 @@ def run_option(field: str, **overrides: Any) -> Callable[[F], F]:
     flag, shared = _OPTIONS[field]
     settings: dict[str, Any] = {"default": RunConfig.model_fields[field].default, **shared}
     settings.update(overrides)
+    scale = settings.pop("scale", 1.0)
+    if field in BOUNDS:  # numbers: the model's range, finite
+        settings.setdefault("type", number_type(field, scale))
     if settings["default"] is None or settings.get("is_flag") or settings.get("multiple"):
         del settings["default"]  # click's own "not given" (a flag: off; repeatable: none)
     else:

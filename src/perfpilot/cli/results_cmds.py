@@ -11,6 +11,7 @@ import click
 from rich.table import Table
 
 from perfpilot.cli.context import Context
+from perfpilot.cli.options import OutPath
 from perfpilot.cli.render import console
 
 if TYPE_CHECKING:
@@ -264,7 +265,7 @@ def results_compare(
 )
 @click.option(
     "--out",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=OutPath(),
     metavar="FILE",
     help="csv/json: write to FILE (default: stdout).",
 )
@@ -330,6 +331,10 @@ def results_import(
     from perfpilot.results.published import find_entries, import_tree_report, skipped_in
     from perfpilot.workspace import Workspace
 
+    if round_name:  # as 'submission check --round' takes it: a round with known rules
+        from perfpilot.submission.rounds import get_round
+
+        round_name = get_round(round_name).name
     find_entries(folder)  # not a tree: say so before creating any database file
     target = db or ctx.db or Workspace.resolve(ctx.workspace)
     with ResultsDB.open(target) as database:

@@ -84,15 +84,13 @@ def run(
 ) -> int:
     """Run LoadGen tests: every scenario x mode asked for, each in its own process."""
     from perfpilot.config import build_run_configs
-    from perfpilot.config.run import parse_backend_options, with_backend_options
+    from perfpilot.config.run import duration_ms, parse_backend_options, with_backend_options
     from perfpilot.engine.runner import run_benchmark
     from perfpilot.results.db import indexer
     from perfpilot.workspace import Workspace
 
     scenario, mode = str(options.pop("scenario")), str(options.pop("mode"))
-    options["min_duration_ms"] = (
-        None if min_duration is None else max(1, round(min_duration * 1000))
-    )
+    options["min_duration_ms"] = None if min_duration is None else duration_ms(min_duration)
     options["min_query_count"] = options.pop("count")
     options["backend_options"] = with_backend_options(
         parse_backend_options(backend_options), endpoint=endpoint, api_key_env=api_key_env

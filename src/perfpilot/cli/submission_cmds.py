@@ -9,6 +9,7 @@ import click
 
 from perfpilot.cli.context import EXIT_FAILED, EXIT_OK
 from perfpilot.cli.lazy import LazyGroup
+from perfpilot.cli.options import OutPath
 
 ROUND_HELP = "MLPerf round (v4.1, v5.0, v5.1, v6.0, v6.1); default: the one the logs' seeds match."
 RELAX_HELP = (
@@ -45,7 +46,7 @@ submission.add_lazy_command(
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option(
     "--backup",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=OutPath(folder=True),
     help="Where the original accuracy logs go (default: <DIR>-accuracy-backup beside DIR).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON.")
@@ -132,7 +133,7 @@ def check_cmd(
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option(
     "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=OutPath(),
     help="Archive path (default: <DIR>.tar.gz beside DIR).",
 )
 @click.option("--round", "round_name", metavar="ROUND", help=ROUND_HELP)

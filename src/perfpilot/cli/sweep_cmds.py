@@ -12,6 +12,7 @@ from rich.table import Table
 
 from perfpilot.cli.context import EXIT_FAILED, EXIT_OK, Context
 from perfpilot.cli.fleet_cmds import cluster_option, progress_printer
+from perfpilot.cli.options import OutPath
 from perfpilot.cli.render import console
 
 
@@ -113,9 +114,7 @@ def _figures(records: Any) -> str:
     "tokens, tokens_per_user, ttft_p99, tpot_p99 [default: throughput:max,p99:min; token "
     "sweeps with TPOT: tokens_per_user:max,tokens:max].",
 )
-@click.option(
-    "--plot", type=click.Path(path_type=Path), help="Save a plot: FILE.html (plotly) or FILE.png."
-)
+@click.option("--plot", type=OutPath(), help="Save a plot: FILE.html (plotly) or FILE.png.")
 @click.option("--json", "as_json", is_flag=True, help="Print the points as JSON.")
 @click.pass_obj
 def sweep_report(

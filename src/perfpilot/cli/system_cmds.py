@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from perfpilot.cli.context import Context
+from perfpilot.cli.options import OutPath
 
 
 @click.group()
@@ -15,7 +16,7 @@ def system() -> None:
 
 
 @system.command("describe")
-@click.option("--out", type=click.Path(path_type=Path), help="Write the system JSON here.")
+@click.option("--out", type=OutPath(), help="Write the system JSON here.")
 @click.option(
     "--from",
     "from_yaml",

@@ -157,6 +157,7 @@ def _cluster_runner(address: str, base: Any) -> Iterator[Any]:
 
 
 def _sizes(text: str | None) -> list[int]:
+    from perfpilot.config.run import BOUNDS
     from perfpilot.errors import UsageError
 
     if not text:
@@ -167,8 +168,12 @@ def _sizes(text: str | None) -> list[int]:
         raise UsageError(
             f"invalid --batch-sizes {text!r}", "Give comma-separated integers, e.g. 8,32,128."
         ) from err
-    if not sizes or min(sizes) < 1:
-        raise UsageError(f"invalid --batch-sizes {text!r}", "Batch sizes must be 1 or more.")
+    bound = BOUNDS["batch_size"]
+    if not sizes or not all(bound.low <= size <= bound.high for size in sizes):
+        raise UsageError(
+            f"invalid --batch-sizes {text!r}",
+            f"Batch sizes must be 1 or more, and at most {int(bound.high):,}.",
+        )
     return sizes
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from perfpilot.errors import UsageError
 
@@ -27,6 +28,52 @@ Precision = Literal["fp32", "bf16", "fp16", "int8"]
 #: A value of ``--backend-option KEY=VALUE``.
 BackendOption = str | int | float | bool
 
+#: LoadGen builds every query of a test (Offline: every sample) in memory before the test
+#: starts, at some hundred bytes each: more than this is beyond any machine's memory.
+MAX_LOADGEN_QUERIES = 1_000_000_000
+MAX_DURATION_MS = 7 * 24 * 3600 * 1000  # a week
+MAX_QPS = 100_000_000.0
+MAX_LATENCY_MS = 24 * 3600 * 1000.0  # a day per query
+MAX_BATCH = 65_536
+#: ``test`` execution mode's test length where none is given (``valid``: mlperf.conf's).
+TEST_MIN_DURATION_MS = 1000
+_VALID_MIN_DURATION_MS = 600_000
+
+
+@dataclass(frozen=True)
+class Bound:
+    """The range of a numeric run option (floats must also be finite)."""
+
+    low: float
+    high: float
+    whole: bool = True
+    low_open: bool = False  # low itself is not allowed
+
+
+#: Every numeric RunConfig field and its range: the one source of the model's checks,
+#: the command-line options' types and the settings profiles' fields.
+BOUNDS: dict[str, Bound] = {
+    "dataset_size": Bound(1, MAX_LOADGEN_QUERIES),
+    "batch_size": Bound(1, MAX_BATCH),
+    "threads": Bound(1, 256),
+    "backend_threads": Bound(1, 1024),
+    "max_wait_ms": Bound(0.0, 10_000.0, whole=False),
+    "target_qps": Bound(0.0, MAX_QPS, whole=False, low_open=True),
+    "target_latency_ms": Bound(0.0, MAX_LATENCY_MS, whole=False, low_open=True),
+    "min_duration_ms": Bound(1, MAX_DURATION_MS),
+    "min_query_count": Bound(1, MAX_LOADGEN_QUERIES),
+    "samples_per_query": Bound(1, MAX_LOADGEN_QUERIES),
+}
+
+
+def bounded(field: str, default: Any = None) -> Any:
+    """A pydantic ``Field`` holding ``field``'s range from :data:`BOUNDS`."""
+    bound = BOUNDS[field]
+    limits: dict[str, Any] = {"gt" if bound.low_open else "ge": bound.low, "le": bound.high}
+    if not bound.whole:
+        limits["allow_inf_nan"] = False
+    return Field(default=default, **limits)
+
 
 class RunConfig(BaseModel):
     """Everything a user chooses for one LoadGen test (one scenario, one mode).
@@ -40,33 +87,55 @@ class RunConfig(BaseModel):
     model: str = "digits-cnn"
     model_path: Path | None = None
     dataset_path: Path | None = None
-    dataset_size: int | None = Field(default=None, ge=1)
+    dataset_size: int | None = bounded("dataset_size")
     backend: str = "onnxruntime"
     device: Device = "cpu"
     precision: Precision = "fp32"
     scenario: Scenario = "Offline"
     mode: Mode = "performance"
     execution: ExecutionMode = "test"
-    batch_size: int = Field(default=32, ge=1)
-    threads: int | None = Field(default=None, ge=1, le=256)  # None: one per core
-    backend_threads: int | None = Field(default=None, ge=1, le=1024)
-    max_wait_ms: float = Field(default=0.0, ge=0.0, le=10_000.0)
-    target_qps: float | None = Field(default=None, gt=0.0)
-    target_latency_ms: float | None = Field(default=None, gt=0.0)
-    min_duration_ms: int | None = Field(default=None, ge=1)
-    min_query_count: int | None = Field(default=None, ge=1)
-    samples_per_query: int | None = Field(default=None, ge=1)
+    batch_size: int = bounded("batch_size", 32)
+    threads: int | None = bounded("threads")  # None: one per core
+    backend_threads: int | None = bounded("backend_threads")
+    max_wait_ms: float = bounded("max_wait_ms", 0.0)
+    target_qps: float | None = bounded("target_qps")
+    target_latency_ms: float | None = bounded("target_latency_ms")
+    min_duration_ms: int | None = bounded("min_duration_ms")
+    min_query_count: int | None = bounded("min_query_count")
+    samples_per_query: int | None = bounded("samples_per_query")
     trace: bool = False
     # Options of the chosen backend's own config (tvm: tune_trials, ...), checked by it
     # before any test; part of the resolved config, so of the run cache's key.
     backend_options: dict[str, BackendOption] = {}
 
-    @field_validator("target_qps", "target_latency_ms", "max_wait_ms")
-    @classmethod
-    def _finite(cls, value: float | None) -> float | None:
-        if value is not None and not math.isfinite(value):
-            raise ValueError("must be a finite number")
-        return value
+    @model_validator(mode="after")
+    def _loadgen_can_hold(self) -> RunConfig:
+        """The queries LoadGen would build before the test starts must fit its limit:
+        the count (times MultiStream's samples per query), and the expected rate times
+        the duration (Offline: samples; Server: queries; streams: twice the queries)."""
+        count = (self.min_query_count or 0) * (
+            (self.samples_per_query or 1) if self.scenario == "MultiStream" else 1
+        )
+        if count > MAX_LOADGEN_QUERIES:
+            raise ValueError(
+                f"--count x --samples-per-query is {_many(count)} samples, and LoadGen builds "
+                f"them all in memory before the test: at most {MAX_LOADGEN_QUERIES:,}"
+            )
+        default_ms = TEST_MIN_DURATION_MS if self.execution == "test" else _VALID_MIN_DURATION_MS
+        seconds = (self.min_duration_ms or default_ms) / 1000
+        streams = self.scenario in ("SingleStream", "MultiStream")
+        if streams:
+            rate = 2000 / self.target_latency_ms if self.target_latency_ms else 0.0
+        else:
+            rate = 1.1 * self.target_qps if self.target_qps else 0.0
+        if rate * seconds > MAX_LOADGEN_QUERIES:
+            option = "--target-latency-ms" if streams else "--target-qps"
+            raise ValueError(
+                f"{option} over a {seconds:g}s test is {_many(rate * seconds)} queries, and "
+                f"LoadGen builds them all in memory before the test: at most "
+                f"{MAX_LOADGEN_QUERIES:,}"
+            )
+        return self
 
 
 # Field name -> the CLI option a user typed, so errors name what the user can change.
@@ -202,10 +271,32 @@ def build_run_configs(
     return configs
 
 
+def _many(count: float) -> str:
+    return f"{count:,.0f}" if count < 1e15 else f"{count:.2e}"
+
+
+def duration_ms(seconds: object, option: str = "--min-duration") -> int:
+    """A test duration in seconds, as a user gives it, as ``min_duration_ms``."""
+    if (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, (int, float))
+        or not math.isfinite(seconds)
+        or not 0 < seconds <= MAX_DURATION_MS / 1000
+    ):
+        raise UsageError(
+            f"invalid value {seconds!r} for {option}: give seconds, more than 0 and at most "
+            f"{MAX_DURATION_MS // 1000:,}"
+        )
+    return max(1, round(seconds * 1000))
+
+
 def config_error(err: ValidationError) -> UsageError:
     """Turn pydantic's report into one line naming the option and the reason."""
     first = err.errors()[0]
-    field = str(first["loc"][0]) if first["loc"] else "?"
+    if not first["loc"]:  # a check of several options together
+        reason = str(first["msg"]).removeprefix("Value error, ")
+        return UsageError(reason, "Lower one of them.")
+    field = str(first["loc"][0])
     option = _OPTION_NAMES.get(field, field)
     value = first.get("input")
     reason = str(first["msg"]).removeprefix("Value error, ")

@@ -399,9 +399,13 @@ def _finish(
     elif child is not None and child.status == "failed":
         status, error = "failed", str(child.error)
     elif returncode != 0 or child is None:
-        how = f"signal {-returncode}" if returncode < 0 else f"exit code {returncode}"
+        from perfpilot.engine.child_exit import describe_exit
+
+        tail = _tail(run_dir / "child.log")
         status = "failed"
-        error = f"the LoadGen child process ended with {how}: {_tail(run_dir / 'child.log')}"
+        error = f"the LoadGen child process {describe_exit(returncode)}" + (
+            f": {tail}" if tail else ""
+        )
 
     result = None
     if (run_dir / "mlperf_log_detail.txt").exists():

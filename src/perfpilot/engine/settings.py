@@ -13,7 +13,8 @@ from perfpilot import __version__
 
 #: ``test`` execution mode: short runs that still give LoadGen enough queries for its
 #: early-stopping estimates. ``valid`` mode uses mlperf.conf's official values.
-TEST_MIN_DURATION_MS = 1000
+from perfpilot.config.run import TEST_MIN_DURATION_MS as TEST_MIN_DURATION_MS
+
 # LoadGen's early-stopping estimate needs enough queries for the percentile: about 44 at
 # p90 (SingleStream) and 459 at p99 (MultiStream), so MultiStream keeps mlperf.conf's 662.
 TEST_MIN_QUERY_COUNT = {

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from perfpilot.submission.tree import ScenarioEntry, SubmissionTree
 
 DIVISIONS = ("closed", "open", "network")
+_NOTHING_IMPORTED = "The tree is damaged; nothing was imported."
 _ROUND_IN_NAME = re.compile(r"(?:^|[_\-])v(\d+\.\d+)(?:$|[_\-])", re.IGNORECASE)
 
 # Fallback accuracy patterns for accuracy.txt lines the tree reader has no pattern for
@@ -312,7 +313,7 @@ def endpoints_row(
     if ep.summary is None:
         raise UsageError(
             f"cannot import {entry.path}: no readable {ep.summary_path.name}",
-            "The tree is damaged; nothing was imported.",
+            _NOTHING_IMPORTED,
         )
     rnd = round_name if round_name else round_of(folder, None) or "v6.1"
     rnd = rnd if rnd.startswith("v") else f"v{rnd}"
@@ -335,6 +336,12 @@ def endpoints_row(
         # token benchmarks compare in tokens/s: the checker's figure of Interactive is
         # samples/s and it has none for Offline, but the summary's tps is the figure
         value, metric = tps, TOKEN_METRIC
+    if value is None:
+        raise UsageError(
+            f"cannot import {entry.path}: {ep.summary_path.name} holds no result (a skeleton "
+            "tree?)",
+            _NOTHING_IMPORTED,
+        )
     summary = (mrules.units.get(entry.scenario) if mrules else None) or UNITS.get(entry.scenario)
 
     def ms(key: str) -> float | None:
@@ -423,6 +430,8 @@ def checked_results(
     from perfpilot.submission import rounds
     from perfpilot.submission.check import check_read_tree
 
+    if round_name:  # as 'submission check --round' takes it: a round with known rules
+        round_name = rounds.get_round(round_name).name
     out: list[tuple[ScenarioEntry, ResultRow, str]] = []
     label = round_of(folder, None, round_name)
     check_round = label if label in rounds.ROUNDS else None

@@ -17,6 +17,7 @@ from perfpilot.config.run import RunConfig, config_error
 from perfpilot.errors import UsageError
 from perfpilot.records import RunRecord, config_hash
 from perfpilot.submission.plan import Plan, PlanItem
+from perfpilot.userfiles import load_json
 from perfpilot.workspace import Workspace
 
 SCHEMA_VERSION = 1
@@ -112,15 +113,9 @@ class Campaign:
             "runs": {},
         }
         if self.path.exists():
-            try:
-                old = json.loads(self.path.read_text())
-            except ValueError as err:
-                raise UsageError(
-                    f"campaign file {self.path} is damaged ({err})",
-                    "Remove it: the runs stay in the workspace and are found again by tag.",
-                ) from err
-            self._check_same_plan(old.get("plan", {}))
-            self.state["runs"] = dict(old.get("runs", {}))
+            old = read_state(self.path)
+            self._check_same_plan(old["plan"])
+            self.state["runs"] = dict(old["runs"])
 
     def _check_same_plan(self, old: dict[str, Any]) -> None:
         for key in ("model", "round", "division", "category", "backend"):
@@ -289,11 +284,27 @@ def load_campaign_runs(workspace: Workspace, name: str) -> dict[str, RunRecord]:
             + (", ".join(known) if known else "none (run 'perfpilot submission run')")
             + ".",
         )
-    state = json.loads(path.read_text())
-    return {key: workspace.load(v["run_id"]) for key, v in state.get("runs", {}).items()}
+    state = read_state(path)
+    return {key: workspace.load(v["run_id"]) for key, v in state["runs"].items()}
 
 
 def load_campaign_plan(workspace: Workspace, name: str) -> dict[str, Any]:
-    state = json.loads(campaign_path(workspace, name).read_text())
-    plan: dict[str, Any] = state["plan"]
+    plan: dict[str, Any] = read_state(campaign_path(workspace, name))["plan"]
     return plan
+
+
+def read_state(path: Path) -> dict[str, Any]:
+    """A campaign file, with the shape perfpilot writes (a plan, runs with their ids);
+    a UsageError naming the file otherwise."""
+    hint = "Remove it: the runs stay in the workspace and are found again by tag."
+    state: dict[str, Any] = load_json(path, "campaign file", hint=hint)
+    plan, runs = state.get("plan"), state.get("runs", {})
+    if (
+        not isinstance(plan, dict)
+        or not isinstance(runs, dict)
+        or not all(isinstance(v, dict) and isinstance(v.get("run_id"), str) for v in runs.values())
+    ):
+        raise UsageError(
+            f"campaign file {path} is damaged (no plan, or runs without their run ids)", hint
+        )
+    return state

@@ -11,10 +11,11 @@ samples; and the accuracy scores with the number of samples they cover.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from perfpilot.userfiles import parse_json
 
 SUMMARY = Path("performance") / "result_summary.json"
 ACCURACY = Path("accuracy") / "accuracy_results.json"
@@ -208,7 +209,10 @@ def _load(path: Path, problems: list[str], loader: str) -> dict[str, Any] | None
 
     try:
         text = path.read_text(errors="replace")
-        data = yaml.safe_load(text) if loader == "yaml" else json.loads(text)
+        data = yaml.safe_load(text) if loader == "yaml" else parse_json(text)
+    except RecursionError:
+        problems.append(f"{path} cannot be read (nested too deeply)")
+        return None
     except (OSError, ValueError, yaml.YAMLError) as err:
         problems.append(f"{path} cannot be read ({str(err).splitlines()[0]})")
         return None

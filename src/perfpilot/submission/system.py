@@ -3,6 +3,7 @@ completed or overridden from a YAML file, and checked against the round's field 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
@@ -11,12 +12,13 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, create_model
 
 from perfpilot.errors import UsageError
 from perfpilot.submission import rounds
+from perfpilot.userfiles import load_json, load_yaml
 
 SCHEMA_NOTE = "perfpilot system describe"
 #: Fields that stay the submitter's to fill: perfpilot never guesses them.
@@ -294,26 +296,107 @@ def detect(backend: str | None = "onnxruntime") -> dict[str, Any]:
     return found
 
 
-def read_yaml(path: Path) -> dict[str, Any]:
-    """A YAML (or JSON) mapping of system fields; UsageError for anything else."""
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, dict):
+        return "a mapping"
+    return "a list" if isinstance(value, list) else repr(value)
+
+
+def _scalar(value: Any) -> Any:
+    """Text or a number, as the official system JSONs write a field."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise ValueError(f"must be text or a number, not {_kind(value)} (quote it in YAML)")
+    return value
+
+
+def _whole(minimum: int, text_ok: bool = False) -> Any:
+    """A count written as a number or as its digits ("2"); empty: not filled in yet;
+    ``text_ok``: words such as "N/A" are allowed too."""
+
+    def check(value: Any) -> Any:
+        value = _scalar(value)
+        text = str(value).strip()
+        if text == "":
+            return value
+        if isinstance(value, float) or not re.fullmatch(r"[+-]?\d+", text):
+            if text_ok and isinstance(value, str) and not re.fullmatch(r"[+-]?[\d.]+", text):
+                return value
+            raise ValueError(f"must be a whole number, not {value!r}")
+        if int(text) < minimum:
+            raise ValueError(f"must be {minimum} or more, not {value!r}")
+        return value
+
+    return BeforeValidator(check)
+
+
+def _one_of(choices: list[str]) -> Any:
+    def check(value: Any) -> Any:
+        if str(_scalar(value)).strip() and str(value).lower() not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}, not {value!r}")
+        return value
+
+    return BeforeValidator(check)
+
+
+#: Fields whose value has a type beyond "text or a number".
+_TYPED: dict[str, Any] = {
+    "number_of_nodes": _whole(1),
+    "host_processors_per_node": _whole(1),
+    "accelerators_per_node": _whole(0),
+    "host_processor_core_count": _whole(1, text_ok=True),
+}
+
+
+@functools.cache
+def system_model() -> type[BaseModel]:
+    """The typed model of a system JSON: the official field names (rules.json), each
+    text or a number, counts whole and in range, status/type/division from their lists;
+    no other field."""
+    common = rounds.common()
+    typed = {
+        **_TYPED,
+        "status": _one_of(list(common["statuses"])),
+        "system_type": _one_of(list(common["system_types"])),
+        "division": _one_of(list(common["divisions"])),
+    }
+    fields: dict[str, Any] = {
+        name: (Annotated[Any, typed.get(name, BeforeValidator(_scalar))], "")
+        for name in common["system_fields"]
+    }
+    config = ConfigDict(extra="forbid", frozen=True)
+    model: type[BaseModel] = create_model("SystemFields", __config__=config, **fields)
+    return model
+
+
+def check_fields(data: dict[str, Any], source: str, others: bool = False) -> dict[str, Any]:
+    """``data`` if every field is one the checker knows (``others``: or any other name),
+    of its type; else a UsageError naming the first bad field."""
+    known = system_model().model_fields
     try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as err:
-        raise UsageError(f"cannot read {path}: {err.strerror}", "Check the path.") from err
-    except yaml.YAMLError as err:
-        raise UsageError(f"{path} is not valid YAML ({err})", "Fix the file.") from err
-    if not isinstance(data, dict):
-        raise UsageError(
-            f"{path} must be a mapping of system JSON fields", "Write 'field: value' lines."
+        system_model().model_validate(
+            {k: v for k, v in data.items() if others is False or k in known}
         )
-    known = set(required_fields())
-    unknown = sorted(str(k) for k in data if str(k) not in known)
-    if unknown:
-        raise UsageError(
-            f"{path}: unknown system field(s) {', '.join(unknown)}",
-            "Use the official field names (see 'perfpilot system describe --json').",
-        )
-    return {str(k): ("" if v is None else v) for k, v in data.items()}
+    except ValidationError as err:
+        first = err.errors()[0]
+        name = ".".join(str(p) for p in first["loc"])
+        if first["type"] == "extra_forbidden":
+            unknown = sorted(str(e["loc"][0]) for e in err.errors() if e["loc"])
+            raise UsageError(
+                f"{source}: unknown system field(s) {', '.join(unknown)}",
+                "Use the official field names (see 'perfpilot system describe --json').",
+            ) from err
+        reason = str(first["msg"]).removeprefix("Value error, ")
+        raise UsageError(f"{source}: system field {name!r} {reason}", "Fix the file.") from err
+    return data
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """A YAML (or JSON) mapping of system fields, checked with :func:`system_model`."""
+    data = load_yaml(path, "system YAML", hint="Write 'field: value' lines.")
+    fields = {str(k): ("" if v is None else v) for k, v in data.items()}
+    return check_fields(fields, str(path))
 
 
 def describe(
@@ -336,19 +419,11 @@ def describe(
 
 
 def load_system_json(path: Path) -> dict[str, Any]:
-    """A system JSON file; UsageError when unreadable or not a JSON object."""
-    try:
-        data = json.loads(path.read_text())
-    except OSError as err:
-        raise UsageError(
-            f"cannot read system JSON {path}: {err.strerror}",
-            "Write one with 'perfpilot system describe --out FILE'.",
-        ) from err
-    except ValueError as err:
-        raise UsageError(f"{path} is not valid JSON ({err})", "Fix the file.") from err
-    if not isinstance(data, dict):
-        raise UsageError(f"{path} must hold a JSON object", "Regenerate it.")
-    return data
+    """A system JSON file, checked with :func:`system_model`; UsageError otherwise."""
+    data = load_json(
+        path, "system JSON", hint="Write one with 'perfpilot system describe --out FILE'."
+    )
+    return check_fields(data, str(path), others=True)  # a submitter's notes may be there
 
 
 def require_complete(data: dict[str, Any], source: str, division: str) -> list[str]:

@@ -14,7 +14,6 @@ read is listed in ``entry.problems`` rather than raised, and symlinks are never 
 from __future__ import annotations
 
 import functools
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from perfpilot.errors import PerfpilotError, UsageError
 from perfpilot.records import LoadgenResult
 from perfpilot.safepaths import plain_file, plain_folder
 from perfpilot.submission.endpoints import EndpointsResult, is_endpoints, read_endpoints
+from perfpilot.userfiles import parse_json
 
 DIVISIONS = ("closed", "open", "network")
 SCENARIO_NAMES = {
@@ -182,8 +182,8 @@ def read_json(path: Path) -> tuple[dict[str, Any] | None, str | None]:
     if not is_file(path):
         return None, f"{path} is missing"
     try:
-        data = json.loads(path.read_text(errors="replace"))
-    except (OSError, json.JSONDecodeError) as err:
+        data = parse_json(path.read_text(errors="replace"))
+    except (OSError, ValueError) as err:
         return None, f"{path} is not valid JSON ({err})"
     if not isinstance(data, dict):
         return None, f"{path} does not hold a JSON object"

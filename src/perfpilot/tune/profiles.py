@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from perfpilot.artifacts import atomic_write_text
-from perfpilot.config.run import SCENARIOS, RunConfig, Scenario
+from perfpilot.config.run import SCENARIOS, RunConfig, Scenario, bounded, config_error
 from perfpilot.errors import UsageError
+from perfpilot.userfiles import load_yaml
 from perfpilot.workspace import Workspace
 
 SCHEMA_VERSION = 1
@@ -26,13 +27,13 @@ class ScenarioOptions(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    target_qps: float | None = Field(default=None, gt=0.0)
-    target_latency_ms: float | None = Field(default=None, gt=0.0)
-    batch_size: int | None = Field(default=None, ge=1)
-    threads: int | None = Field(default=None, ge=1, le=256)
-    backend_threads: int | None = Field(default=None, ge=1, le=1024)
-    samples_per_query: int | None = Field(default=None, ge=1)
-    max_wait_ms: float | None = Field(default=None, ge=0.0, le=10_000.0)
+    target_qps: float | None = bounded("target_qps")
+    target_latency_ms: float | None = bounded("target_latency_ms")
+    batch_size: int | None = bounded("batch_size")
+    threads: int | None = bounded("threads")
+    backend_threads: int | None = bounded("backend_threads")
+    samples_per_query: int | None = bounded("samples_per_query")
+    max_wait_ms: float | None = bounded("max_wait_ms")
 
     def set_fields(self) -> dict[str, Any]:
         return {k: v for k, v in self.model_dump().items() if v is not None}
@@ -86,7 +87,13 @@ class Profile(BaseModel):
         for cfg in configs:
             self.check_for(cfg.model, cfg.backend, cfg.device)
             update = {k: v for k, v in self.options(cfg.scenario).items() if k not in keep}
-            out.append(RunConfig.model_validate({**cfg.model_dump(), **update}))
+            try:
+                out.append(RunConfig.model_validate({**cfg.model_dump(), **update}))
+            except ValidationError as err:  # values that only together are too much
+                bad = config_error(err)
+                raise UsageError(
+                    f"settings profile {self.name!r}, {cfg.scenario}: {bad.message}", bad.hint
+                ) from err
         return out
 
     def to_yaml(self) -> str:
@@ -95,11 +102,12 @@ class Profile(BaseModel):
         return yaml.safe_dump(data, sort_keys=False, default_flow_style=False)
 
 
-def check_name(name: str) -> str:
-    """A profile name is a file name: letters, digits, '.', '_' and '-'."""
+def check_name(name: str, what: str = "settings profile") -> str:
+    """A profile's (or a sweep's: ``what``) name is a file name: letters, digits, '.',
+    '_' and '-'."""
     if not _NAME.match(name):
         raise UsageError(
-            f"invalid settings profile name {name!r}",
+            f"invalid {what} name {name!r}",
             "Use letters, digits, '.', '_' and '-' (e.g. digits-ort-cpu).",
         )
     return name
@@ -142,15 +150,9 @@ def load_profile(workspace: Workspace, name_or_path: str) -> Profile:
 
 def read_profile(path: Path) -> Profile:
     """Parse and validate a profile file; every problem is one line naming the file."""
-    try:
-        data = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as err:
-        raise UsageError(
-            f"{path}: not a readable YAML file ({str(err).splitlines()[0]})",
-            "Fix the file or save it again with 'perfpilot tune --save'.",
-        ) from err
-    if not isinstance(data, dict):
-        raise UsageError(f"{path}: a settings profile must be a YAML mapping")
+    data = load_yaml(
+        path, "settings profile", hint="Fix the file or save it again with 'perfpilot tune --save'."
+    )
     data.setdefault("name", path.stem)
     version = data.get("schema_version", SCHEMA_VERSION)
     if version != SCHEMA_VERSION:

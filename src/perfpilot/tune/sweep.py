@@ -13,11 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from perfpilot.config.run import RunConfig, build_run_configs
+from perfpilot.config.run import RunConfig, build_run_configs, duration_ms
 from perfpilot.errors import PerfpilotError, UsageError
 from perfpilot.records import LoadgenResult, RunRecord, config_hash
+from perfpilot.userfiles import load_yaml
 from perfpilot.workspace import Workspace
 
 #: Keys of a sweep file.
@@ -71,9 +70,7 @@ class Point:
         mode = str(opts.pop("mode", "performance"))
         seconds = opts.pop("min_duration", None)
         if seconds is not None:
-            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
-                raise UsageError(f"invalid value {seconds!r} for min_duration (seconds)")
-            opts["min_duration_ms"] = max(1, round(float(seconds) * 1000))
+            opts["min_duration_ms"] = duration_ms(seconds, "min_duration")
         return build_run_configs(scenario, mode, **opts)
 
 
@@ -98,14 +95,7 @@ def load_sweep(path: Path, max_points: int = MAX_POINTS) -> SweepSpec:
     """Read and check a sweep file: every option and every point is validated before any
     run starts, and each problem is one line naming the file. A sweep of more than
     ``max_points`` points (0: no limit) is refused before any point is built."""
-    try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as err:
-        raise UsageError(f"cannot read sweep file {path}: {err.strerror}") from err
-    except yaml.YAMLError as err:
-        raise UsageError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from err
-    if not isinstance(data, dict):
-        raise UsageError(f"{path}: a sweep file must be a YAML mapping (name, base, grid)")
+    data = load_yaml(path, "sweep file", hint="A sweep file is a YAML mapping: name, base, grid.")
     for key in data:
         if key not in FILE_KEYS:
             raise UsageError(
@@ -116,7 +106,7 @@ def load_sweep(path: Path, max_points: int = MAX_POINTS) -> SweepSpec:
         raise UsageError(f"{path}: the sweep needs a 'name'", "Add e.g. 'name: my-sweep'.")
     from perfpilot.tune.profiles import check_name
 
-    check_name(name)
+    check_name(name, "sweep")
     base = data.get("base") or {}
     grid = data.get("grid") or {}
     for what, value in (("base", base), ("grid", grid)):
@@ -146,6 +136,8 @@ def load_sweep(path: Path, max_points: int = MAX_POINTS) -> SweepSpec:
         if isinstance(sample, bool) or not isinstance(sample, int) or sample < 1:
             raise UsageError(f"{path}: 'random' must be a number of points (1 or more)")
         seed = data.get("seed", 0)
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise UsageError(f"{path}: 'seed' must be a whole number, not {seed!r}")
         rng = random.Random(seed)
         # sample() of a range draws indices without building it (the points it picks are
         # the ones sample() of the whole grid as a list would pick).

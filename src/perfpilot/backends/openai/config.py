@@ -23,12 +23,12 @@ class OpenAIConfig(BackendConfig):
     #: Requests in flight at once, as a load-generating client keeps them.
     concurrency: int = Field(default=64, ge=1, le=65_536)
     #: Seconds to connect, and the longest gap between two streamed chunks.
-    timeout_s: float = Field(default=600.0, gt=0.0)
+    timeout_s: float = Field(default=600.0, gt=0.0, le=7 * 24 * 3600.0)
     #: Retries of a request whose connection failed before any token arrived.
     retries: int = Field(default=2, ge=0, le=100)
     #: Tokens to generate per sample; by default the task's (Llama 3.1 8B: 128); 0 or
     #: None leaves it to the server.
-    max_new_tokens: int | None = Field(default=None, ge=0)
+    max_new_tokens: int | None = Field(default=None, ge=0, le=1_000_000)
     #: "tokens": the prompt's token ids as sent (MLPerf closed); "text": the prompt
     #: decoded by --model-path's tokenizer, for servers that take strings only.
     prompt_mode: Literal["tokens", "text"] = "tokens"
@@ -36,7 +36,7 @@ class OpenAIConfig(BackendConfig):
     #: them the generated text is tokenized again with --model-path's tokenizer.
     token_ids: bool = False
     #: vLLM's ``min_tokens`` (the reference sends 1); not sent when unset.
-    min_tokens: int | None = Field(default=None, ge=0)
+    min_tokens: int | None = Field(default=None, ge=0, le=1_000_000)
 
     @field_validator("endpoint")
     @classmethod

@@ -12,9 +12,9 @@ class TvmConfig(BackendConfig):
     ``tune.py``); without ``tune_trials`` the default schedule runs, any batch size."""
 
     #: Candidate kernels MetaSchedule measures in all, shared by the model's kernels.
-    tune_trials: int | None = Field(default=None, ge=1)
+    tune_trials: int | None = Field(default=None, ge=1, le=1_000_000)
     #: The one batch size a tuned module is built for; other batches run in chunks of it.
-    tune_batch: int = Field(default=1, ge=1)
+    tune_batch: int = Field(default=1, ge=1, le=65_536)
 
     @model_validator(mode="after")
     def _tunes_cpu_only(self) -> TvmConfig:

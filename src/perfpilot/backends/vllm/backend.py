@@ -38,10 +38,10 @@ class VllmConfig(BackendConfig):
     default."""
 
     max_new_tokens: int = Field(default=0, ge=0, le=1_000_000)  # 0: the task's
-    tensor_parallel_size: int = Field(default=1, ge=1)
+    tensor_parallel_size: int = Field(default=1, ge=1, le=1024)
     gpu_memory_utilization: float = Field(default=0.9, gt=0.0, le=1.0)
-    max_model_len: int = Field(default=0, ge=0)
-    max_num_seqs: int = Field(default=0, ge=0)
+    max_model_len: int = Field(default=0, ge=0, le=100_000_000)
+    max_num_seqs: int = Field(default=0, ge=0, le=1_000_000)
 
 
 class VllmBackend(SubmittingBackend):

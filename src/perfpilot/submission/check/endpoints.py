@@ -18,6 +18,7 @@ from perfpilot.submission.check.context import Context
 from perfpilot.submission.endpoints import EndpointsResult
 from perfpilot.submission.rounds import ModelRules
 from perfpilot.submission.tree import ScenarioEntry, is_file
+from perfpilot.userfiles import parse_json
 
 # The rounds whose checker reads Endpoints results, and the models each allows.
 ALLOWED_MODELS = {
@@ -267,7 +268,7 @@ def check_audits(ctx: Context, entry: ScenarioEntry, mrules: ModelRules) -> bool
         if name is None or not is_file(path):
             continue
         try:
-            data: Any = json.loads(path.read_text(errors="replace"))
+            data: Any = parse_json(path.read_text(errors="replace"))
         except ValueError:
             data = None
         if not isinstance(data, dict) or data.get("test") != name or not data.get("passed"):

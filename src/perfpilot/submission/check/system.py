@@ -10,6 +10,7 @@ from typing import Any
 
 from perfpilot.submission.check.context import Context
 from perfpilot.submission.tree import SubmitterDir, is_file
+from perfpilot.userfiles import parse_json
 
 # A system rule gets the submitter folder, the JSON's path and its parsed object.
 SystemRule = Callable[[Context, SubmitterDir, Path, dict[str, Any]], None]
@@ -69,9 +70,12 @@ def check_system(ctx: Context, sub: SubmitterDir, system: str) -> None:
         ctx.add("system-json-missing", path, f"no system description for '{system}'")
         return
     try:
-        data = json.loads(path.read_text(errors="replace"))
+        data = parse_json(path.read_text(errors="replace"))
     except json.JSONDecodeError as err:
         ctx.add("system-json-invalid", path, f"not valid JSON ({err.msg}, line {err.lineno})")
+        return
+    except ValueError as err:  # nested too deeply to read
+        ctx.add("system-json-invalid", path, f"not valid JSON ({err})")
         return
     if not isinstance(data, dict):
         ctx.add("system-json-invalid", path, "not a JSON object")

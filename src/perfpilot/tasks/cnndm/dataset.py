@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from perfpilot.errors import UsageError
+from perfpilot.userfiles import load_json
 
 FILES = ("cnn_eval.json", "sample_cnn_eval_5000.json")
 
@@ -31,11 +32,8 @@ def eval_file(folder: Path) -> Path:
 
 def read_records(path: Path) -> list[dict[str, object]]:
     """The file's records, each checked for a non-empty list of token ids."""
-    try:
-        records = json.loads(path.read_bytes())
-    except (OSError, ValueError) as err:
-        raise UsageError(f"{path} is not readable JSON ({err})") from err
-    if not isinstance(records, list) or not records:
+    records: list[dict[str, object]] = load_json(path, "dataset file", list)
+    if not records:
         raise UsageError(f"{path}: expected a non-empty JSON list of records")
     for i, record in enumerate(records):
         ids = record.get("tok_input") if isinstance(record, dict) else None

@@ -19,6 +19,18 @@ def _fmt(dims: list[int | None] | tuple[int | None, ...]) -> str:
     return "[" + ", ".join("N" if d is None else str(d) for d in dims) + "]"
 
 
+def _typed(value_info: object) -> str:
+    """An ONNX input's element type and shape as the task's are written: int64 [N, 384]."""
+    from onnx import helper
+
+    elem = value_info.type.tensor_type.elem_type  # type: ignore[attr-defined]
+    try:
+        name = str(helper.tensor_dtype_to_np_dtype(elem))
+    except (KeyError, ValueError, TypeError):
+        name = f"ONNX type {elem}"
+    return f"{name} {_fmt(_dims(value_info))}"
+
+
 def check_onnx_model(path: Path, task: TaskSpec) -> None:
     """Raise a one-line error unless ``path`` is an ONNX model with the task's signature."""
     if not path.is_file():
@@ -56,7 +68,7 @@ def check_onnx_model(path: Path, task: TaskSpec) -> None:
     )
     if not fits or inputs[0].type.tensor_type.elem_type != _ONNX_FLOAT:
         raise ModelFileError(
-            f"{path}: input {inputs[0].name!r} has shape {_fmt(dims)}, but task "
+            f"{path}: input {inputs[0].name!r} is {_typed(inputs[0])}, but task "
             f"{task.name!r} feeds float32 {_fmt(expected)}",
             "Use a model made for this task, or choose the matching --model.",
         )
@@ -93,7 +105,7 @@ def _check_named_inputs(path: Path, task: TaskSpec, inputs: list[object]) -> Non
         fits = len(dims) == 2 and dims[1] in (None, expected[1])
         if not fits or value.type.tensor_type.elem_type != _ONNX_INT64:  # type: ignore[attr-defined]
             raise ModelFileError(
-                f"{path}: input {value.name!r} has shape {_fmt(dims)}, but task "  # type: ignore[attr-defined]
+                f"{path}: input {value.name!r} is {_typed(value)}, but task "  # type: ignore[attr-defined]
                 f"{task.name!r} feeds int64 {_fmt(expected)}",
                 "Use a model made for this task, or choose the matching --model.",
             )

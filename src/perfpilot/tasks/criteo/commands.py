@@ -6,16 +6,12 @@ from pathlib import Path
 
 import click
 
+from perfpilot.tasks.common.synthetic import count_option, folder_argument, seed_option
+
 
 @click.command("synthetic-criteo")
-@click.argument("folder", type=click.Path(path_type=Path))
-@click.option(
-    "--count",
-    type=click.IntRange(min=1),
-    default=2000,
-    show_default=True,
-    help="Rows (user-item pairs); LoadGen samples group 100-700 of them.",
-)
+@folder_argument
+@count_option(2000, help="Rows (user-item pairs); LoadGen samples group 100-700 of them.")
 @click.option(
     "--name",
     "variant",
@@ -25,7 +21,7 @@ import click
     help="Which of the reference's file sets to write (multihot-criteo: only its first "
     "half is read, as the validation split).",
 )
-@click.option("--seed", type=int, default=0, show_default=True)
+@seed_option
 def synthetic_criteo(folder: Path, count: int, variant: str, seed: int) -> None:
     """Write COUNT rows of multi-hot Criteo day 23 (dense .npy, 26-table sparse .npz,
     labels .npy) into FOLDER, in the layout of the DLRM-v2 reference (a Criteo stand-in:

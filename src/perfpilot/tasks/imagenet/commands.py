@@ -6,11 +6,13 @@ from pathlib import Path
 
 import click
 
+from perfpilot.tasks.common.synthetic import count_option, folder_argument, seed_option
+
 
 @click.command("synthetic-imagenet")
-@click.argument("folder", type=click.Path(path_type=Path))
-@click.option("--count", type=click.IntRange(min=1), default=64, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@folder_argument
+@count_option(64)
+@seed_option
 def synthetic_imagenet(folder: Path, count: int, seed: int) -> None:
     """Write COUNT synthetic JPEGs and a val_map.txt into FOLDER (an ImageNet stand-in:
     runs the pipeline end to end; its accuracy means nothing)."""

@@ -31,6 +31,7 @@ from perfpilot.safepaths import listed_path
 from perfpilot.tasks.common.images import cached_arrays, opencv
 from perfpilot.tasks.imagenet.preprocess_pytorch import SPEC as PYTORCH_SPEC
 from perfpilot.tasks.imagenet.preprocess_pytorch import preprocess_pytorch
+from perfpilot.userfiles import read_text
 
 PREPROCESS_SPEC = "vgg/resize-short-256-inter-area/crop-224/mean-123.68,116.78,103.94/nchw/v1"
 MOBILENET_SPEC = "mobilenet/resize-short-256-inter-linear/crop-224/div-255-sub-0.5-mul-2"
@@ -114,7 +115,8 @@ def read_val_map(folder: Path) -> list[ImageEntry]:
             "e.g. from caffe_ilsvrc12's val.txt).",
         )
     entries = []
-    for number, line in enumerate(path.read_text().splitlines(), 1):
+    text = read_text(path, "image list", "Fix or regenerate val_map.txt.")
+    for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         parts = re.split(r"\s+", line.strip())

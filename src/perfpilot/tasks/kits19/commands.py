@@ -6,11 +6,13 @@ from pathlib import Path
 
 import click
 
+from perfpilot.tasks.common.synthetic import count_option, folder_argument, seed_option
+
 
 @click.command("synthetic-kits19")
-@click.argument("folder", type=click.Path(path_type=Path))
-@click.option("--count", type=click.IntRange(min=1), default=4, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@folder_argument
+@count_option(4)
+@seed_option
 def synthetic_kits19(folder: Path, count: int, seed: int) -> None:
     """Write COUNT synthetic cases (case_XXXXX.pkl, sides of 128 or 192 voxels) and
     preprocessed_files.pkl into FOLDER, in the layout of the 3D-UNet reference's

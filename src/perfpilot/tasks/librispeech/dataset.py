@@ -37,6 +37,7 @@ from perfpilot.artifacts import (
 from perfpilot.errors import UsageError
 from perfpilot.safepaths import listed_path
 from perfpilot.tasks.common.fingerprint import folder_fingerprint
+from perfpilot.userfiles import load_json
 
 MANIFEST = "dev-clean-wav.json"
 WAV_DIR = "dev-clean-wav"
@@ -338,12 +339,7 @@ def read_manifest(folder: Path, max_duration: float = MAX_DURATION_S) -> list[Ut
             f"into ({MANIFEST} beside {WAV_DIR}/); 'perfpilot dataset synthetic-librispeech "
             "DIR' makes a stand-in.",
         )
-    try:
-        entries = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as err:
-        raise UsageError(f"{path} is not readable JSON: {err}", "Re-create the manifest.") from err
-    if not isinstance(entries, list):
-        raise UsageError(f"{path} is not a manifest (expected a JSON list of utterances)")
+    entries = load_json(path, "manifest", list, "Re-create the manifest.")
     kept = []
     for number, entry in enumerate(entries):
         try:

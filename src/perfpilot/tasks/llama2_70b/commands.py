@@ -7,11 +7,13 @@ from pathlib import Path
 
 import click
 
+from perfpilot.tasks.common.synthetic import count_option, folder_argument, seed_option
+
 
 @click.command("synthetic-llama2-70b")
-@click.argument("folder", type=click.Path(path_type=Path))
-@click.option("--count", type=click.IntRange(min=1), default=32, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@folder_argument
+@count_option(32)
+@seed_option
 @click.option(
     "--tokenizer",
     type=click.Path(exists=True, path_type=Path),

@@ -6,11 +6,13 @@ from pathlib import Path
 
 import click
 
+from perfpilot.tasks.common.synthetic import count_option, folder_argument, seed_option
+
 
 @click.command("synthetic-openimages")
-@click.argument("folder", type=click.Path(path_type=Path))
-@click.option("--count", type=click.IntRange(min=1), default=8, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@folder_argument
+@count_option(8)
+@seed_option
 def synthetic_openimages(folder: Path, count: int, seed: int) -> None:
     """Write COUNT synthetic JPEGs with random boxes and their COCO-format annotations
     into FOLDER, in the MLPerf OpenImages layout (an OpenImages stand-in for RetinaNet:

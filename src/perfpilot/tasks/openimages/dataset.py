@@ -29,6 +29,7 @@ from perfpilot.errors import UsageError
 from perfpilot.safepaths import listed_path
 from perfpilot.tasks.common.fingerprint import folder_fingerprint
 from perfpilot.tasks.common.images import cached_arrays, opencv
+from perfpilot.userfiles import load_json
 
 PREPROCESS_SPEC = "openimages-retinanet/rgb/resize-800x800-inter-linear/div-255/nchw/v1"
 ANNOTATIONS = Path("annotations") / "openimages-mlperf.json"
@@ -87,13 +88,8 @@ def read_annotations(folder: Path) -> dict[str, Any]:
             "Point --dataset-path at the folder the reference's openimages_mlperf.sh wrote "
             "(annotations/ and validation/data/ inside).",
         )
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as err:
-        raise UsageError(f"{path} is not readable JSON: {err}", "Re-create the file.") from err
-    if not isinstance(data, dict) or not all(
-        isinstance(data.get(k), list) for k in ("images", "annotations", "categories")
-    ):
+    data: dict[str, Any] = load_json(path, "annotations file", hint="Re-create the file.")
+    if not all(isinstance(data.get(k), list) for k in ("images", "annotations", "categories")):
         raise UsageError(
             f"{path} is not COCO-format (needs 'images', 'annotations' and 'categories' lists)",
             "Re-create it with the reference's openimages_mlperf.sh.",

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ import numpy as np
 
 from perfpilot.errors import UsageError
 from perfpilot.tasks.common.accuracy_log import read_accuracy_log
+from perfpilot.userfiles import load_json
 
 
 @dataclass(frozen=True)
@@ -107,10 +107,7 @@ def detections_from_log(
 def score_map(log_path: Path, annotations_path: Path) -> MapResult:
     """Score a RetinaNet accuracy log against a COCO-format annotation file."""
     COCO, COCOeval = _coco()
-    try:
-        annotations = json.loads(annotations_path.read_text())
-    except (OSError, ValueError) as err:
-        raise UsageError(f"cannot read annotations {annotations_path}: {err}") from err
+    annotations = load_json(annotations_path, "annotations file")
     detections, image_ids, mismatched = detections_from_log(log_path, annotations["images"])
     quiet = io.StringIO()
     with contextlib.redirect_stdout(quiet):

@@ -6,11 +6,13 @@ from pathlib import Path
 
 import click
 
+from perfpilot.tasks.common.synthetic import count_option, folder_argument, seed_option
+
 
 @click.command("synthetic-speech2text")
-@click.argument("folder", type=click.Path(path_type=Path))
-@click.option("--count", type=click.IntRange(min=1), default=4, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@folder_argument
+@count_option(4)
+@seed_option
 def synthetic_speech2text(folder: Path, count: int, seed: int) -> None:
     """Write COUNT short 16 kHz wav clips (plus one over 30 s, which the reader drops as
     the reference does) and dev-all-repack.json into FOLDER, in the layout of the

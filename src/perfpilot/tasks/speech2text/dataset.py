@@ -38,6 +38,7 @@ from perfpilot.artifacts import atomic_write_bytes, atomic_write_text
 from perfpilot.errors import UsageError
 from perfpilot.safepaths import listed_path
 from perfpilot.tasks.common.fingerprint import folder_fingerprint
+from perfpilot.userfiles import load_json
 
 MANIFEST = "dev-all-repack.json"
 WAV_DIR = "dev-all-repack"
@@ -130,11 +131,8 @@ def read_manifest(path: Path, max_duration: float = MAX_DURATION_S) -> list[Clip
     """The clips of a dataset folder in QSL order, as the reference Manifest keeps them."""
     source = manifest_file(path)
     folder = source.parent
-    try:
-        entries = json.loads(source.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as err:
-        raise UsageError(f"{source} is not readable JSON ({err})", HINT) from err
-    if not isinstance(entries, list) or not entries:
+    entries = load_json(source, "clip manifest", list, HINT)
+    if not entries:
         raise UsageError(f"{source}: expected a non-empty JSON list of clips", HINT)
     kept = []
     for number, entry in enumerate(entries):

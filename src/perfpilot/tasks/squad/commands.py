@@ -6,11 +6,13 @@ from pathlib import Path
 
 import click
 
+from perfpilot.tasks.common.synthetic import count_option, folder_argument, seed_option
+
 
 @click.command("synthetic-squad")
-@click.argument("folder", type=click.Path(path_type=Path))
-@click.option("--articles", type=click.IntRange(min=1), default=3, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@folder_argument
+@count_option(3, "--articles")
+@seed_option
 def synthetic_squad(folder: Path, articles: int, seed: int) -> None:
     """Write a small SQuAD v1.1-format dev-v1.1.json and a vocab.txt covering it into
     FOLDER (a SQuAD stand-in for BERT: runs the pipeline end to end; its accuracy means

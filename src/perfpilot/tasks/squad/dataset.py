@@ -27,6 +27,7 @@ from perfpilot.artifacts.derived import build_once
 from perfpilot.errors import UsageError
 from perfpilot.tasks.squad.wordpiece import CLS, SEP, WordpieceTokenizer
 from perfpilot.tasks.squad.wordpiece import SPEC as TOKENIZER_SPEC
+from perfpilot.userfiles import load_json
 
 DEV_FILE = "dev-v1.1.json"
 VOCAB_FILE = "vocab.txt"
@@ -94,15 +95,9 @@ def read_examples(path: Path) -> list[Example]:
             f"Put the SQuAD v1.1 dev set there as {DEV_FILE} "
             "('perfpilot dataset synthetic-squad DIR' makes a stand-in).",
         )
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as err:
-        raise UsageError(f"{path} is not UTF-8 text ({err.reason})", "Re-download it.") from err
-    except json.JSONDecodeError as err:
-        raise UsageError(
-            f"{path}: not valid JSON at line {err.lineno} ({err.msg})",
-            "The file is damaged or truncated; re-download dev-v1.1.json.",
-        ) from err
+    doc = load_json(
+        path, "SQuAD file", hint="The file is damaged or truncated; re-download dev-v1.1.json."
+    )
     examples: list[Example] = []
     try:
         for article in doc["data"]:

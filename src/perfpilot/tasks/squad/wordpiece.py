@@ -12,6 +12,7 @@ import unicodedata
 from pathlib import Path
 
 from perfpilot.errors import UsageError
+from perfpilot.userfiles import read_text
 
 UNK, CLS, SEP, PAD = "[UNK]", "[CLS]", "[SEP]", "[PAD]"
 MAX_WORD_CHARS = 100
@@ -87,18 +88,13 @@ def basic_tokenize(text: str, lower: bool = True) -> list[str]:
 
 def load_vocab(path: Path) -> dict[str, int]:
     """``vocab.txt``: one token per line, its id the line number (from 0)."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
+    if not path.exists():
         raise UsageError(
             f"vocabulary file not found: {path}",
             "Put BERT's uncased vocab.txt in the dataset folder "
             "('perfpilot dataset synthetic-squad DIR' makes a stand-in).",
-        ) from None
-    except UnicodeDecodeError as err:
-        raise UsageError(
-            f"{path} is not UTF-8 text ({err.reason})", "Use BERT's vocab.txt."
-        ) from err
+        )
+    lines = read_text(path, "vocabulary file", "Use BERT's vocab.txt.").splitlines()
     vocab: dict[str, int] = {}
     for index, line in enumerate(lines):
         token = line.strip()

@@ -1,0 +1,54 @@
+"""What every ``perfpilot dataset synthetic-<task>`` command takes: the folder to write
+(refused when it, or a folder on its way, is a file), how many samples, and the seed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from perfpilot.userfiles import blocked_by_file
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: A stand-in exercises the pipeline; a million samples is more than any real
+#: validation set perfpilot reads.
+MAX_COUNT = 1_000_000
+
+
+class OutFolder(click.Path):
+    """A folder to write into: it, and the nearest existing folder on its path, must not
+    be files (else mkdir fails half-way with FileExistsError or NotADirectoryError)."""
+
+    def __init__(self) -> None:
+        super().__init__(file_okay=False, path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        path = Path(str(super().convert(value, param, ctx)))
+        blocker = blocked_by_file(path)
+        if blocker is not None:
+            self.fail(f"{str(path)!r} lies under {str(blocker)!r}, a file.", param, ctx)
+        return path
+
+
+def folder_argument(fn: F) -> F:
+    return click.argument("folder", type=OutFolder())(fn)
+
+
+def count_option(default: int, flag: str = "--count", help: str | None = None) -> Callable[[F], F]:
+    return click.option(
+        flag,
+        type=click.IntRange(min=1, max=MAX_COUNT),
+        default=default,
+        show_default=True,
+        help=help,
+    )
+
+
+def seed_option(fn: F) -> F:
+    # numpy's and random's generators take any seed that fits 32 bits
+    return click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True)(
+        fn
+    )
