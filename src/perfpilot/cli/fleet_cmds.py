@@ -125,7 +125,7 @@ def fleet_run(
     from perfpilot.cluster.session import connect
     from perfpilot.config import build_run_configs
     from perfpilot.config.run import parse_backend_options
-    from perfpilot.results.db import index_record
+    from perfpilot.results.db import indexer
     from perfpilot.tune.profiles import check_name
     from perfpilot.workspace import Workspace
 
@@ -138,7 +138,7 @@ def fleet_run(
     options["min_query_count"] = options.pop("count")
     options["backend_options"] = parse_backend_options(backend_options)
     configs = build_run_configs(scenario, mode, **options)
-    workspace = Workspace.resolve(ctx.workspace, on_record=index_record)
+    workspace = Workspace.resolve(ctx.workspace, on_record=indexer(ctx.db))
     err = console(stderr=True)
     with connect(address) as session:
         nodes = perfpilot_nodes(address, wanted)
