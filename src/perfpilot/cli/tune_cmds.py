@@ -10,6 +10,7 @@ import click
 from perfpilot.cli.context import EXIT_FAILED, EXIT_OK, Context
 from perfpilot.cli.options import run_option, run_options
 from perfpilot.cli.render import console
+from perfpilot.cli.run_cmd import _progress_printer
 
 
 @click.command()
@@ -92,7 +93,7 @@ def tune(
         qps = f" {trial.target_qps:9.1f} QPS" if trial.target_qps else ""
         err.print(
             f"  #{trial.number:<2} {trial.scenario:<12} {trial.stage:<8}{qps}  {trial.note}  "
-            f"[{trial.run_id}, {trial.wall_s:.1f}s]",
+            f"[{trial.run_id}, {trial.wall_s:.1f}s]" + " " * 10,  # over the live line
             highlight=False,
         )
 
@@ -107,6 +108,7 @@ def tune(
         command=["perfpilot", *sys.argv[1:]],
         batch_sizes=sizes,
         previous=previous,
+        progress=_progress_printer(err),
     )
     path = save_profile(workspace, result.profile)
     if as_json:

@@ -1,0 +1,93 @@
+"""Progress output: the child's phases in progress.json, phase lines off a terminal, no
+flood, and an estimate that counts calibration and warm-up."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from perfpilot.cli.run_cmd import LOG_EVERY_S, _progress_printer
+from perfpilot.engine.live import read_phase
+from tests.conftest import run_cli
+
+
+def _quiet_console() -> tuple[Console, io.StringIO]:
+    out = io.StringIO()
+    return Console(file=out, force_terminal=False, width=200), out
+
+
+def test_printer_off_a_terminal_prints_phases_and_a_bounded_number_of_lines() -> None:
+    """A 16-minute test, called four times a second as the runner does: one line per
+    phase, the estimate once, then one line every LOG_EVERY_S seconds."""
+    con, out = _quiet_console()
+    show = _progress_printer(con)
+    t = 0.0
+    for phase, until in (("starting", 1.0), ("loading", 4.0), ("calibrating", 27.0)):
+        while t < until:
+            show(f"Offline performance: {phase}", t, None, None)
+            t += 0.25
+    test_s = 16 * 60.0
+    while t < 27.0 + test_s:
+        show("Offline performance: performance test", t, 27.0 + test_s, None)
+        t += 0.25
+    lines = out.getvalue().splitlines()
+    # a phase under PHASE_SHOWN_AFTER_S gets no line; the test's line has its estimate
+    assert lines[:2] == [
+        "Offline performance: loading ... (3.0s)",
+        "Offline performance: calibrating ... (6.0s)",
+    ]
+    assert lines[2] == (
+        "Offline performance: performance test: expected to take about 16m 27s in all, "
+        "including 27s so far for start-up, loading, warm-up and calibration"
+    )
+    periodic = lines[3:]
+    assert test_s / LOG_EVERY_S - 2 <= len(periodic) <= test_s / LOG_EVERY_S  # no flood
+    assert all("performance test:" in line and "left" in line for line in periodic)
+    assert "~0.0s left" not in periodic[0] and "16:27" in periodic[0]
+
+
+def test_printer_starts_over_for_the_next_test() -> None:
+    con, out = _quiet_console()
+    show = _progress_printer(con)
+    for label in ("Offline accuracy", "Offline performance"):
+        show(f"{label}: calibrating", 1.0, None, None)
+        show(f"{label}: performance test", 3.0, 10.0, None)
+    text = out.getvalue()
+    assert text.count("expected to take about 10s in all") == 2
+
+
+@pytest.mark.slow
+def test_run_reports_phases_and_an_estimate_that_includes_calibration(tmp_path: Path) -> None:
+    out = run_cli(
+        "--workspace", str(tmp_path / "ws"), "run", "--model", "digits-cnn",
+        "--dataset-size", "64", "--scenario", "Offline", "--mode", "performance", "--json",
+    )  # fmt: skip
+    assert out.returncode in (0, 1), out.stderr  # 1: INVALID on a busy machine
+    (record,) = json.loads(out.stdout)
+    lines = out.stderr.splitlines()
+    for phase in ("loading", "calibrating", "performance test"):
+        assert f"Offline performance: {phase} ..." in lines
+    assert len(lines) < 20  # a few seconds' test: phase lines, no flood
+
+    # progress.json: every phase with its start, in order, the test after calibration
+    progress = json.loads((Path(record["run_dir"]) / "progress.json").read_text())
+    names = [name for name, _ in progress["phases"]]
+    assert names[:4] == ["loading", "warming up", "calibrating", "performance test"]
+    starts = [at for _, at in progress["phases"]]
+    assert starts == sorted(starts)
+    calibration_s = record["calibration"]["seconds"]
+    assert starts[3] - starts[2] >= calibration_s - 0.01  # 3-decimal rounding
+    phase = read_phase(Path(record["run_dir"]) / "progress.json")
+    assert phase is not None and phase.test_started_at == starts[3]
+
+    # the estimate printed covers the setup too: at least the calibration's time
+    # (whole seconds, rounded), plus the test's own expected duration
+    (told,) = [line for line in lines if "expected to take about" in line]
+    total = int(re.search(r"about (\d+)s in all", told).group(1))  # type: ignore[union-attr]
+    assert total >= round(calibration_s + progress["expected_s"]) - 1
+    assert progress["setup_s"] >= calibration_s
