@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -188,7 +189,9 @@ def _progress_printer(console: Console):  # type: ignore[no-untyped-def]
                 "warm-up and calibration",
                 highlight=False,
             )
-        elif not state["shown"] and elapsed - state["since"] >= PHASE_SHOWN_AFTER_S:
+        elif not state["shown"] and (
+            elapsed - state["since"] >= PHASE_SHOWN_AFTER_S or _says_long(label)
+        ):
             state.update(shown=True, logged=elapsed)
             console.print(f"{label} ... ({clock})", highlight=False)
         elif state["shown"] and elapsed - state["logged"] >= LOG_EVERY_S:
@@ -196,6 +199,12 @@ def _progress_printer(console: Console):  # type: ignore[no-untyped-def]
             console.print(f"  {label}: {figures}{clock}{total}{left}", highlight=False)
 
     return show
+
+
+def _says_long(label: str) -> bool:
+    """Whether the phase says it will take at least PHASE_SHOWN_AFTER_S: "(about 25s)"."""
+    said = re.search(r"\(about (\d+)s\)$", label)
+    return said is not None and int(said.group(1)) >= PHASE_SHOWN_AFTER_S
 
 
 def _clock(seconds: float) -> str:

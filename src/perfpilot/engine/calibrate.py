@@ -4,6 +4,7 @@ that is too low for Offline ends in "min duration not met"."""
 
 from __future__ import annotations
 
+import os
 import statistics
 import threading
 import time
@@ -111,6 +112,27 @@ def measure_latency(
         backend.predict(batch)
         times.append(time.perf_counter() - t0)
     return min(times) if fastest else statistics.median(times)
+
+
+def expected_calibration_s(cfg: RunConfig, predict_s: float, warm_size: int) -> float:
+    """Roughly how long :func:`resolve_settings` will take, from the warm-up's time of one
+    ``predict`` of ``warm_size`` samples (the batch calibration uses too): what the
+    measurements below do at the least (a slow model's few predictions, else their budget)."""
+    scen = cfg.scenario
+    if not (cfg.mode == "performance" or scen in SERVER_LIKE):
+        return 0.0
+    seconds = 0.5 if cfg.execution == "test" else 2.0
+    estimate = 0.0
+    if scen in ("Offline", *SERVER_LIKE) and cfg.target_qps is None:
+        threads = cfg.threads or 1
+        # workers share the cores: each batch takes longer when there are more of them
+        busy = predict_s * max(1.0, threads / (os.cpu_count() or 1))
+        estimate += busy + max(seconds, busy)  # an untimed batch, then the timed loop
+        if scen in SERVER_LIKE:
+            estimate += max(seconds / 2, 5 * predict_s / max(warm_size, 1))
+    if scen in ("SingleStream", "MultiStream") and cfg.target_latency_ms is None:
+        estimate += max(seconds, 5 * predict_s)  # at least five predictions
+    return estimate
 
 
 def resolve_settings(

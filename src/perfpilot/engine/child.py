@@ -85,7 +85,7 @@ def run_test(spec: ChildSpec, run_dir: Path) -> ChildResult:
 
     from perfpilot.backends import BackendConfig, create_backend
     from perfpilot.backends.base import CalibrationData
-    from perfpilot.engine.calibrate import resolve_settings
+    from perfpilot.engine.calibrate import expected_calibration_s, resolve_settings
     from perfpilot.engine.harness import QuerySampleLibrary, SystemUnderTest
     from perfpilot.engine.live import Phases, ProgressWriter, TokenMeter
     from perfpilot.engine.settings import expected_duration_s, loadgen_names
@@ -134,9 +134,10 @@ def run_test(spec: ChildSpec, run_dir: Path) -> ChildResult:
     backend.warmup(warm, rounds=1)  # first calls pay set-up costs: not timed
     began = time.perf_counter()
     backend.warmup(warm, rounds=2)
-    pace = 2 * warm_count / max(time.perf_counter() - began, 1e-9)  # samples/s, one at a time
+    predict_s = max((time.perf_counter() - began) / 2, 1e-9)
+    pace = warm_count / predict_s  # samples/s, one at a time
 
-    phases.enter("calibrating")
+    phases.enter("calibrating", phase_expected_s=expected_calibration_s(cfg, predict_s, warm_count))
     settings, calibration = resolve_settings(cfg, backend, dataset, tokens=task.generative)
     conf_path = run_dir / USER_CONF
     atomic_write_text(
@@ -157,6 +158,7 @@ def run_test(spec: ChildSpec, run_dir: Path) -> ChildResult:
         "accuracy test" if cfg.mode == "accuracy" else "performance test",
         expected_s=expected,
         setup_s=round(time.monotonic() - phases.began, 3),
+        phase_expected_s=None,
     )
 
     test = lg.TestSettings()

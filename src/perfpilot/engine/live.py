@@ -248,12 +248,14 @@ def read_progress(path: Path) -> tuple[float | None, LiveStats | None]:
 
 @dataclass(frozen=True)
 class ChildPhase:
-    """Where the child is: its phase and when it started, and once the test starts, when
-    it did (times in seconds since the epoch)."""
+    """Where the child is: its phase, when it started and how long it should take where
+    the child can say (calibration), and once the test starts, when it did (times in
+    seconds since the epoch)."""
 
     name: str
     started_at: float
     test_started_at: float | None
+    expected_s: float | None = None
 
 
 def read_phase(path: Path) -> ChildPhase | None:
@@ -262,6 +264,12 @@ def read_phase(path: Path) -> ChildPhase | None:
         data = json.loads(path.read_text())
         name, started = data["phases"][-1]
         tests = [at for phase, at in data["phases"] if str(phase).endswith(" test")]
-        return ChildPhase(str(name), float(started), float(tests[0]) if tests else None)
+        expected = data.get("phase_expected_s")
+        return ChildPhase(
+            str(name),
+            float(started),
+            float(tests[0]) if tests else None,
+            float(expected) if isinstance(expected, (int, float)) and expected > 0 else None,
+        )
     except (OSError, ValueError, KeyError, IndexError, TypeError):
         return None

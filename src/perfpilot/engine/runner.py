@@ -279,6 +279,8 @@ class _Progress:
             expected, live = read_progress(path)
             phase = read_phase(path)
             label = f"{self.label}: {phase.name if phase else 'starting'}"
+            if phase is not None and phase.expected_s:  # calibration: about how long
+                label += f" (about {phase.expected_s:.0f}s)"
             if expected is not None and phase is not None and phase.test_started_at:
                 # the whole child's time (start, loading, warm-up, calibration), not the
                 # test's alone
