@@ -223,8 +223,10 @@ class ProgressWriter:
 
     def write(self) -> None:
         data = {"expected_s": self.expected_s, "live": asdict(self.stats())}
-        if self.phases is not None:
-            data = {**self.phases.data(), **data}
+        if self.phases is not None:  # kept there: the next phase's file keeps them too
+            self.phases.extra.update(data)
+            self.phases.write()
+            return
         atomic_write_text(self.path, json.dumps(data))
 
 
