@@ -109,3 +109,23 @@ def test_run_reports_phases_and_an_estimate_that_includes_calibration(tmp_path: 
     assert said is not None
     total = 60 * int(said.group(1) or 0) + int(said.group(2))
     assert total >= round(calibration_s + progress["expected_s"]) - 1
+
+
+def test_calibration_estimate_follows_what_calibration_does() -> None:
+    from perfpilot.config.run import RunConfig
+    from perfpilot.engine.calibrate import expected_calibration_s
+
+    def cfg(**kw: object) -> RunConfig:
+        return RunConfig.model_validate({"model": "digits-cnn", "mode": "performance", **kw})
+
+    # a slow model: a few whole predictions, whatever the 2s budget
+    assert expected_calibration_s(cfg(scenario="SingleStream", execution="valid"), 3.0, 1) == 15
+    # a fast one: 2000 predictions end it before the budget
+    fast = expected_calibration_s(cfg(scenario="SingleStream", execution="valid"), 1e-4, 1)
+    assert fast == pytest.approx(0.2)
+    # nothing to measure: given targets, or an accuracy run
+    assert expected_calibration_s(cfg(scenario="Offline", target_qps=100.0), 1.0, 8) == 0
+    assert expected_calibration_s(cfg(scenario="Offline", mode="accuracy"), 1.0, 8) == 0
+    # Offline: an untimed batch, then the timed loop (at least one whole batch)
+    offline = cfg(scenario="Offline", execution="test", threads=1)
+    assert expected_calibration_s(offline, 3.0, 8) == 6.0

@@ -129,10 +129,16 @@ def expected_calibration_s(cfg: RunConfig, predict_s: float, warm_size: int) -> 
         busy = predict_s * max(1.0, threads / (os.cpu_count() or 1))
         estimate += busy + max(seconds, busy)  # an untimed batch, then the timed loop
         if scen in SERVER_LIKE:
-            estimate += max(seconds / 2, 5 * predict_s / max(warm_size, 1))
+            estimate += _latency_s(predict_s / max(warm_size, 1), seconds / 2)
     if scen in ("SingleStream", "MultiStream") and cfg.target_latency_ms is None:
-        estimate += max(seconds, 5 * predict_s)  # at least five predictions
+        estimate += _latency_s(predict_s, seconds)
     return estimate
+
+
+def _latency_s(predict_s: float, seconds: float) -> float:
+    """What :func:`measure_latency` spends: five predictions at least, then until its
+    budget or its 2000th."""
+    return max(5 * predict_s, min(seconds, 2000 * predict_s))
 
 
 def resolve_settings(
