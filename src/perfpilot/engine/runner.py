@@ -459,6 +459,13 @@ def _tokenizer(prepared: Prepared) -> Path | None:
     return None
 
 
+def prepare_shown(cfg: RunConfig, progress: ProgressFn | None) -> Prepared:
+    """:func:`prepare`, with a progress line while it works: a first use may build or
+    train the model, or preprocess the dataset."""
+    with _Progress(progress, f"preparing {cfg.model} on {cfg.backend}", None):
+        return prepare(cfg)
+
+
 def run_one(
     cfg: RunConfig,
     prepared: Prepared,
@@ -590,9 +597,7 @@ def run_benchmark(
     for cfg in configs:  # resolve everything first: bad input fails before any test
         check_scenario(cfg, model_task(get_model(cfg.model)))  # before any download
         if key(cfg) not in cache:
-            # a first use may build or train the model, or preprocess the dataset
-            with _Progress(progress, f"preparing {cfg.model} on {cfg.backend}", None):
-                cache[key(cfg)] = prepare(cfg)
+            cache[key(cfg)] = prepare_shown(cfg, progress)
         else:  # the same files, perhaps another precision
             backend_class(cfg.backend, cfg.device).check_precision(cfg.precision)
             backend_class(cfg.backend, cfg.device).make_config(
