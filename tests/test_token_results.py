@@ -72,13 +72,15 @@ def test_progress_line_off_a_terminal_shows_the_token_figures() -> None:
     show = _progress_printer(Console(file=out, width=200))
     live = LiveStats(elapsed_s=72.0, samples=412, tokens=3_744_000, tokens_per_s=52_000.0,
                      ttft_p99_ms=812.4, tpot_p99_ms=41.2)  # fmt: skip
-    show("Server performance", 1.0, None, None)
-    show("Server performance", 72.5, 600.0, live)
+    show("Server performance: calibrating (about 5s)", 1.0, None, None)
+    show("Server performance: performance test", 42.5, 600.0, None)
+    show("Server performance: performance test", 72.5, 600.0, live)  # 30 s on
     text = out.getvalue()
-    assert "running Server performance ..." in text
+    assert "Server performance: calibrating (about 5s) ..." in text
+    assert "Server performance: performance test: expected to take about 10m 00s" in text
     assert (
-        "Server performance: 412 samples, 52,000 tokens/s, TTFT p99 812 ms, TPOT p99 41 ms, "
-        "1:12 / ~10:00"
+        "Server performance: performance test: 412 samples, 52,000 tokens/s, TTFT p99 812 ms, "
+        "TPOT p99 41 ms, 1:12 / ~10:00, ~8:47 left"
     ) in text
 
 

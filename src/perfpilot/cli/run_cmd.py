@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -24,8 +25,11 @@ from perfpilot.records import RunRecord
 if TYPE_CHECKING:
     from perfpilot.engine.live import LiveStats
 
-#: Off a terminal (logs, CI), a token run's figures so far are printed this often.
-LOG_EVERY_S = 60.0
+#: Off a terminal (logs, CI), a phase gets a line once it has lasted this long (quick ones
+#: none), and a line says where a run stands every LOG_EVERY_S seconds: a 16-minute run
+#: logs about 40 lines, not a flood.
+PHASE_SHOWN_AFTER_S = 2.0
+LOG_EVERY_S = 30.0
 
 
 @click.command()
@@ -148,39 +152,57 @@ def _done_printer(console: Console):  # type: ignore[no-untyped-def]
 
 
 def _progress_printer(console: Console):  # type: ignore[no-untyped-def]
-    """A live line on a terminal; elsewhere (logs, CI) a line when a test starts, one
-    with its expected duration once the child knows it, and for token runs their figures
-    so far every minute."""
+    """A live line on a terminal; elsewhere (logs, CI) a line for each phase that lasts
+    (building the model, loading, warm-up, calibration, the test: the test's with the
+    expected duration, start-up included), and one every LOG_EVERY_S seconds on the way."""
     from perfpilot.submission.plan import format_duration
 
-    state: dict[str, Any] = {"label": None, "told": False, "elapsed": 0.0, "logged": 0.0}
+    state: dict[str, Any] = {"label": None, "test": None, "told": False, "elapsed": 0.0}
+    state.update(since=0.0, shown=False, logged=0.0)
 
     def show(label: str, elapsed: float, expected: float | None, live: LiveStats | None) -> None:
         figures = f"{live_text(live)}, " if live is not None else ""
-        clock = _clock(elapsed).strip() if figures else _clock(elapsed)
-        total = f" / ~{_clock(expected)}" if expected else ""
+        clock = _clock(elapsed).strip()
+        total = f" / ~{_clock(expected).strip()}" if expected else ""
+        left = f", ~{_clock(max(expected - elapsed, 0.0)).strip()} left" if expected else ""
         if console.is_terminal:
             console.print(
-                f"  running {label}: {figures}{clock}{total}   ",
+                f"  {label}: {figures}{clock}{total}{left}          ",
                 end="\r",
                 highlight=False,
             )
             return
-        if state["label"] != label or elapsed <= state["elapsed"]:  # the next test (a
-            state.update(label=label, told=False, logged=0.0)  # compliance test has its
-            console.print(f"running {label} ...", highlight=False)  # run's label)
+        test = label.split(":")[0]
+        if state["test"] != test or elapsed < state["elapsed"]:  # the next test (a
+            state.update(test=test, told=False, label=None)  # compliance test may have its
+            # run's label)
         state["elapsed"] = elapsed
-        if expected and not state["told"]:
-            state["told"] = True
+        if state["label"] != label:
+            state.update(label=label, since=elapsed, shown=False)
+        if expected and not state["told"]:  # the test's own line, with its estimate
+            state.update(told=True, shown=True, logged=elapsed)
             console.print(
-                f"  {label}: expected to take about {format_duration(expected)}",
+                f"{label}: expected to take about {format_duration(expected)} in all, "
+                f"including {format_duration(elapsed)} so far for start-up, loading, "
+                "warm-up and calibration",
                 highlight=False,
             )
-        if live is not None and live.elapsed_s - state["logged"] >= LOG_EVERY_S:
-            state["logged"] = live.elapsed_s
-            console.print(f"  {label}: {figures}{clock}{total}", highlight=False)
+        elif not state["shown"] and (
+            elapsed - state["since"] >= PHASE_SHOWN_AFTER_S or _says_long(label)
+        ):
+            state.update(shown=True, logged=elapsed)
+            console.print(f"{label} ... ({clock})", highlight=False)
+        elif state["shown"] and elapsed - state["logged"] >= LOG_EVERY_S:
+            state["logged"] = elapsed
+            console.print(f"  {label}: {figures}{clock}{total}{left}", highlight=False)
 
     return show
+
+
+def _says_long(label: str) -> bool:
+    """Whether the phase says it will take at least PHASE_SHOWN_AFTER_S: "(about 25s)"."""
+    said = re.search(r"\(about (\d+)s\)$", label)
+    return said is not None and int(said.group(1)) >= PHASE_SHOWN_AFTER_S
 
 
 def _clock(seconds: float) -> str:

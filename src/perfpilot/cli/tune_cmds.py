@@ -14,6 +14,7 @@ from perfpilot.cli.context import EXIT_FAILED, EXIT_OK, Context
 from perfpilot.cli.fleet_cmds import cluster_option
 from perfpilot.cli.options import run_option, run_options
 from perfpilot.cli.render import console
+from perfpilot.cli.run_cmd import _progress_printer
 
 
 @click.command()
@@ -98,7 +99,7 @@ def tune(
         qps = f" {trial.target_qps:9.1f} QPS" if trial.target_qps else ""
         err.print(
             f"  #{trial.number:<2} {trial.scenario:<12} {trial.stage:<8}{qps}  {trial.note}  "
-            f"[{trial.run_id}, {trial.wall_s:.1f}s]",
+            f"[{trial.run_id}, {trial.wall_s:.1f}s]" + " " * 10,  # over the live line
             highlight=False,
         )
 
@@ -116,6 +117,7 @@ def tune(
             batch_sizes=sizes,
             previous=previous,
             runner=runner,
+            progress=_progress_printer(err),
         )
     path = save_profile(workspace, result.profile)
     if as_json:

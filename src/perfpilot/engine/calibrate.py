@@ -4,6 +4,7 @@ that is too low for Offline ends in "min duration not met"."""
 
 from __future__ import annotations
 
+import os
 import statistics
 import threading
 import time
@@ -111,6 +112,33 @@ def measure_latency(
         backend.predict(batch)
         times.append(time.perf_counter() - t0)
     return min(times) if fastest else statistics.median(times)
+
+
+def expected_calibration_s(cfg: RunConfig, predict_s: float, warm_size: int) -> float:
+    """Roughly how long :func:`resolve_settings` will take, from the warm-up's time of one
+    ``predict`` of ``warm_size`` samples (the batch calibration uses too): what the
+    measurements below do at the least (a slow model's few predictions, else their budget)."""
+    scen = cfg.scenario
+    if not (cfg.mode == "performance" or scen in SERVER_LIKE):
+        return 0.0
+    seconds = 0.5 if cfg.execution == "test" else 2.0
+    estimate = 0.0
+    if scen in ("Offline", *SERVER_LIKE) and cfg.target_qps is None:
+        threads = cfg.threads or 1
+        # workers share the cores: each batch takes longer when there are more of them
+        busy = predict_s * max(1.0, threads / (os.cpu_count() or 1))
+        estimate += busy + max(seconds, busy)  # an untimed batch, then the timed loop
+        if scen in SERVER_LIKE:
+            estimate += _latency_s(predict_s / max(warm_size, 1), seconds / 2)
+    if scen in ("SingleStream", "MultiStream") and cfg.target_latency_ms is None:
+        estimate += _latency_s(predict_s, seconds)
+    return estimate
+
+
+def _latency_s(predict_s: float, seconds: float) -> float:
+    """What :func:`measure_latency` spends: five predictions at least, then until its
+    budget or its 2000th."""
+    return max(5 * predict_s, min(seconds, 2000 * predict_s))
 
 
 def resolve_settings(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import json
 import os
 import signal
 import sys
@@ -87,13 +86,16 @@ def run_test(spec: ChildSpec, run_dir: Path) -> ChildResult:
 
     from perfpilot.backends import BackendConfig, create_backend
     from perfpilot.backends.base import CalibrationData
-    from perfpilot.engine.calibrate import resolve_settings
+    from perfpilot.engine.calibrate import expected_calibration_s, resolve_settings
     from perfpilot.engine.harness import QuerySampleLibrary, SystemUnderTest
-    from perfpilot.engine.live import ProgressWriter, TokenMeter
+    from perfpilot.engine.live import Phases, ProgressWriter, TokenMeter
     from perfpilot.engine.settings import expected_duration_s, loadgen_names
     from perfpilot.tasks.spec import resolve
 
     cfg, model, task = spec.config, spec.model, spec.task
+    # progress.json tells the parent's progress line which phase runs since when
+    phases = Phases(run_dir / PROGRESS_FILE)
+    phases.enter("loading")
     dataset = task.load_dataset(cfg.dataset_path, cfg.dataset_size)
     backend = create_backend(
         cfg.backend,
@@ -129,11 +131,14 @@ def run_test(spec: ChildSpec, run_dir: Path) -> ChildResult:
     )
     warm_count = min(warm_size, dataset.total_count)
     warm = dataset.samples(np.arange(warm_count))
+    phases.enter("warming up")
     backend.warmup(warm, rounds=1)  # first calls pay set-up costs: not timed
     began = time.perf_counter()
     backend.warmup(warm, rounds=2)
-    pace = 2 * warm_count / max(time.perf_counter() - began, 1e-9)  # samples/s, one at a time
+    predict_s = max((time.perf_counter() - began) / 2, 1e-9)
+    pace = warm_count / predict_s  # samples/s, one at a time
 
+    phases.enter("calibrating", phase_expected_s=expected_calibration_s(cfg, predict_s, warm_count))
     settings, calibration = resolve_settings(cfg, backend, dataset, tokens=task.generative)
     conf_path = run_dir / USER_CONF
     atomic_write_text(
@@ -149,7 +154,13 @@ def run_test(spec: ChildSpec, run_dir: Path) -> ChildResult:
     expected = expected_duration_s(settings, calibration.batch_throughput, query_s)
     if cfg.mode == "accuracy":  # the whole dataset, at the calibrated or the warm-up pace
         expected = dataset.total_count / (calibration.batch_throughput or pace)
-    atomic_write_text(run_dir / PROGRESS_FILE, json.dumps({"expected_s": expected}))
+    # expected_s is the test's alone; setup_s what loading, warm-up and calibration took
+    phases.enter(
+        "accuracy test" if cfg.mode == "accuracy" else "performance test",
+        expected_s=expected,
+        setup_s=round(time.monotonic() - phases.began, 3),
+        phase_expected_s=None,
+    )
 
     test = lg.TestSettings()
     lg_model, lg_scenario = loadgen_names(model.loadgen_name, cfg.scenario)
@@ -201,7 +212,7 @@ def run_test(spec: ChildSpec, run_dir: Path) -> ChildResult:
         meter=meter,
     )
     live = (
-        ProgressWriter(run_dir / PROGRESS_FILE, expected, meter)
+        ProgressWriter(run_dir / PROGRESS_FILE, expected, meter, phases=phases)
         if meter is not None
         else contextlib.nullcontext()
     )
@@ -210,6 +221,7 @@ def run_test(spec: ChildSpec, run_dir: Path) -> ChildResult:
         lg.StartTestWithLogSettings(
             sut.handle, qsl.handle, test, log, str(run_dir / "audit.config")
         )
+    phases.enter("finishing")
     sut.destroy()
     qsl.destroy()
     backend.close()

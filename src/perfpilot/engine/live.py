@@ -145,14 +145,47 @@ def _drain(queue: deque[Any]) -> list[Any]:
     return [popleft() for _ in range(len(queue))]
 
 
+class Phases:
+    """The child's phases (loading, warm-up, calibrating, test), each with its start
+    (seconds since the epoch: the parent's clock reads them), rewritten whole into
+    ``progress.json`` at each change: a few small writes a run, none per sample."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.began = time.monotonic()
+        self.phases: list[tuple[str, float]] = []
+        self.extra: dict[str, Any] = {}
+
+    def enter(self, name: str, **extra: Any) -> None:
+        self.phases.append((name, round(time.time(), 3)))
+        self.extra.update(extra)
+        self.write()
+
+    def data(self) -> dict[str, Any]:
+        return {
+            **self.extra,
+            "phase": self.phases[-1][0] if self.phases else None,
+            "phases": [list(p) for p in self.phases],
+        }
+
+    def write(self, **more: Any) -> None:
+        atomic_write_text(self.path, json.dumps({**self.data(), **more}))
+
+
 class ProgressWriter:
     """Rewrites ``progress.json`` (the expected duration and the live figures) once a
     second while a token run's LoadGen test runs, and once more at its end."""
 
     def __init__(
-        self, path: Path, expected_s: float | None, meter: TokenMeter, period_s: float = 1.0
+        self,
+        path: Path,
+        expected_s: float | None,
+        meter: TokenMeter,
+        period_s: float = 1.0,
+        phases: Phases | None = None,
     ) -> None:
         self.path, self.expected_s, self.meter, self.period_s = path, expected_s, meter, period_s
+        self.phases = phases
         self.ttft, self.tpot = LogHistogram(), LogHistogram()
         self._began = time.monotonic()
         self._done = threading.Event()
@@ -190,6 +223,10 @@ class ProgressWriter:
 
     def write(self) -> None:
         data = {"expected_s": self.expected_s, "live": asdict(self.stats())}
+        if self.phases is not None:  # kept there: the next phase's file keeps them too
+            self.phases.extra.update(data)
+            self.phases.write()
+            return
         atomic_write_text(self.path, json.dumps(data))
 
 
@@ -209,3 +246,32 @@ def read_progress(path: Path) -> tuple[float | None, LiveStats | None]:
     except TypeError:  # a file from another perfpilot version
         stats = None
     return expected, stats
+
+
+@dataclass(frozen=True)
+class ChildPhase:
+    """Where the child is: its phase, when it started and how long it should take where
+    the child can say (calibration), and once the test starts, when it did (times in
+    seconds since the epoch)."""
+
+    name: str
+    started_at: float
+    test_started_at: float | None
+    expected_s: float | None = None
+
+
+def read_phase(path: Path) -> ChildPhase | None:
+    """The child's current phase in a progress file, where there yet."""
+    try:
+        data = json.loads(path.read_text())
+        name, started = data["phases"][-1]
+        tests = [at for phase, at in data["phases"] if str(phase).endswith(" test")]
+        expected = data.get("phase_expected_s")
+        return ChildPhase(
+            str(name),
+            float(started),
+            float(tests[0]) if tests else None,
+            float(expected) if isinstance(expected, (int, float)) and expected > 0 else None,
+        )
+    except (OSError, ValueError, KeyError, IndexError, TypeError):
+        return None

@@ -27,7 +27,7 @@ from perfpilot.backends.registry import backend_class
 from perfpilot.config.run import RunConfig
 from perfpilot.engine.child import PARENT_ENV, PROGRESS_FILE
 from perfpilot.engine.contracts import RESULT_FILE, SPEC_FILE, ChildResult, ChildSpec, read_result
-from perfpilot.engine.live import LiveStats, read_progress
+from perfpilot.engine.live import LiveStats, read_phase, read_progress
 from perfpilot.engine.logparse import parse_result
 from perfpilot.errors import PerfpilotError, UsageError, disk_full, free_bytes
 from perfpilot.interrupts import STOP_SIGNALS, reason
@@ -39,7 +39,9 @@ from perfpilot.tasks.spec import resolve
 from perfpilot.workspace import Workspace
 
 #: progress(label, elapsed_s, expected_s or None, live figures of a token run or None);
-#: called about four times a second.
+#: called about four times a second. The label names the test and the child's phase
+#: ("Offline performance: calibrating"); elapsed and expected count from the child's
+#: start, so the expected total includes loading, warm-up and calibration.
 ProgressFn = Callable[[str, float, float | None, LiveStats | None], None]
 
 
@@ -249,7 +251,7 @@ def resolve_config(cfg: RunConfig) -> RunConfig:
 class _Progress:
     """Calls ``progress`` on a timer while the parent waits for the child."""
 
-    def __init__(self, fn: ProgressFn | None, label: str, run_dir: Path) -> None:
+    def __init__(self, fn: ProgressFn | None, label: str, run_dir: Path | None) -> None:
         self.fn, self.label, self.run_dir = fn, label, run_dir
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._loop, daemon=True)
@@ -266,12 +268,26 @@ class _Progress:
 
     def _loop(self) -> None:
         assert self.fn is not None
-        start = time.monotonic()
+        start, began_at = time.monotonic(), time.time()
         while not self.done.wait(0.25):
-            # the child writes the expected duration once it knows it, and a token run
-            # its figures once a second (a whole new file each time: never half-read)
-            expected, live = read_progress(self.run_dir / PROGRESS_FILE)
-            self.fn(self.label, time.monotonic() - start, expected, live)
+            elapsed = time.monotonic() - start
+            if self.run_dir is None:  # work in the parent (building a model): a clock only
+                self.fn(self.label, elapsed, None, None)
+                continue
+            # the child writes its phase as it enters it, the expected duration once it
+            # knows it, and a token run its figures once a second (a whole new file each
+            # time: never half-read)
+            path = self.run_dir / PROGRESS_FILE
+            expected, live = read_progress(path)
+            phase = read_phase(path)
+            label = f"{self.label}: {phase.name if phase else 'starting'}"
+            if phase is not None and phase.expected_s:  # calibration: about how long
+                label += f" (about {phase.expected_s:.0f}s)"
+            if expected is not None and phase is not None and phase.test_started_at:
+                # the whole child's time (start, loading, warm-up, calibration), not the
+                # test's alone
+                expected += max(phase.test_started_at - began_at, 0.0)
+            self.fn(label, elapsed, expected, live)
 
 
 def _child_env() -> dict[str, str]:
@@ -455,6 +471,13 @@ def _tokenizer(prepared: Prepared) -> Path | None:
     return None
 
 
+def prepare_shown(cfg: RunConfig, progress: ProgressFn | None) -> Prepared:
+    """:func:`prepare`, with a progress line while it works: a first use may build or
+    train the model, or preprocess the dataset."""
+    with _Progress(progress, f"preparing {cfg.model} on {cfg.backend}", None):
+        return prepare(cfg)
+
+
 def run_one(
     cfg: RunConfig,
     prepared: Prepared,
@@ -536,7 +559,10 @@ def run_one(
                 )
             finally:
                 log.close()  # the child holds its own copy
-        with _Progress(progress, f"{cfg.scenario} {cfg.mode}", run_dir):
+        label = f"{cfg.scenario} {cfg.mode}"
+        if tags and "compliance" in tags:  # a compliance test's run: say which
+            label += f" {tags['compliance']}"
+        with _Progress(progress, label, run_dir):
             returncode, peak_rss = _wait_child(proc)
     except KeyboardInterrupt as err:
         stop = err
@@ -656,7 +682,7 @@ def run_benchmark(
     for cfg in configs:  # resolve everything first: bad input fails before any test
         check_scenario(cfg, model_task(get_model(cfg.model)))  # before any download
         if key(cfg) not in cache:
-            cache[key(cfg)] = prepare(cfg)
+            cache[key(cfg)] = prepare_shown(cfg, progress)
         else:  # the same files, perhaps another precision
             backend_class(cfg.backend, cfg.device).check_precision(cfg.precision)
             backend_class(cfg.backend, cfg.device).make_config(

@@ -168,7 +168,7 @@ def run_campaign(
 ) -> tuple[Campaign, list[ItemOutcome]]:
     """Execute (or resume) the plan. ``options_for(scenario)`` gives the RunConfig options
     (settings profile, command line). Ctrl-C stops after recording the run in progress."""
-    from perfpilot.engine.runner import prepare, run_one
+    from perfpilot.engine.runner import prepare_shown, run_one
     from perfpilot.submission import compliance
 
     campaign = Campaign(workspace, name or default_name(plan), plan)
@@ -181,7 +181,7 @@ def run_campaign(
     configs = {i.key: item_config(plan, i, options_for(i.scenario)) for i in items}
     if not items:
         raise UsageError("nothing to run: --only matches no item of the plan")
-    first = prepare(configs[items[0].key])  # bad input fails here, before any test
+    first = prepare_shown(configs[items[0].key], progress)  # bad input fails here, before any test
     labels = first.dataset.labels() if first.task.metric == "top-1" else None
     dtype = compliance.RESPONSE_DTYPE.get(first.task.metric, "byte")
     for item in items:

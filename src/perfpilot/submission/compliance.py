@@ -392,7 +392,7 @@ def run_compliance(
     import secrets
     import time
 
-    from perfpilot.engine.runner import prepare, run_one
+    from perfpilot.engine.runner import prepare_shown, run_one
 
     test = check_test(test)
     if test == "TEST01" and accuracy is None:
@@ -401,7 +401,7 @@ def run_compliance(
             "Run it first: perfpilot run --mode accuracy (or pass --accuracy-run RUN_ID).",
         )
     cfg = pin_config(cfg, reference)
-    prepared = prepare(cfg)
+    prepared = prepare_shown(cfg, progress)
     session = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
     all_tags = {**(tags or {}), "compliance": test, "reference_run": reference.run_id}
     record = run_one(

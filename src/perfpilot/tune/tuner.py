@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from perfpilot.config.run import SCENARIOS, RunConfig
 from perfpilot.engine.settings import SERVER_LIKE
@@ -24,6 +24,9 @@ from perfpilot.errors import PerfpilotError, UsageError
 from perfpilot.records import RunRecord
 from perfpilot.tune.profiles import Profile, ScenarioOptions
 from perfpilot.workspace import Workspace
+
+if TYPE_CHECKING:
+    from perfpilot.engine.runner import ProgressFn
 
 #: Server loads are tried on the grid capacity * STEP**k: bisection ends with neighbours, so
 #: the load 10% above the answer is one already seen failing.
@@ -243,6 +246,7 @@ class Tuner:
         batch_sizes: Sequence[int] = (),
         tune_id: str | None = None,
         runner: TrialRunner | None = None,
+        progress: ProgressFn | None = None,
     ) -> None:
         self.base = base
         self.runner = runner
@@ -252,6 +256,7 @@ class Tuner:
         self.on_trial = on_trial
         self.command = list(command)
         self.batch_sizes = list(batch_sizes)
+        self.progress = progress  # each trial's live line
         self.tune_id = tune_id or f"tune-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
         self.trials: list[Trial] = []
         self.start = time.monotonic()
@@ -297,7 +302,6 @@ class Tuner:
     ) -> RunRecord:
         from perfpilot.engine.runner import run_benchmark
 
-        runner = self.runner or run_benchmark
         if check_budget and not self._fits(duration_ms or TRIAL_MS):
             raise BudgetExhausted
         update: dict[str, Any] = {
@@ -311,7 +315,10 @@ class Tuner:
         }
         cfg = RunConfig.model_validate({**self.base.model_dump(), **update})
         tags = {"tune": self.tune_id, "stage": stage}
-        record = runner([cfg], self.workspace, self.command, tags=tags)[0]
+        if self.runner is not None:  # a cluster's dispatcher: its own live lines
+            record = self.runner([cfg], self.workspace, self.command, tags=tags)[0]
+        else:
+            record = run_benchmark([cfg], self.workspace, self.command, self.progress, tags=tags)[0]
         if record.status != "ok" or record.result is None:
             raise PerfpilotError(
                 f"tuning trial {record.run_id} {record.status}: {record.error}",
@@ -571,13 +578,22 @@ def tune(
     batch_sizes: Sequence[int] = (),
     previous: Profile | None = None,
     runner: TrialRunner | None = None,
+    progress: ProgressFn | None = None,
 ) -> TuneResult:
     """Tune ``scenarios`` for ``base``'s model/backend/device; returns the findings and the
     profile (``previous`` keeps its other scenarios). Does not save the profile."""
     from perfpilot.provenance import system_info
 
     tuner = Tuner(
-        base, workspace, budget_s, execution, on_trial, command, batch_sizes, runner=runner
+        base,
+        workspace,
+        budget_s,
+        execution,
+        on_trial,
+        command,
+        batch_sizes,
+        runner=runner,
+        progress=progress,
     )
     result = TuneResult(tune_id=tuner.tune_id, profile=previous or _empty(base, name))
     options: dict[str, dict[str, Any]] = {}

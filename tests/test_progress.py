@@ -1,0 +1,131 @@
+"""Progress output: the child's phases in progress.json, phase lines off a terminal, no
+flood, and an estimate that counts calibration and warm-up."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import time
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from perfpilot.cli.run_cmd import LOG_EVERY_S, _progress_printer
+from perfpilot.engine.live import read_phase
+from tests.conftest import run_cli
+
+
+def _quiet_console() -> tuple[Console, io.StringIO]:
+    out = io.StringIO()
+    return Console(file=out, force_terminal=False, width=200), out
+
+
+def test_printer_off_a_terminal_prints_phases_and_a_bounded_number_of_lines() -> None:
+    """A 16-minute test, called four times a second as the runner does: one line per
+    phase, the estimate once, then one line every LOG_EVERY_S seconds."""
+    con, out = _quiet_console()
+    show = _progress_printer(con)
+    t = 0.0
+    for phase, until in (("starting", 1.0), ("loading", 4.0), ("calibrating", 27.0)):
+        while t < until:
+            show(f"Offline performance: {phase}", t, None, None)
+            t += 0.25
+    test_s = 16 * 60.0
+    while t < 27.0 + test_s:
+        show("Offline performance: performance test", t, 27.0 + test_s, None)
+        t += 0.25
+    lines = out.getvalue().splitlines()
+    # a phase under PHASE_SHOWN_AFTER_S gets no line; the test's line has its estimate
+    assert lines[:2] == [
+        "Offline performance: loading ... (3.0s)",
+        "Offline performance: calibrating ... (6.0s)",
+    ]
+    assert lines[2] == (
+        "Offline performance: performance test: expected to take about 16m 27s in all, "
+        "including 27s so far for start-up, loading, warm-up and calibration"
+    )
+    periodic = lines[3:]
+    assert test_s / LOG_EVERY_S - 2 <= len(periodic) <= test_s / LOG_EVERY_S  # no flood
+    assert all("performance test:" in line and "left" in line for line in periodic)
+    assert "~0.0s left" not in periodic[0] and "16:27" in periodic[0]
+
+
+def test_printer_starts_over_for_the_next_test() -> None:
+    con, out = _quiet_console()
+    show = _progress_printer(con)
+    for label in ("Offline accuracy", "Offline performance"):
+        show(f"{label}: calibrating", 1.0, None, None)
+        show(f"{label}: performance test", 3.0, 10.0, None)
+    text = out.getvalue()
+    assert text.count("expected to take about 10s in all") == 2
+
+
+def test_printer_shows_a_phase_that_says_it_is_long_at_once() -> None:
+    con, out = _quiet_console()
+    show = _progress_printer(con)
+    show("Server performance: calibrating (about 40s)", 0.5, None, None)
+    show("Server performance: warming up", 0.75, None, None)  # quick: no line
+    assert out.getvalue().splitlines() == ["Server performance: calibrating (about 40s) ... (0.5s)"]
+
+
+@pytest.mark.slow
+def test_run_reports_phases_and_an_estimate_that_includes_calibration(tmp_path: Path) -> None:
+    began = time.monotonic()
+    # valid execution: a calibration that says it takes 2s or more, so it gets its line
+    out = run_cli(
+        "--workspace", str(tmp_path / "ws"), "run", "--model", "digits-cnn",
+        "--dataset-size", "64", "--scenario", "Offline", "--mode", "performance",
+        "--execution", "valid", "--min-duration", "3", "--json",
+    )  # fmt: skip
+    wall = time.monotonic() - began
+    assert out.returncode in (0, 1), out.stderr  # 1: INVALID on a busy machine
+    (record,) = json.loads(out.stdout)
+    lines = out.stderr.splitlines()
+    assert any(
+        re.match(r"Offline performance: calibrating \(about \d+s\) \.\.\.", x) for x in lines
+    )
+    (told,) = [x for x in lines if "expected to take about" in x]
+    assert told.startswith("Offline performance: performance test: expected to take about")
+    # no flood: a line per phase (model building included) and one every LOG_EVERY_S
+    assert len(lines) <= 10 + wall / LOG_EVERY_S
+
+    # progress.json: every phase with its start, in order, the test after calibration
+    progress = json.loads((Path(record["run_dir"]) / "progress.json").read_text())
+    names = [name for name, _ in progress["phases"]]
+    assert names == ["loading", "warming up", "calibrating", "performance test", "finishing"]
+    starts = [at for _, at in progress["phases"]]
+    assert starts == sorted(starts)
+    calibration_s = record["calibration"]["seconds"]
+    assert starts[3] - starts[2] >= calibration_s - 0.01  # 3-decimal rounding
+    assert progress["setup_s"] >= calibration_s
+    phase = read_phase(Path(record["run_dir"]) / "progress.json")
+    assert phase is not None and phase.test_started_at == starts[3]
+
+    # the estimate printed covers the setup: at least the calibration's time plus the
+    # test's own expected duration (whole seconds, rounded)
+    said = re.search(r"about (?:(\d+)m )?(\d+)s in all", told)
+    assert said is not None
+    total = 60 * int(said.group(1) or 0) + int(said.group(2))
+    assert total >= round(calibration_s + progress["expected_s"]) - 1
+
+
+def test_calibration_estimate_follows_what_calibration_does() -> None:
+    from perfpilot.config.run import RunConfig
+    from perfpilot.engine.calibrate import expected_calibration_s
+
+    def cfg(**kw: object) -> RunConfig:
+        return RunConfig.model_validate({"model": "digits-cnn", "mode": "performance", **kw})
+
+    # a slow model: a few whole predictions, whatever the 2s budget
+    assert expected_calibration_s(cfg(scenario="SingleStream", execution="valid"), 3.0, 1) == 15
+    # a fast one: 2000 predictions end it before the budget
+    fast = expected_calibration_s(cfg(scenario="SingleStream", execution="valid"), 1e-4, 1)
+    assert fast == pytest.approx(0.2)
+    # nothing to measure: given targets, or an accuracy run
+    assert expected_calibration_s(cfg(scenario="Offline", target_qps=100.0), 1.0, 8) == 0
+    assert expected_calibration_s(cfg(scenario="Offline", mode="accuracy"), 1.0, 8) == 0
+    # Offline: an untimed batch, then the timed loop (at least one whole batch)
+    offline = cfg(scenario="Offline", execution="test", threads=1)
+    assert expected_calibration_s(offline, 3.0, 8) == 6.0
