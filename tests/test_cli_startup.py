@@ -42,6 +42,7 @@ HELP_MODULES = {
     "perfpilot.cli.lazy",
     "perfpilot.cli.context",
     "perfpilot.errors",
+    "perfpilot.interrupts",  # SIGTERM/SIGHUP as Ctrl-C: stdlib only
 }
 TREE = Path(__file__).parent / "data" / "conformance" / "v5.1" / "open_Lenovo" / "tree"
 

@@ -328,17 +328,17 @@ def results_import(
     """Import official submission trees (results repository, division or submitter folder)
     as published results, with the figures the official checker reports."""
     from perfpilot.results.db import ResultsDB
-    from perfpilot.results.published import find_entries, import_tree_report, skipped_in
+    from perfpilot.results.published import prepare_import, skipped_in
     from perfpilot.workspace import Workspace
 
     if round_name:  # as 'submission check --round' takes it: a round with known rules
         from perfpilot.submission.rounds import get_round
 
         round_name = get_round(round_name).name
-    find_entries(folder)  # not a tree: say so before creating any database file
+    report = prepare_import(folder, round_name)  # bad input: refused before any file exists
     target = db or ctx.db or Workspace.resolve(ctx.workspace)
     with ResultsDB.open(target) as database:
-        report = import_tree_report(database, folder, round_name)
+        database.add_rows(iter(report.rows), import_path=str(folder.absolute()))
         rows = database.rows(ids=report.ids)
     for location, why in report.skipped:  # the rest is imported: name what was left out
         click.echo(f"skipped {location}: {why}", err=True)

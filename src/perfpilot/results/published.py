@@ -8,7 +8,6 @@ CSV shows them). A result without a figure is skipped and named, the rest import
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -419,6 +418,7 @@ class ImportReport:
 
     ids: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)
 
 
 def checked_results(
@@ -442,25 +442,35 @@ def checked_results(
     return out
 
 
+def prepare_import(folder: Path, round_name: str | None = None) -> ImportReport:
+    """Read and check every result of the trees in ``folder`` into rows, before anything
+    is written: the results without a figure are named in ``skipped``; a UsageError when
+    nothing at all can be imported (a skeleton tree), so no database file is made."""
+    checked = checked_results(folder, round_name)
+    imported = now_utc()
+    report = ImportReport()
+    for entry, row, rnd in checked:
+        try:
+            report.rows.append(entry_row(entry, folder, rnd, imported, row))
+        except Skipped as why:
+            report.skipped.append((entry.location, str(why)))
+    if not report.rows:
+        first = report.skipped[0] if report.skipped else ("", "no result")
+        raise UsageError(
+            f"nothing to import from {folder}: {len(report.skipped)} result(s), none with a "
+            f"figure (first: {first[0]}: {first[1]})",
+            "A published tree has a LoadGen log with a result in each performance/run_1.",
+        )
+    report.ids = [row["id"] for row in report.rows]
+    return report
+
+
 def import_tree_report(db: ResultsDB, folder: Path, round_name: str | None = None) -> ImportReport:
     """Import every sound result of the submission trees in ``folder`` in one
     transaction (an error or Ctrl-C half-way leaves the database as it was); results
     without a figure are skipped and named. Re-importing a tree replaces its rows."""
-    checked = checked_results(folder, round_name)
-    imported = now_utc()
-    report = ImportReport()
-
-    def rows() -> Iterator[dict[str, Any]]:
-        for entry, row, rnd in checked:
-            try:
-                out = entry_row(entry, folder, rnd, imported, row)
-            except Skipped as why:
-                report.skipped.append((entry.location, str(why)))
-                continue
-            report.ids.append(out["id"])
-            yield out
-
-    db.add_rows(rows(), import_path=str(folder.absolute()))
+    report = prepare_import(folder, round_name)
+    db.add_rows(iter(report.rows), import_path=str(folder.absolute()))
     return report
 
 
