@@ -53,7 +53,7 @@ def runs_list(ctx: Context, as_json: bool) -> None:
         table.add_row(
             r.run_id,
             r.started,
-            r.config["model"],
+            r.model_label,
             r.config["backend"],
             r.scenario,
             r.mode,

@@ -1,4 +1,5 @@
-"""``perfpilot submission``: truncate, check and package MLPerf submission trees."""
+"""``perfpilot submission``: truncate, check and package MLPerf submission trees (plan, run
+and generate are in campaign_cmds)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ RELAX_HELP = (
 
 @click.group()
 def submission() -> None:
-    """MLPerf submission trees: truncate logs, check, package."""
+    """MLPerf submissions, start to finish: plan the runs a model needs, run them (with
+    the compliance tests) as a resumable campaign, generate the tree in the round's
+    layout, truncate its accuracy logs, check it like the official checker, package it."""
 
 
 @submission.command("truncate")

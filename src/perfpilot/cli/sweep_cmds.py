@@ -12,6 +12,7 @@ import click
 from rich.table import Table
 
 from perfpilot.cli.context import EXIT_FAILED, EXIT_OK, Context
+from perfpilot.cli.options import format_options, json_option
 from perfpilot.cli.render import console
 
 
@@ -22,8 +23,9 @@ def sweep() -> None:
 
 @sweep.command("run")
 @click.argument("file", type=click.Path(path_type=Path))
+@json_option("Print each point's runs as JSON (progress stays on stderr).")
 @click.pass_obj
-def sweep_run(ctx: Context, file: Path) -> int:
+def sweep_run(ctx: Context, file: Path, as_json: bool) -> int:
     """Run every point of a sweep file not already finished (a rerun resumes)."""
     from perfpilot.results.db import index_record
     from perfpilot.tune.sweep import load_sweep, run_sweep
@@ -50,6 +52,22 @@ def sweep_run(ctx: Context, file: Path) -> int:
     finally:
         signal.signal(signal.SIGTERM, previous)
     failed = [r for o in result.outcomes for r in o.records if r.status != "ok"]
+    if as_json:
+        data = {
+            "sweep": spec.name,
+            "ran": result.ran,
+            "skipped": result.skipped,
+            "points": [
+                {
+                    "point": o.point.point_id,
+                    "label": o.point.label(),
+                    "skipped": o.skipped,
+                    "runs": [r.run_id for r in o.records],
+                }
+                for o in result.outcomes
+            ],
+        }
+        click.echo(json.dumps(data, indent=2))
     err.print(
         f"sweep {spec.name}: {result.ran} points run, {result.skipped} skipped"
         + (f", {len(failed)} runs failed" if failed else "")
@@ -82,10 +100,10 @@ def _figures(records: Any) -> str:
 @click.option(
     "--plot", type=click.Path(path_type=Path), help="Save a plot: FILE.html (plotly) or FILE.png."
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the points as JSON.")
+@format_options()
 @click.pass_obj
 def sweep_report(
-    ctx: Context, name: str, objectives: str | None, plot: Path | None, as_json: bool
+    ctx: Context, name: str, objectives: str | None, plot: Path | None, fmt: str
 ) -> None:
     """Table of a sweep's points with the Pareto-optimal ones marked."""
     from perfpilot.tune.pareto import parse_objectives
@@ -109,8 +127,30 @@ def sweep_report(
     chosen = given or parse_objectives(default_objectives(rows), OBJECTIVES)  # type: ignore[arg-type]
     if plot is not None:
         write_plot(rows, dict(chosen), plot, f"sweep {name}: Pareto front")
-    if as_json:
+    if fmt == "json":
         click.echo(json.dumps({"sweep": name, "objectives": chosen, "points": rows}, indent=2))
+        return
+    if fmt == "csv":
+        import csv
+        import io
+
+        flat = [
+            {
+                "point": r["point"],
+                "pareto": r["pareto"],
+                **{k: r["options"].get(k) for k in varied},
+                **{k: v for k, v in r.items() if k not in ("point", "pareto", "options")},
+            }
+            for r in rows
+        ]
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=list(flat[0]) if flat else ["point"])
+        writer.writeheader()
+        writer.writerows(
+            {k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in f.items()}
+            for f in flat
+        )
+        click.echo(text.getvalue(), nl=False)
         return
     table = Table(header_style="bold", title=f"sweep {name}")
     cols = ["pareto", "point", *varied, "valid", *chosen]
