@@ -69,7 +69,9 @@ def flow(tmp_path_factory: pytest.TempPathFactory, digits_model: Path) -> dict[s
     assert re.search(r"^\d\d:\d\d:\d\d Offline/accuracy: run$", run.stderr, re.M), run.stderr
     # (a test-length accuracy pass can end before its expected duration is read: not asserted)
     assert re.search(r"^  .*performance: expected to take about \d+s$", run.stderr, re.M)
-    assert run.stderr.count("running Offline performance ...") == 3, run.stderr  # + TEST01, 04
+    # the performance run, TEST01 and TEST04 (a compliance run that misses on noise runs
+    # again, up to TEST_COMPLIANCE_ATTEMPTS times in all)
+    assert 3 <= run.stderr.count("running Offline performance ...") <= 7, run.stderr
     yml = base / "system.yaml"
     yml.write_text(SYSTEM_YAML)
     sys_json = base / "ci-box.json"

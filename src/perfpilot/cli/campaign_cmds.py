@@ -211,6 +211,7 @@ def run_cmd(
                             "run_id": o.record.run_id,
                             "reused": o.reused,
                             "passed": o.passed,
+                            "warning": o.warning,
                             "note": o.note,
                         }
                         for o in outcomes
@@ -221,13 +222,16 @@ def run_cmd(
         )
     else:
         passed = sum(o.passed for o in outcomes)
+        warned = sum(o.warning for o in outcomes)
         click.echo(
             f"campaign {campaign.name}: {passed}/{len(outcomes)} passed "
-            f"({sum(o.reused for o in outcomes)} reused); state in {campaign.path}"
+            + (f"({warned} with a warning) " if warned else "")
+            + f"({sum(o.reused for o in outcomes)} reused); state in {campaign.path}"
         )
         for o in outcomes:
-            if not o.passed:
-                click.echo(f"x {o.item.key} ({o.record.run_id}): {o.note or 'failed'}")
+            if not o.passed or o.warning:
+                mark = "!" if o.passed else "x"
+                click.echo(f"{mark} {o.item.key} ({o.record.run_id}): {o.note or 'failed'}")
     ok = outcomes and all(o.passed for o in outcomes) and not campaign.skipped
     return EXIT_OK if ok else EXIT_FAILED
 

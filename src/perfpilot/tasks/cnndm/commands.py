@@ -9,8 +9,16 @@ import click
 
 @click.command("synthetic-cnndm")
 @click.argument("folder", type=click.Path(path_type=Path))
-@click.option("--count", type=click.IntRange(min=1), default=32, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--count",
+    type=click.IntRange(min=1),
+    default=32,
+    show_default=True,
+    help="How many articles to write.",
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Random seed (same seed, same files)."
+)
 @click.option(
     "--tokenizer",
     type=click.Path(exists=True, path_type=Path),

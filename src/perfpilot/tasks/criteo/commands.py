@@ -25,7 +25,9 @@ import click
     help="Which of the reference's file sets to write (multihot-criteo: only its first "
     "half is read, as the validation split).",
 )
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Random seed (same seed, same files)."
+)
 def synthetic_criteo(folder: Path, count: int, variant: str, seed: int) -> None:
     """Write COUNT rows of multi-hot Criteo day 23 (dense .npy, 26-table sparse .npz,
     labels .npy) into FOLDER, in the layout of the DLRM-v2 reference (a Criteo stand-in:

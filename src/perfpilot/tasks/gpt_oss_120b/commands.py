@@ -10,8 +10,16 @@ import click
 
 @click.command("synthetic-gpt-oss-120b")
 @click.argument("folder", type=click.Path(path_type=Path))
-@click.option("--count", type=click.IntRange(min=1), default=16, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--count",
+    type=click.IntRange(min=1),
+    default=16,
+    show_default=True,
+    help="How many prompts to write.",
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Random seed (same seed, same files)."
+)
 @click.option(
     "--tokenizer",
     type=click.Path(exists=True, path_type=Path),

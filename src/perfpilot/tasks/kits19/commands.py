@@ -9,8 +9,16 @@ import click
 
 @click.command("synthetic-kits19")
 @click.argument("folder", type=click.Path(path_type=Path))
-@click.option("--count", type=click.IntRange(min=1), default=4, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--count",
+    type=click.IntRange(min=1),
+    default=4,
+    show_default=True,
+    help="How many cases to write.",
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Random seed (same seed, same files)."
+)
 def synthetic_kits19(folder: Path, count: int, seed: int) -> None:
     """Write COUNT synthetic cases (case_XXXXX.pkl, sides of 128 or 192 voxels) and
     preprocessed_files.pkl into FOLDER, in the layout of the 3D-UNet reference's

@@ -9,8 +9,16 @@ import click
 
 @click.command("synthetic-librispeech")
 @click.argument("folder", type=click.Path(path_type=Path))
-@click.option("--count", type=click.IntRange(min=1), default=8, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--count",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    help="How many clips to write.",
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Random seed (same seed, same files)."
+)
 def synthetic_librispeech(folder: Path, count: int, seed: int) -> None:
     """Write COUNT short 16 kHz wav clips (plus one over 15 s, which RNN-T's reader drops
     as the reference does) and dev-clean-wav.json into FOLDER, in the layout of the

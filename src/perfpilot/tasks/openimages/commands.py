@@ -9,8 +9,16 @@ import click
 
 @click.command("synthetic-openimages")
 @click.argument("folder", type=click.Path(path_type=Path))
-@click.option("--count", type=click.IntRange(min=1), default=8, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--count",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    help="How many images to write.",
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Random seed (same seed, same files)."
+)
 def synthetic_openimages(folder: Path, count: int, seed: int) -> None:
     """Write COUNT synthetic JPEGs with random boxes and their COCO-format annotations
     into FOLDER, in the MLPerf OpenImages layout (an OpenImages stand-in for RetinaNet:

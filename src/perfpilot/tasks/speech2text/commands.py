@@ -9,8 +9,16 @@ import click
 
 @click.command("synthetic-speech2text")
 @click.argument("folder", type=click.Path(path_type=Path))
-@click.option("--count", type=click.IntRange(min=1), default=4, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--count",
+    type=click.IntRange(min=1),
+    default=4,
+    show_default=True,
+    help="How many clips to write.",
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Random seed (same seed, same files)."
+)
 def synthetic_speech2text(folder: Path, count: int, seed: int) -> None:
     """Write COUNT short 16 kHz wav clips (plus one over 30 s, which the reader drops as
     the reference does) and dev-all-repack.json into FOLDER, in the layout of the
