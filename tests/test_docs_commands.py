@@ -15,6 +15,9 @@ Markers (in the docs, where readers see why a command is not run here)
       PostgreSQL)``, ``(needs ...)`` or ``(not run here: REASON)`` in a command's ``#``
       comment: that command does not run (official models and real datasets are
       downloads; servers on GPUs).
+  ``(exits N)`` in a command's comment: it is shown for its error, and must exit N.
+
+A command of a backend whose extra is not installed here is reported, not failed.
 
 Substitutions (``SUBSTITUTIONS``): placeholders become what the test made (``RUN_ID``:
 the workspace's latest run; ``my.onnx``: the built-in model's file; ``../shared/``: the
@@ -66,6 +69,14 @@ SUBSTITUTIONS: list[tuple[str, str]] = [
         r"^(perfpilot (?:--workspace \S+ )?submission run --model resnet50-standin\b.*)$",
         r"\1 --execution test --only SingleStream/accuracy --only SingleStream/performance",
     ),
+    # trees of test-length campaigns pass the checker with --relax-lengths
+    (
+        r"^(perfpilot submission (?:check|package) tree\b(?!.*--relax-lengths).*)$",
+        r"\1 --relax-lengths",
+    ),
+    (r"\btune_trials=\d+", "tune_trials=4"),  # TVM's tuning: minutes per 64 trials
+    (r"\bsweep report NAME\b", "sweep report docs-sweep"),  # the sweep file _prepare writes
+    (r"\b(dashboard serve)(?!.*--port)", r"\1 --port 0"),  # other jobs use port 8000
     (r"--dataset-path DIR\b", "--dataset-path inet"),
     (r"--workspace DIR\b", "--workspace ws-other"),
     (r"\brun \.\.\.$", "run --mode accuracy"),
@@ -83,6 +94,7 @@ class Command:
     line: int
     text: str  # as documented (joined lines, comment removed)
     skip: str | None  # why it does not run here
+    exits: int = 0  # "(exits N)" in its comment: a command shown for its error
 
     def __str__(self) -> str:
         return f"{self.doc}:{self.line}: {self.text}"
@@ -147,8 +159,11 @@ def commands_of(path: Path) -> list[Command]:
             why = marker.group(1) if marker else None
             if why is None and (m := LINE_SKIP.search(notes)):
                 why = m.group(1)
+            code = re.search(r"\(exits (\d+)\)", notes)
             for part in joined.split(" && "):
-                found.append(Command(doc, pending_line, part.strip(), why))
+                found.append(
+                    Command(doc, pending_line, part.strip(), why, int(code.group(1)) if code else 0)
+                )
             pending, comments = [], []
     return found
 
@@ -296,7 +311,8 @@ def test_documented_commands_run(doc: Path, tmp_path: Path, digits_model: Path) 
     _prepare(tmp_path, cache, digits_model)
     base = {**os.environ, "PERFPILOT_CACHE": str(cache), "HOME": str(tmp_path)}
     base.pop("PERFPILOT_WORKSPACE", None)
-    failures = []
+    failures: list[str] = []
+    missing: list[str] = []
     for command in runnable:
         text = substitute(command.text)
         if needs_run(text):
@@ -319,10 +335,15 @@ def test_documented_commands_run(doc: Path, tmp_path: Path, digits_model: Path) 
             timeout=900,
         )
         measuring = any(words.startswith(m) for m in MEASURING)
-        ok = done.returncode == 0 or (
+        ok = done.returncode == command.exits or (
             done.returncode == 1 and measuring and "perfpilot: error:" not in done.stderr
         )
+        if done.returncode == 2 and "pip install 'perfpilot[" in done.stderr:
+            missing.append(f"{command} ({done.stderr.strip()})")  # an extra not installed
+            continue
         if not ok:
             tail = (done.stderr.strip() or done.stdout.strip()).splitlines()[-3:]
             failures.append(f"{command}\n    -> exit {done.returncode}: {' | '.join(tail)}")
     assert not failures, "documented commands that fail:\n" + "\n".join(failures)
+    if missing:  # said, not failed: CI installs every extra (make test)
+        pytest.skip("extras not installed here: " + "; ".join(missing))
