@@ -75,6 +75,9 @@ SUBSTITUTIONS: list[tuple[str, str]] = [
         r"\1 --relax-lengths",
     ),
     (r"\btune_trials=\d+", "tune_trials=4"),  # TVM's tuning: minutes per 64 trials
+    # generating with transformers on 2 cores: seconds per answer; Offline, 4 tokens
+    (r"^(perfpilot run .*--backend transformers.*)--scenario all\b", r"\1--scenario Offline"),
+    (r"\bmax_new_tokens=\d+", "max_new_tokens=4"),
     (r"\bsweep report NAME\b", "sweep report docs-sweep"),  # the sweep file _prepare writes
     (r"\b(dashboard serve)(?!.*--port)", r"\1 --port 0"),  # other jobs use port 8000
     (r"--dataset-path DIR\b", "--dataset-path inet"),
