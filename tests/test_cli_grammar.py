@@ -87,8 +87,9 @@ def test_submission_help_names_every_subcommand() -> None:
 
 
 @pytest.fixture(scope="module")
-def ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A workspace with one short run and, where the fixture is there, published rows."""
+def ws(tmp_path_factory: pytest.TempPathFactory, digits_model: Path) -> Path:
+    """A workspace with one short run (the built-in model trained first, once per
+    session, outside the run's time limit) and, later, published rows."""
     root = tmp_path_factory.mktemp("grammar") / "ws"
     done = run_cli("--workspace", str(root), "run", "--mode", "accuracy", "--dataset-size", "64")
     assert done.returncode == 0, done.stderr
