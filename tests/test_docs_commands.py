@@ -246,7 +246,7 @@ def _prepare(folder: Path, cache: Path, digits: Path) -> None:
     (folder / "my-system.yaml").write_text(SYSTEM_YAML)
     (folder / "sys.yaml").write_text(SYSTEM_YAML)
     (folder / "sweep.yaml").write_text(
-        "name: docs-sweep\nmodel: digits-cnn\nmode: performance\nexecution: test\n"
+        "name: docs-sweep\nbase:\n  model: digits-cnn\n  mode: performance\n"
         "grid:\n  batch_size: [8, 32]\n"
     )
 
