@@ -75,6 +75,11 @@ def test_test01_performance_tolerance(tmp_path: Path) -> None:
     ]
     outside = comp.verify_performance_detail(ref, _detail(tmp_path / "b", "Offline", 890.0))
     assert not outside.passed and outside.text.rstrip().endswith("TEST FAIL: Test score invalid")
+    # the message of a failure carries its figures, not only the file
+    assert outside.line() == (
+        "performance: TEST FAIL: Test score invalid (Offline test 890.000 vs reference "
+        "1,000.000 samples/s, -11.0%; allowed: within +-10%)"
+    )
     # SingleStream with a reference <= 200000 ns gets 20%
     ss_ref = _detail(tmp_path / "c", "SingleStream", 150000)
     assert comp.verify_performance_detail(
@@ -98,6 +103,10 @@ def test_test04_passes_unless_much_faster(tmp_path: Path) -> None:
         ref, _summary(tmp_path / "b", "Offline", "Samples per second: 1200")
     )
     assert not faster.passed
+    assert (
+        "(Offline test 1,200.000 vs reference 1,000.000 samples/s, +20.0%; allowed: under +10%"
+        in (faster.line())
+    )
     # SingleStream: scores are 1e9 / early-stopping latency
     line = " * Early stopping 90.0th percentile estimate: {}"
     ss_ref = _summary(tmp_path / "c", "SingleStream", line.format(1000000))

@@ -79,3 +79,25 @@ def test_reproduce_of_an_unknown_run_is_a_usage_error(tmp_path: Path) -> None:
     proc = run_cli("--workspace", str(tmp_path / "ws"), "reproduce", "nope")
     assert proc.returncode == 2 and "no run 'nope'" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def _metric_run(value: float | None, status: str = "ok") -> object:
+    from types import SimpleNamespace
+
+    return SimpleNamespace(status=status, result=SimpleNamespace(metric=value))
+
+
+def test_noise_band_decides_whether_a_difference_matters() -> None:
+    from perfpilot.results.reproduce import noise
+
+    earlier = [_metric_run(v) for v in (100.0, 104.0, 96.0)]
+    old = earlier[0]
+    within = noise(earlier, old, _metric_run(103.0))  # type: ignore[arg-type]
+    assert within.band == pytest.approx(0.04) and within.runs == 3
+    assert within.verdict.startswith("+3.0% is within run-to-run noise (+-4.0%")
+    beyond = noise(earlier, old, _metric_run(176.0))  # type: ignore[arg-type]
+    assert "+76.0% is beyond run-to-run noise" in beyond.verdict
+    alone = noise([old], old, _metric_run(176.0))  # type: ignore[arg-type]
+    assert alone.band is None and "noise unknown: 1 earlier run" in alone.verdict
+    failed = noise(earlier, old, _metric_run(None, "failed"))  # type: ignore[arg-type]
+    assert failed.verdict == "no metric to compare"

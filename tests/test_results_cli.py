@@ -354,3 +354,26 @@ def test_a_bad_database_url_is_one_line_before_anything_runs(tmp_path: Path) -> 
         line = _one_error_line(proc.stderr)
         assert "cannot reach the results database postgresql://ann:***@127.0.0.1" in line
         assert "s3cret" not in line and "Start the PostgreSQL server" in line
+
+
+@pytest.mark.slow
+def test_a_model_of_the_users_is_labelled_with_its_file_and_hash(
+    tmp_path: Path, digits_model: Path
+) -> None:
+    """--model-path my.onnx: the table, runs list and the results database name the
+    user's file and its short hash, not the catalog model whose task it runs."""
+    from perfpilot.artifacts import sha256_file
+
+    mine = tmp_path / "my.onnx"
+    shutil.copy(digits_model, mine)
+    ws = str(tmp_path / "ws")
+    done = run_cli(
+        "--workspace", ws, "run", "--model-path", str(mine), "--mode", "accuracy",
+        "--dataset-size", "64",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    label = f"my.onnx@{sha256_file(mine)[:8]}"
+    assert f"perfpilot run: {label} on onnxruntime" in done.stdout
+    assert label in run_cli("--workspace", ws, "runs", "list").stdout
+    rows = json.loads(run_cli("--workspace", ws, "results", "list", "--json").stdout)
+    assert [r["model"] for r in rows] == [label]

@@ -73,7 +73,9 @@ def flow(tmp_path_factory: pytest.TempPathFactory, digits_model: Path) -> dict[s
         run.stderr,
         re.M,
     )
-    assert sorted(told) == ["", " TEST01", " TEST04"], run.stderr  # the run, its compliance
+    # the performance run, TEST01 and TEST04 (a compliance run that misses on noise runs
+    # again, up to TEST_COMPLIANCE_ATTEMPTS times in all)
+    assert {"", " TEST01", " TEST04"} <= set(told) and len(told) <= 7, run.stderr
     yml = base / "system.yaml"
     yml.write_text(SYSTEM_YAML)
     sys_json = base / "ci-box.json"
@@ -97,6 +99,11 @@ def test_whole_flow_produces_a_tree_the_checker_accepts(flow: dict[str, Any]) ->
     for item, r in runs.items():  # accuracy/performance pass; compliance may miss on noise
         if "TEST" not in item:
             assert r["passed"], (item, r)
+        elif not r["passed"] or r["warning"]:  # a miss says its figures, not only the file
+            assert re.search(r"test [\d,.]+ vs reference [\d,.]+ \S+, [+-][\d.]+%", r["note"])
+    # open division: a compliance test that misses on performance is a warning (the
+    # official checker skips compliance there), so the documented flow exits 0
+    assert all(r["passed"] for r in runs.values()) and flow["run_rc"] == 0, runs
     out = flow["base"] / "tree"
     gen = run_cli(
         *flow["common"],

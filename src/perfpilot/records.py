@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+from pathlib import PurePath
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
@@ -113,6 +114,15 @@ class RunRecord(BaseModel):
                 config.setdefault(name, copy.deepcopy(default))
             data = {**data, "config": config}
         return data
+
+    @property
+    def model_label(self) -> str:
+        """What ran, for people: the catalog model, or for ``--model-path`` the user's
+        file's name and short hash (``my.onnx@1a2b3c4d``), which is not the catalog's."""
+        if self.model.substituted and self.model.path:
+            short = f"@{self.model.sha256[:8]}" if self.model.sha256 else ""
+            return f"{PurePath(self.model.path).name}{short}"
+        return str(self.config.get("model"))
 
     @property
     def config_hash(self) -> str:

@@ -283,9 +283,10 @@ def fetch_from_mirrors(
         try:
             return fetch(name, url, sha256=sha256, md5=md5, offline=offline)
         except DownloadError as err:  # this mirror is unreachable: try the next
-            failures.append(err.one_line())
+            failures.append(err.message.rstrip("."))  # the fix is said once, below
     raise UsageError(
         f"could not download {label or name!r} from any of its {len(urls)} mirrors "
         f"({'; '.join(failures)})",
-        f"Download it elsewhere and add it with: {add_command(name, sha256, md5)}",
+        f"Check the network and try again, or download it elsewhere and add it with: "
+        f"{add_command(name, sha256, md5)}",
     )

@@ -1,5 +1,6 @@
 """Keeping the artifact store whole: ``verify`` re-hashes every object and takes damaged
-entries out of use; ``gc`` deletes objects no manifest uses and abandoned temporary files."""
+entries out of use; ``gc`` deletes objects no manifest uses and abandoned temporary files;
+``remove`` deletes one artifact."""
 
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ from typing import Literal
 from perfpilot.artifacts.files import sha256_file, try_lock
 from perfpilot.artifacts.store import (
     NAME_RE,
+    entry,
     list_entries,
     load_manifest,
     lock_path,
     manifest_files,
+    manifest_path,
     object_path,
     store_lock,
     store_root,
@@ -178,3 +181,20 @@ def gc() -> GcReport:
             leftover.unlink()
             tmp_files += 1
     return GcReport(objects=objects, tmp_files=tmp_files, freed_bytes=freed)
+
+
+def remove(name: str) -> int:
+    """Delete stored artifact ``name``: its manifest, then its object unless another
+    artifact uses the same file. Returns the bytes freed (:class:`UsageError` if it is not
+    stored)."""
+    manifest = entry(name)
+    with store_lock():
+        manifest_path(name).unlink(missing_ok=True)
+        if any(m.sha256 == manifest.sha256 for m in list_entries()):
+            return 0
+        obj = object_path(manifest.sha256)
+        size = obj.stat().st_size if obj.is_file() else 0
+        obj.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            obj.parent.rmdir()  # only when empty
+    return size

@@ -13,7 +13,7 @@ import click
 from rich.table import Table
 
 from perfpilot.cli.context import EXIT_FAILED, EXIT_OK, Context
-from perfpilot.cli.options import OutPath, run_option, run_options
+from perfpilot.cli.options import OutPath, json_option, run_option, run_options
 from perfpilot.cli.render import console
 from perfpilot.cli.run_cmd import _progress_printer
 
@@ -33,6 +33,7 @@ def _plan_options(fn: Any) -> Any:
                 type=click.Choice(["closed", "open"]),
                 default="closed",
                 show_default=True,
+                help="closed: the reference model and rules; open: any model, fewer rules.",
             ),
             click.option(
                 "--round",
@@ -97,7 +98,7 @@ def _make_plan(
 
 @click.command("plan")
 @_plan_options
-@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@json_option("Print the plan as JSON.")
 @click.pass_obj
 def plan_cmd(ctx: Context, /, as_json: bool, **kw: Any) -> int:
     """Every run the round requires for MODEL, with an estimated duration of each."""
@@ -136,7 +137,7 @@ def plan_cmd(ctx: Context, /, as_json: bool, **kw: Any) -> int:
     multiple=True,
     help="Run only these items (e.g. Offline, or Offline/TEST01); repeatable.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the outcomes as JSON.")
+@json_option("Print the outcomes as JSON.")
 @click.pass_obj
 def run_cmd(
     ctx: Context,
@@ -210,6 +211,7 @@ def run_cmd(
                             "run_id": o.record.run_id,
                             "reused": o.reused,
                             "passed": o.passed,
+                            "warning": o.warning,
                             "note": o.note,
                         }
                         for o in outcomes
@@ -220,10 +222,16 @@ def run_cmd(
         )
     else:
         passed = sum(o.passed for o in outcomes)
+        warned = sum(o.warning for o in outcomes)
         click.echo(
             f"campaign {campaign.name}: {passed}/{len(outcomes)} passed "
-            f"({sum(o.reused for o in outcomes)} reused); state in {campaign.path}"
+            + (f"({warned} with a warning) " if warned else "")
+            + f"({sum(o.reused for o in outcomes)} reused); state in {campaign.path}"
         )
+        for o in outcomes:
+            if not o.passed or o.warning:
+                mark = "!" if o.passed else "x"
+                click.echo(f"{mark} {o.item.key} ({o.record.run_id}): {o.note or 'failed'}")
     ok = outcomes and all(o.passed for o in outcomes) and not campaign.skipped
     return EXIT_OK if ok else EXIT_FAILED
 
@@ -239,8 +247,13 @@ def run_cmd(
 )
 @click.option("--campaign", "campaign_name", help="Campaign to take the runs from.")
 @click.option("--round", "round_name", metavar="ROUND", help="Round (default: the campaign's).")
-@click.option("--division", type=click.Choice(["closed", "open"]))
+@click.option(
+    "--division",
+    type=click.Choice(["closed", "open"]),
+    help="Division folder of the tree (default: the campaign's).",
+)
 @click.option("--system-name", "system_id", help="System folder name (default: JSON file stem).")
+@json_option("Print what was written as JSON.")
 @click.pass_obj
 def generate_cmd(
     ctx: Context,
@@ -251,6 +264,7 @@ def generate_cmd(
     round_name: str | None,
     division: str | None,
     system_id: str | None,
+    as_json: bool,
 ) -> int:
     """Lay out the submission tree from a campaign's runs, in the round's layout."""
     from perfpilot.errors import UsageError
@@ -278,6 +292,16 @@ def generate_cmd(
     result = generate(
         out, submitter, system_json, plan, runs, campaign_name, division, round_name, system_id
     )
+    if as_json:
+        data = {
+            "root": str(result.root),
+            "campaign": campaign_name,
+            "scenarios": result.scenarios,
+            "notes": result.notes,
+            "missing_system_fields": result.missing_system_fields,
+        }
+        click.echo(json.dumps(data, indent=2))
+        return EXIT_OK
     click.echo(f"wrote {result.root} ({', '.join(result.scenarios)})")
     for note in result.notes:
         click.echo(f"note: {note}", err=True)

@@ -104,6 +104,9 @@ def run_cmd(
             click.echo(v.text.rstrip())
         for note in result.notes:
             click.echo(f"note: {note}")
+        for v in result.verifications:
+            if not v.passed:
+                click.echo(f"x {v.line()}")
         click.echo(
             f"{test} {'PASS' if result.passed else 'FAIL'}: run {result.record.run_id} "
             f"against {reference.run_id}" + (f"; copied to {placed}" if placed else "")

@@ -3,6 +3,7 @@ flag, type and help text written once here, each default read from RunConfig."""
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -149,3 +150,81 @@ def run_options(*fields: str) -> Callable[[F], F]:
         return fn
 
     return apply
+
+
+# --- output options: the one grammar of every command that prints results -------------
+#
+# ``--json``: every such command; prints one JSON document on stdout (progress and notes
+# go to stderr). ``--format table|csv|json``: only where rows make a CSV (results list,
+# compare, import, export; sweep report); there ``--json`` is ``--format json``.
+
+TABLE_FORMATS = ("table", "csv", "json")
+
+
+_OLD_JSON = "perfpilot.old_json"  # ctx.meta: an old spelling asked for JSON
+
+
+def _json_value(ctx: click.Context, _: click.Parameter, value: bool) -> bool:
+    # click handles the options given first, so a deprecated spelling is seen by now
+    return bool(value or ctx.meta.get(_OLD_JSON))
+
+
+def json_option(
+    help: str = "Print the result as JSON (one document on stdout).",
+) -> Callable[[F], F]:
+    """``--json``, given to the command as ``as_json``."""
+    return click.option("--json", "as_json", is_flag=True, callback=_json_value, help=help)
+
+
+def format_options(
+    formats: tuple[str, ...] = TABLE_FORMATS, default: str = "table"
+) -> Callable[[F], F]:
+    """``--format`` (one of ``formats``) and ``--json`` (its shorthand for ``--format
+    json``), given to the command as one ``fmt``."""
+
+    def apply(fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if kwargs.pop("as_json"):
+                kwargs["fmt"] = "json"
+            return fn(*args, **kwargs)
+
+        wrapped = json_option("Print as JSON (the same as --format json).")(wrapper)
+        option = click.option(
+            "--format",
+            "fmt",
+            type=click.Choice(formats),
+            default=default,
+            show_default=True,
+            help=f"Output: {', '.join(formats)}.",
+        )
+        return option(wrapped)  # type: ignore[return-value]
+
+    return apply
+
+
+def deprecated(old: str, new: str) -> None:
+    """The one-line note an old spelling prints (on stderr, so --json stays parseable)."""
+    click.echo(
+        f"perfpilot: warning: {old} is deprecated and goes in the next release; use {new}",
+        err=True,
+    )
+
+
+def deprecated_format_option(choices: tuple[str, ...] = ("table", "json")) -> Callable[[F], F]:
+    """A hidden ``--format`` kept for one release where a command now takes only
+    ``--json`` (put it with ``json_option``): ``--format json`` means ``--json``."""
+
+    def note(ctx: click.Context, _: click.Parameter, value: str | None) -> None:
+        if value is not None:
+            deprecated(f"--format {value}", "--json" if value == "json" else "no option")
+            ctx.meta[_OLD_JSON] = ctx.meta.get(_OLD_JSON) or value == "json"
+
+    return click.option(
+        "--format",
+        type=click.Choice(choices),
+        hidden=True,
+        expose_value=False,
+        callback=note,
+        help="Deprecated: use --json.",
+    )

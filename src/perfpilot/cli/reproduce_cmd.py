@@ -10,6 +10,7 @@ import click
 from rich.table import Table
 
 from perfpilot.cli.context import EXIT_FAILED, EXIT_OK, Context
+from perfpilot.cli.options import json_option
 from perfpilot.cli.render import console
 
 
@@ -23,7 +24,7 @@ def _text(value: Any) -> str:
 
 @click.command()
 @click.argument("run_id")
-@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
+@json_option("Print the comparison as JSON.")
 @click.pass_obj
 def reproduce(ctx: Context, run_id: str, as_json: bool) -> int:
     """Re-run a recorded run from its resolved config; show old and new figures side by
@@ -54,6 +55,7 @@ def reproduce(ctx: Context, run_id: str, as_json: bool) -> int:
         rel = f.relative
         table.add_row(f.name, _text(f.old), _text(f.new), "-" if rel is None else f"{rel:+.1%}")
     out.print(table, highlight=False)
+    out.print(f"metric: {rep.noise.verdict}", highlight=False)
     if rep.new.error:
         out.print(f"the reproduction failed: {rep.new.error}", highlight=False)
     if not rep.differences:

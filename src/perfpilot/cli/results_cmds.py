@@ -11,14 +11,19 @@ import click
 from rich.table import Table
 
 from perfpilot.cli.context import Context
-from perfpilot.cli.options import OutPath
+from perfpilot.cli.options import (
+    OutPath,
+    deprecated,
+    deprecated_format_option,
+    format_options,
+    json_option,
+)
 from perfpilot.cli.render import console
 
 if TYPE_CHECKING:
     from perfpilot.results.db import ResultsDB
 
 F = TypeVar("F", bound=Callable[..., Any])
-FORMATS = click.Choice(["table", "csv", "json"])
 
 
 def _db_option(fn: F) -> F:
@@ -139,7 +144,7 @@ def results() -> None:
 
 @results.command("list")
 @_filters
-@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@format_options()
 @click.pass_obj
 def results_list(ctx: Context, /, db: str | None, fmt: str, **filters: Any) -> None:
     """List results, oldest first (published ones first)."""
@@ -176,13 +181,14 @@ def results_list(ctx: Context, /, db: str | None, fmt: str, **filters: Any) -> N
 @results.command("show")
 @click.argument("result_id")
 @_db_option
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@json_option("Print the result as JSON.")
+@deprecated_format_option()
 @click.pass_obj
-def results_show(ctx: Context, result_id: str, db: str | None, fmt: str) -> None:
+def results_show(ctx: Context, result_id: str, db: str | None, as_json: bool) -> None:
     """Show one result with its config and provenance (a unique id prefix is enough)."""
     with _open(ctx, db) as database:
         row = database.get(result_id)
-    if fmt == "json":
+    if as_json:
         click.echo(json.dumps(row, indent=2, default=str))
         return
     out = console()
@@ -202,7 +208,7 @@ def results_show(ctx: Context, result_id: str, db: str | None, fmt: str) -> None
 @results.command("compare")
 @click.argument("ids", nargs=-1)
 @_filters
-@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@format_options()
 @click.pass_obj
 def results_compare(
     ctx: Context, /, ids: tuple[str, ...], db: str | None, fmt: str, **filters: Any
@@ -260,8 +266,13 @@ def results_compare(
 
 @results.command("export")
 @_filters
+@format_options(("csv", "json"), default="csv")
 @click.option(
-    "--to", "dest", type=click.Choice(["csv", "json", "mlflow"]), default="csv", show_default=True
+    "--to",
+    "dest",
+    type=click.Choice(["mlflow", "csv", "json"]),
+    help="mlflow: log the results as MLflow runs instead (--to csv|json: deprecated, "
+    "use --format).",
 )
 @click.option(
     "--out",
@@ -281,7 +292,8 @@ def results_export(
     ctx: Context,
     /,
     db: str | None,
-    dest: str,
+    fmt: str,
+    dest: str | None,
     out: Path | None,
     tracking_uri: str | None,
     experiment: str,
@@ -295,6 +307,9 @@ def results_export(
     from perfpilot.results.export import rows_csv, rows_json, to_mlflow
     from perfpilot.workspace import Workspace
 
+    if dest in ("csv", "json"):
+        deprecated(f"--to {dest}", f"--format {dest}")
+        fmt = dest
     rows = _query(ctx, db, filters)
     if dest == "mlflow":
         target = (
@@ -303,12 +318,25 @@ def results_export(
             or str(Workspace.resolve(ctx.workspace).root / "mlflow")
         )
         report = to_mlflow(rows, target, experiment)
+        if fmt == "json":
+            click.echo(
+                json.dumps(
+                    {
+                        "exported": report.exported,
+                        "skipped": report.skipped,
+                        "experiment": report.experiment,
+                        "tracking_uri": report.tracking_uri,
+                    },
+                    indent=2,
+                )
+            )
+            return
         click.echo(
             f"mlflow: {len(report.exported)} run(s) logged, {len(report.skipped)} already there "
             f"(experiment {report.experiment!r} in {report.tracking_uri})"
         )
         return
-    text = rows_json(rows) if dest == "json" else rows_csv(rows)
+    text = rows_json(rows) if fmt == "json" else rows_csv(rows)
     if out is None:
         click.echo(text, nl=False)
     else:
@@ -320,7 +348,7 @@ def results_export(
 @click.argument("folder", type=click.Path(path_type=Path))
 @_db_option
 @click.option("--round", "round_name", metavar="vX.Y", help="Round (default: from the path).")
-@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@format_options()
 @click.pass_obj
 def results_import(
     ctx: Context, folder: Path, db: str | None, round_name: str | None, fmt: str
@@ -372,8 +400,9 @@ def _published_table(rows: list[dict[str, Any]]) -> Table:
 
 @results.command("rebuild")
 @_db_option
+@json_option("Print the counts as JSON.")
 @click.pass_obj
-def results_rebuild(ctx: Context, db: str | None) -> None:
+def results_rebuild(ctx: Context, db: str | None, as_json: bool) -> None:
     """Recreate the database from the run records (published rows of a readable old file
     are kept; an unreadable file is replaced). A server's database: the workspace's runs
     are indexed again, the rest is kept."""
@@ -381,6 +410,10 @@ def results_rebuild(ctx: Context, db: str | None) -> None:
     from perfpilot.results.db import rebuild
 
     path, local, published = rebuild(open_workspace(ctx), db or ctx.db)
+    if as_json:
+        data = {"database": str(path), "local": local, "published": published}
+        click.echo(json.dumps(data, indent=2))
+        return
     click.echo(f"rebuilt {path}: {local} local run(s), {published} published result(s) kept")
 
 

@@ -126,7 +126,10 @@ def run(
         click.echo(records_json(records))
     else:
         print_table(
-            console(), records, title=f"perfpilot run: {configs[0].model} on {configs[0].backend}"
+            console(),
+            records,
+            title=f"perfpilot run: {records[0].model_label if records else configs[0].model} on "
+            f"{configs[0].backend}",
         )
     return EXIT_OK if all(r.ok for r in records) else EXIT_FAILED
 

@@ -82,7 +82,7 @@ def runs_list(ctx: Context, as_json: bool) -> None:
         table.add_row(
             r.run_id,
             r.started,
-            r.config["model"],
+            r.model_label,
             r.config["backend"],
             r.scenario,
             r.mode,
@@ -107,8 +107,8 @@ def runs_show(ctx: Context, run_id: str, as_json: bool) -> None:
     print_table(out, [record], title=record.run_id)
     cfg = record.config
     out.print(
-        f"model: {record.model.name} ({record.model.sha256 or 'no file'})"
-        + (" [substituted]" if record.model.substituted else ""),
+        f"model: {record.model_label} ({record.model.sha256 or 'no file'})"
+        + (f" [your file, for {record.model.name}'s task]" if record.model.substituted else ""),
         highlight=False,
     )
     out.print(f"dataset: {record.dataset.name} ({record.dataset.sha256})", highlight=False)

@@ -1,4 +1,5 @@
-"""``perfpilot submission``: truncate, check and package MLPerf submission trees."""
+"""``perfpilot submission``: truncate, check and package MLPerf submission trees (plan, run
+and generate are in campaign_cmds)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ RELAX_HELP = (
 
 @click.group(cls=LazyGroup)
 def submission() -> None:
-    """MLPerf submission trees: truncate logs, check, package."""
+    """MLPerf submissions, start to finish: plan the runs a model needs, run them (with
+    the compliance tests) as a resumable campaign, generate the tree in the round's
+    layout, truncate its accuracy logs, check it like the official checker, package it."""
 
 
 # plan, run and generate come with the run options (pydantic, rich): imported on use

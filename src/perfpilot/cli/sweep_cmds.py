@@ -12,7 +12,7 @@ from rich.table import Table
 
 from perfpilot.cli.context import EXIT_FAILED, EXIT_OK, Context
 from perfpilot.cli.fleet_cmds import cluster_option, progress_printer
-from perfpilot.cli.options import OutPath
+from perfpilot.cli.options import OutPath, format_options, json_option
 from perfpilot.cli.render import console
 
 
@@ -31,8 +31,9 @@ def sweep() -> None:
     help="Refuse a sweep of more points than this (0: no limit).",
 )
 @cluster_option("the points (one node each, as many at once as there are nodes)")
+@json_option("Print each point's runs as JSON (progress stays on stderr).")
 @click.pass_obj
-def sweep_run(ctx: Context, file: Path, max_points: int, cluster: str | None) -> int:
+def sweep_run(ctx: Context, file: Path, max_points: int, cluster: str | None, as_json: bool) -> int:
     """Run every point of a sweep file not already finished (a rerun resumes)."""
     from perfpilot.results.db import indexer
     from perfpilot.tune.sweep import load_sweep, run_sweep
@@ -63,6 +64,22 @@ def sweep_run(ctx: Context, file: Path, max_points: int, cluster: str | None) ->
     failed += [o for o in result.outcomes if not o.records]  # a trial that brought nothing
     for point_id, why in result.errors.items():
         err.print(f"  point {point_id}: {why}", highlight=False)
+    if as_json:
+        data = {
+            "sweep": spec.name,
+            "ran": result.ran,
+            "skipped": result.skipped,
+            "points": [
+                {
+                    "point": o.point.point_id,
+                    "label": o.point.label(),
+                    "skipped": o.skipped,
+                    "runs": [r.run_id for r in o.records],
+                }
+                for o in result.outcomes
+            ],
+        }
+        click.echo(json.dumps(data, indent=2))
     err.print(
         f"sweep {spec.name}: {result.ran} points run, {result.skipped} skipped"
         + (f", {len(failed)} runs failed" if failed else "")
@@ -115,10 +132,10 @@ def _figures(records: Any) -> str:
     "sweeps with TPOT: tokens_per_user:max,tokens:max].",
 )
 @click.option("--plot", type=OutPath(), help="Save a plot: FILE.html (plotly) or FILE.png.")
-@click.option("--json", "as_json", is_flag=True, help="Print the points as JSON.")
+@format_options()
 @click.pass_obj
 def sweep_report(
-    ctx: Context, name: str, objectives: str | None, plot: Path | None, as_json: bool
+    ctx: Context, name: str, objectives: str | None, plot: Path | None, fmt: str
 ) -> None:
     """Table of a sweep's points with the Pareto-optimal ones marked."""
     from perfpilot.tune.pareto import parse_objectives
@@ -142,8 +159,30 @@ def sweep_report(
     chosen = given or parse_objectives(default_objectives(rows), OBJECTIVES)  # type: ignore[arg-type]
     if plot is not None:
         write_plot(rows, dict(chosen), plot, f"sweep {name}: Pareto front")
-    if as_json:
+    if fmt == "json":
         click.echo(json.dumps({"sweep": name, "objectives": chosen, "points": rows}, indent=2))
+        return
+    if fmt == "csv":
+        import csv
+        import io
+
+        flat = [
+            {
+                "point": r["point"],
+                "pareto": r["pareto"],
+                **{k: r["options"].get(k) for k in varied},
+                **{k: v for k, v in r.items() if k not in ("point", "pareto", "options")},
+            }
+            for r in rows
+        ]
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=list(flat[0]) if flat else ["point"])
+        writer.writeheader()
+        writer.writerows(
+            {k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in f.items()}
+            for f in flat
+        )
+        click.echo(text.getvalue(), nl=False)
         return
     table = Table(header_style="bold", title=f"sweep {name}")
     cols = ["pareto", "point", *varied, "valid", *chosen]

@@ -25,10 +25,18 @@ def system() -> None:
 )
 @click.option("--backend", default="onnxruntime", show_default=True, help="Framework to name.")
 @click.option("--submitter", help="Submitting organization.")
-@click.option("--division", type=click.Choice(["closed", "open", "network"]))
+@click.option(
+    "--division",
+    type=click.Choice(["closed", "open", "network"]),
+    help="The division field of the system JSON.",
+)
 @click.option("--system-name", help="Human-readable system name.")
 @click.option("--category", "system_type", help="datacenter, edge or datacenter,edge.")
-@click.option("--status", type=click.Choice(["available", "preview", "rdi"]))
+@click.option(
+    "--status",
+    type=click.Choice(["available", "preview", "rdi"]),
+    help="Availability: available, preview or rdi (research, development, internal).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON with the missing fields.")
 @click.option("--force", is_flag=True, help="Overwrite --out if it exists.")
 @click.pass_obj

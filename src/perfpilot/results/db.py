@@ -161,7 +161,7 @@ def record_row(record: RunRecord) -> dict[str, Any]:
         "id": record.run_id,
         "source": "local",
         "run_id": record.run_id,
-        "model": cfg.get("model"),
+        "model": record.model_label,  # --model-path: the user's file, not the catalog's
         "scenario": scenario,
         "mode": cfg.get("mode"),
         "backend": cfg.get("backend"),

@@ -39,17 +39,73 @@ class Difference:
     new: Any
 
 
+#: Fewest earlier runs of the same config whose spread is taken as the run-to-run noise.
+NOISE_MIN_RUNS = 2
+
+
+@dataclass(frozen=True)
+class Noise:
+    """The run-to-run noise of a run's metric: the largest relative deviation from their
+    median among the earlier runs of the same resolved config (the original and any
+    earlier reproductions), and the verdict on the new run's difference. With fewer than
+    ``NOISE_MIN_RUNS`` such runs the band is unknown (``band`` None)."""
+
+    runs: int
+    band: float | None
+    difference: float | None
+
+    @property
+    def verdict(self) -> str:
+        if self.difference is None:
+            return "no metric to compare"
+        if self.band is None:
+            return (
+                f"run-to-run noise unknown: {self.runs} earlier run of this config; "
+                "reproduce it again to measure the spread"
+            )
+        where = "beyond" if abs(self.difference) > self.band else "within"
+        return (
+            f"{self.difference:+.1%} is {where} run-to-run noise "
+            f"(+-{self.band:.1%}: the spread of {self.runs} earlier runs of this config)"
+        )
+
+
+def noise(earlier: Sequence[RunRecord], old: RunRecord, new: RunRecord) -> Noise:
+    """The noise band of ``old``'s metric from ``earlier`` runs of the same config
+    hash (``old`` among them), and ``new``'s difference from ``old``."""
+    import statistics
+
+    def metric(r: RunRecord) -> float | None:
+        return r.result.metric if r.result and r.status == "ok" else None
+
+    values = [v for r in earlier if (v := metric(r))]
+    base, now = metric(old), metric(new)
+    difference = (now - base) / base if base and now is not None else None
+    if len(values) < NOISE_MIN_RUNS:
+        return Noise(len(values), None, difference)
+    median = statistics.median(values)
+    band = max(abs(v - median) / median for v in values)
+    return Noise(len(values), band, difference)
+
+
 @dataclass(frozen=True)
 class Reproduction:
     original: RunRecord
     new: RunRecord
     figures: list[Figure]
     differences: list[Difference]
+    noise: Noise
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "original": self.original.run_id,
             "new": self.new.run_id,
+            "noise": {
+                "earlier_runs": self.noise.runs,
+                "band": self.noise.band,
+                "difference": self.noise.difference,
+                "verdict": self.noise.verdict,
+            },
             "figures": [
                 {"name": f.name, "old": f.old, "new": f.new, "relative": f.relative}
                 for f in self.figures
@@ -148,5 +204,7 @@ def reproduce(
             f"({where}: {first['msg']})",
             "Start a new run with 'perfpilot run' and the options you need.",
         ) from err
+    earlier = [r for r in workspace.records() if r.config_hash == old.config_hash]
     new = run_benchmark([cfg], workspace, command, progress, tags={"reproduces": old.run_id})[0]
-    return Reproduction(old, new, figures(old, new), environment_diff(old, new))
+    spread = noise(earlier, old, new)
+    return Reproduction(old, new, figures(old, new), environment_diff(old, new), spread)

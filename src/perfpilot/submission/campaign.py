@@ -24,6 +24,15 @@ SCHEMA_VERSION = 1
 CAMPAIGNS_DIR = "campaigns"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
+#: Test-length campaigns: performance and compliance runs last this long (a plain test
+#: run lasts 1 s), so that a compliance run's score, compared with its submission run's
+#: within 10-20%, is not decided by a second of another job's load on a small machine.
+TEST_CAMPAIGN_MIN_DURATION_MS = 3000
+#: Test-length campaigns: a compliance run whose performance verification fails is run
+#: again up to this many times in all (the figures of each try are reported); official
+#: (valid) campaigns run each test once.
+TEST_COMPLIANCE_ATTEMPTS = 3
+
 #: on_event(item key, what happened: "reuse", "run", "done", "rerun-reason")
 EventFn = Callable[[str, str], None]
 
@@ -51,11 +60,14 @@ class ItemOutcome:
     reused: bool
     passed: bool
     note: str = ""
+    warning: bool = False  # passed with a finding that does not count (open division)
 
 
 def item_config(plan: Plan, item: PlanItem, options: dict[str, Any]) -> RunConfig:
     """The RunConfig of a plan item (compliance tests run the performance config)."""
     mode = "accuracy" if item.kind == "accuracy" else "performance"
+    if plan.execution == "test" and mode == "performance":
+        options = {"min_duration_ms": TEST_CAMPAIGN_MIN_DURATION_MS, **options}
     try:
         return RunConfig(
             model=plan.model,
@@ -233,27 +245,38 @@ def run_campaign(
                 )
             else:
                 emit(item.key, f"rerun: {prev.run_id} did not pass ({_why_not(prev)})")
+        warned = False
         if item.is_compliance:
             if reference is None or not reference.ok:
                 emit(item.key, "skipped: the performance run of this scenario did not pass")
                 campaign.skipped.append(item.key)
                 continue
-            emit(item.key, "run")
-            result = compliance.run_compliance(
-                item.kind,
-                cfg,
-                reference,
-                accuracy,
-                workspace,
-                plan.mlperf_model,
-                command,
-                progress,
-                tags=campaign.tags(item),
-            )
-            rec, passed = result.record, result.passed
-            note = "; ".join(
-                result.notes + [v.text.strip().splitlines()[-1] for v in result.verifications]
-            )
+            attempts = TEST_COMPLIANCE_ATTEMPTS if plan.execution == "test" else 1
+            for attempt in range(1, attempts + 1):
+                emit(
+                    item.key, "run" if attempt == 1 else f"run again (try {attempt} of {attempts})"
+                )
+                result = compliance.run_compliance(
+                    item.kind,
+                    cfg,
+                    reference,
+                    accuracy,
+                    workspace,
+                    plan.mlperf_model,
+                    command,
+                    progress,
+                    tags=campaign.tags(item),
+                )
+                rec, passed = result.record, result.passed
+                note = "; ".join(result.notes + [v.line() for v in result.verifications])
+                if passed or not _performance_only(result):
+                    break
+                emit(item.key, f"try {attempt} failed {rec.run_id}: {note}")
+            if not passed and plan.division == "open" and _performance_only(result):
+                # the official checker skips compliance in the open division altogether
+                warned = True
+                note = f"not required in the open division, kept as it is; {note}"
+                passed = True
         else:
             emit(item.key, "run")
             rec = run_one(
@@ -267,9 +290,10 @@ def run_campaign(
             )
             passed, note = rec.ok, "" if rec.ok else _why_not(rec)
         campaign.record(item, rec, passed)
-        outcomes.append(ItemOutcome(item, rec, False, passed, note))
+        outcomes.append(ItemOutcome(item, rec, False, passed, note, warned))
         done[item.key] = rec
-        emit(item.key, f"done {rec.run_id}: {'PASS' if passed else 'FAIL'} {note}".rstrip())
+        verdict = "WARN" if warned else ("PASS" if passed else "FAIL")
+        emit(item.key, f"done {rec.run_id}: {verdict} {note}".rstrip())
     return campaign, outcomes
 
 
@@ -308,3 +332,11 @@ def read_state(path: Path) -> dict[str, Any]:
             f"campaign file {path} is damaged (no plan, or runs without their run ids)", hint
         )
     return state
+
+
+def _performance_only(result: Any) -> bool:
+    """Whether a compliance run failed only on its performance figure (the run itself
+    finished; the accuracy part, if any, passed): a test-length run may try again."""
+    return result.record.status == "ok" and all(
+        v.passed for v in result.verifications if v.name != "verify_performance.txt"
+    )

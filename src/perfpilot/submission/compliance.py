@@ -99,6 +99,13 @@ class Verification:
     name: str  # verify_accuracy.txt / verify_performance.txt
     text: str
     passed: bool
+    figures: str = ""  # performance: the scores and the allowed range, for messages
+
+    def line(self) -> str:
+        """The verdict (the file's last line) with the figures behind it."""
+        verdict = self.text.strip().splitlines()[-1] if self.text.strip() else "no verdict"
+        what = "performance" if "performance" in self.name else "accuracy"
+        return f"{what}: {verdict}" + (f" ({self.figures})" if self.figures else "")
 
 
 def _threshold(scenario: str, ref_score: float) -> float:
@@ -110,6 +117,19 @@ def _threshold(scenario: str, ref_score: float) -> float:
 
 def _fmt(value: float) -> str:
     return repr(float(value))
+
+
+def _figures(scenario: str, ref: float, test: float, allowed: str, latency: bool) -> str:
+    """``test 4,995.6 vs reference 3,963.6 samples/s, +26.0%; allowed: up to +20%``."""
+    if latency:  # the detail log's early-stopping latencies, in ns
+        ref, test, unit = ref / 1e6, test / 1e6, "ms"
+    else:
+        unit = "queries/s" if scenario in ("SingleStream", "MultiStream") else "samples/s"
+    change = (test / ref - 1.0) * 100.0 if ref else 0.0
+    return (
+        f"{scenario} test {test:,.3f} vs reference {ref:,.3f} {unit}, {change:+.1f}%; "
+        f"allowed: {allowed}"
+    )
 
 
 def _detail_score(run_dir: Path) -> tuple[str, float | None, Any, str | None]:
@@ -142,7 +162,9 @@ def verify_performance_detail(reference: Path, test: Path) -> Verification:
     thr = _threshold(ref_scen, ref_score)
     passed = ref_score * (1 - thr) <= test_score <= ref_score * (1 + thr)
     lines.append("TEST PASS" if passed else "TEST FAIL: Test score invalid")
-    return Verification("verify_performance.txt", "\n".join(lines) + "\n", passed)
+    latency = ref_scen in ("SingleStream", "MultiStream")
+    figures = _figures(ref_scen, ref_score, test_score, f"within +-{thr:.0%}", latency)
+    return Verification("verify_performance.txt", "\n".join(lines) + "\n", passed, figures)
 
 
 _ES_SINGLE = re.compile(r".*Early stopping (90th|90\.0th|99\.9th) percentile estimate")
@@ -192,9 +214,12 @@ def verify_performance_summary(reference: Path, test: Path) -> Verification:
         lines.append(fail or "TEST FAIL")
         return Verification("verify_performance.txt", "\n".join(lines) + "\n", False)
     lines += [f"reference score = {_fmt(ref_score)}", f"test score = {_fmt(test_score)}"]
-    passed = test_score < ref_score * (1 + _threshold(ref_mode, ref_score))
+    thr = _threshold(ref_mode, ref_score)
+    passed = test_score < ref_score * (1 + thr)
     lines.append("TEST PASS" if passed else "TEST FAIL: Test score invalid")
-    return Verification("verify_performance.txt", "\n".join(lines) + "\n", passed)
+    allowed = f"under +{thr:.0%} (the same sample again must not be faster)"
+    figures = _figures(ref_mode, ref_score, test_score, allowed, latency=False)
+    return Verification("verify_performance.txt", "\n".join(lines) + "\n", passed, figures)
 
 
 def _load_log(path: Path) -> list[dict[str, Any]]:

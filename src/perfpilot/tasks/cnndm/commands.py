@@ -11,7 +11,7 @@ from perfpilot.tasks.common.synthetic import count_option, folder_argument, seed
 
 @click.command("synthetic-cnndm")
 @folder_argument
-@count_option(32)
+@count_option(32, help="How many articles to write.")
 @seed_option
 @click.option(
     "--tokenizer",

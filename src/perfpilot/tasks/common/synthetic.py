@@ -49,6 +49,10 @@ def count_option(default: int, flag: str = "--count", help: str | None = None) -
 
 def seed_option(fn: F) -> F:
     # numpy's and random's generators take any seed that fits 32 bits
-    return click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True)(
-        fn
-    )
+    return click.option(
+        "--seed",
+        type=click.IntRange(0, 2**32 - 1),
+        default=0,
+        show_default=True,
+        help="Random seed (same seed, same files).",
+    )(fn)

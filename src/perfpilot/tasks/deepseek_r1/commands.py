@@ -12,7 +12,7 @@ from perfpilot.tasks.common.synthetic import count_option, folder_argument, seed
 
 @click.command("synthetic-deepseek-r1")
 @folder_argument
-@count_option(20)
+@count_option(20, help="How many prompts to write.")
 @seed_option
 @click.option(
     "--tokenizer",

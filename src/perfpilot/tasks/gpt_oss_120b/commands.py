@@ -12,7 +12,7 @@ from perfpilot.tasks.common.synthetic import count_option, folder_argument, seed
 
 @click.command("synthetic-gpt-oss-120b")
 @folder_argument
-@count_option(16)
+@count_option(16, help="How many prompts to write.")
 @seed_option
 @click.option(
     "--tokenizer",

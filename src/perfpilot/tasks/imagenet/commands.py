@@ -11,7 +11,7 @@ from perfpilot.tasks.common.synthetic import count_option, folder_argument, seed
 
 @click.command("synthetic-imagenet")
 @folder_argument
-@count_option(64)
+@count_option(64, help="How many images to write.")
 @seed_option
 def synthetic_imagenet(folder: Path, count: int, seed: int) -> None:
     """Write COUNT synthetic JPEGs and a val_map.txt into FOLDER (an ImageNet stand-in:

@@ -11,7 +11,7 @@ from perfpilot.tasks.common.synthetic import count_option, folder_argument, seed
 
 @click.command("synthetic-kits19")
 @folder_argument
-@count_option(4)
+@count_option(4, help="How many cases to write.")
 @seed_option
 def synthetic_kits19(folder: Path, count: int, seed: int) -> None:
     """Write COUNT synthetic cases (case_XXXXX.pkl, sides of 128 or 192 voxels) and

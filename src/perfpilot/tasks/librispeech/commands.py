@@ -11,7 +11,7 @@ from perfpilot.tasks.common.synthetic import count_option, folder_argument, seed
 
 @click.command("synthetic-librispeech")
 @folder_argument
-@count_option(8)
+@count_option(8, help="How many clips to write.")
 @seed_option
 def synthetic_librispeech(folder: Path, count: int, seed: int) -> None:
     """Write COUNT short 16 kHz wav clips (plus one over 15 s, which RNN-T's reader drops

@@ -12,7 +12,7 @@ from perfpilot.tasks.common.synthetic import count_option, folder_argument, seed
 
 @click.command("synthetic-llama2-70b")
 @folder_argument
-@count_option(32)
+@count_option(32, help="How many prompts to write.")
 @seed_option
 @click.option(
     "--tokenizer",

@@ -11,7 +11,7 @@ from perfpilot.tasks.common.synthetic import count_option, folder_argument, seed
 
 @click.command("synthetic-openimages")
 @folder_argument
-@count_option(8)
+@count_option(8, help="How many images to write.")
 @seed_option
 def synthetic_openimages(folder: Path, count: int, seed: int) -> None:
     """Write COUNT synthetic JPEGs with random boxes and their COCO-format annotations

@@ -11,7 +11,7 @@ from perfpilot.tasks.common.synthetic import count_option, folder_argument, seed
 
 @click.command("synthetic-speech2text")
 @folder_argument
-@count_option(4)
+@count_option(4, help="How many clips to write.")
 @seed_option
 def synthetic_speech2text(folder: Path, count: int, seed: int) -> None:
     """Write COUNT short 16 kHz wav clips (plus one over 30 s, which the reader drops as

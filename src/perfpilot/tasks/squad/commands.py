@@ -11,7 +11,9 @@ from perfpilot.tasks.common.synthetic import count_option, folder_argument, seed
 
 @click.command("synthetic-squad")
 @folder_argument
-@count_option(3, "--articles")
+@count_option(
+    3, "--articles", help="How many articles to write (each with its paragraphs and questions)."
+)
 @seed_option
 def synthetic_squad(folder: Path, articles: int, seed: int) -> None:
     """Write a small SQuAD v1.1-format dev-v1.1.json and a vocab.txt covering it into
