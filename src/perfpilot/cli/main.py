@@ -92,7 +92,9 @@ cli.add_lazy_command(
 cli.add_lazy_command(
     "submission",
     "perfpilot.cli.submission_cmds:submission",
-    "MLPerf submission trees: truncate logs, check, package.",
+    "MLPerf submissions, start to finish: plan the runs a model needs, run them (with the "
+    "compliance tests) as a resumable campaign, generate the tree in the round's layout, "
+    "truncate its accuracy logs, check it like the official checker, package it.",
 )
 cli.add_lazy_command(
     "system",

@@ -419,8 +419,9 @@ def results_rebuild(ctx: Context, db: str | None, as_json: bool) -> None:
 
 @results.command("sync")
 @_db_option
+@json_option("Print the counts as JSON.")
 @click.pass_obj
-def results_sync(ctx: Context, db: str | None) -> None:
+def results_sync(ctx: Context, db: str | None, as_json: bool) -> None:
     """Index every run of the workspace that the database lacks: runs made while it was
     unreachable, or before it existed (nothing indexed already is rewritten)."""
     from perfpilot.results.db import ResultsDB
@@ -429,4 +430,7 @@ def results_sync(ctx: Context, db: str | None) -> None:
     workspace = Workspace.resolve(ctx.workspace)
     with ResultsDB.open(db or ctx.db or workspace) as database:
         added, had = database.sync(workspace)
+    if as_json:
+        click.echo(json.dumps({"database": database.where, "indexed": added, "had": had}))
+        return
     click.echo(f"synced {database.where}: {added} run(s) indexed, {had} already there")
