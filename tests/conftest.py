@@ -73,6 +73,21 @@ def digits_model() -> Path:
     return ensure_digits_cnn(log=False)
 
 
+def loadgen_running(progress_files: object) -> bool:
+    """Whether one of these progress.json files says its child runs the LoadGen test now
+    (the child writes the file from its first phase, loading, on)."""
+    import json
+
+    for path in progress_files:  # type: ignore[attr-defined]
+        try:
+            phase = json.loads(Path(path).read_text()).get("phase")
+        except (OSError, ValueError):
+            continue  # being replaced this instant
+        if isinstance(phase, str) and phase.endswith(" test"):
+            return True
+    return False
+
+
 def default_sigint() -> None:
     """``preexec_fn`` for a child the test interrupts: a test run started in the
     background (nohup, ``&``) inherits SIGINT ignored, and Python then never raises

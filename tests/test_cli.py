@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import default_sigint, run_cli
+from tests.conftest import default_sigint, loadgen_running, run_cli
 
 
 def _one_error_line(stderr: str) -> str:
@@ -231,7 +231,7 @@ def test_interrupt_stops_the_child_and_records_the_run(tmp_path: Path, digits_mo
         preexec_fn=default_sigint,
     )
     deadline = time.monotonic() + 60
-    while not list(ws.glob("runs/*/progress.json")):  # the child has started LoadGen
+    while not loadgen_running(ws.glob("runs/*/progress.json")):  # the child has started LoadGen
         assert time.monotonic() < deadline and proc.poll() is None
         time.sleep(0.1)
     proc.send_signal(signal.SIGINT)

@@ -22,7 +22,7 @@ import pytest
 from perfpilot.errors import ChecksumError, UsageError
 from perfpilot.records import RunRecord
 from perfpilot.workspace import Workspace
-from tests.conftest import run_cli
+from tests.conftest import loadgen_running, run_cli
 
 HAVE_RAY = importlib.util.find_spec("ray") is not None
 
@@ -233,7 +233,8 @@ def _start(ws: Path, spec: Path, address: str) -> subprocess.Popen[str]:
 @needs_ray
 def test_a_trial_whose_node_dies_runs_again_elsewhere(cluster: Any, tmp_path: Path) -> None:
     ws = tmp_path / "ws"
-    spec = sweep_file(tmp_path / "k.yaml", "kill", 6.0, [1, 2])
+    # long enough that the kill lands while the victim's LoadGen test runs
+    spec = sweep_file(tmp_path / "k.yaml", "kill", 20.0, [1, 2])
     proc = _start(ws, spec, cluster.address)
     try:
         workers = {node_index(n): n for n in cluster.worker_nodes}
@@ -241,8 +242,11 @@ def test_a_trial_whose_node_dies_runs_again_elsewhere(cluster: Any, tmp_path: Pa
         def busy_worker() -> Any:
             for index, node in workers.items():
                 root = cluster.perfpilot_root / f"node-{index}" / "cache" / "cluster-work"
-                if list(root.glob("trial-*/runs/*/progress.json")):
-                    return node
+                for progress in root.glob("trial-*/runs/*/progress.json"):
+                    # its LoadGen test running now, not a trial that has finished there
+                    done = (progress.parent / "run.json").exists()
+                    if not done and loadgen_running([progress]):
+                        return node
             return None
 
         victim = _wait_for(lambda: _alive(proc) and busy_worker(), 300, "a trial on a worker")
@@ -311,7 +315,8 @@ def test_ctrl_c_cancels_the_trials_on_the_cluster(cluster: Any, tmp_path: Path) 
     try:
 
         def running() -> list[Path]:
-            return [p.parent for p in cluster.perfpilot_root.glob(pattern) if p not in before]
+            fresh = [p for p in cluster.perfpilot_root.glob(pattern) if p not in before]
+            return [p.parent for p in fresh if loadgen_running([p])]
 
         run_dir = _wait_for(lambda: _alive(proc) and running(), 300, "a trial running")[0]
         proc.send_signal(signal.SIGINT)

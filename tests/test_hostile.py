@@ -605,6 +605,16 @@ CASES: list[tuple[str, list[str], Callable[[Path], None] | None, int, str]] = [
         "'--seed'",
     ),
     # -- cache ---------------------------------------------------------------------------
+    # -- fleet -------------------------------------------------------------------------------
+    ("fleet-report-unknown", ["fleet", "report", "nosuch"], None, 2, "no runs recorded"),
+    (
+        "fleet-threshold-negative",
+        ["fleet", "report", "x", "--threshold", "-5"],
+        None,
+        2,
+        "'--threshold'",
+    ),
+    ("fleet-local-zero", ["fleet", "run", "nov", "--cluster", "local:0"], None, 2, "local:N"),
     ("cache-add-missing", ["cache", "add", "nope.bin", "--as", "x"], None, 2, "nope.bin"),
     (
         "cache-add-folder",

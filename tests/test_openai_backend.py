@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from perfpilot.tasks.cnndm.dataset import make_synthetic_cnndm
-from tests.conftest import run_cli
+from tests.conftest import loadgen_running, run_cli
 
 TOKENS = 6  # per answer: short, the stand-in serves on two busy cores
 
@@ -214,9 +214,9 @@ def test_a_server_that_dies_mid_run_fails_the_run_promptly(
             stderr=subprocess.PIPE,
             text=True,
         )  # fmt: skip
-        # The child writes progress.json once warm, just before LoadGen starts.
+        # progress.json names the child's phase: the test, once LoadGen has started
         deadline = time.monotonic() + 300
-        while not list(ws.glob("runs/*/progress.json")) and proc.poll() is None:
+        while not loadgen_running(ws.glob("runs/*/progress.json")) and proc.poll() is None:
             assert time.monotonic() < deadline, "the run never started"
             time.sleep(0.2)
     finally:

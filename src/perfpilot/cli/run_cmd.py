@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 #: logs about 40 lines, not a flood.
 PHASE_SHOWN_AFTER_S = 2.0
 LOG_EVERY_S = 30.0
+#: The parent's preparing step (model checks, a build, a first-use training) gets its line
+#: later: bad input found there (a wrong model file) stays one line, a long build is shown.
+PREPARE_SHOWN_AFTER_S = 30.0
 
 
 @click.command()
@@ -191,7 +194,9 @@ def _progress_printer(console: Console):  # type: ignore[no-untyped-def]
                 highlight=False,
             )
         elif not state["shown"] and (
-            elapsed - state["since"] >= PHASE_SHOWN_AFTER_S or _says_long(label)
+            elapsed - state["since"]
+            >= (PREPARE_SHOWN_AFTER_S if label.startswith("preparing ") else PHASE_SHOWN_AFTER_S)
+            or _says_long(label)
         ):
             state.update(shown=True, logged=elapsed)
             console.print(f"{label} ... ({clock})", highlight=False)

@@ -36,9 +36,10 @@ STREAM_LATENCY_FACTOR = 0.5
 # VALID; `perfpilot tune` finds the highest VALID value.
 SERVER_LOAD_FACTOR = 0.5
 # The harness's own cost per sample (gather, response, LoadGen's completion), measured
-# with the null backend on a 2-core machine (~1.3 us), rounded up. It keeps a backend
-# that costs nothing (null) from asking LoadGen for an absurd number of samples.
-HARNESS_SAMPLE_COST_S = 2e-6
+# with the null backend on a 2-core machine (0.46 us, docs/performance.md), rounded up.
+# It keeps a backend that costs nothing (null) from asking LoadGen for an absurd number
+# of samples, and near what the harness really completes (else Offline ends too soon).
+HARNESS_SAMPLE_COST_S = 0.5e-6
 # A guess of the Python cost of one Server query (queue hand-off, completion).
 SERVER_QUERY_OVERHEAD_S = 40e-6
 
