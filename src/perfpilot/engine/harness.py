@@ -139,11 +139,9 @@ class SystemUnderTest:
         # Fixed-size and ragged answers: LoadGen's fast issue path, ids and indices only.
         issue: Callable[[list[int], list[int]], None]
         if scenario in ("Offline", "Server"):
-            target = self._offline_worker if scenario == "Offline" else self._server_worker
-            for i in range(threads):
-                worker = threading.Thread(target=target, name=f"perfpilot-worker-{i}", daemon=True)
-                worker.start()
-                self._workers.append(worker)
+            self._start_workers(
+                self._offline_worker if scenario == "Offline" else self._server_worker, threads
+            )
             issue = self._issue_offline if scenario == "Offline" else self._issue_server
         else:
             responder = Responder(batch_size)
@@ -152,6 +150,12 @@ class SystemUnderTest:
             )
         self.handle = lg.ConstructFastSUT(issue, self._flush)
 
+    def _start_workers(self, target: Callable[[], None], threads: int) -> None:
+        for i in range(threads):
+            worker = threading.Thread(target=target, name=f"perfpilot-worker-{i}", daemon=True)
+            worker.start()
+            self._workers.append(worker)
+
     def _token_sut(
         self, backend: Runtime, scenario: str, threads: int, meter: TokenMeter | None
     ) -> Any:
@@ -159,11 +163,10 @@ class SystemUnderTest:
         if backend.submits:  # the runtime keeps its own requests in flight
             issue = self._submit
         elif scenario in ("Offline", "Server"):
-            target = self._token_offline_worker if scenario == "Offline" else self._server_worker
-            for i in range(threads):
-                worker = threading.Thread(target=target, name=f"perfpilot-worker-{i}", daemon=True)
-                worker.start()
-                self._workers.append(worker)
+            self._start_workers(
+                self._token_offline_worker if scenario == "Offline" else self._server_worker,
+                threads,
+            )
             issue = self._issue_token_offline if scenario == "Offline" else self._issue_token_server
         else:
             issue = self._generate
