@@ -9,6 +9,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import click
+
 from perfpilot.errors import UsageError
 
 #: Top-level kinds a caller may ask for, as a user reads them.
@@ -97,3 +99,18 @@ def _checked(data: Any, path: Path, what: str, kind: type, fmt: str, hint: str |
     raise UsageError(
         f"{what} {path} must hold {want} at the top, not {got}", hint or f"Fix the {fmt}."
     )
+
+
+class OutPath(click.Path):
+    """A file or folder to write (``folder``): not an existing one of the other kind, and
+    no file where a folder on its way must be made."""
+
+    def __init__(self, folder: bool = False) -> None:
+        super().__init__(file_okay=not folder, dir_okay=folder, path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        path = Path(str(super().convert(value, param, ctx)))
+        blocker = blocked_by_file(path)
+        if blocker is not None:
+            self.fail(f"{str(path)!r} lies under {str(blocker)!r}, a file.", param, ctx)
+        return path

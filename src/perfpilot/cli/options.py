@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import click
 
 from perfpilot.config.run import BOUNDS, RunConfig
+from perfpilot.userfiles import OutPath as OutPath  # the output-path type, shared
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -24,23 +25,6 @@ class FiniteFloatRange(click.FloatRange):
         if not math.isfinite(number):
             self.fail(f"{value!r} is not a finite number.", param, ctx)
         return super().convert(number, param, ctx)
-
-
-class OutPath(click.Path):
-    """A file or folder to write (``folder``): not an existing one of the other kind, and
-    no file where a folder on its way must be made."""
-
-    def __init__(self, folder: bool = False) -> None:
-        super().__init__(file_okay=not folder, dir_okay=folder, path_type=Path)
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        from perfpilot.userfiles import blocked_by_file
-
-        path = Path(str(super().convert(value, param, ctx)))
-        blocker = blocked_by_file(path)
-        if blocker is not None:
-            self.fail(f"{str(path)!r} lies under {str(blocker)!r}, a file.", param, ctx)
-        return path
 
 
 def number_type(field: str, scale: float = 1.0) -> click.IntRange | FiniteFloatRange:

@@ -4,12 +4,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from perfpilot.userfiles import blocked_by_file
+from perfpilot.userfiles import OutPath
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -18,23 +17,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 MAX_COUNT = 1_000_000
 
 
-class OutFolder(click.Path):
-    """A folder to write into: it, and the nearest existing folder on its path, must not
-    be files (else mkdir fails half-way with FileExistsError or NotADirectoryError)."""
-
-    def __init__(self) -> None:
-        super().__init__(file_okay=False, path_type=Path)
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        path = Path(str(super().convert(value, param, ctx)))
-        blocker = blocked_by_file(path)
-        if blocker is not None:
-            self.fail(f"{str(path)!r} lies under {str(blocker)!r}, a file.", param, ctx)
-        return path
-
-
 def folder_argument(fn: F) -> F:
-    return click.argument("folder", type=OutFolder())(fn)
+    return click.argument("folder", type=OutPath(folder=True))(fn)
 
 
 def count_option(default: int, flag: str = "--count", help: str | None = None) -> Callable[[F], F]:
