@@ -65,11 +65,26 @@ class Case:
     trim: bool  # commit a trimmed copy for the tests (CI has no network)
     why: str  # what it covers
     systems: tuple[str, ...] = ()  # the trimmed copy keeps only these systems (all if empty)
+    # where the round's results are: a mirror (owner/name) and a commit of it; a fork
+    # stands in where the upstream snapshot is too large (its commit = upstream's last)
+    source: str = ""
+    ref: str = "HEAD"
+
+    @property
+    def mirror(self) -> str:
+        return self.source or f"mlcommons/inference_results_{self.round}"
 
     @property
     def name(self) -> str:
         return self.tree.replace("/", "_")
 
+
+# v6.0: the upstream snapshot is too large to fetch here; a fork's history holds the
+# published tree at upstream's last commit (the fork's later commits add a tree of its own)
+_V60 = {
+    "source": "gbeezybez/inference_results_v6.0",
+    "ref": "4d3916ac9cf474b679cdfcf492d43a0559418ad1",
+}
 
 SUITE = (
     Case("v4.1", "closed/ConnectTechInc", "v4.1", True, "edge SingleStream, gptj (LLM)"),
@@ -96,6 +111,56 @@ SUITE = (
     Case("v5.1", "closed/The_Stage", "v5.1.1", False, "sdxl only"),
     Case("v5.1", "open/AMD_MangoBoost", "v5.1.1", False, "open division, multi-node LLM"),
     Case("v5.1", "closed/NVIDIA", "v5.1.1", False, "1,133 files: every model of the round"),
+    Case(
+        "v6.0",
+        "closed/Lambda_SIT",
+        "master",
+        False,
+        "llama3.1-8b, gpt-oss-120b, Interactive",
+        **_V60,
+    ),
+    Case("v6.0", "open/NVIDIA", "master", True, "open division, llama3.1-8b-edge", **_V60),
+    Case(
+        "v6.0",
+        "closed/GATEOverflow",
+        "master",
+        True,
+        "edge yolo, lower-case scenario folders (the modular checker flags them inferred)",
+        systems=("Lenovo_IdeaPad_Gaming_3_Ryzen_5_4600H-reference-gpu-pytorch_v2.5.0a0-cu126",),
+        **_V60,
+    ),
+    Case("v6.0", "open/Krai", "master", False, "open division, wan-2.2, llama3.1-70b", **_V60),
+    Case("v6.0", "closed/Krai", "master", True, "wan-2.2 without videos (refused by both)", **_V60),
+    Case("v6.0", "closed/MiTAC", "master", False, "llama2-70b, Interactive", **_V60),
+    Case("v6.0", "closed/ASUSTeK", "master", False, "whisper, llama3.1-8b", **_V60),
+    Case(
+        "v6.0",
+        "closed/RedHat",
+        "master",
+        True,
+        "whisper, qwen3-vl; trimmed to a whisper system whose accuracy log lost its hash",
+        systems=("2xL40S_RHEL9",),
+        **_V60,
+    ),
+    Case("v6.0", "closed/Dell_MangoBoost", "master", False, "published checker log", **_V60),
+    Case("v6.0", "closed/Netweb_technologies", "master", False, "dlrm-v3, whisper", **_V60),
+    Case("v6.0", "closed/Google", "master", False, "deepseek-r1, dlrm-v3, qwen3-vl", **_V60),
+    Case("v6.0", "closed/NVIDIA", "master", False, "909 files: most models of the round", **_V60),
+    Case("v6.0", "closed/CoreWeave", "master", False, "deepseek-r1, gpt-oss-120b", **_V60),
+    Case(
+        "v6.0",
+        "closed/HPE",
+        "master",
+        True,
+        "1,351 files, resnet MultiStream; trimmed to llama3.1-8b with Interactive",
+        systems=("HPE_PROLIANT_DL145_RTX_PRO_4500_PCIE_32GBx1_TRT_DC_TRT",),
+        **_V60,
+    ),
+    Case("v6.0", "open/Lambda_SIT", "master", False, "open division, gpt-oss-120b", **_V60),
+    Case(
+        "v6.0", "open/Supermicro_RedHat", "master", True, "open division, gpt-oss on vLLM", **_V60
+    ),
+    Case("v6.0", "open/CoreWeave", "master", False, "open division, deepseek-r1", **_V60),
 )
 
 # What a trimmed tree keeps: the files the checkers read, nothing else.
@@ -106,6 +171,8 @@ _KEEP_NAMES = {
     "accuracy.txt",
     "verify_accuracy.txt",
     "verify_performance.txt",
+    "baseline_accuracy.txt",  # TEST01's accuracy folder
+    "compliance_accuracy.txt",
     "user.conf",
     "mlperf.conf",
     "README.md",
@@ -127,11 +194,11 @@ def mirror_repo(mirrors: Path, name: str) -> Path:
     return mirrors / name.replace("/", "+") / "repo"
 
 
-def extract(repo: Path, prefix: str, dest: Path) -> list[str]:
-    """Copy the files under ``prefix`` at HEAD of a bare repo into ``dest``; returns the
+def extract(repo: Path, prefix: str, dest: Path, ref: str = "HEAD") -> list[str]:
+    """Copy the files under ``prefix`` at ``ref`` of a bare repo into ``dest``; returns the
     paths whose blobs the mirror lacks (a partial snapshot keeps its largest files out)."""
     listing = subprocess.run(
-        ["git", "-C", str(repo), "ls-tree", "-r", "-z", "HEAD", prefix],
+        ["git", "-C", str(repo), "ls-tree", "-r", "-z", ref, prefix],
         capture_output=True,
         check=True,
     ).stdout.split(b"\0")
@@ -189,6 +256,8 @@ def trim(src: Path, dst: Path, tree: str, systems: tuple[str, ...] = ()) -> None
             keep = keep and path.name != "mlperf_log_trace.json"
         elif top == "code" and len(rel.parts) in (3, 4) and path.name == "README.md":
             keep = True
+        elif top == "src" and len(rel.parts) <= 4 and path.name == "README.md":
+            keep = True  # from v6.0 the checker wants src/ there, and never looks into it
         elif len(rel.parts) == 1 and path.suffix in (".md", ".txt"):
             keep = path.name != "submission_checker_log.txt"
         if keep:
@@ -198,18 +267,31 @@ def trim(src: Path, dst: Path, tree: str, systems: tuple[str, ...] = ()) -> None
 
 
 def checker_source(mirrors: Path, tag: str, work: Path) -> Path:
-    """tools/submission of mlcommons/inference at ``tag``, extracted once under WORK."""
+    """tools/submission of mlcommons/inference at ``tag``, extracted once under WORK: the
+    checker (one script up to v5.1, the ``submission_checker`` package from 2026 on) and
+    the power checker; not the sample trees, whose blobs the mirror may lack."""
     dest = work / "checker" / tag
-    if not (dest / "tools" / "submission" / "submission_checker.py").exists():
+    tools = dest / "tools" / "submission"
+    if not (tools / "submission_checker.py").exists() and not (tools / _PACKAGE).is_dir():
         dest.mkdir(parents=True, exist_ok=True)
         repo = mirror_repo(mirrors, "mlcommons/inference")
+        names = subprocess.run(
+            ["git", "-C", str(repo), "ls-tree", "--name-only", tag, "tools/submission/"],
+            capture_output=True,
+            check=True,
+            text=True,
+        ).stdout.split()
+        wanted = [n for n in names if n.endswith(".py") or n.endswith(("/power", _PACKAGE))]
         archive = subprocess.run(
-            ["git", "-C", str(repo), "archive", tag, "tools/submission"],
+            ["git", "-C", str(repo), "archive", tag, *wanted],
             capture_output=True,
             check=True,
         ).stdout
         subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
-    return dest / "tools" / "submission"
+    return tools
+
+
+_PACKAGE = "submission_checker"  # the modular checker (master, used for v6.0 and v6.1)
 
 
 def run_official(
@@ -219,10 +301,11 @@ def run_official(
     out.mkdir(parents=True, exist_ok=True)
     csv_path = out / SUMMARY_FILE
     start = time.perf_counter()
+    entry = ["-m", f"{_PACKAGE}.main"] if (source / _PACKAGE).is_dir() else [f"{_PACKAGE}.py"]
     proc = subprocess.run(
         [
             python,
-            "submission_checker.py",
+            *entry,
             "--input",
             str(tree),
             "--version",
@@ -235,8 +318,13 @@ def run_official(
         text=True,
     )
     elapsed = time.perf_counter() - start
-    verdict = parse_log(proc.stderr, proc.returncode, f"mlcommons/inference@{tag}")
-    # messages name paths relative to --input; keep them relative to the tree
+    # the package checker names absolute paths: keep them relative to the tree, as the
+    # v4.1-v5.1 script does, so that the full and the trimmed copy compare equal
+    log = proc.stderr.replace(f"{tree.resolve()}/", "").replace(f"{tree}/", "")
+    verdict = parse_log(log, proc.returncode, f"mlcommons/inference@{tag}")
+    if csv_path.exists():  # its Location column too
+        text = csv_path.read_text(encoding="utf-8")
+        csv_path.write_text(text.replace(f'"{tree}/', '"'), encoding="utf-8")
     (out / VERDICT_FILE).write_text(json.dumps(verdict, indent=1) + "\n", encoding="utf-8")
     return verdict, elapsed
 
@@ -244,13 +332,13 @@ def run_official(
 def prepare(args: argparse.Namespace) -> int:
     work: Path = args.work
     for case in _selected(args):
-        repo = mirror_repo(args.mirrors, f"mlcommons/inference_results_{case.round}")
+        repo = mirror_repo(args.mirrors, case.mirror)
         if not repo.exists():
             print(f"{case.round} {case.tree}: no mirror at {repo}, skipped")
             continue
         full = work / "trees" / case.round / case.name
         if not (full / case.tree).exists():
-            missing = extract(repo, case.tree, full)
+            missing = extract(repo, case.tree, full, case.ref)
             for path in missing:
                 print(f"  the mirror lacks {path}")
         source = checker_source(args.mirrors, case.checker, work)

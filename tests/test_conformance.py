@@ -76,7 +76,11 @@ def test_the_suite_covers_each_round_and_kind() -> None:
     """At least two trimmed trees per round, a closed and an open one, a token benchmark,
     an inferred MultiStream and power results among them."""
     rounds = [r for r, _, _ in CASES]
-    assert all(rounds.count(r) >= 2 for r in set(rounds)) and {"v4.1", "v5.1"} <= set(rounds)
+    assert all(rounds.count(r) >= 2 for r in set(rounds))
+    assert {"v4.1", "v5.1", "v6.0"} <= set(rounds)
+    for round_name in ("v6.0",):  # the modular checker's round: closed and open trees
+        divisions = {t.split("/")[0] for r, t, _ in CASES if r == round_name}
+        assert divisions == {"closed", "open"}, round_name
     assert {t.split("/")[0] for _, t, _ in CASES} == {"closed", "open"}
     rows = [row for _, _, folder in CASES for row in _official(folder).rows]
     assert any(row["inferred"] == "1" and row["Scenario"] == "MultiStream" for row in rows)

@@ -96,9 +96,13 @@ def _row_v6(entry: ScenarioEntry, row: ResultRow, rules: RoundRules, root: Path)
     accuracy as ``acc: 76.1``, Location the performance run folder."""
     sj = entry.system_json or {}
     notes = _notes(sj)
-    # the modular checker flags an Interactive result (a Server log) as inferred
-    interactive = entry.scenario == "Interactive" and (
-        entry.performance is not None and entry.performance.scenario == "Server"
+    # the modular checker flags a result as inferred when the folder's name, as written,
+    # is not the log's scenario: an Interactive result (a Server log), a lower-case folder
+    logged = entry.performance.scenario if entry.performance is not None else None
+    interactive = (
+        logged is not None
+        and entry.scenario_dir != logged
+        and (logged, entry.scenario_dir) != ("server", "interactive")
     )
     accuracy = accuracy_cell(entry, rules)
     if entry.endpoints is not None:
@@ -121,7 +125,7 @@ def _row_v6(entry: ScenarioEntry, row: ResultRow, rules: RoundRules, root: Path)
         "Platform": entry.system,
         "Model": entry.model,
         "MlperfModel": entry.mlperf_model,
-        "Scenario": entry.scenario,
+        "Scenario": entry.scenario_dir,  # the folder's name as written (offline)
         "Result": "" if row.result is None else repr(float(row.result)),
         "Accuracy": accuracy,
         "number_of_nodes": sj.get("number_of_nodes"),

@@ -74,9 +74,11 @@ def system_descriptions(ctx: Context, sub: SubmitterDir) -> None:
 
 
 def code_folders(ctx: Context, sub: SubmitterDir) -> None:
+    if sub.layout == "v6":
+        return  # src/ holds every model's code: each result reports its absence
     models = {e.model for e in ctx.tree.entries if e.submitter == sub.name}
     for model in sorted(models):
-        code = sub.path / "src" if sub.layout == "v6" else sub.path / "code" / model
+        code = sub.path / "code" / model
         if not (is_dir(code) or is_file(code)):
             ctx.add("code-missing", code, f"no code folder for {model}")
 
