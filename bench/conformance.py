@@ -69,6 +69,8 @@ class Case:
     # stands in where the upstream snapshot is too large (its commit = upstream's last)
     source: str = ""
     ref: str = "HEAD"
+    label: str = ""  # tells two trees of one submitter apart (from two sources)
+    models: tuple[str, ...] = ()  # the trimmed copy keeps only these model folders (all if empty)
 
     @property
     def mirror(self) -> str:
@@ -76,8 +78,14 @@ class Case:
 
     @property
     def name(self) -> str:
-        return self.tree.replace("/", "_")
+        return self.tree.replace("/", "_") + (f"_{self.label}" if self.label else "")
 
+
+# v5.0: the published repository has too many files to fetch here; two v5.0 submitters
+# own submission repositories (the trees they checked and submitted with the v5.0
+# automation, not the published copies) stand in for it
+_V50G = {"source": "GATEOverflow/mlperf_inference_submissions_v5.0"}
+_V50U = {"source": "mlcommons/mlperf_inference_unofficial_submissions_v5.0", "label": "unofficial"}
 
 # v6.0: the upstream snapshot is too large to fetch here; a fork's history holds the
 # published tree at upstream's last commit (the fork's later commits add a tree of its own)
@@ -111,6 +119,41 @@ SUITE = (
     Case("v5.1", "closed/The_Stage", "v5.1.1", False, "sdxl only"),
     Case("v5.1", "open/AMD_MangoBoost", "v5.1.1", False, "open division, multi-node LLM"),
     Case("v5.1", "closed/NVIDIA", "v5.1.1", False, "1,133 files: every model of the round"),
+    Case(
+        "v5.0",
+        "closed/GATEOverflow",
+        "v5.0.1",
+        True,
+        "edge and datacenter, classic models, lower-case folders; trimmed to 3d-unet-99",
+        systems=("RTX4090x2-nvidia-gpu-TensorRT-default_config",),
+        models=("3d-unet-99",),
+        **_V50G,
+    ),
+    Case(
+        "v5.0", "closed/MLCommons", "v5.0.1", False, "bert, 3d-unet, retinanet, resnet50", **_V50G
+    ),
+    Case("v5.0", "open/MLCommons", "v5.0.1", False, "open division, 4,149 files", **_V50G),
+    Case(
+        "v5.0",
+        "closed/MLCommons",
+        "v5.0.1",
+        True,
+        "rgat (its accuracy detail log not in the snapshot: refused by both)",
+        systems=("mlc-server-reference-gpu-pytorch_v2.4.0-cu124",),
+        **_V50U,
+    ),
+    Case(
+        "v5.0",
+        "open/MLCommons",
+        "v5.0.1",
+        True,
+        "open: sdxl (v5.0 misreads its accuracy), pointpainting (not a v5.0 model)",
+        systems=(
+            "gh_action-reference-gpu-pytorch_v2.5.1-cu124",
+            "mlc-server-reference-gpu-pytorch_v2.2.2-cu124",
+        ),
+        **_V50U,
+    ),
     Case(
         "v6.0",
         "closed/Lambda_SIT",
@@ -231,7 +274,9 @@ def extract(repo: Path, prefix: str, dest: Path, ref: str = "HEAD") -> list[str]
     return missing
 
 
-def trim(src: Path, dst: Path, tree: str, systems: tuple[str, ...] = ()) -> None:
+def trim(
+    src: Path, dst: Path, tree: str, systems: tuple[str, ...] = (), models: tuple[str, ...] = ()
+) -> None:
     """Copy what the checkers read of ``src/<tree>`` to ``dst/<tree>``: the log, accuracy,
     configuration, system and power files; of code/, only the READMEs of the model
     folders (the checkers look for the folder, never into it)."""
@@ -245,6 +290,8 @@ def trim(src: Path, dst: Path, tree: str, systems: tuple[str, ...] = ()) -> None
             system = rel.parts[1].removesuffix(".json") if top == "systems" else rel.parts[1]
             if system not in systems:
                 continue
+        if models and top in _KEEP_DIRS[:3] and len(rel.parts) > 2 and rel.parts[2] not in models:
+            continue
         keep = False
         if top in _KEEP_DIRS and len(rel.parts) > 1:
             keep = (
@@ -349,7 +396,7 @@ def prepare(args: argparse.Namespace) -> int:
         print(f"{case.round} {case.tree}: official {verdict['summary']} ({took:.2f} s)")
         if case.trim:
             shutil.rmtree(dest / "tree", ignore_errors=True)
-            trim(full, dest / "tree", case.tree, case.systems)
+            trim(full, dest / "tree", case.tree, case.systems, case.models)
             scratch = work / "trimmed-official" / case.round / case.name
             again, _ = run_official(
                 args.python, source, dest / "tree", case.round, case.checker, scratch
@@ -392,6 +439,7 @@ def compare_all(args: argparse.Namespace) -> int:
         f"{'rows o/p':9} {'diffs':5} {'known':5} {'s':>5}"
     )
     for case in _selected(args):
+        shown = case.tree + (f" ({case.label})" if case.label else "")
         full = args.work / "trees" / case.round / case.name
         trimmed = DATA / case.round / case.name / "tree"
         if (full / case.tree).exists():
@@ -399,11 +447,11 @@ def compare_all(args: argparse.Namespace) -> int:
         elif trimmed.exists():
             root, copy = trimmed, "trimmed"
         else:
-            print(f"{case.round:5} {case.tree:32} absent (run prepare where the mirror is)")
+            print(f"{case.round:5} {shown:32} absent (run prepare where the mirror is)")
             continue
         folder = official_dir(case.round, case.name, copy == "trimmed")
         if not (folder / VERDICT_FILE).exists():
-            print(f"{case.round:5} {case.tree:32} no official output (run prepare)")
+            print(f"{case.round:5} {shown:32} no official output (run prepare)")
             continue
         official = read_official(folder)
         start = time.perf_counter()
@@ -415,7 +463,7 @@ def compare_all(args: argparse.Namespace) -> int:
         unexplained += len(diffs) - len(matched)
         passed = len(read_csv_rows(report.csv_text()))
         print(
-            f"{case.round:5} {case.tree:32} {copy:7} {_ok(official.ok):9} {_ok(report.ok):9} "
+            f"{case.round:5} {shown:32} {copy:7} {_ok(official.ok):9} {_ok(report.ok):9} "
             f"{len(official.rows):>4}/{passed:<4} {len(diffs):5} {len(matched):5} {took:5.2f}"
         )
         if args.verbose:
@@ -441,6 +489,8 @@ def import_differences(root: Path, official: OfficialOutput) -> list[Difference]
         try:
             ids = import_tree(db, root)
         except PerfpilotError as err:
+            if not official.rows:
+                return []  # nothing to import, and the official checker keeps no row either
             return [Difference("import-refused", "*", "", err.one_line(), "")]
         return compare_import(db.rows(ids=ids), official)
 
@@ -450,7 +500,11 @@ def _ok(ok: bool) -> str:
 
 
 def _selected(args: argparse.Namespace) -> list[Case]:
-    return [c for c in SUITE if not args.only or any(o in f"{c.round}/{c.tree}" for o in args.only)]
+    return [
+        c
+        for c in SUITE
+        if not args.only or any(o in f"{c.round}/{c.tree} {c.name}" for o in args.only)
+    ]
 
 
 def main() -> int:
