@@ -86,6 +86,7 @@ class Case:
 # automation, not the published copies) stand in for it
 _V50G = {"source": "GATEOverflow/mlperf_inference_submissions_v5.0"}
 _V50U = {"source": "mlcommons/mlperf_inference_unofficial_submissions_v5.0", "label": "unofficial"}
+_V50T = {"source": "mlcommons/mlperf_inference_test_submissions_v5.0", "label": "test"}
 
 # v6.0: the upstream snapshot is too large to fetch here; a fork's history holds the
 # published tree at upstream's last commit (the fork's later commits add a tree of its own)
@@ -142,6 +143,7 @@ SUITE = (
         systems=("mlc-server-reference-gpu-pytorch_v2.4.0-cu124",),
         **_V50U,
     ),
+    Case("v5.0", "open/MLCommons", "v5.0.1", False, "CI test runs: mixtral, rgat, sdxl", **_V50T),
     Case(
         "v5.0",
         "open/MLCommons",
