@@ -4,9 +4,12 @@ Two steps:
 
     python bench/conformance.py prepare --python /tmp/venv/bin/python
         For each tree of SUITE: copy it out of the local mirror of
-        mlcommons/inference_results_<round> (a bare git dir) into WORK/trees, run the
-        official checker of the round (tools/submission at the checker's tag, taken from
-        the mirror of mlcommons/inference) on it with --python, and store its verdict and
+        mlcommons/inference_results_<round> (a bare git dir; or of the case's source at
+        its ref, where a fork or a submitter's own repository stands in) into WORK/trees,
+        run the official checker of the round (tools/submission at the checker's tag,
+        taken from the mirror of mlcommons/inference: submission_checker.py up to v5.1,
+        the submission_checker package for v6.x) on it with --python (the package needs
+        PyYAML), and store its verdict and
         summary CSV under tests/data/conformance/<round>/<tree>/official/. For the trees
         marked `trim`, also write the trimmed copy the tests use (results, measurements,
         compliance, system descriptions and power logs; no code, no images) under
