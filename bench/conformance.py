@@ -4,9 +4,12 @@ Two steps:
 
     python bench/conformance.py prepare --python /tmp/venv/bin/python
         For each tree of SUITE: copy it out of the local mirror of
-        mlcommons/inference_results_<round> (a bare git dir) into WORK/trees, run the
-        official checker of the round (tools/submission at the checker's tag, taken from
-        the mirror of mlcommons/inference) on it with --python, and store its verdict and
+        mlcommons/inference_results_<round> (a bare git dir; or of the case's source at
+        its ref, where a fork or a submitter's own repository stands in) into WORK/trees,
+        run the official checker of the round (tools/submission at the checker's tag,
+        taken from the mirror of mlcommons/inference: submission_checker.py up to v5.1,
+        the submission_checker package for v6.x) on it with --python (the package needs
+        PyYAML), and store its verdict and
         summary CSV under tests/data/conformance/<round>/<tree>/official/. For the trees
         marked `trim`, also write the trimmed copy the tests use (results, measurements,
         compliance, system descriptions and power logs; no code, no images) under
@@ -65,11 +68,35 @@ class Case:
     trim: bool  # commit a trimmed copy for the tests (CI has no network)
     why: str  # what it covers
     systems: tuple[str, ...] = ()  # the trimmed copy keeps only these systems (all if empty)
+    # where the round's results are: a mirror (owner/name) and a commit of it; a fork
+    # stands in where the upstream snapshot is too large (its commit = upstream's last)
+    source: str = ""
+    ref: str = "HEAD"
+    label: str = ""  # tells two trees of one submitter apart (from two sources)
+    models: tuple[str, ...] = ()  # the trimmed copy keeps only these model folders (all if empty)
+
+    @property
+    def mirror(self) -> str:
+        return self.source or f"mlcommons/inference_results_{self.round}"
 
     @property
     def name(self) -> str:
-        return self.tree.replace("/", "_")
+        return self.tree.replace("/", "_") + (f"_{self.label}" if self.label else "")
 
+
+# v5.0: the published repository has too many files to fetch here; two v5.0 submitters
+# own submission repositories (the trees they checked and submitted with the v5.0
+# automation, not the published copies) stand in for it
+_V50G = {"source": "GATEOverflow/mlperf_inference_submissions_v5.0"}
+_V50U = {"source": "mlcommons/mlperf_inference_unofficial_submissions_v5.0", "label": "unofficial"}
+_V50T = {"source": "mlcommons/mlperf_inference_test_submissions_v5.0", "label": "test"}
+
+# v6.0: the upstream snapshot is too large to fetch here; a fork's history holds the
+# published tree at upstream's last commit (the fork's later commits add a tree of its own)
+_V60 = {
+    "source": "gbeezybez/inference_results_v6.0",
+    "ref": "4d3916ac9cf474b679cdfcf492d43a0559418ad1",
+}
 
 SUITE = (
     Case("v4.1", "closed/ConnectTechInc", "v4.1", True, "edge SingleStream, gptj (LLM)"),
@@ -96,6 +123,92 @@ SUITE = (
     Case("v5.1", "closed/The_Stage", "v5.1.1", False, "sdxl only"),
     Case("v5.1", "open/AMD_MangoBoost", "v5.1.1", False, "open division, multi-node LLM"),
     Case("v5.1", "closed/NVIDIA", "v5.1.1", False, "1,133 files: every model of the round"),
+    Case(
+        "v5.0",
+        "closed/GATEOverflow",
+        "v5.0.1",
+        True,
+        "edge and datacenter, classic models, lower-case folders; trimmed to 3d-unet-99",
+        systems=("RTX4090x2-nvidia-gpu-TensorRT-default_config",),
+        models=("3d-unet-99",),
+        **_V50G,
+    ),
+    Case(
+        "v5.0", "closed/MLCommons", "v5.0.1", False, "bert, 3d-unet, retinanet, resnet50", **_V50G
+    ),
+    Case("v5.0", "open/MLCommons", "v5.0.1", False, "open division, 4,149 files", **_V50G),
+    Case(
+        "v5.0",
+        "closed/MLCommons",
+        "v5.0.1",
+        True,
+        "rgat (its accuracy detail log not in the snapshot: refused by both)",
+        systems=("mlc-server-reference-gpu-pytorch_v2.4.0-cu124",),
+        **_V50U,
+    ),
+    Case("v5.0", "open/MLCommons", "v5.0.1", False, "CI test runs: mixtral, rgat, sdxl", **_V50T),
+    Case(
+        "v5.0",
+        "open/MLCommons",
+        "v5.0.1",
+        True,
+        "open: sdxl (v5.0 misreads its accuracy), pointpainting (not a v5.0 model)",
+        systems=(
+            "gh_action-reference-gpu-pytorch_v2.5.1-cu124",
+            "mlc-server-reference-gpu-pytorch_v2.2.2-cu124",
+        ),
+        **_V50U,
+    ),
+    Case(
+        "v6.0",
+        "closed/Lambda_SIT",
+        "master",
+        False,
+        "llama3.1-8b, gpt-oss-120b, Interactive",
+        **_V60,
+    ),
+    Case("v6.0", "open/NVIDIA", "master", True, "open division, llama3.1-8b-edge", **_V60),
+    Case(
+        "v6.0",
+        "closed/GATEOverflow",
+        "master",
+        True,
+        "edge yolo, lower-case scenario folders (the modular checker flags them inferred)",
+        systems=("Lenovo_IdeaPad_Gaming_3_Ryzen_5_4600H-reference-gpu-pytorch_v2.5.0a0-cu126",),
+        **_V60,
+    ),
+    Case("v6.0", "open/Krai", "master", False, "open division, wan-2.2, llama3.1-70b", **_V60),
+    Case("v6.0", "closed/Krai", "master", True, "wan-2.2 without videos (refused by both)", **_V60),
+    Case("v6.0", "closed/MiTAC", "master", False, "llama2-70b, Interactive", **_V60),
+    Case("v6.0", "closed/ASUSTeK", "master", False, "whisper, llama3.1-8b", **_V60),
+    Case(
+        "v6.0",
+        "closed/RedHat",
+        "master",
+        True,
+        "whisper, qwen3-vl; trimmed to a whisper system whose accuracy log lost its hash",
+        systems=("2xL40S_RHEL9",),
+        **_V60,
+    ),
+    Case("v6.0", "closed/Dell_MangoBoost", "master", False, "published checker log", **_V60),
+    Case("v6.0", "closed/Netweb_technologies", "master", False, "dlrm-v3, whisper", **_V60),
+    Case("v6.0", "closed/Google", "master", False, "deepseek-r1, dlrm-v3, qwen3-vl", **_V60),
+    Case("v6.0", "closed/NVIDIA", "master", False, "909 files: most models of the round", **_V60),
+    Case("v6.0", "closed/CoreWeave", "master", False, "deepseek-r1, gpt-oss-120b", **_V60),
+    Case(
+        "v6.0",
+        "closed/HPE",
+        "master",
+        True,
+        "1,351 files, resnet MultiStream; trimmed to llama3.1-8b with Interactive",
+        systems=("HPE_PROLIANT_DL145_RTX_PRO_4500_PCIE_32GBx1_TRT_DC_TRT",),
+        **_V60,
+    ),
+    Case("v6.0", "open/Lambda_SIT", "master", False, "open division, gpt-oss-120b", **_V60),
+    Case(
+        "v6.0", "open/Supermicro_RedHat", "master", True, "open division, gpt-oss on vLLM", **_V60
+    ),
+    Case("v6.0", "open/CoreWeave", "master", False, "open division, deepseek-r1", **_V60),
 )
 
 # What a trimmed tree keeps: the files the checkers read, nothing else.
@@ -106,6 +219,8 @@ _KEEP_NAMES = {
     "accuracy.txt",
     "verify_accuracy.txt",
     "verify_performance.txt",
+    "baseline_accuracy.txt",  # TEST01's accuracy folder
+    "compliance_accuracy.txt",
     "user.conf",
     "mlperf.conf",
     "README.md",
@@ -127,11 +242,11 @@ def mirror_repo(mirrors: Path, name: str) -> Path:
     return mirrors / name.replace("/", "+") / "repo"
 
 
-def extract(repo: Path, prefix: str, dest: Path) -> list[str]:
-    """Copy the files under ``prefix`` at HEAD of a bare repo into ``dest``; returns the
+def extract(repo: Path, prefix: str, dest: Path, ref: str = "HEAD") -> list[str]:
+    """Copy the files under ``prefix`` at ``ref`` of a bare repo into ``dest``; returns the
     paths whose blobs the mirror lacks (a partial snapshot keeps its largest files out)."""
     listing = subprocess.run(
-        ["git", "-C", str(repo), "ls-tree", "-r", "-z", "HEAD", prefix],
+        ["git", "-C", str(repo), "ls-tree", "-r", "-z", ref, prefix],
         capture_output=True,
         check=True,
     ).stdout.split(b"\0")
@@ -164,7 +279,9 @@ def extract(repo: Path, prefix: str, dest: Path) -> list[str]:
     return missing
 
 
-def trim(src: Path, dst: Path, tree: str, systems: tuple[str, ...] = ()) -> None:
+def trim(
+    src: Path, dst: Path, tree: str, systems: tuple[str, ...] = (), models: tuple[str, ...] = ()
+) -> None:
     """Copy what the checkers read of ``src/<tree>`` to ``dst/<tree>``: the log, accuracy,
     configuration, system and power files; of code/, only the READMEs of the model
     folders (the checkers look for the folder, never into it)."""
@@ -178,6 +295,8 @@ def trim(src: Path, dst: Path, tree: str, systems: tuple[str, ...] = ()) -> None
             system = rel.parts[1].removesuffix(".json") if top == "systems" else rel.parts[1]
             if system not in systems:
                 continue
+        if models and top in _KEEP_DIRS[:3] and len(rel.parts) > 2 and rel.parts[2] not in models:
+            continue
         keep = False
         if top in _KEEP_DIRS and len(rel.parts) > 1:
             keep = (
@@ -189,6 +308,8 @@ def trim(src: Path, dst: Path, tree: str, systems: tuple[str, ...] = ()) -> None
             keep = keep and path.name != "mlperf_log_trace.json"
         elif top == "code" and len(rel.parts) in (3, 4) and path.name == "README.md":
             keep = True
+        elif top == "src" and len(rel.parts) <= 4 and path.name == "README.md":
+            keep = True  # from v6.0 the checker wants src/ there, and never looks into it
         elif len(rel.parts) == 1 and path.suffix in (".md", ".txt"):
             keep = path.name != "submission_checker_log.txt"
         if keep:
@@ -198,18 +319,31 @@ def trim(src: Path, dst: Path, tree: str, systems: tuple[str, ...] = ()) -> None
 
 
 def checker_source(mirrors: Path, tag: str, work: Path) -> Path:
-    """tools/submission of mlcommons/inference at ``tag``, extracted once under WORK."""
+    """tools/submission of mlcommons/inference at ``tag``, extracted once under WORK: the
+    checker (one script up to v5.1, the ``submission_checker`` package from 2026 on) and
+    the power checker; not the sample trees, whose blobs the mirror may lack."""
     dest = work / "checker" / tag
-    if not (dest / "tools" / "submission" / "submission_checker.py").exists():
+    tools = dest / "tools" / "submission"
+    if not (tools / "submission_checker.py").exists() and not (tools / _PACKAGE).is_dir():
         dest.mkdir(parents=True, exist_ok=True)
         repo = mirror_repo(mirrors, "mlcommons/inference")
+        names = subprocess.run(
+            ["git", "-C", str(repo), "ls-tree", "--name-only", tag, "tools/submission/"],
+            capture_output=True,
+            check=True,
+            text=True,
+        ).stdout.split()
+        wanted = [n for n in names if n.endswith(".py") or n.endswith(("/power", _PACKAGE))]
         archive = subprocess.run(
-            ["git", "-C", str(repo), "archive", tag, "tools/submission"],
+            ["git", "-C", str(repo), "archive", tag, *wanted],
             capture_output=True,
             check=True,
         ).stdout
         subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
-    return dest / "tools" / "submission"
+    return tools
+
+
+_PACKAGE = "submission_checker"  # the modular checker (master, used for v6.0 and v6.1)
 
 
 def run_official(
@@ -219,10 +353,11 @@ def run_official(
     out.mkdir(parents=True, exist_ok=True)
     csv_path = out / SUMMARY_FILE
     start = time.perf_counter()
+    entry = ["-m", f"{_PACKAGE}.main"] if (source / _PACKAGE).is_dir() else [f"{_PACKAGE}.py"]
     proc = subprocess.run(
         [
             python,
-            "submission_checker.py",
+            *entry,
             "--input",
             str(tree),
             "--version",
@@ -235,8 +370,13 @@ def run_official(
         text=True,
     )
     elapsed = time.perf_counter() - start
-    verdict = parse_log(proc.stderr, proc.returncode, f"mlcommons/inference@{tag}")
-    # messages name paths relative to --input; keep them relative to the tree
+    # the package checker names absolute paths: keep them relative to the tree, as the
+    # v4.1-v5.1 script does, so that the full and the trimmed copy compare equal
+    log = proc.stderr.replace(f"{tree.resolve()}/", "").replace(f"{tree}/", "")
+    verdict = parse_log(log, proc.returncode, f"mlcommons/inference@{tag}")
+    if csv_path.exists():  # its Location column too
+        text = csv_path.read_text(encoding="utf-8")
+        csv_path.write_text(text.replace(f'"{tree}/', '"'), encoding="utf-8")
     (out / VERDICT_FILE).write_text(json.dumps(verdict, indent=1) + "\n", encoding="utf-8")
     return verdict, elapsed
 
@@ -244,13 +384,13 @@ def run_official(
 def prepare(args: argparse.Namespace) -> int:
     work: Path = args.work
     for case in _selected(args):
-        repo = mirror_repo(args.mirrors, f"mlcommons/inference_results_{case.round}")
+        repo = mirror_repo(args.mirrors, case.mirror)
         if not repo.exists():
             print(f"{case.round} {case.tree}: no mirror at {repo}, skipped")
             continue
         full = work / "trees" / case.round / case.name
         if not (full / case.tree).exists():
-            missing = extract(repo, case.tree, full)
+            missing = extract(repo, case.tree, full, case.ref)
             for path in missing:
                 print(f"  the mirror lacks {path}")
         source = checker_source(args.mirrors, case.checker, work)
@@ -261,7 +401,7 @@ def prepare(args: argparse.Namespace) -> int:
         print(f"{case.round} {case.tree}: official {verdict['summary']} ({took:.2f} s)")
         if case.trim:
             shutil.rmtree(dest / "tree", ignore_errors=True)
-            trim(full, dest / "tree", case.tree, case.systems)
+            trim(full, dest / "tree", case.tree, case.systems, case.models)
             scratch = work / "trimmed-official" / case.round / case.name
             again, _ = run_official(
                 args.python, source, dest / "tree", case.round, case.checker, scratch
@@ -304,6 +444,7 @@ def compare_all(args: argparse.Namespace) -> int:
         f"{'rows o/p':9} {'diffs':5} {'known':5} {'s':>5}"
     )
     for case in _selected(args):
+        shown = case.tree + (f" ({case.label})" if case.label else "")
         full = args.work / "trees" / case.round / case.name
         trimmed = DATA / case.round / case.name / "tree"
         if (full / case.tree).exists():
@@ -311,11 +452,11 @@ def compare_all(args: argparse.Namespace) -> int:
         elif trimmed.exists():
             root, copy = trimmed, "trimmed"
         else:
-            print(f"{case.round:5} {case.tree:32} absent (run prepare where the mirror is)")
+            print(f"{case.round:5} {shown:32} absent (run prepare where the mirror is)")
             continue
         folder = official_dir(case.round, case.name, copy == "trimmed")
         if not (folder / VERDICT_FILE).exists():
-            print(f"{case.round:5} {case.tree:32} no official output (run prepare)")
+            print(f"{case.round:5} {shown:32} no official output (run prepare)")
             continue
         official = read_official(folder)
         start = time.perf_counter()
@@ -327,7 +468,7 @@ def compare_all(args: argparse.Namespace) -> int:
         unexplained += len(diffs) - len(matched)
         passed = len(read_csv_rows(report.csv_text()))
         print(
-            f"{case.round:5} {case.tree:32} {copy:7} {_ok(official.ok):9} {_ok(report.ok):9} "
+            f"{case.round:5} {shown:32} {copy:7} {_ok(official.ok):9} {_ok(report.ok):9} "
             f"{len(official.rows):>4}/{passed:<4} {len(diffs):5} {len(matched):5} {took:5.2f}"
         )
         if args.verbose:
@@ -353,6 +494,8 @@ def import_differences(root: Path, official: OfficialOutput) -> list[Difference]
         try:
             ids = import_tree(db, root)
         except PerfpilotError as err:
+            if not official.rows:
+                return []  # nothing to import, and the official checker keeps no row either
             return [Difference("import-refused", "*", "", err.one_line(), "")]
         return compare_import(db.rows(ids=ids), official)
 
@@ -362,7 +505,11 @@ def _ok(ok: bool) -> str:
 
 
 def _selected(args: argparse.Namespace) -> list[Case]:
-    return [c for c in SUITE if not args.only or any(o in f"{c.round}/{c.tree}" for o in args.only)]
+    return [
+        c
+        for c in SUITE
+        if not args.only or any(o in f"{c.round}/{c.tree} {c.name}" for o in args.only)
+    ]
 
 
 def main() -> int:

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from perfpilot.errors import PerfpilotError
 from perfpilot.results.db import ResultsDB
 from perfpilot.results.published import import_tree
 from perfpilot.submission.check import check_tree
@@ -63,9 +64,17 @@ def _check_diffs(round_name: str, folder: Path) -> list[Difference]:
 
 
 def _import_diffs(folder: Path, tmp_path: Path) -> list[Difference]:
+    official = _official(folder)
     with ResultsDB.open(tmp_path / "results.db") as db:
-        ids = import_tree(db, folder / "tree")
-        return compare_import(db.rows(ids=ids), _official(folder))
+        try:
+            ids = import_tree(db, folder / "tree")
+        except PerfpilotError as err:
+            # a tree with nothing to import agrees with an official CSV without rows
+            if official.rows:
+                raise
+            assert "nothing to import" in err.one_line()
+            return []
+        return compare_import(db.rows(ids=ids), official)
 
 
 def _unexplained(round_name: str, tree: str, diffs: list[Difference]) -> list[str]:
@@ -76,7 +85,11 @@ def test_the_suite_covers_each_round_and_kind() -> None:
     """At least two trimmed trees per round, a closed and an open one, a token benchmark,
     an inferred MultiStream and power results among them."""
     rounds = [r for r, _, _ in CASES]
-    assert all(rounds.count(r) >= 2 for r in set(rounds)) and {"v4.1", "v5.1"} <= set(rounds)
+    assert all(rounds.count(r) >= 2 for r in set(rounds))
+    assert {"v4.1", "v5.0", "v5.1", "v6.0"} <= set(rounds)
+    for round_name in ("v5.0", "v6.0"):  # closed and open trees of the newer rounds
+        divisions = {t.split("/")[0] for r, t, _ in CASES if r == round_name}
+        assert divisions == {"closed", "open"}, round_name
     assert {t.split("/")[0] for _, t, _ in CASES} == {"closed", "open"}
     rows = [row for _, _, folder in CASES for row in _official(folder).rows]
     assert any(row["inferred"] == "1" and row["Scenario"] == "MultiStream" for row in rows)

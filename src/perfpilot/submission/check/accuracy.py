@@ -155,7 +155,9 @@ def extra_files(
     warning in the open division (the official checker takes such results for open)."""
     if mrules is None:
         return
-    sev = ctx.sev(entry.division)
+    # the modular checker (v6.x) refuses such a result in the open division too
+    sev = ERROR if ctx.rules.layout == "v6" else ctx.sev(entry.division)
+    suffix = {"videos": "mp4"}
     for folder, stems in mrules.accuracy_files.items():
         where = entry.accuracy_dir / folder
         if not is_dir(where):
@@ -167,7 +169,7 @@ def extra_files(
             ctx.add(
                 "accuracy-files",
                 where,
-                f"{len(missing)} file(s) missing, first {missing[0]}.png",
+                f"{len(missing)} file(s) missing, first {missing[0]}.{suffix.get(folder, 'png')}",
                 sev,
             )
 

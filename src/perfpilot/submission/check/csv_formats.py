@@ -15,7 +15,7 @@ from typing import Any
 
 from perfpilot.submission import rounds
 from perfpilot.submission.check.findings import ResultRow
-from perfpilot.submission.check.values import as_int
+from perfpilot.submission.check.values import as_int, detail_value
 from perfpilot.submission.rounds import RoundRules
 from perfpilot.submission.tree import ScenarioEntry
 
@@ -67,11 +67,11 @@ CSV_COLUMNS_V6 = [
 
 
 def columns_for(round_name: str) -> list[str]:
-    """The official columns of a round (weight_data_types from v5.1 on; the modular
+    """The official columns of a round (weight_data_types from v5.0 on; the modular
     checker's set for the v6.x layout)."""
     if rounds.get_round(round_name).layout == "v6":
         return CSV_COLUMNS_V6
-    extra = [] if round_name in ("v4.1", "v5.0") else ["weight_data_types"]
+    extra = [] if round_name == "v4.1" else ["weight_data_types"]
     return CSV_COLUMNS + extra
 
 
@@ -96,9 +96,13 @@ def _row_v6(entry: ScenarioEntry, row: ResultRow, rules: RoundRules, root: Path)
     accuracy as ``acc: 76.1``, Location the performance run folder."""
     sj = entry.system_json or {}
     notes = _notes(sj)
-    # the modular checker flags an Interactive result (a Server log) as inferred
-    interactive = entry.scenario == "Interactive" and (
-        entry.performance is not None and entry.performance.scenario == "Server"
+    # the modular checker flags a result as inferred when the folder's name, as written,
+    # is not the log's scenario: an Interactive result (a Server log), a lower-case folder
+    logged = entry.performance.scenario if entry.performance is not None else None
+    interactive = (
+        logged is not None
+        and entry.scenario_dir != logged
+        and (logged, entry.scenario_dir) != ("server", "interactive")
     )
     accuracy = accuracy_cell(entry, rules)
     if entry.endpoints is not None:
@@ -121,8 +125,8 @@ def _row_v6(entry: ScenarioEntry, row: ResultRow, rules: RoundRules, root: Path)
         "Platform": entry.system,
         "Model": entry.model,
         "MlperfModel": entry.mlperf_model,
-        "Scenario": entry.scenario,
-        "Result": "" if row.result is None else repr(float(row.result)),
+        "Scenario": entry.scenario_dir,  # the folder's name as written (offline)
+        "Result": _result_text(entry, row),
         "Accuracy": accuracy,
         "number_of_nodes": sj.get("number_of_nodes"),
         "host_processor_model_name": sj.get("host_processor_model_name"),
@@ -149,6 +153,29 @@ def _row_v6(entry: ScenarioEntry, row: ResultRow, rules: RoundRules, root: Path)
     return {k: '"' + str("" if v is None else v) + '"' for k, v in raw.items()}
 
 
+def _result_text(entry: ScenarioEntry, row: ResultRow) -> str:
+    """The Result cell as the checkers print it: a float, except an Offline figure
+    inferred from a SingleStream run, which is the log's
+    ``result_qps_without_loadgen_overhead`` as logged (``1029`` where LoadGen wrote an
+    integer)."""
+    if row.result is None:
+        return ""
+    res = entry.performance
+    if (
+        row.inferred
+        and res is not None
+        and (res.scenario, entry.scenario)
+        == (
+            "SingleStream",
+            "Offline",
+        )
+    ):
+        raw = detail_value(entry.performance_dir, "result_qps_without_loadgen_overhead")
+        if isinstance(raw, int) and not isinstance(raw, bool) and raw == row.result:
+            return str(raw)
+    return repr(float(row.result))
+
+
 def _row_v4(entry: ScenarioEntry, row: ResultRow, rules: RoundRules) -> dict[str, str]:
     """A row as the checker of v4.1 to v5.1 writes it: text fields quoted, numbers bare."""
     sj = entry.system_json or {}
@@ -167,7 +194,7 @@ def _row_v4(entry: ScenarioEntry, row: ResultRow, rules: RoundRules) -> dict[str
         "Model": entry.model,
         "MlperfModel": entry.mlperf_model,
         "Scenario": entry.scenario,
-        "Result": "" if row.result is None else repr(float(row.result)),
+        "Result": _result_text(entry, row),
         # v4.1's checker writes the value of the first metric, v5.x's metric: value pairs
         "Accuracy": _first_accuracy(entry, rules)
         if rules.name == "v4.1"

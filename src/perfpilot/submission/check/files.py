@@ -9,6 +9,7 @@ from pathlib import Path
 
 from perfpilot.safepaths import walk
 from perfpilot.submission.check.context import Context
+from perfpilot.submission.check.findings import ERROR
 from perfpilot.submission.tree import files, is_dir
 
 REQUIRED_ACC_FILES = (
@@ -92,9 +93,14 @@ def check_walk(ctx: Context, top: Path) -> None:
 
 
 def check_folder_files(
-    ctx: Context, folder: Path, required: tuple[str, ...], optional: tuple[str, ...]
+    ctx: Context,
+    folder: Path,
+    required: tuple[str, ...],
+    optional: tuple[str, ...],
+    strays: str = ERROR,
 ) -> None:
-    """``folder`` holds every ``required`` file and nothing but those and ``optional``."""
+    """``folder`` holds every ``required`` file and nothing but those and ``optional``
+    (another file is reported with severity ``strays``)."""
     if not is_dir(folder):
         ctx.add("missing-file", folder, "folder is missing")
         return
@@ -104,4 +110,4 @@ def check_folder_files(
             ctx.add("missing-file", folder / name, f"{name} is missing")
     for name in sorted(names - set(required) - set(optional)):
         if not name.startswith("."):  # reported as hidden-file already
-            ctx.add("stray-file", folder / name, "unexpected file")
+            ctx.add("stray-file", folder / name, "unexpected file", strays)

@@ -47,6 +47,10 @@ def layout_matches(ctx: Context, sub: SubmitterDir) -> None:
 
 
 def systems_have_results(ctx: Context, sub: SubmitterDir) -> None:
+    # only v5.1's checker refuses a system description without results: v4.1 and v5.0
+    # had no such rule, and the modular checker (v6.x) dropped it
+    if ctx.rules.name != "v5.1":
+        return
     with_results = _systems_with_results(sub)
     for name, path in sub.systems.items():
         if name not in with_results:
@@ -74,9 +78,11 @@ def system_descriptions(ctx: Context, sub: SubmitterDir) -> None:
 
 
 def code_folders(ctx: Context, sub: SubmitterDir) -> None:
+    if sub.layout == "v6":
+        return  # src/ holds every model's code: each result reports its absence
     models = {e.model for e in ctx.tree.entries if e.submitter == sub.name}
     for model in sorted(models):
-        code = sub.path / "src" if sub.layout == "v6" else sub.path / "code" / model
+        code = sub.path / "code" / model
         if not (is_dir(code) or is_file(code)):
             ctx.add("code-missing", code, f"no code folder for {model}")
 

@@ -44,7 +44,15 @@ def json_fields(ctx: Context, entry: ScenarioEntry) -> None:
             )
 
 
-RULES: tuple[MeasurementsRule, ...] = (run_files, json_fields)
+def source_folder(ctx: Context, entry: ScenarioEntry) -> None:
+    """From v6.0 the submitter's src/ holds the code of every result: the modular checker
+    fails each result's measurements when it is missing."""
+    src = entry.path.parents[3] / "src"
+    if entry.layout == "v6" and not (is_dir(src) or is_file(src)):
+        ctx.add("code-missing", entry.path, f"no src/ folder in {src.parent.name} (the code)")
+
+
+RULES: tuple[MeasurementsRule, ...] = (run_files, json_fields, source_folder)
 
 
 def check_measurements(ctx: Context, entry: ScenarioEntry) -> None:

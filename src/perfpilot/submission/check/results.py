@@ -17,7 +17,7 @@ from perfpilot.submission.check.files import (
     REQUIRED_ACC_FILES,
     check_folder_files,
 )
-from perfpilot.submission.check.findings import ERROR, ResultRow
+from perfpilot.submission.check.findings import ERROR, WARNING, ResultRow
 from perfpilot.submission.check.measurements import check_measurements
 from perfpilot.submission.check.performance import check_performance
 from perfpilot.submission.check.power import check_power, has_power, perf_files, power_only
@@ -101,8 +101,13 @@ def _scenario(ctx: Context, model: ModelResults, entry: ScenarioEntry, before: i
         if model.closed and mrules is not None:
             compliance = check_audits(ctx, entry, mrules)
     else:
-        check_folder_files(ctx, entry.accuracy_dir, REQUIRED_ACC_FILES, OPTIONAL_ACC_FILES)
-        check_folder_files(ctx, entry.performance_dir, perf_files(entry), OPTIONAL_PERF_FILES)
+        # the modular checker (v6.x) lists only the files a run needs, and takes runs that
+        # hold more (the harness's metadata.json): perfpilot warns of those there
+        strays = WARNING if ctx.rules.layout == "v6" else ERROR
+        check_folder_files(ctx, entry.accuracy_dir, REQUIRED_ACC_FILES, OPTIONAL_ACC_FILES, strays)
+        check_folder_files(
+            ctx, entry.performance_dir, perf_files(entry), OPTIONAL_PERF_FILES, strays
+        )
         check_accuracy(ctx, entry, mrules)
         result, inferred = check_performance(ctx, entry, mrules)
         if has_power(entry):

@@ -60,8 +60,14 @@ ModelRule = Callable[[Context, ModelResults], None]
 ScenarioRule = Callable[[Context, ModelResults, ScenarioEntry], None]
 
 
+def _refused_anywhere(ctx: Context, model: ModelResults) -> bool:
+    """The checker up to v5.1 refuses, in every division, a model that (after
+    model_mapping.json) is not one of the round's or not on the system's category."""
+    return model.closed or ctx.rules.layout == "v4"
+
+
 def in_round(ctx: Context, model: ModelResults) -> None:
-    if model.mrules is None and model.closed:
+    if model.mrules is None and _refused_anywhere(ctx, model):
         ctx.add(
             "model-not-in-round",
             model.path,
@@ -75,7 +81,7 @@ def category_allowed(ctx: Context, model: ModelResults) -> None:
     if mrules is None or model.category not in ctx.common["system_types"]:
         return
     cat = rounds.normalize_category(model.category)
-    if cat not in mrules.required_scenarios and model.closed:
+    if cat not in mrules.required_scenarios and _refused_anywhere(ctx, model):
         ctx.add(
             "category-not-allowed",
             model.path,
