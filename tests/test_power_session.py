@@ -30,6 +30,7 @@ import pytest
 from perfpilot.submission.check import check_tree
 from perfpilot.submission.check.findings import ERROR, WARNING
 from perfpilot.submission.check.power import session_findings
+from perfpilot.submission.check.power_rounds import POWER_ROUNDS
 
 TREE = Path(__file__).parent / "data" / "conformance" / "v4.1" / "closed_UntetherAI" / "tree"
 RESULT = "closed/UntetherAI/results/h13_u3_slim/resnet50/offline"
@@ -366,3 +367,45 @@ def test_check_refuses_the_result_and_drops_its_power_row(tmp_path: Path) -> Non
     report = check_tree(tree, "v4.1")
     (row,) = [r for r in report.results if r.location.endswith("offline")]
     assert row.power is None and not row.passed
+
+
+def _as_v51(perf: Path) -> None:
+    """The session as the v5.1 power tools record it: PTDaemon 1.11.1, the v5.x power-dev
+    sources, ptd_config as a list of analyzers."""
+    _ptd_message("Identify", "reply", "YokogawaWT210,1000,version=1.11.1-ed9a21d2-20220817")(perf)
+    sources = POWER_ROUNDS["v5.1"].sources[0]
+    for name in ("client.json", "server.json"):
+        _set(name, ("sources",), sources)(perf)
+    _set("server.json", ("ptd_config",), [_load(perf, "server.json")["ptd_config"]])(perf)
+
+
+def _load(perf: Path, name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((perf / "power" / name).read_text())
+    return data
+
+
+def _one_more_amps_range(perf: Path) -> None:
+    """An extra SR,A before the one that restores the initial range (now the 4th)."""
+
+    def change(data: dict[str, Any]) -> None:
+        msgs = data["ptd_messages"]
+        at = [i for i, m in enumerate(msgs) if m["cmd"].startswith("SR,A")][1]
+        msgs.insert(at + 1, {"cmd": "SR,A,5.0", "reply": "Range A changed"})
+
+    _json(perf, "server.json", change)
+
+
+def test_the_amps_range_is_restored_third_or_fourth_from_v51(tmp_path: Path) -> None:
+    """The official checkers say the same of these copies: v4.1's refuses the extra SR,A
+    ("Do not set Amps range as initial. Expected 'SR,A,10.000000', got 'SR,A,5.0'"); v5.1's
+    passes it, and refuses the session without it ("Can not find the 4 command starting
+    with 'SR,A'"): it looks for a fourth SR,A in every session."""
+    v41 = Defect("extra_sr_a", _one_more_amps_range, "", "", "", False, "")
+    perf = make_copy(tmp_path / "v41", v41)
+    errors = [f for f in session_findings(perf, "v4.1") if f.severity == ERROR]
+    assert [f.rule for f in errors] == ["power-ptd"] and "'SR,A,5.0'" in errors[0].message
+    v51 = make_copy(tmp_path / "v51", Defect("v51", _as_v51, "", "", "", False, ""))
+    errors = [f for f in session_findings(v51, "v5.1") if f.severity == ERROR]
+    assert [f.rule for f in errors] == ["power-ptd"] and "fewer than 4 'SR,A'" in errors[0].message
+    _one_more_amps_range(v51)
+    assert session_findings(v51, "v5.1") == []

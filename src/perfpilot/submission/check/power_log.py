@@ -24,6 +24,7 @@ from perfpilot.submission.check.context import Context
 from perfpilot.submission.check.findings import WARNING
 from perfpilot.submission.check.power_phases import loadgen_window, parse_time
 from perfpilot.submission.check.power_rounds import PHASE_TOLERANCE_S
+from perfpilot.submission.tree import is_file
 
 _STAMP = re.compile(r"^(\d\d-\d\d-\d\d\d\d \d\d:\d\d:\d\d.\d\d\d)(.*)$")
 _UNCERTAINTY_ON = re.compile(r"Uncertainty checking for Yokogawa\S+ is activated")
@@ -66,7 +67,7 @@ def _ranging_window(lines: list[str], session: str) -> tuple[datetime, datetime]
 def check_ptd_log(ctx: Context, perf: Path, session: str) -> None:
     """The PTD log rules for the power result whose ``performance/`` folder is ``perf``."""
     path = perf / "power" / "ptd_logs.txt"
-    if not path.is_file():
+    if not is_file(path):
         return  # reported by the file list
     lines = path.read_text(errors="replace").splitlines()
     ranging = _ranging_window(lines, session)

@@ -20,6 +20,7 @@ from perfpilot.submission.check.power_rounds import (
     POWER_DROP_PCT,
 )
 from perfpilot.submission.check.values import detail_value
+from perfpilot.submission.tree import is_file
 
 TIME_FORMAT = "%m-%d-%Y %H:%M:%S.%f"
 # run folder -> the name of its phases in the session files
@@ -142,7 +143,7 @@ def _power_drop(ctx: Context, perf: Path, windows: dict[str, tuple[datetime, dat
     means = {}
     for folder, (begin, end) in windows.items():
         spl = perf / folder / "spl.txt"
-        if not spl.is_file():
+        if not is_file(spl):
             return  # reported by the file list
         watts, _ = spl_means(spl, begin, end)
         means[folder] = round(_mean(watts), 5)

@@ -167,7 +167,16 @@ def check_ptd_messages(
         ctx.add("power-ptd", path, f"no initial analyzer ranges in the third reply {ranges!r}")
         return
     amps_cmds = [_nth(msgs, "SR,A", n) for n in prules.amps_restore]
-    if f"SR,A,{amps}" not in amps_cmds:
+    if None in amps_cmds:
+        # the official checker of the round looks for each of these commands and fails
+        # where one is missing: the power director of the round always sends them
+        ctx.add(
+            "power-ptd",
+            path,
+            f"fewer than {prules.amps_restore[-1]} 'SR,A' (amps range) commands: the "
+            "session was not run by the round's power director",
+        )
+    elif f"SR,A,{amps}" not in amps_cmds:
         ctx.add(
             "power-ptd",
             path,
@@ -203,5 +212,5 @@ def check_ptd_config(ctx: Context, path: Path, server: dict[str, Any], prules: P
         command = [str(c) for c in analyzer.get("command") or []]
         channels = command[command.index("-c") + 1] if "-c" in command[:-1] else ""
         listed = analyzer.get("channel")
-        if len(channels.split(",")) != 2 or not listed or len(listed) != 2:
+        if len(channels.split(",")) != 2 or not isinstance(listed, list) or len(listed) != 2:
             ctx.add("power-ptd", path, f"analyzer device {device} must measure on two channels")
