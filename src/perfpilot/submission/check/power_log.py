@@ -53,14 +53,17 @@ def _ranging_window(lines: list[str], session: str) -> tuple[datetime, datetime]
     start_msg = f": Go with mark '{session}_ranging'"
     start = None
     for line in lines:
-        stamped = _stamped(line)
-        if stamped is None:
+        # the cheap test first: only the two lines wanted have their time read
+        wanted = ": Completed test" if start is not None else start_msg
+        if wanted not in line:
             continue
-        when, msg = stamped
-        if start is None and msg == start_msg:
-            start = when
-        elif start is not None and msg == ": Completed test":
-            return start, when
+        stamped = _stamped(line)
+        if stamped is None or stamped[1] != wanted:
+            continue
+        if start is None:
+            start = stamped[0]
+        else:
+            return start, stamped[0]
     return None
 
 

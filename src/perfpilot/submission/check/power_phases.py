@@ -8,6 +8,7 @@ ranges, set from the ranging run, did not fit the testing run)."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from perfpilot.submission.check.power_rounds import (
 from perfpilot.submission.check.values import detail_value
 from perfpilot.submission.tree import is_file
 
-TIME_FORMAT = "%m-%d-%Y %H:%M:%S.%f"
+_TIME = re.compile(r"(\d\d?)-(\d\d?)-(\d{4}) (\d\d?):(\d\d?):(\d\d?)\.(\d{1,6})")
 # run folder -> the name of its phases in the session files
 RUNS = (("ranging", "ranging"), ("run_1", "testing"))
 # The official checker also accepts LoadGen times one hour off the session's: its stand-in
@@ -31,9 +32,23 @@ _DST_S = 3600.0
 
 
 def parse_time(text: str) -> datetime | None:
-    """A LoadGen / PTD timestamp (``MM-DD-YYYY HH:MM:SS.fff``) read as UTC, or None."""
+    """A LoadGen / PTD timestamp (``MM-DD-YYYY HH:MM:SS.fff``) read as UTC, or None.
+    Read field by field: strptime is 20x slower, and a PTD log has 100,000 of them."""
+    match = _TIME.fullmatch(text)
+    if match is None:
+        return None
+    month, day, year, hour, minute, second, fraction = match.groups()
     try:
-        return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=UTC)
+        return datetime(
+            int(year),
+            int(month),
+            int(day),
+            int(hour),
+            int(minute),
+            int(second),
+            int(fraction.ljust(6, "0")),
+            tzinfo=UTC,
+        )
     except ValueError:
         return None
 
