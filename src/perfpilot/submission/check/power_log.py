@@ -86,7 +86,10 @@ def check_ptd_log(ctx: Context, perf: Path, session: str) -> None:
         ctx.add("power-log", path, "PTDaemon's uncertainty checking was never activated")
         return
     stamped = _stamped(activated)
-    if stamped is None or not stamped[0] < ranging[0]:
+    if stamped is None:
+        ctx.add("power-log", path, "the uncertainty checking line has no timestamp")
+        return
+    if not stamped[0] < ranging[0]:
         ctx.add("power-log", path, "uncertainty checking was activated after the ranging run began")
         return
     load = loadgen_window(perf / "run_1")
