@@ -5,8 +5,8 @@ takes what is sound and names what it skips."""
 
 from __future__ import annotations
 
-import hashlib
 import json
+import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -24,6 +24,11 @@ from tests.test_submission_check import RES, copy_tree, set_detail
 pytestmark = needs_fixture
 
 OFFLINE_RUN = FIXTURE_RESULTS / "Offline" / "performance" / "run_1"
+POWER_SESSION = (
+    Path(__file__).parent
+    / "data/conformance/v4.1/closed_UntetherAI/tree/closed/UntetherAI/results"
+    / "h13_u3_slim/resnet50/offline/performance"
+)
 
 
 def _mllog(key: str, value: object) -> str:
@@ -80,50 +85,10 @@ def _spl(begin_s: int, watts: list[float]) -> str:
 
 
 def _make_power(scen: Path) -> None:
-    """Power logs for one result: spl.txt in run_1 and ranging, a PTD session whose
-    results checksums are those of the files."""
-    perf = scen / "performance"
-    run = perf / "run_1"
-    _add_detail(
-        run / "mlperf_log_detail.txt",
-        power_begin="01-01-2024 10:00:01.000",
-        power_end="01-01-2024 10:00:05.000",
-    )
-    (run / "spl.txt").write_text(_spl(0, [90.0, 100.0, 110.0, 120.0, 130.0, 0.0, 500.0]))
-    ranging = perf / "ranging"
-    ranging.mkdir()
-    for name in ("mlperf_log_detail.txt", "mlperf_log_summary.txt", "spl.txt"):
-        (ranging / name).write_bytes((run / name).read_bytes())
-    power = perf / "power"
-    power.mkdir()
-    for name in ("client.log", "server.log", "ptd_logs.txt"):
-        (power / name).write_text(f"{name}\n")
-    results = {
-        f"{d}/{n}": hashlib.sha1((perf / d / n).read_bytes()).hexdigest()
-        for d, names in (
-            ("power", ("client.log", "server.log", "ptd_logs.txt")),
-            ("ranging", ("mlperf_log_detail.txt", "mlperf_log_summary.txt", "spl.txt")),
-            ("run_1", ("mlperf_log_detail.txt", "mlperf_log_summary.txt", "spl.txt")),
-        )
-        for n in names
-    }
-    session = {
-        "version": "1.11.1",
-        "timezone": 0,
-        "modules": {},
-        "sources": {},
-        "messages": [],
-        "uuid": {
-            "client": "6f1d2bd4-8d5e-4a3e-9d51-7fd7c1d1b0a1",
-            "server": "0c3f5f4e-2f43-4a36-8f6f-41cc7bd6a8b2",
-        },
-        "session_name": "2024-01-01_10-00-00",
-        "results": results,
-        "phases": {},
-    }
-    (power / "client.json").write_text(json.dumps(session))
-    server = {**session, "ptd_config": [{"device_type": 49, "command": []}]}
-    (power / "server.json").write_text(json.dumps(server))
+    """A real power result in place of the Offline one: the performance/ folder (runs,
+    spl.txt and PTD session) of UntetherAI's v4.1 Offline resnet50 power submission."""
+    shutil.rmtree(scen / "performance")
+    shutil.copytree(POWER_SESSION, scen / "performance")
 
 
 def test_power_figure_of_spl_samples(tmp_path: Path) -> None:
@@ -154,10 +119,11 @@ def test_power_result_passes_and_gets_its_power_row(tmp_path: Path) -> None:
     report = check_tree(tree)
     assert report.ok, [f.line() for f in report.errors]
     offline = next(r for r in report.results if r.scenario == "Offline")
-    assert offline.power == pytest.approx(115.0) and offline.power_units == "Watts"
+    # the figures of the official checker's CSV for that result (tests/data/conformance)
+    assert offline.power == 398.32998477930016 and offline.power_units == "Watts"
     rows = [r for r in read_csv_rows(report.csv_text()) if r["Scenario"] == "Offline"]
     assert [r["Units"] for r in rows] == ["Samples/s", "Watts"]
-    assert rows[0]["Result"] == "25204.5" and float(rows[1]["Result"]) == pytest.approx(115.0)
+    assert [r["Result"] for r in rows] == ["168720.0", "398.32998477930016"]
     assert {r["has_power"] for r in rows} == {"True"}
 
     # a log changed after the session: the power WG check fails, no row is written
@@ -185,10 +151,10 @@ def test_import_takes_what_is_sound_and_names_the_rest(tmp_path: Path) -> None:
     assert len(rows) == 1 and rows[0]["scenario"] == "Offline"
     row = rows[0]
     assert row["round"] == "v4.1"  # from the logs' seeds (no version in the path)
-    assert row["value"] == 25204.5 and row["accuracy"] == 75.73
+    assert row["value"] == 168720.0 and row["accuracy"] == 75.73
     assert row["provenance"]["accuracy_text"] == "75.730"
     assert row["provenance"]["power"]["units"] == "Watts"
-    assert row["provenance"]["power"]["value"] == pytest.approx(115.0)
+    assert row["provenance"]["power"]["value"] == 398.32998477930016
     ((where, why),) = report.skipped
     assert where.endswith("resnet50/Server") and "mlperf_log_detail.txt is missing" in why
 

@@ -15,6 +15,16 @@ FIXES: dict[str, str] = {
     "measurement if they do not match.",
     "power-checksum": "Submit the log files of the power session unchanged (the session "
     "recorded their checksums), or re-run the power measurement.",
+    "power-sources": "Measure with the round's release of mlcommons/power-dev, unmodified "
+    "(the power checker compares the checksums of its sources).",
+    "power-ptd": "Run the round's PTDaemon release on a supported analyzer, driven by the "
+    "power director unmodified (it sets the ranges, starts, stops and restores them); "
+    "re-run the power measurement.",
+    "power-phases": "Run LoadGen through the power client of one session, on synchronised "
+    "clocks (NTP) on both machines, with ranging and testing runs of the same length; "
+    "re-run the power measurement.",
+    "power-log": "Re-run the power measurement: PTDaemon's log must show uncertainty "
+    "checking on from the start and no errors outside the ranging run.",
     "power-samples": "Keep spl.txt and mlperf_log_detail.txt of the same power run (the "
     "analyzer samples must fall between LoadGen's power_begin and power_end).",
     "perf-metric-missing": "Use the LoadGen release of the round: its detail log must carry "

@@ -3,10 +3,12 @@
 power folder holds the PTD session files, and the session is consistent as the official
 power checker (``tools/submission/power/`` of mlcommons/inference) requires: both session
 descriptions present with their fields, the same UUIDs and session name, no debug
-server, a supported analyzer, and the result files' checksums the ones the session
-recorded. The power figure is the official one: the mean of the positive watts samples
-of ``spl.txt`` between LoadGen's power_begin and power_end, in W for Offline and Server,
-in mJ per query for SingleStream and MultiStream."""
+server, and the result files' checksums the ones the session recorded. The PTD exchange
+and analyzers (power_ptd), the phase timings (power_phases) and PTDaemon's log
+(power_log) are checked by the round's rules (power_rounds). The power figure is the
+official one: the mean of the positive watts samples of ``spl.txt`` between LoadGen's
+power_begin and power_end, in W for Offline and Server, in mJ per query for SingleStream
+and MultiStream."""
 
 from __future__ import annotations
 
@@ -14,7 +16,6 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,19 @@ from perfpilot.submission.check.files import (
     REQUIRED_PERF_FILES,
     check_folder_files,
 )
+from perfpilot.submission.check.findings import ERROR, Finding
+from perfpilot.submission.check.power_log import check_ptd_log
+from perfpilot.submission.check.power_phases import check_phases, loadgen_window, spl_means
+from perfpilot.submission.check.power_ptd import (
+    check_messages,
+    check_ptd_config,
+    check_ptd_messages,
+    check_sources,
+)
+from perfpilot.submission.check.power_rounds import power_round
 from perfpilot.submission.check.values import detail_value
-from perfpilot.submission.tree import ScenarioEntry, is_dir, is_file
+from perfpilot.submission.rounds import get_round
+from perfpilot.submission.tree import ScenarioEntry, SubmissionTree, is_dir, is_file
 
 SPL = "spl.txt"
 POWER_FILES = ("client.json", "client.log", "ptd_logs.txt", "server.json", "server.log")
@@ -53,9 +65,6 @@ _SESSION_FIELDS = (
     "results",
     "phases",
 )
-# PTD device numbers of the analyzers the power working group supports.
-_SUPPORTED_DEVICES = {8, 35, 48, 49, 52, 77, 508, 549, 586}
-_TIME_FORMAT = "%m-%d-%Y %H:%M:%S.%f"
 
 
 @dataclass(frozen=True)
@@ -114,16 +123,6 @@ def _same_ids(ctx: Context, power: Path, client: dict[str, Any], server: dict[st
         )
     if server.get("debug", False) is not False:
         ctx.add("power-session", power / "server.json", "the PTD server ran in debug mode")
-    config = server.get("ptd_config") or []
-    # one analyzer (a dict) up to v5.0, a list of them since
-    for analyzer in [config] if isinstance(config, dict) else config:
-        device = analyzer.get("device_type") if isinstance(analyzer, dict) else None
-        if device not in _SUPPORTED_DEVICES:
-            ctx.add(
-                "power-session",
-                power / "server.json",
-                f"analyzer device {device} is not one the power rules support",
-            )
 
 
 def _checksums(ctx: Context, perf: Path, client: dict[str, Any], server: dict[str, Any]) -> None:
@@ -132,7 +131,14 @@ def _checksums(ctx: Context, perf: Path, client: dict[str, Any], server: dict[st
     for data in (client, server):
         results = data.get("results")
         if isinstance(results, dict):
-            recorded.update({k: str(v) for k, v in results.items() if k in _RESULT_FILES})
+            for name, digest in results.items():
+                if name in _RESULT_FILES and recorded.setdefault(name, str(digest)) != str(digest):
+                    ctx.add(
+                        "power-checksum",
+                        perf / "power",
+                        f"client.json and server.json recorded different checksums of {name}",
+                    )
+                recorded[name] = str(digest)
     for name in _RESULT_FILES:
         path = perf / name
         if name not in recorded:
@@ -145,27 +151,14 @@ def _checksums(ctx: Context, perf: Path, client: dict[str, Any], server: dict[st
 
 def power_figure(run: Path, scenario: str) -> PowerFigure | str:
     """The official power figure of a testing run, or what prevents it."""
-    begin_text, end_text = detail_value(run, "power_begin"), detail_value(run, "power_end")
-    try:
-        begin = datetime.strptime(str(begin_text), _TIME_FORMAT)
-        end = datetime.strptime(str(end_text), _TIME_FORMAT)
-    except ValueError:
-        return "no power_begin/power_end in mlperf_log_detail.txt"
-    samples: list[float] = []
+    window = loadgen_window(run)
+    if isinstance(window, str):
+        return window
+    begin, end = window
     spl = run / SPL
     if not is_file(spl):
         return f"{SPL} is missing"
-    for line in spl.read_text(errors="replace").splitlines():
-        if not line.startswith("Time"):
-            continue
-        parts = line.split(",")
-        try:
-            stamp = datetime.strptime(parts[1], _TIME_FORMAT)
-            watts = float(parts[3])
-        except (IndexError, ValueError):
-            continue
-        if begin < stamp < end and watts > 0:
-            samples.append(watts)
+    samples, _ = spl_means(spl, begin, end)
     if not samples:
         return f"no power samples of {SPL} fall between power_begin and power_end"
     avg = sum(samples) / len(samples)
@@ -186,24 +179,45 @@ def power_figure(run: Path, scenario: str) -> PowerFigure | str:
     return PowerFigure(avg, metric, POWER_UNITS[scenario], per_query * 1000 / metric)
 
 
-def check_power(ctx: Context, entry: ScenarioEntry) -> PowerFigure | None:
-    """Check the power logs of ``entry`` (a power result) and return its figure."""
-    perf = entry.performance_dir.parent
+def check_session(ctx: Context, perf: Path, round_name: str) -> None:
+    """The power working group's rules for the power session of ``perf`` (a result's
+    ``performance/`` folder holding ``power/``, ``ranging/`` and ``run_1/``)."""
     power = perf / "power"
-    ranging = perf / "ranging"
-    n_before = len(ctx.findings)
-    check_folder_files(ctx, ranging, (*REQUIRED_PERF_FILES, SPL), OPTIONAL_PERF_FILES)
+    check_folder_files(ctx, perf / "ranging", (*REQUIRED_PERF_FILES, SPL), OPTIONAL_PERF_FILES)
     check_folder_files(ctx, power, POWER_FILES, OPTIONAL_ANY)
     client = _session(ctx, power / "client.json")
     server = _session(ctx, power / "server.json")
-    if client is not None and server is not None:
-        _same_ids(ctx, power, client, server)
-        _checksums(ctx, perf, client, server)
+    if client is None or server is None:
+        return
+    prules = power_round(round_name)
+    _same_ids(ctx, power, client, server)
+    _checksums(ctx, perf, client, server)
+    check_sources(ctx, power, client, server, prules)
+    check_messages(ctx, power, client, server)
+    check_ptd_messages(ctx, power / "server.json", server, prules)
+    check_ptd_config(ctx, power / "server.json", server, prules)
+    check_phases(ctx, perf, client, server)
+    check_ptd_log(ctx, perf, str(server["session_name"]))
+
+
+def session_findings(perf: Path, round_name: str) -> list[Finding]:
+    """The findings of :func:`check_session` on a lone ``performance/`` folder (paths
+    relative to it), for checking one power session outside a submission tree."""
+    ctx = Context(SubmissionTree(perf, [], []), get_round(round_name), relax=False)
+    check_session(ctx, perf, round_name)
+    return ctx.findings
+
+
+def check_power(ctx: Context, entry: ScenarioEntry) -> PowerFigure | None:
+    """Check the power logs of ``entry`` (a power result) and return its figure."""
+    n_before = len(ctx.findings)
+    check_session(ctx, entry.performance_dir.parent, ctx.rules.name)
     figure = power_figure(entry.performance_dir, entry.scenario)
     if isinstance(figure, str):
         ctx.add("power-samples", entry.performance_dir / SPL, figure)
         return None
-    return figure if len(ctx.findings) == n_before else None
+    errors = [f for f in ctx.findings[n_before:] if f.severity == ERROR]
+    return None if errors else figure
 
 
 def power_only(entry: ScenarioEntry) -> bool:
