@@ -529,6 +529,25 @@ def test_fleet_page_shows_the_fleet_report(fleet_workspace: Path, tmp_path: Path
     assert bad.returncode == 2 and "--fleet-threshold" in bad.stderr
 
 
+@pytest.mark.slow
+def test_a_fleet_name_with_markup_is_text(fleet_workspace: Path, tmp_path: Path) -> None:
+    from perfpilot.dashboard.fleet_page import fleet_pages
+    from perfpilot.workspace import Workspace
+
+    records = [
+        r.model_copy(update={"tags": {**r.tags, "fleet": EVIL_TAG}})
+        for r in Workspace(fleet_workspace).records()
+    ]
+    (page,) = fleet_pages(records, 10.0, {})
+    assert re.fullmatch(r"fleet-[0-9a-f]{12}", page.name)  # a safe file name
+    out = tmp_path / "site"
+    build_site([_row()], [], out, pareto_front, extra_pages=[page])
+    written = (out / "pages" / f"{page.name}.html").read_text()
+    assert "<script" not in written and "&lt;script&gt;window.__pwned=1" in written
+    index = (out / "index.html").read_text()
+    assert "Fleet &lt;script&gt;window.__pwned=1" in index and "<script>window" not in index
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
