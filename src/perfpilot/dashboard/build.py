@@ -276,7 +276,9 @@ def build_dashboard(
 
     rows, sweeps = load_rows(workspace, db, home)
     pages = list(extra_pages)
-    if db is None:  # fleets are read from the run records, as 'fleet report' reads them
+    # fleets are read from the run records, as 'fleet report' reads them (only when a
+    # row is a fleet's: reading every record again costs time in a large workspace)
+    if db is None and any((row.get("tags") or {}).get("fleet") for row in rows):
         pages += fleet_pages(workspace.records(), fleet_threshold, run_pages(rows))
     target = out if out is not None else workspace.root / DEFAULT_DIR
     return build_site(rows, sweeps, target, pareto_front, extra_pages=pages)
