@@ -195,6 +195,16 @@ def test_a_fleet_runs_on_the_labelled_nodes_and_reports(cluster: Any, tmp_path: 
     low = min(values)
     expect_outlier = 100 * (test["median"] - low) / test["median"] > 5
     assert bool(data["outliers"]) == expect_outlier
+    assert test["metric"] == "throughput" and test["unit"] == "samples/s"
+    # the dashboard's fleet page: the same nodes and outliers, linked from the index
+    site = tmp_path / "site"
+    built = run_cli("--workspace", str(ws), "dashboard", "build", "--out", str(site),
+                    "--fleet-threshold", "5")  # fmt: skip
+    assert built.returncode == 0, built.stderr
+    assert '<a href="pages/fleet-f1.html">Fleet f1</a>' in (site / "index.html").read_text()
+    page = (site / "pages" / "fleet-f1.html").read_text()
+    assert all(n["node"] in page for n in test["nodes"])
+    assert page.count("OUTLIER</span>") == len(data["outliers"])
     # a label no node has: one line naming the labels there are, nothing run
     bad = run_cli(*[a if a != "rack=a" else "rack=zzz" for a in args])
     assert bad.returncode == 2

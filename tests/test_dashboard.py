@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -437,6 +438,116 @@ def real_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return ws.root
 
 
+FLEET = "lab"
+FLEET_NODES = ("node-a", "node-b", "node-c")
+
+
+@pytest.fixture(scope="module")
+def fleet_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fleet of three nodes' runs, recorded as ``fleet run`` records them, without Ray's
+    scheduling: on each "node", what its trial runs (``run_benchmark`` in a scratch
+    workspace, tagged fleet=lab), packed as the trial sends it back (``run_back``), then
+    brought into the workspace with that node's facts (``bring_back``, which indexes it).
+    Node c stands for an older install: its record names another onnxruntime version."""
+    from perfpilot.cluster.dispatch import bring_back
+    from perfpilot.cluster.trial import RunBack, run_back
+    from perfpilot.config.run import build_run_configs
+    from perfpilot.engine.runner import run_benchmark
+    from perfpilot.results.db import index_record
+    from perfpilot.workspace import Workspace
+
+    root = tmp_path_factory.mktemp("fleet")
+    ws = Workspace(root / "ws", on_record=index_record)
+    cfgs = build_run_configs("Offline", "performance", min_duration_ms=200, min_query_count=1)
+    for index, host in enumerate(FLEET_NODES):
+        scratch = Workspace(root / f"scratch-{host}")
+        (record,) = run_benchmark(
+            cfgs, scratch, ["perfpilot", "fleet", "run"], tags={"fleet": FLEET}
+        )
+        back = run_back(record)
+        if host == "node-c":
+            data = json.loads(back.record_json)
+            data["provenance"]["software"]["onnxruntime"] = "1.16.0"
+            back = RunBack(json.dumps(data), back.archive)
+        node_id = f"{index + 1:02x}" * 28  # as long as a Ray node id
+        node = {"hostname": host, "ray_node_id": node_id, "ip": "127.0.0.1", "shipped": []}
+        node.update(labels={"rack": "a"}, system={"system_name": host})
+        bring_back(ws, back, node)
+    return ws.root
+
+
+def _fleet_rows(page: str) -> list[tuple[bool, str, str]]:
+    """(outlier?, node, figure) of each row of a fleet page's figures table."""
+    found = re.findall(
+        r'<tr class="(outlier|node)"><td class="node">([^<]*)(?:<span[^>]*>OUTLIER</span>)?'
+        r'</td><td class="num">([^<]*)</td>',
+        page,
+    )
+    return [(kind == "outlier", node.strip(), figure) for kind, node, figure in found]
+
+
+@pytest.mark.slow
+def test_fleet_page_shows_the_fleet_report(fleet_workspace: Path, tmp_path: Path) -> None:
+    """The dashboard's fleet page: every node, the median, the outlier marked and the
+    environment difference, the same figures as `fleet report` (threshold 0: the slowest
+    node is below the median, so an outlier), linked from the index."""
+    ws = ("--workspace", str(fleet_workspace))
+    report = run_cli(*ws, "fleet", "report", FLEET, "--threshold", "0", "--json")
+    assert report.returncode == 0, report.stderr
+    data = json.loads(report.stdout)
+    (test,) = data["tests"]
+    assert test["metric"] == "throughput" and test["unit"] == "samples/s"
+    figures = {n["node"]: n["value"] for n in test["nodes"]}
+    slowest = min(figures, key=lambda n: figures[n])
+    assert data["outliers"] == [slowest]
+    out = tmp_path / "site"
+    built = run_cli(*ws, "dashboard", "build", "--out", str(out), "--fleet-threshold", "0")
+    assert built.returncode == 0, built.stderr
+    assert "3 local run(s)" in built.stdout and "1 fleet page(s)" in built.stdout
+    index = (out / "index.html").read_text()
+    assert f'<a href="pages/fleet-{FLEET}.html">Fleet {FLEET}</a>' in index
+    page = (out / "pages" / f"fleet-{FLEET}.html").read_text()
+    rows = _fleet_rows(page)
+    assert [node.split("/")[0] for _, node, _ in rows] == list(FLEET_NODES)
+    assert [node for outlier, node, _ in rows if outlier] == [slowest]
+    assert [figure for _, _, figure in rows] == [f"{figures[n]:,.1f}" for _, n, _ in rows]
+    assert "throughput (samples/s)" in page and "Offline performance: throughput" in page
+    assert f"{test['median']:,.1f} samples/s" in page  # the median, with its unit
+    assert f"Outliers: <strong>{slowest}</strong>" in page
+    assert "package onnxruntime" in page and "1.16.0" in page  # node c's older install
+    for stem in re.findall(r'href="\.\./runs/([^"]+)\.html"', page):
+        assert (out / "runs" / f"{stem}.html").is_file()  # each figure links to its run
+    assert page.count('href="../runs/') == 3
+    # the default threshold (10%): the page says so, and marks what the report marks
+    again = run_cli(*ws, "dashboard", "build", "--out", str(out))
+    assert again.returncode == 0, again.stderr
+    default = json.loads(run_cli(*ws, "fleet", "report", FLEET, "--json").stdout)
+    page = (out / "pages" / f"fleet-{FLEET}.html").read_text()
+    assert [n for o, n, _ in _fleet_rows(page) if o] == default["outliers"]
+    assert "--threshold 10</code>" in page
+    bad = run_cli(*ws, "dashboard", "build", "--out", str(out), "--fleet-threshold", "-1")
+    assert bad.returncode == 2 and "--fleet-threshold" in bad.stderr
+
+
+@pytest.mark.slow
+def test_a_fleet_name_with_markup_is_text(fleet_workspace: Path, tmp_path: Path) -> None:
+    from perfpilot.dashboard.fleet_page import fleet_pages
+    from perfpilot.workspace import Workspace
+
+    records = [
+        r.model_copy(update={"tags": {**r.tags, "fleet": EVIL_TAG}})
+        for r in Workspace(fleet_workspace).records()
+    ]
+    (page,) = fleet_pages(records, 10.0, {})
+    assert re.fullmatch(r"fleet-[0-9a-f]{12}", page.name)  # a safe file name
+    out = tmp_path / "site"
+    build_site([_row()], [], out, pareto_front, extra_pages=[page])
+    written = (out / "pages" / f"{page.name}.html").read_text()
+    assert "<script" not in written and "&lt;script&gt;window.__pwned=1" in written
+    index = (out / "index.html").read_text()
+    assert "Fleet &lt;script&gt;window.__pwned=1" in index and "<script>window" not in index
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
@@ -583,14 +694,21 @@ def _in_view(driver: Any, css: str) -> bool:
 @pytest.mark.slow
 @pytest.mark.parametrize("size", [(1280, 800), (1920, 1080)])
 def test_leaderboard_is_the_first_screen(
-    real_workspace: Path, browser: Any, tmp_path: Path, size: tuple[int, int]
+    real_workspace: Path,
+    fleet_workspace: Path,
+    browser: Any,
+    tmp_path: Path,
+    size: tuple[int, int],
 ) -> None:
     """At 1280x800 and 1920x1080 the leaderboard's result, status and accuracy columns
     show without scrolling. With PERFPILOT_DOCS_SCREENSHOTS=DIR, each page type of a
-    dashboard without the hostile test rows is saved there (docs/img)."""
+    dashboard without the hostile test rows (index, charts, sweeps, a run, a fleet) is
+    saved there (docs/img)."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
+    from perfpilot.dashboard.build import run_pages
+    from perfpilot.dashboard.fleet_page import fleet_pages
     from perfpilot.dashboard.rows import load_rows
     from perfpilot.workspace import Workspace
 
@@ -600,8 +718,10 @@ def test_leaderboard_is_the_first_screen(
         for r in rows
         if r.get("model") != EVIL_MODEL
     ]
+    clean += load_rows(Workspace(fleet_workspace))[0]
+    fleets = fleet_pages(Workspace(fleet_workspace).records(), 10.0, run_pages(clean))
     out = tmp_path / "site"
-    build_site(clean, sweeps, out, pareto_front)
+    build_site(clean, sweeps, out, pareto_front, extra_pages=fleets)
     width, height = size
     browser.execute_cdp_cmd(
         "Emulation.setDeviceMetricsOverride",
@@ -631,6 +751,18 @@ def test_leaderboard_is_the_first_screen(
             browser.get((out / "runs").as_uri() + "/" + _page_of(clean, "SingleStream"))
             wait.until(lambda d: d.find_elements(By.TAG_NAME, "h1"))
             _shot(browser, shots / "dashboard-run.png")
+            # the fleet page, reached from the index's navigation
+            browser.get((out / "index.html").as_uri())
+            browser.find_element(By.LINK_TEXT, f"Fleet {FLEET}").click()
+            wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "table.fleet-table"))
+            assert _console_errors(browser) == []
+            table = browser.find_element(By.CSS_SELECTOR, "table.fleet-table").text
+            assert all(node in table for node in FLEET_NODES)
+            assert "throughput (samples/s)" in table and "VALID" in table
+            bars = browser.find_elements(By.CSS_SELECTOR, "table.fleet-table td.bar div")
+            assert len(bars) == 3 and max(b.size["width"] for b in bars) > 100
+            assert "1.16.0" in browser.find_element(By.CSS_SELECTOR, "table.fleet-env").text
+            _shot(browser, shots / "dashboard-fleet.png")
         assert all(p.stat().st_size > 10_000 for p in shots.glob("dashboard-*.png"))
     finally:
         browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})

@@ -27,20 +27,31 @@ def dashboard() -> None:
     help="Results database to show alone (default: the global --db or the workspace's, "
     "with the workspace's runs it lacks).",
 )
+@click.option(
+    "--fleet-threshold", default=10.0, show_default=True, type=click.FloatRange(min=0.0),
+    metavar="PCT", help="On the fleet pages, an outlier is a node more than PCT percent "
+    "below the fleet's median (as 'fleet report --threshold').",
+)  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print what was built as JSON.")
 @click.pass_obj
-def dashboard_build(ctx: Context, out: Path | None, db: str | None, as_json: bool) -> None:
-    """Write index.html, run pages, data.json and plotly.min.js into a folder."""
+def dashboard_build(
+    ctx: Context, out: Path | None, db: str | None, fleet_threshold: float, as_json: bool
+) -> None:
+    """Write index.html, run pages, fleet pages, data.json and plotly.min.js into a folder."""
     from perfpilot.dashboard.build import build_dashboard
     from perfpilot.workspace import Workspace
 
-    report = build_dashboard(Workspace.resolve(ctx.workspace), out=out, db=db, home=ctx.db)
+    report = build_dashboard(
+        Workspace.resolve(ctx.workspace), out=out, db=db, home=ctx.db,
+        fleet_threshold=fleet_threshold,
+    )  # fmt: skip
     if as_json:
         click.echo(json.dumps({**asdict(report), "out": str(report.out)}, indent=2))
         return
     click.echo(
         f"dashboard: {report.local} local run(s), {report.published} published result(s), "
         f"{report.charts} chart(s), {report.sweeps} sweep plot(s)"
+        + (f", {len(report.pages)} fleet page(s)" if report.pages else "")
     )
     click.echo(f"open {report.out / 'index.html'}  (or: perfpilot dashboard serve)")
     for line in report.skipped:  # links are never followed out of a run folder

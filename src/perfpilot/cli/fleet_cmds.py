@@ -190,14 +190,13 @@ def fleet_report(ctx: Context, name: str, threshold: float, as_json: bool) -> in
     out = console()
     for test in report.tests:
         table = Table(header_style="bold", title=f"fleet {name}: {test.test}")
-        for col in ("node", f"figure ({test.unit or '-'})", "vs median", "valid", "run"):
+        for col in ("node", test.header, "vs median", "valid", "run"):
             table.add_column(col, overflow="fold")
         for f in test.nodes:
-            vs = "-" if f.below_median_pct is None else f"{-f.below_median_pct:+.1f}%"
             table.add_row(
                 f.node + (" OUTLIER" if f.outlier else ""),
                 "-" if f.value is None else f"{f.value:,.4g}",
-                vs,
+                f.vs_median,
                 "-" if f.valid is None else ("VALID" if f.valid else "INVALID"),
                 f.run_id,
             )

@@ -249,23 +249,7 @@ class Dispatcher:
         )
 
     def bring_back(self, run: RunBack, node: dict[str, Any]) -> RunRecord:
-        """Unpack a run directory into the workspace and record it (run.json last) with
-        the node it ran on; a run already there is not recorded twice."""
-        record = RunRecord.model_validate_json(run.record_json)
-        target = self.workspace.runs_dir / record.run_id
-        if (target / RUN_RECORD).exists():
-            return self.workspace.load(record.run_id)
-        unpack_run(run.archive, target, RUN_RECORD)
-        node_tag = f"{node['hostname']}/{str(node['ray_node_id'])[:8]}"
-        record = record.model_copy(
-            update={
-                "run_dir": str(Path(target)),
-                "provenance": {**record.provenance, "node": node},
-                "tags": {**record.tags, "node": node_tag},
-            }
-        )
-        self.workspace.write_record(record)
-        return record
+        return bring_back(self.workspace, run, node)
 
     def cancel(self, refs: list[Any]) -> None:
         """Stop every task: first as Ctrl-C stops a run (the test is stopped and the task
@@ -282,3 +266,24 @@ class Dispatcher:
             _, left = ray.wait(left, num_returns=len(left), timeout=0.5)
         for ref in left:
             ray.cancel(ref, force=True)
+
+
+def bring_back(workspace: Workspace, run: RunBack, node: dict[str, Any]) -> RunRecord:
+    """Unpack a run directory into ``workspace`` and record it (run.json last) with the
+    node it ran on (``node``: the trial's node facts); a run already there is not
+    recorded twice."""
+    record = RunRecord.model_validate_json(run.record_json)
+    target = workspace.runs_dir / record.run_id
+    if (target / RUN_RECORD).exists():
+        return workspace.load(record.run_id)
+    unpack_run(run.archive, target, RUN_RECORD)
+    node_tag = f"{node['hostname']}/{str(node['ray_node_id'])[:8]}"
+    record = record.model_copy(
+        update={
+            "run_dir": str(Path(target)),
+            "provenance": {**record.provenance, "node": node},
+            "tags": {**record.tags, "node": node_tag},
+        }
+    )
+    workspace.write_record(record)
+    return record

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from perfpilot.cluster.ship import Bundle, held, pack, place
+from perfpilot.records import RunRecord
 
 #: How often a trial tells the driver's progress board where it is (seconds).
 REPORT_EVERY_S = 1.0
@@ -86,6 +87,13 @@ def node_facts(backend: str) -> dict[str, Any]:
     }
 
 
+def run_back(record: RunRecord) -> RunBack:
+    """A finished run as it travels back to the driver: its record and its folder."""
+    run_dir = Path(record.run_dir)
+    files = sorted(str(p.relative_to(run_dir)) for p in run_dir.rglob("*") if p.is_file())
+    return RunBack(record.model_dump_json(), pack(run_dir, files))
+
+
 def _tell(board: Any, node: str, line: dict[str, Any] | None) -> None:
     """Update the driver's progress board; a board being restarted misses a line."""
     try:
@@ -131,11 +139,7 @@ def run_trial(spec: TrialSpec) -> TrialResult:
         configs = [RunConfig.model_validate(c) for c in spec.configs]
         records = run_benchmark(configs, workspace, spec.command, progress, tags=spec.tags)
         finished = time.time()
-        runs = []
-        for record in records:
-            run_dir = Path(record.run_dir)
-            files = sorted(str(p.relative_to(run_dir)) for p in run_dir.rglob("*") if p.is_file())
-            runs.append(RunBack(record.model_dump_json(), pack(run_dir, files)))
+        runs = [run_back(record) for record in records]
     finally:
         if spec.board is not None:
             _tell(spec.board, short, None)

@@ -27,7 +27,7 @@ DEFAULT_DIR = "dashboard"
 ASSETS = ("app.js", "style.css")
 COPY_LIMIT = 5_000_000  # log files larger than this are linked in place, not copied
 MAX_LOG_FILES = 200
-_PAGE_NAME = re.compile(r"[A-Za-z0-9_-]{1,80}")
+_PAGE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,7 @@ class BuildReport:
     charts: int
     sweeps: int
     skipped: list[str] = field(default_factory=list)  # run files left out (links, ...)
+    pages: list[str] = field(default_factory=list)  # added pages (fleets...), by title
 
 
 def plotly_js() -> Path:
@@ -224,6 +225,7 @@ def _build_locked(
         charts=len(data["charts"]),
         sweeps=len(data["sweeps"]),
         skipped=skipped,
+        pages=[page.title for page in extra_pages],
     )
 
 
@@ -245,20 +247,38 @@ def _swap(site: Path, out: Path) -> None:
             shutil.rmtree(old)
 
 
+def run_pages(rows: Sequence[dict[str, Any]]) -> dict[str, str]:
+    """Local run id -> the stem of its run page (as :func:`build_site` names them)."""
+    names = export.page_names(rows)
+    return {
+        str(row["run_id"]): names[export.row_key(row)]
+        for row in rows
+        if row.get("run_id") and row.get("source", "local") == "local"
+    }
+
+
 def build_dashboard(
     workspace: Workspace,
     out: Path | None = None,
     db: str | os.PathLike[str] | None = None,
     home: str | None = None,
     extra_pages: Sequence[ExtraPage] = (),
+    fleet_threshold: float = 10.0,
 ) -> BuildReport:
     """Build the dashboard of a workspace (default folder: ``<workspace>/dashboard``);
     ``db``: show that database only; ``home``: the user's database (a file or URL) in
     place of the workspace's file; ``extra_pages`` are added and linked from the index
-    (see :class:`ExtraPage`)."""
+    (see :class:`ExtraPage`). Without ``db``, each fleet of the workspace gets a page
+    (``fleet report``'s figures; ``fleet_threshold``: its outliers' percent)."""
+    from perfpilot.dashboard.fleet_page import fleet_pages
     from perfpilot.dashboard.rows import load_rows
     from perfpilot.tune.pareto import pareto_front
 
     rows, sweeps = load_rows(workspace, db, home)
+    pages = list(extra_pages)
+    # fleets are read from the run records, as 'fleet report' reads them (only when a
+    # row is a fleet's: reading every record again costs time in a large workspace)
+    if db is None and any((row.get("tags") or {}).get("fleet") for row in rows):
+        pages += fleet_pages(workspace.records(), fleet_threshold, run_pages(rows))
     target = out if out is not None else workspace.root / DEFAULT_DIR
-    return build_site(rows, sweeps, target, pareto_front, extra_pages=extra_pages)
+    return build_site(rows, sweeps, target, pareto_front, extra_pages=pages)

@@ -4,12 +4,14 @@ than a threshold below the fleet's median, and what differs in their environment
 from __future__ import annotations
 
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from perfpilot.errors import UsageError
 from perfpilot.records import RunRecord
 from perfpilot.results.reproduce import environment
+from perfpilot.tasks import labels
 from perfpilot.workspace import Workspace
 
 #: Environment keys that differ from node to node by nature (not a finding).
@@ -25,6 +27,13 @@ class NodeFigure:
     below_median_pct: float | None = None
     outlier: bool = False
 
+    @property
+    def vs_median(self) -> str:
+        """``+5.0%``: how much better (+) or worse (-) than the median (``-`` unknown)."""
+        if self.below_median_pct is None:
+            return "-"
+        return f"{round(-self.below_median_pct, 1) + 0.0:+.1f}%"  # + 0.0: never "-0.0"
+
 
 @dataclass
 class FleetTest:
@@ -35,6 +44,13 @@ class FleetTest:
     nodes: list[NodeFigure]
     median: float | None
     spread_pct: float | None  # (max - min) / median
+    metric: str | None = None  # the figure's name: "throughput", "top-1", ...
+    lower_is_better: bool = False  # latencies: an outlier lies above the median
+
+    @property
+    def header(self) -> str:
+        """``throughput (samples/s)``: the figure's name and unit, for a column."""
+        return f"{self.metric or 'figure'} ({self.unit or '-'})"
 
 
 @dataclass
@@ -57,6 +73,7 @@ class FleetReport:
             "tests": [
                 {
                     "test": t.test,
+                    "metric": t.metric,
                     "unit": t.unit,
                     "median": t.median,
                     "spread_pct": t.spread_pct,
@@ -76,6 +93,20 @@ def node_name(record: RunRecord) -> str:
     return str((record.provenance.get("system") or {}).get("hostname") or "?")
 
 
+def fleet_names(records: Sequence[RunRecord]) -> list[str]:
+    """The fleets these records hold runs of."""
+    return sorted({r.tags["fleet"] for r in records if r.tags.get("fleet")})
+
+
+def _metric(record: RunRecord, unit: str | None) -> str | None:
+    if record.mode == "accuracy":
+        return (record.accuracy.metric if record.accuracy else None) or labels.accuracy_metric(
+            record.config.get("model")
+        )
+    metric = labels.perf_metric(record.scenario, unit)
+    return metric.short if metric else None
+
+
 def _figure(record: RunRecord) -> tuple[float | None, str | None]:
     if record.mode == "accuracy":
         return (None, "%") if record.accuracy is None else (record.accuracy.value, "%")
@@ -88,27 +119,35 @@ def _figure(record: RunRecord) -> tuple[float | None, str | None]:
 
 
 def fleet_report(workspace: Workspace, name: str, threshold_pct: float = 10.0) -> FleetReport:
-    """The report of fleet ``name``: per test, each node's latest ok figure; a node is an
-    outlier when more than ``threshold_pct`` below the median (streams, whose figure is a
-    latency: above it)."""
-    records = [r for r in workspace.records() if r.tags.get("fleet") == name and r.status == "ok"]
-    if not records:
-        known = sorted({r.tags["fleet"] for r in workspace.records() if "fleet" in r.tags})
+    """The report of fleet ``name`` from the workspace's run records (see
+    :func:`report_of`); no such fleet there is bad input."""
+    records = workspace.records()
+    if not any(r.tags.get("fleet") == name and r.status == "ok" for r in records):
+        known = fleet_names(records)
         raise UsageError(
             f"no runs recorded for fleet {name!r} in {workspace.root}",
             f"Fleets here: {', '.join(known)}." if known else "Run 'perfpilot fleet run'.",
         )
+    return report_of(records, name, threshold_pct)
+
+
+def report_of(records: Sequence[RunRecord], name: str, threshold_pct: float = 10.0) -> FleetReport:
+    """The report of fleet ``name`` (``fleet report`` and the dashboard's fleet page):
+    per test, each node's latest ok figure; a node is an outlier when more than
+    ``threshold_pct`` below the median (streams, whose figure is a latency: above it)."""
+    records = [r for r in records if r.tags.get("fleet") == name and r.status == "ok"]
     latest: dict[tuple[str, str], RunRecord] = {}
     for rec in records:  # oldest first: the latest run of a node wins
         latest[(f"{rec.scenario} {rec.mode}", node_name(rec))] = rec
     tests = []
     for test in sorted({t for t, _ in latest}):
-        figures, unit = [], None
+        figures, unit, metric = [], None, None
         for (t, node), rec in sorted(latest.items()):
             if t != test:
                 continue
             value, unit_here = _figure(rec)
             unit = unit or unit_here
+            metric = metric or _metric(rec, unit_here)
             valid = rec.result.valid if rec.result is not None else None
             figures.append(NodeFigure(node, rec.run_id, value, valid))
         values = [f.value for f in figures if f.value is not None]
@@ -123,7 +162,7 @@ def fleet_report(workspace: Workspace, name: str, threshold_pct: float = 10.0) -
                 gap = 100 * (median - f.value) / median
                 f.below_median_pct = round(-gap if lower_better else gap, 2)
                 f.outlier = f.below_median_pct > threshold_pct
-        tests.append(FleetTest(test, unit, figures, median, spread))
+        tests.append(FleetTest(test, unit, figures, median, spread, metric, lower_better))
     envs: dict[str, dict[str, Any]] = {}
     for (_, node), rec in sorted(latest.items()):
         envs.setdefault(node, environment(rec))
