@@ -8,7 +8,6 @@ traceback) and the parent reads it after the child exits.
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import os
 import signal
@@ -211,10 +210,15 @@ def run_test(spec: ChildSpec, run_dir: Path) -> ChildResult:
         tokens=task.generative,
         meter=meter,
     )
-    live = (
-        ProgressWriter(run_dir / PROGRESS_FILE, expected, meter, phases=phases)
-        if meter is not None
-        else contextlib.nullcontext()
+    # Every run reports its samples done once a second (an accuracy test's out of the
+    # dataset, which it runs once through); a token run its meter's figures too.
+    live = ProgressWriter(
+        run_dir / PROGRESS_FILE,
+        expected,
+        meter,
+        phases=phases,
+        samples=sut.samples_done,
+        total=dataset.total_count if cfg.mode == "accuracy" else None,
     )
     # An explicit path inside our fresh run directory: no stray audit.config can apply.
     with GcPauses() as pauses, live:
