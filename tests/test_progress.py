@@ -212,3 +212,14 @@ def test_a_written_progress_file_counts_a_classic_runs_samples(tmp_path: Path) -
     assert expected == 5.0 and live is not None
     assert (live.samples, live.total, live.tokens) == (48, 64, None)
     assert live.samples_per_s is not None and live.samples_per_s > 0
+
+
+def test_an_accuracy_test_counts_out_of_what_loadgen_issues() -> None:
+    from perfpilot.engine.live import accuracy_samples
+
+    assert accuracy_samples(60, 60) == 60  # every sample once
+    assert accuracy_samples(60, 60, samples_per_query=8) == 64  # MultiStream: whole queries
+    # sets of 1024 samples, each padded: 1024 + 1024 + 456
+    assert accuracy_samples(2500, 1024, samples_per_query=8) == 2504
+    assert accuracy_samples(2500, 1024, override=100) == 100  # LoadGen's override
+    assert accuracy_samples(10, 1024, override=50) == 10  # capped at the dataset

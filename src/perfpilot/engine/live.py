@@ -52,6 +52,18 @@ class LiveStats:
         return max(self.total - self.samples, 0) / self.samples_per_s
 
 
+def accuracy_samples(
+    total: int, set_size: int, override: int = 0, samples_per_query: int = 1
+) -> int:
+    """How many samples LoadGen's accuracy mode issues: every sample once (the first
+    ``override`` where set), loaded in sets of ``set_size``; MultiStream pads each set to
+    whole queries of ``samples_per_query`` (LoadGen's GenerateLoadableSets)."""
+    count = min(override, total) if override > 0 else total
+    size, spq = max(set_size, 1), max(samples_per_query, 1)
+    full, rest = divmod(count, size)
+    return full * -(-size // spq) * spq + -(-rest // spq) * spq
+
+
 class LogHistogram:
     """Quantiles of positive nanosecond values within 1%, in constant memory: counts in
     buckets that grow by 1% from 1 us to about 20 min."""
