@@ -189,8 +189,8 @@ def test_lines_show_samples_done_of_a_classic_run_and_an_accuracy_test_out_of_it
     show("Offline performance: performance test", 2.0, 600.0, None)
     show("Offline performance: performance test", 32.0, 600.0, perf)  # 30 s on: a line
     assert out.getvalue().splitlines()[-1] == (
-        "  Offline performance: performance test: 63,000 samples, 2,100 samples/s, "
-        "32.0s / ~10:00, ~9:28 left"
+        "  Offline performance: performance test: 32.0s / ~10:00, ~9:28 left, "
+        "63,000 samples, 2,100 samples/s"
     )
     acc = LiveStats(elapsed_s=4.0, samples=1_000, samples_per_s=250.0, total=10_000)
     assert live_text(acc) == "1,000 / 10,000 samples, 250 samples/s"
@@ -223,3 +223,26 @@ def test_an_accuracy_test_counts_out_of_what_loadgen_issues() -> None:
     assert accuracy_samples(2500, 1024, samples_per_query=8) == 2504
     assert accuracy_samples(2500, 1024, override=100) == 100  # LoadGen's override
     assert accuracy_samples(10, 1024, override=50) == 10  # capped at the dataset
+
+
+def test_the_live_line_keeps_to_one_row_of_a_narrow_terminal() -> None:
+    """A wrapped live line leaves its first row behind at every redraw: on a narrow
+    terminal the line keeps the clock, time left and samples done, and is cut to fit."""
+    out = io.StringIO()
+    con = Console(file=out, force_terminal=True, width=80, color_system=None)
+    show = _progress_printer(con)
+    live = LiveStats(elapsed_s=3.0, samples=24_192, samples_per_s=11_997.0)
+    show("Offline performance: performance test", 3.0, 9.8, live)
+    show("TEST04 MultiStream performance (compliance): performance test", 75.0, 99.0, live)
+    drawn = out.getvalue()
+    assert "\n" not in drawn
+    rows = drawn.split("\r")[:-1]
+    assert len(rows) == 2 and all(len(row) == 79 for row in rows)
+    assert rows[0].rstrip() == (
+        "  Offline performance test: 3.0s / ~9.8s, ~6.8s left, 24,192 samples"
+    )
+    assert rows[1].startswith("  TEST04 MultiStream performance (compliance): performance test")
+    assert rows[1].endswith("\u2026")  # too long even so: cut
+    wide = Console(file=io.StringIO(), force_terminal=True, width=160, color_system=None)
+    _progress_printer(wide)("Offline performance: performance test", 3.0, 9.8, live)
+    assert "24,192 samples, 11,997 samples/s" in wide.file.getvalue()  # type: ignore[attr-defined]

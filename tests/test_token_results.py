@@ -79,8 +79,8 @@ def test_progress_line_off_a_terminal_shows_the_token_figures() -> None:
     assert "Server performance: calibrating (about 5s) ..." in text
     assert "Server performance: performance test: expected to take about 10m 00s" in text
     assert (
-        "Server performance: performance test: 412 samples, 52,000 tokens/s, TTFT p99 812 ms, "
-        "TPOT p99 41 ms, 1:12 / ~10:00, ~8:47 left"
+        "Server performance: performance test: 1:12 / ~10:00, ~8:47 left, 412 samples, "
+        "52,000 tokens/s, TTFT p99 812 ms, TPOT p99 41 ms"
     ) in text
 
 
