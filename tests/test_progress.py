@@ -6,14 +6,18 @@ from __future__ import annotations
 import io
 import json
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 from rich.console import Console
 
+from perfpilot.cli.fleet_cmds import node_line
+from perfpilot.cli.render import live_text
 from perfpilot.cli.run_cmd import LOG_EVERY_S, _progress_printer
-from perfpilot.engine.live import read_phase
+from perfpilot.engine.live import LiveStats, ProgressWriter, read_phase, read_progress
 from tests.conftest import run_cli
 
 
@@ -129,3 +133,116 @@ def test_calibration_estimate_follows_what_calibration_does() -> None:
     # Offline: an untimed batch, then the timed loop (at least one whole batch)
     offline = cfg(scenario="Offline", execution="test", threads=1)
     assert expected_calibration_s(offline, 3.0, 8) == 6.0
+
+
+def _live(path: Path) -> dict[str, object] | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None  # being replaced this instant
+    live = data.get("live") if str(data.get("phase", "")).endswith(" test") else None
+    return live if isinstance(live, dict) else None
+
+
+@pytest.mark.slow
+def test_a_classic_run_reports_samples_done_as_it_goes(tmp_path: Path) -> None:
+    """Not a token run: the built-in CNN, accuracy then performance. The child's
+    progress.json counts the samples done while the test runs, and in the end the count
+    LoadGen logged; an accuracy test's out of the dataset's size."""
+    ws = tmp_path / "ws"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "perfpilot", "--workspace", str(ws), "run",
+         "--model", "digits-cnn", "--dataset-size", "64", "--scenario", "Offline",
+         "--mode", "both", "--min-duration", "4", "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    seen: dict[Path, list[int]] = {}
+    while proc.poll() is None:
+        for path in ws.glob("runs/*/progress.json"):
+            live = _live(path)
+            if live is not None and isinstance(live.get("samples"), int):
+                counts = seen.setdefault(path.parent, [])
+                if not counts or counts[-1] != live["samples"]:
+                    counts.append(live["samples"])
+        time.sleep(0.05)
+    out, err = proc.communicate()
+    assert proc.returncode in (0, 1), err  # 1: INVALID on a busy machine
+    records = {r["config"]["mode"]: r for r in json.loads(out)}
+
+    perf_dir = Path(records["performance"]["run_dir"])
+    counts = seen.get(perf_dir, [])
+    # written once a second during a 4-second test: grows while it runs
+    assert len(counts) >= 2 and counts == sorted(counts) and counts[-1] > 0, counts
+    final = json.loads((perf_dir / "progress.json").read_text())["live"]
+    assert final["samples"] == records["performance"]["result"]["sample_count"]
+    assert final["samples_per_s"] > 0 and final["total"] is None
+    assert final["tokens"] is None  # a classic run counts no tokens
+
+    acc = json.loads((Path(records["accuracy"]["run_dir"]) / "progress.json").read_text())
+    assert (acc["live"]["samples"], acc["live"]["total"]) == (64, 64)
+
+
+def test_lines_show_samples_done_of_a_classic_run_and_an_accuracy_test_out_of_its_total() -> None:
+    con, out = _quiet_console()
+    show = _progress_printer(con)
+    perf = LiveStats(elapsed_s=30.0, samples=63_000, samples_per_s=2_100.0)
+    show("Offline performance: performance test", 2.0, 600.0, None)
+    show("Offline performance: performance test", 32.0, 600.0, perf)  # 30 s on: a line
+    assert out.getvalue().splitlines()[-1] == (
+        "  Offline performance: performance test: 32.0s / ~10:00, ~9:28 left, "
+        "63,000 samples, 2,100 samples/s"
+    )
+    acc = LiveStats(elapsed_s=4.0, samples=1_000, samples_per_s=250.0, total=10_000)
+    assert live_text(acc) == "1,000 / 10,000 samples, 250 samples/s"
+    assert acc.remaining_s() == 36.0  # the pace so far, for the ETA
+    assert perf.remaining_s() is None  # no total: the estimate stands
+    assert live_text(LiveStats(elapsed_s=9.0, samples=5, samples_per_s=0.556)) == (
+        "5 samples, 0.556 samples/s"
+    )
+    line = {"trial": "batch=8", "test": "Offline performance", "elapsed": 3.0, "samples": 4_100}
+    assert node_line("h/1a2b", line).endswith("Offline performance 3.0s, 4,100 samples")
+
+
+def test_a_written_progress_file_counts_a_classic_runs_samples(tmp_path: Path) -> None:
+    done = [0]
+    path = tmp_path / "progress.json"
+    with ProgressWriter(path, 5.0, samples=lambda: done[0], total=64, period_s=60):
+        done[0] = 48  # the harness's counters, as the writer reads them at its end
+    expected, live = read_progress(path)
+    assert expected == 5.0 and live is not None
+    assert (live.samples, live.total, live.tokens) == (48, 64, None)
+    assert live.samples_per_s is not None and live.samples_per_s > 0
+
+
+def test_an_accuracy_test_counts_out_of_what_loadgen_issues() -> None:
+    from perfpilot.engine.live import accuracy_samples
+
+    assert accuracy_samples(60, 60) == 60  # every sample once
+    assert accuracy_samples(60, 60, samples_per_query=8) == 64  # MultiStream: whole queries
+    # sets of 1024 samples, each padded: 1024 + 1024 + 456
+    assert accuracy_samples(2500, 1024, samples_per_query=8) == 2504
+    assert accuracy_samples(2500, 1024, override=100) == 100  # LoadGen's override
+    assert accuracy_samples(10, 1024, override=50) == 10  # capped at the dataset
+
+
+def test_the_live_line_keeps_to_one_row_of_a_narrow_terminal() -> None:
+    """A wrapped live line leaves its first row behind at every redraw: on a narrow
+    terminal the line keeps the clock, time left and samples done, and is cut to fit."""
+    out = io.StringIO()
+    con = Console(file=out, force_terminal=True, width=80, color_system=None)
+    show = _progress_printer(con)
+    live = LiveStats(elapsed_s=3.0, samples=24_192, samples_per_s=11_997.0)
+    show("Offline performance: performance test", 3.0, 9.8, live)
+    show("TEST04 MultiStream performance (compliance): performance test", 75.0, 99.0, live)
+    drawn = out.getvalue()
+    assert "\n" not in drawn
+    rows = drawn.split("\r")[:-1]
+    assert len(rows) == 2 and all(len(row) == 79 for row in rows)
+    assert rows[0].rstrip() == (
+        "  Offline performance test: 3.0s / ~9.8s, ~6.8s left, 24,192 samples"
+    )
+    assert rows[1].startswith("  TEST04 MultiStream performance (compliance): performance test")
+    assert rows[1].endswith("\u2026")  # too long even so: cut
+    wide = Console(file=io.StringIO(), force_terminal=True, width=160, color_system=None)
+    _progress_printer(wide)("Offline performance: performance test", 3.0, 9.8, live)
+    assert "24,192 samples, 11,997 samples/s" in wide.file.getvalue()  # type: ignore[attr-defined]

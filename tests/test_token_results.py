@@ -79,8 +79,8 @@ def test_progress_line_off_a_terminal_shows_the_token_figures() -> None:
     assert "Server performance: calibrating (about 5s) ..." in text
     assert "Server performance: performance test: expected to take about 10m 00s" in text
     assert (
-        "Server performance: performance test: 412 samples, 52,000 tokens/s, TTFT p99 812 ms, "
-        "TPOT p99 41 ms, 1:12 / ~10:00, ~8:47 left"
+        "Server performance: performance test: 1:12 / ~10:00, ~8:47 left, 412 samples, "
+        "52,000 tokens/s, TTFT p99 812 ms, TPOT p99 41 ms"
     ) in text
 
 
@@ -126,7 +126,9 @@ def test_progress_file_records_and_results_carry_token_figures(
     expected, live = read_progress(Path(record["run_dir"]) / "progress.json")
     assert expected is not None and live is not None
     assert live.samples == res["sample_count"] and live.tokens == TOKENS * live.samples
-    assert live.tokens_per_s > 0 and live.ttft_p99_ms is not None and live.tpot_p99_ms is not None
+    assert live.tokens_per_s is not None and live.tokens_per_s > 0
+    assert live.ttft_p99_ms is not None and live.tpot_p99_ms is not None
+    assert live.samples_per_s is not None and live.samples_per_s > 0
 
     shown = run_cli("--workspace", str(ws), "runs", "show", record["run_id"], "--json")
     assert shown.returncode == 0, shown.stderr

@@ -36,11 +36,14 @@ def _clock(seconds: float) -> str:
 
 
 def node_line(node: str, line: dict[str, Any]) -> str:
-    """``host/1a2b3c4d: POINT LABEL, Offline performance 3.2s / ~10.0s (ETA 6.8s)``."""
+    """``host/1a2b3c4d: POINT LABEL, Offline performance 3.2s / ~10.0s (ETA 6.8s),
+    41,000 samples`` (samples done once the test runs)."""
     expected = line.get("expected")
     elapsed = float(line.get("elapsed") or 0.0)
     eta = f" / ~{_clock(expected)} (ETA {_clock(max(0.0, expected - elapsed))})" if expected else ""
-    return f"  {node}: {line.get('trial')}, {line.get('test')} {_clock(elapsed)}{eta}"
+    samples = line.get("samples")
+    done = f", {samples:,} samples" if isinstance(samples, int) else ""
+    return f"  {node}: {line.get('trial')}, {line.get('test')} {_clock(elapsed)}{eta}{done}"
 
 
 def progress_printer(out: Console) -> Callable[[dict[str, dict[str, Any]], int, int], None]:

@@ -47,9 +47,16 @@ def accuracy_text(accuracy: AccuracyRecord) -> str:
 
 
 def live_text(live: LiveStats) -> str:
-    """A token run's figures so far: ``412 samples, 52,000 tokens/s, TTFT p99 812 ms,
+    """A test's figures so far: ``1,200 / 5,000 samples, 2,430 samples/s`` (the total
+    where known: accuracy tests), and a token run's ``52,000 tokens/s, TTFT p99 812 ms,
     TPOT p99 41 ms`` (the latencies where first tokens are timed: not in Offline)."""
-    parts = [f"{live.samples:,} samples", f"{live.tokens_per_s:,.0f} tokens/s"]
+    done = f"{live.samples:,} / {live.total:,}" if live.total else f"{live.samples:,}"
+    parts = [f"{done} samples"]
+    if live.samples_per_s is not None:
+        rate = live.samples_per_s
+        parts.append(f"{rate:,.0f} samples/s" if rate >= 100 else f"{rate:.3g} samples/s")
+    if live.tokens_per_s is not None:
+        parts.append(f"{live.tokens_per_s:,.0f} tokens/s")
     for name, value in (("TTFT", live.ttft_p99_ms), ("TPOT", live.tpot_p99_ms)):
         if value is not None:
             parts.append(

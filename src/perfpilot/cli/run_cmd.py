@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sys
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -146,11 +147,18 @@ def _explicit_options() -> set[str]:
     }
 
 
+def clear_live_line(console: Console) -> None:
+    """Blank the live progress line (a terminal's whole row) before a line that stays."""
+    if console.is_terminal:
+        console.print(" " * max(console.width - 1, 20), end="\r", highlight=False, crop=True)
+
+
 def _done_printer(console: Console):  # type: ignore[no-untyped-def]
     def done(record: RunRecord) -> None:
         detail = accuracy_text(record.accuracy) if record.accuracy else metric_text(record)
+        clear_live_line(console)
         console.print(
-            f"  {record.scenario} {record.mode}: {validity_text(record)} {detail}" + " " * 10,
+            f"  {record.scenario} {record.mode}: {validity_text(record)} {detail}",
             highlight=False,
         )
 
@@ -167,16 +175,23 @@ def _progress_printer(console: Console):  # type: ignore[no-untyped-def]
     state.update(since=0.0, shown=False, logged=0.0)
 
     def show(label: str, elapsed: float, expected: float | None, live: LiveStats | None) -> None:
-        figures = f"{live_text(live)}, " if live is not None else ""
+        # the clock and time left first: a narrow terminal loses figures, not the ETA
+        figures = f", {live_text(live)}" if live is not None else ""
         clock = _clock(elapsed).strip()
         total = f" / ~{_clock(expected).strip()}" if expected else ""
         left = f", ~{_clock(max(expected - elapsed, 0.0)).strip()} left" if expected else ""
+        line = f"  {label}: {clock}{total}{left}{figures}"
         if console.is_terminal:
-            console.print(
-                f"  {label}: {figures}{clock}{total}{left}          ",
-                end="\r",
-                highlight=False,
-            )
+            # one row exactly (a wrapped line would leave its first row behind at each
+            # redraw), padded to wipe a longer previous line
+            width = max(console.width - 1, 20)
+            if len(line) > width and live is not None:  # samples done alone, label shorter
+                done = live_text(replace(live, samples_per_s=None, tokens_per_s=None,
+                                         ttft_p99_ms=None, tpot_p99_ms=None))  # fmt: skip
+                short = re.sub(r" (\w+): \1 test$", r" \1 test", label)
+                line = f"  {short}: {clock}{total}{left}, {done}"
+            line = line if len(line) <= width else line[: width - 1] + "…"
+            console.print(line.ljust(width), end="\r", highlight=False, no_wrap=True, crop=True)
             return
         test = label.split(":")[0]
         if state["test"] != test or elapsed < state["elapsed"]:  # the next test (a
@@ -202,7 +217,7 @@ def _progress_printer(console: Console):  # type: ignore[no-untyped-def]
             console.print(f"{label} ... ({clock})", highlight=False)
         elif state["shown"] and elapsed - state["logged"] >= LOG_EVERY_S:
             state["logged"] = elapsed
-            console.print(f"  {label}: {figures}{clock}{total}{left}", highlight=False)
+            console.print(line, highlight=False)
 
     return show
 

@@ -14,7 +14,7 @@ from perfpilot.cli.context import EXIT_FAILED, EXIT_OK, Context
 from perfpilot.cli.fleet_cmds import cluster_option
 from perfpilot.cli.options import run_option, run_options
 from perfpilot.cli.render import console
-from perfpilot.cli.run_cmd import _progress_printer
+from perfpilot.cli.run_cmd import _progress_printer, clear_live_line
 
 
 @click.command()
@@ -97,9 +97,10 @@ def tune(
 
     def show(trial) -> None:  # type: ignore[no-untyped-def]
         qps = f" {trial.target_qps:9.1f} QPS" if trial.target_qps else ""
+        clear_live_line(err)
         err.print(
             f"  #{trial.number:<2} {trial.scenario:<12} {trial.stage:<8}{qps}  {trial.note}  "
-            f"[{trial.run_id}, {trial.wall_s:.1f}s]" + " " * 10,  # over the live line
+            f"[{trial.run_id}, {trial.wall_s:.1f}s]",
             highlight=False,
         )
 

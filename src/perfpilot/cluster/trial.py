@@ -131,7 +131,13 @@ def run_trial(spec: TrialSpec) -> TrialResult:
             _tell(
                 spec.board,
                 short,
-                {"trial": spec.label, "test": label, "elapsed": elapsed, "expected": expected},
+                {
+                    "trial": spec.label,
+                    "test": label,
+                    "elapsed": elapsed,
+                    "expected": expected,
+                    "samples": getattr(live, "samples", None),  # once the test runs
+                },
             )
 
     started = time.time()

@@ -8,7 +8,6 @@ traceback) and the parent reads it after the child exits.
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import os
 import signal
@@ -88,7 +87,7 @@ def run_test(spec: ChildSpec, run_dir: Path) -> ChildResult:
     from perfpilot.backends.base import CalibrationData
     from perfpilot.engine.calibrate import expected_calibration_s, resolve_settings
     from perfpilot.engine.harness import QuerySampleLibrary, SystemUnderTest
-    from perfpilot.engine.live import Phases, ProgressWriter, TokenMeter
+    from perfpilot.engine.live import Phases, ProgressWriter, TokenMeter, accuracy_samples
     from perfpilot.engine.settings import expected_duration_s, loadgen_names
     from perfpilot.tasks.spec import resolve
 
@@ -211,10 +210,23 @@ def run_test(spec: ChildSpec, run_dir: Path) -> ChildResult:
         tokens=task.generative,
         meter=meter,
     )
-    live = (
-        ProgressWriter(run_dir / PROGRESS_FILE, expected, meter, phases=phases)
-        if meter is not None
-        else contextlib.nullcontext()
+    # Every run reports its samples done once a second (an accuracy test's out of what
+    # it will issue: the dataset once through); a token run its meter's figures too.
+    total = None
+    if cfg.mode == "accuracy":
+        total = accuracy_samples(
+            dataset.total_count,
+            test.performance_sample_count_override or dataset.performance_count,
+            getattr(test, "accuracy_sample_count_override", 0),  # LoadGen 5.1 on
+            test.multi_stream_samples_per_query if lg_scenario == "MultiStream" else 1,
+        )
+    live = ProgressWriter(
+        run_dir / PROGRESS_FILE,
+        expected,
+        meter,
+        phases=phases,
+        samples=sut.samples_done,
+        total=total,
     )
     # An explicit path inside our fresh run directory: no stray audit.config can apply.
     with GcPauses() as pauses, live:

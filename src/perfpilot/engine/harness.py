@@ -15,6 +15,10 @@ Strategies:
 Fixed-size answers take LoadGen's fast issue path (ids and indices as two lists, no
 QuerySample object per sample) and are completed from a preallocated buffer whose
 response objects are reused: per sample, the harness sets one id (see ``Responder``).
+
+Samples done are counted for the progress line per completed batch, in the ``done`` of the
+completing thread's own ``Responder``: one integer addition a batch, no lock (one writer
+each; the progress writer only reads and sums them).
 """
 
 from __future__ import annotations
@@ -73,12 +77,14 @@ class Responder:
     a buffer owned here, and a pool of response objects points at its rows once and for
     all, so a batch costs one copy and one id per sample: building a response object per
     sample costs more than the rest of the harness. Reuse is safe because LoadGen copies
-    whatever it logs before ``QuerySamplesComplete`` returns."""
+    whatever it logs before ``QuerySamplesComplete`` returns. ``done`` counts the samples
+    completed here (by its one thread), for the progress line."""
 
     def __init__(self, capacity: int = 1) -> None:
         self._capacity = max(capacity, 1)
         self._buffer = np.zeros((0, 0), dtype=np.uint8)
         self._pool: list[Any] = []
+        self.done = 0
 
     def complete(self, ids: list[int], answers: np.ndarray) -> None:
         n = len(ids)
@@ -90,6 +96,7 @@ class Responder:
         batch = self._pool if n == len(self._pool) else self._pool[:n]
         deque(map(_SET_ID, batch, ids), maxlen=0)
         lg.QuerySamplesComplete(batch)
+        self.done += n
 
     def _allocate(self, capacity: int, rows: np.ndarray) -> np.ndarray:
         self._buffer = np.zeros((capacity, rows.shape[1]), dtype=rows.dtype)
@@ -133,6 +140,7 @@ class SystemUnderTest:
         self.meter = meter
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._workers: list[threading.Thread] = []
+        self._responders: list[Responder] = []  # one per completing thread: samples done
         if tokens:
             self.handle = self._token_sut(backend, scenario, threads, meter)
             return
@@ -144,11 +152,21 @@ class SystemUnderTest:
             )
             issue = self._issue_offline if scenario == "Offline" else self._issue_server
         else:
-            responder = Responder(batch_size)
+            responder = self._responder(batch_size)
             issue = lambda ids, indices: self._run(  # noqa: E731 - LoadGen's thread runs it
                 ids, np.array(indices, dtype=np.int64), responder
             )
         self.handle = lg.ConstructFastSUT(issue, self._flush)
+
+    def _responder(self, capacity: int) -> Responder:
+        responder = Responder(capacity)
+        self._responders.append(responder)  # before its thread completes anything
+        return responder
+
+    def samples_done(self) -> int:
+        """Samples completed so far (fixed-size and ragged answers; a token run's are in
+        its meter): a sum of the completing threads' counters, read from any thread."""
+        return sum(r.done for r in list(self._responders))
 
     def _start_workers(self, target: Callable[[], None], threads: int) -> None:
         for i in range(threads):
@@ -203,7 +221,7 @@ class SystemUnderTest:
 
     def _offline_worker(self) -> None:
         get = self._queue.get
-        responder = Responder(self.batch_size)
+        responder = self._responder(self.batch_size)
         while (chunk := get()) is not None:
             self._run(chunk[0], chunk[1], responder)
 
@@ -215,7 +233,7 @@ class SystemUnderTest:
     def _server_worker(self) -> None:
         get, get_nowait = self._queue.get, self._queue.get_nowait
         limit, wait = self.batch_size, self.max_wait_s
-        responder = Responder(limit)
+        responder = self._responder(limit)
         while (first := get()) is not None:
             items = [first]
             deadline = time.monotonic() + wait if wait > 0 else 0.0
@@ -247,6 +265,7 @@ class SystemUnderTest:
                 self._complete_ragged(
                     ids, self.ragged(self.backend.predict(self.qsl.batch(idx)), idx)
                 )
+                responder.done += len(ids)
                 return
             labels = self.postprocess(self.backend.predict(self.qsl.batch(idx)))
             responder.complete(ids, labels)

@@ -1,9 +1,12 @@
-"""Live figures of a token run for the progress line: samples and tokens done, tokens/s,
-time to first token and time per output token so far.
+"""Live figures of a test for the progress line: samples done and samples/s so far in
+every run (out of how many where known: an accuracy test's dataset), and a token run's
+tokens/s, time to first token and time per output token.
 
-The harness counts in a :class:`TokenMeter` (a few dict and deque operations per sample,
-no lock on the per-sample path); a :class:`ProgressWriter` thread in the child folds the
-counts into histograms and rewrites ``progress.json`` once a second; the parent reads it
+The harness counts a classic run's samples per completed batch, in a counter of the
+thread that completes it (no lock, nothing per sample), and a token run's in a
+:class:`TokenMeter` (a few dict and deque operations per sample); a
+:class:`ProgressWriter` thread in the child reads the counters, folds a token run's
+timings into histograms and rewrites ``progress.json`` once a second; the parent reads it
 with :func:`read_progress`. These are the harness's own clocks: LoadGen's logged figures
 remain the result.
 """
@@ -30,14 +33,35 @@ _now = time.perf_counter_ns
 
 @dataclass(frozen=True)
 class LiveStats:
-    """A token run's figures so far, as ``progress.json`` carries them."""
+    """A test's figures so far, as ``progress.json`` carries them: samples done (of
+    ``total`` where known), and a token run's tokens (None in other runs)."""
 
     elapsed_s: float
     samples: int
-    tokens: int
-    tokens_per_s: float
+    tokens: int | None = None
+    tokens_per_s: float | None = None
     ttft_p99_ms: float | None = None
     tpot_p99_ms: float | None = None
+    samples_per_s: float | None = None
+    total: int | None = None
+
+    def remaining_s(self) -> float | None:
+        """Time left at the pace so far, where the total is known and samples are done."""
+        if not self.total or not self.samples or not self.samples_per_s:
+            return None
+        return max(self.total - self.samples, 0) / self.samples_per_s
+
+
+def accuracy_samples(
+    total: int, set_size: int, override: int = 0, samples_per_query: int = 1
+) -> int:
+    """How many samples LoadGen's accuracy mode issues: every sample once (the first
+    ``override`` where set), loaded in sets of ``set_size``; MultiStream pads each set to
+    whole queries of ``samples_per_query`` (LoadGen's GenerateLoadableSets)."""
+    count = min(override, total) if override > 0 else total
+    size, spq = max(set_size, 1), max(samples_per_query, 1)
+    full, rest = divmod(count, size)
+    return full * -(-size // spq) * spq + -(-rest // spq) * spq
 
 
 class LogHistogram:
@@ -174,18 +198,22 @@ class Phases:
 
 class ProgressWriter:
     """Rewrites ``progress.json`` (the expected duration and the live figures) once a
-    second while a token run's LoadGen test runs, and once more at its end."""
+    second while a LoadGen test runs, and once more at its end. A token run's figures
+    come from its ``meter``; other runs' samples done from ``samples`` (a cheap read of
+    the harness's counters, called on this thread)."""
 
     def __init__(
         self,
         path: Path,
         expected_s: float | None,
-        meter: TokenMeter,
+        meter: TokenMeter | None = None,
         period_s: float = 1.0,
         phases: Phases | None = None,
+        samples: Callable[[], int] | None = None,
+        total: int | None = None,
     ) -> None:
         self.path, self.expected_s, self.meter, self.period_s = path, expected_s, meter, period_s
-        self.phases = phases
+        self.phases, self.samples, self.total = phases, samples, total
         self.ttft, self.tpot = LogHistogram(), LogHistogram()
         self._began = time.monotonic()
         self._done = threading.Event()
@@ -207,10 +235,18 @@ class ProgressWriter:
 
     def stats(self) -> LiveStats:
         meter = self.meter
+        elapsed = max(time.monotonic() - self._began, 1e-9)
+        if meter is None:
+            done = self.samples() if self.samples is not None else 0
+            return LiveStats(
+                elapsed_s=round(elapsed, 3),
+                samples=done,
+                samples_per_s=round(done / elapsed, 1),
+                total=self.total,
+            )
         meter.count()
         self.ttft.add(_drain(meter.ttft_ns))
         self.tpot.add(_drain(meter.tpot_ns))
-        elapsed = max(time.monotonic() - self._began, 1e-9)
         ttft, tpot = self.ttft.quantile(0.99), self.tpot.quantile(0.99)
         return LiveStats(
             elapsed_s=round(elapsed, 3),
@@ -219,6 +255,8 @@ class ProgressWriter:
             tokens_per_s=round(meter.tokens / elapsed, 1),
             ttft_p99_ms=None if ttft is None else round(ttft / 1e6, 3),
             tpot_p99_ms=None if tpot is None else round(tpot / 1e6, 3),
+            samples_per_s=round(meter.samples / elapsed, 3),
+            total=self.total,
         )
 
     def write(self) -> None:

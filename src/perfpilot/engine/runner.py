@@ -38,7 +38,7 @@ from perfpilot.tasks.common.validate import check_onnx_model
 from perfpilot.tasks.spec import resolve
 from perfpilot.workspace import Workspace
 
-#: progress(label, elapsed_s, expected_s or None, live figures of a token run or None);
+#: progress(label, elapsed_s, expected_s or None, the test's live figures or None);
 #: called about four times a second. The label names the test and the child's phase
 #: ("Offline performance: calibrating"); elapsed and expected count from the child's
 #: start, so the expected total includes loading, warm-up and calibration.
@@ -275,8 +275,8 @@ class _Progress:
                 self.fn(self.label, elapsed, None, None)
                 continue
             # the child writes its phase as it enters it, the expected duration once it
-            # knows it, and a token run its figures once a second (a whole new file each
-            # time: never half-read)
+            # knows it, and the test's figures once a second (a whole new file each time:
+            # never half-read)
             path = self.run_dir / PROGRESS_FILE
             expected, live = read_progress(path)
             phase = read_phase(path)
@@ -287,6 +287,9 @@ class _Progress:
                 # the whole child's time (start, loading, warm-up, calibration), not the
                 # test's alone
                 expected += max(phase.test_started_at - began_at, 0.0)
+            left = live.remaining_s() if live is not None else None
+            if left is not None:  # an accuracy test: its pace so far beats the estimate
+                expected = elapsed + left
             self.fn(label, elapsed, expected, live)
 
 
