@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
 from perfpilot.errors import UsageError
-from perfpilot.records import LoadgenResult
+from perfpilot.loadgen_result import LoadgenResult
 
 MLLOG_PREFIX = ":::MLLOG "
 # The records not decoded: LoadGen's list of the loaded sample indices is most of a detail
@@ -35,10 +34,9 @@ TOKEN_METRIC_KEYS: dict[str, tuple[str, str, float]] = {
 }
 
 
-class DetailLog(BaseModel):
+@dataclass(frozen=True)
+class DetailLog:
     """The ``:::MLLOG`` records of a detail log: last value per key, errors, warnings."""
-
-    model_config = ConfigDict(frozen=True)
 
     values: dict[str, Any]
     errors: list[str]
@@ -102,8 +100,7 @@ def _parse_detail(path: Path) -> DetailLog:
         elif meta.get("is_warning"):
             warnings.append(f"{key}: {value}")
         values[key] = value
-    # built from parsed JSON here: nothing to validate (and validating copies every value)
-    return DetailLog.model_construct(values=values, errors=errors, warnings=warnings)
+    return DetailLog(values=values, errors=errors, warnings=warnings)
 
 
 def read_summary(path: Path) -> dict[str, str]:

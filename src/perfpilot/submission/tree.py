@@ -22,7 +22,7 @@ from typing import Any
 
 from perfpilot.engine.logparse import parse_result
 from perfpilot.errors import PerfpilotError, UsageError
-from perfpilot.records import LoadgenResult
+from perfpilot.loadgen_result import LoadgenResult
 from perfpilot.safepaths import plain_file, plain_folder
 from perfpilot.submission.endpoints import EndpointsResult, is_endpoints, read_endpoints
 from perfpilot.userfiles import parse_json
