@@ -75,11 +75,50 @@ _DETAIL_CACHE: dict[tuple[str, int, int, int], DetailLog] = {}
 _DETAIL_CACHE_SIZE = 512
 
 
+_PREFIX_BYTES = MLLOG_PREFIX.encode()
+_SKIPPED_BYTES = tuple(prefix.encode() for prefix in _SKIPPED)
+
+
 def _parse_detail(path: Path) -> DetailLog:
+    raw = path.read_bytes()
+    # One JSON array of all the records decodes in one call, about twice as fast as a
+    # call per line. LoadGen writes one object per line: anything else (a cut last line,
+    # damage) is read again line by line, which says where and what is wrong.
+    lines = [
+        line[len(_PREFIX_BYTES) :]
+        for line in raw.splitlines()
+        if line.startswith(_PREFIX_BYTES) and not line.startswith(_SKIPPED_BYTES)
+    ]
+    records: Any
+    try:
+        records = json.loads((b"[" + b",".join(lines) + b"]").decode(errors="replace"))
+    except ValueError:
+        records = None
+    if (
+        not isinstance(records, list)
+        or len(records) != len(lines)
+        or not all(isinstance(record, dict) for record in records)
+    ):
+        records = _records_by_line(path, raw.decode(errors="replace").splitlines())
     values: dict[str, Any] = {}
     errors: list[str] = []
     warnings: list[str] = []
-    lines = path.read_text(errors="replace").splitlines()
+    for record in records:
+        key = record.get("key")
+        value = record.get("value")
+        meta = record.get("metadata") or {}
+        if meta.get("is_error"):
+            errors.append(f"{key}: {value}")
+        elif meta.get("is_warning"):
+            warnings.append(f"{key}: {value}")
+        values[key] = value
+    return DetailLog(values=values, errors=errors, warnings=warnings)
+
+
+def _records_by_line(path: Path, lines: list[str]) -> list[dict[str, Any]]:
+    """The records of a log whose lines do not read as one array: a malformed line is
+    an error, unless it is the (cut) last one."""
+    records = []
     for number, line in enumerate(lines, 1):
         if not line.startswith(MLLOG_PREFIX) or line.startswith(_SKIPPED):
             continue
@@ -92,15 +131,8 @@ def _parse_detail(path: Path) -> DetailLog:
                 f"{path}:{number}: not a valid MLLOG record ({err.msg})",
                 "The log is damaged; re-run the test.",
             ) from err
-        key = record.get("key")
-        value = record.get("value")
-        meta = record.get("metadata") or {}
-        if meta.get("is_error"):
-            errors.append(f"{key}: {value}")
-        elif meta.get("is_warning"):
-            warnings.append(f"{key}: {value}")
-        values[key] = value
-    return DetailLog(values=values, errors=errors, warnings=warnings)
+        records.append(record)
+    return records
 
 
 def read_summary(path: Path) -> dict[str, str]:
