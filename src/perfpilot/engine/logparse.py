@@ -159,15 +159,22 @@ def parse_result(run_dir: Path) -> LoadgenResult:
         raise UsageError(f"no LoadGen detail log in {run_dir}", "Is this a run directory?")
     detail = read_detail(detail_path)
     summary_path = run_dir / "mlperf_log_summary.txt"
-    summary = read_summary(summary_path) if summary_path.exists() else {}
-    scenario = str(detail.get("effective_scenario") or summary.get("Scenario") or "?")
-    test_mode = str(detail.get("effective_test_mode") or summary.get("Mode") or "?")
+    read: list[dict[str, str]] = []
+
+    def summary(key: str) -> str | None:
+        """The summary log's value of ``key``, read only when the detail log lacks it."""
+        if not read:
+            read.append(read_summary(summary_path) if summary_path.exists() else {})
+        return read[0].get(key)
+
+    scenario = str(detail.get("effective_scenario") or summary("Scenario") or "?")
+    test_mode = str(detail.get("effective_test_mode") or summary("Mode") or "?")
     performance = test_mode != "AccuracyOnly"
 
     valid: bool | None = None
     reasons: list[str] = []
     if performance:
-        validity = detail.get("result_validity") or summary.get("Result is")
+        validity = detail.get("result_validity") or summary("Result is")
         valid = validity == "VALID"
         checks = {
             "result_min_duration_met": "min duration not met",
