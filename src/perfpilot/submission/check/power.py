@@ -11,6 +11,7 @@ in mJ per query for SingleStream and MultiStream."""
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -55,6 +56,29 @@ _SESSION_FIELDS = (
 # PTD device numbers of the analyzers the power working group supports.
 _SUPPORTED_DEVICES = {8, 35, 48, 49, 52, 77, 508, 549, 586}
 _TIME_FORMAT = "%m-%d-%Y %H:%M:%S.%f"
+# The form PTD and LoadGen write it in (07-25-2025 15:27:44.482)
+_TIME = re.compile(
+    r"([0-9]{2})-([0-9]{2})-([0-9]{4}) ([0-9]{2}):([0-9]{2}):([0-9]{2})\.([0-9]{1,6})"
+)
+
+
+def ptd_time(text: str) -> datetime:
+    """``datetime.strptime(text, _TIME_FORMAT)``, ten times faster for the usual form: an
+    spl.txt has a sample a second (tens of thousands in a submission). Other forms, and
+    errors (ValueError), are strptime's."""
+    found = _TIME.fullmatch(text)
+    if found is None:
+        return datetime.strptime(text, _TIME_FORMAT)
+    month, day, year, hour, minute, second, fraction = found.groups()
+    return datetime(
+        int(year),
+        int(month),
+        int(day),
+        int(hour),
+        int(minute),
+        int(second),
+        int(fraction.ljust(6, "0")),
+    )
 
 
 @dataclass(frozen=True)
@@ -148,8 +172,8 @@ def power_figure(run: Path, scenario: str) -> PowerFigure | str:
     """The official power figure of a testing run, or what prevents it."""
     begin_text, end_text = detail_value(run, "power_begin"), detail_value(run, "power_end")
     try:
-        begin = datetime.strptime(str(begin_text), _TIME_FORMAT)
-        end = datetime.strptime(str(end_text), _TIME_FORMAT)
+        begin = ptd_time(str(begin_text))
+        end = ptd_time(str(end_text))
     except ValueError:
         return "no power_begin/power_end in mlperf_log_detail.txt"
     samples: list[float] = []
@@ -161,7 +185,7 @@ def power_figure(run: Path, scenario: str) -> PowerFigure | str:
             continue
         parts = line.split(",")
         try:
-            stamp = datetime.strptime(parts[1], _TIME_FORMAT)
+            stamp = ptd_time(parts[1])
             watts = float(parts[3])
         except (IndexError, ValueError):
             continue
