@@ -63,7 +63,7 @@ _TIME = re.compile(
 
 
 def ptd_time(text: str) -> datetime:
-    """``datetime.strptime(text, _TIME_FORMAT)``, ten times faster for the usual form: an
+    """``datetime.strptime(text, _TIME_FORMAT)``, three times faster for the usual form: an
     spl.txt has a sample a second (tens of thousands in a submission). Other forms, and
     errors (ValueError), are strptime's."""
     found = _TIME.fullmatch(text)
