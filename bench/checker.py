@@ -10,7 +10,7 @@ the same tree, in alternating order, each in a fresh process writing its summary
 a user runs them. Then `python -c pass` and `python -m perfpilot --help`, alternating, 10
 times. Medians of wall-clock and CPU (user + system) seconds; the ratio is perfpilot's
 over the official checker's. Byte-code caches are written (one untimed run of each
-first), as in a normal install.
+first), as in a normal install. The load average is printed at the start and the end.
 """
 
 from __future__ import annotations
@@ -67,7 +67,10 @@ def main() -> int:
     ours += ["--round", args.round, "--csv", str(out / "perfpilot.csv")]
     commands = {"official": (official, args.official), "perfpilot": (ours, None)}
 
-    print(f"tree {tree} ({files} files), round {args.round}; {os.cpu_count()} cores")
+    print(
+        f"tree {tree} ({files} files), round {args.round}; {os.cpu_count()} cores, "
+        f"load average {_load()}"
+    )
     for cmd, cwd in commands.values():
         timed(cmd, cwd, env)  # untimed: byte-code caches, file cache
     walls: dict[str, list[float]] = {"official": [], "perfpilot": []}
@@ -112,7 +115,13 @@ def main() -> int:
             f"start-up, median {label}: python -c pass {b:.3f} s, perfpilot --help {h:.3f} s, "
             f"difference {h - b:.3f} s"
         )
+    print(f"load average at the end {_load()}")
     return 0
+
+
+def _load() -> str:
+    """The 1-minute load average: on a shared machine the wall-clock figures follow it."""
+    return f"{os.getloadavg()[0]:.2f}"
 
 
 if __name__ == "__main__":

@@ -179,3 +179,38 @@ def test_design_power_sums_the_needed_psus() -> None:
         }
     }
     assert _psu_watts(nameplate) == 3000 + 3000 + 2000 + 500
+
+
+def test_ptd_time_reads_as_strptime_does() -> None:
+    """The fast reading of PTD's timestamps gives strptime's datetime (as UTC), or None
+    where strptime raises ValueError."""
+    from datetime import UTC, datetime
+
+    from perfpilot.submission.check.power_phases import TIME_FORMAT, parse_time
+
+    cases = [
+        "07-25-2025 15:27:44.482",
+        "01-01-2024 00:00:00.0",
+        "12-31-1999 23:59:59.999999",
+        "02-29-2024 10:00:01.000",
+        "02-29-2023 10:00:01.000",  # no such day
+        "13-01-2024 10:00:01.000",
+        "00-01-2024 10:00:01.000",
+        "01-00-2024 10:00:01.000",
+        "01-01-2024 24:00:00.000",
+        "01-01-2024 10:60:00.000",
+        "01-01-2024 10:00:60.000",
+        "01-01-2024 10:00:61.000",
+        "1-1-2024 1:2:3.4",  # strptime's shorter forms
+        "01-01-2024  10:00:01.000",
+        "01-01-2024 10:00:01.1234567",
+        "01-01-2024 10:00:01",
+        "01-01-2024 10:00:01.000 ",
+        "",
+    ]
+    for text in cases:
+        try:
+            expected: datetime | None = datetime.strptime(text, TIME_FORMAT).replace(tzinfo=UTC)
+        except ValueError:
+            expected = None
+        assert parse_time(text) == expected, text

@@ -110,3 +110,32 @@ def test_the_loaded_sample_list_is_not_decoded(tmp_path: Path) -> None:
     detail = read_detail(log)
     assert detail.get("result_validity") == "VALID"
     assert "loaded_qsl_set" not in detail.values
+
+
+def test_a_line_of_two_records_is_an_error_though_the_rest_reads_as_one_array(
+    tmp_path: Path,
+) -> None:
+    """The records are decoded as one JSON array; a line that holds two objects would fit
+    in that array, but is damage, found as the line-by-line reading finds it."""
+    log = tmp_path / "mlperf_log_detail.txt"
+    two = _mllog("a", 1).rstrip("\n") + ", " + _mllog("b", 2)[len(":::MLLOG ") :]
+    log.write_text(_mllog("result_validity", "VALID") + two + _mllog("c", 3))
+    with pytest.raises(UsageError, match=r"mlperf_log_detail.txt:2: not a valid MLLOG record"):
+        read_detail(log)
+
+
+def test_errors_and_warnings_of_the_records_are_kept_in_order(tmp_path: Path) -> None:
+    import json
+
+    log = tmp_path / "mlperf_log_detail.txt"
+    lines = [
+        {"key": "error_invalid_config", "value": "bad", "metadata": {"is_error": True}},
+        {"key": "result_validity", "value": "VALID", "metadata": {}},
+        {"key": "warning_generic_message", "value": "w1", "metadata": {"is_warning": True}},
+        {"key": "result_validity", "value": "INVALID", "metadata": {}},
+    ]
+    log.write_text("".join(":::MLLOG " + json.dumps(r) + "\n" for r in lines) + "other text\n")
+    detail = read_detail(log)
+    assert detail.errors == ["error_invalid_config: bad"]
+    assert detail.warnings == ["warning_generic_message: w1"]
+    assert detail.get("result_validity") == "INVALID"  # the last value of a key

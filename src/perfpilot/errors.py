@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 
 
 class PerfpilotError(Exception):
@@ -73,6 +72,8 @@ def free_bytes(path: str | os.PathLike[str]) -> int | None:
     here = os.path.abspath(path)
     while not os.path.exists(here) and os.path.dirname(here) != here:
         here = os.path.dirname(here)
+    import shutil  # here: only a full disk asks, and every command's start-up would pay
+
     try:
         return shutil.disk_usage(here).free
     except OSError:

@@ -1,6 +1,6 @@
 """The run record (``run.json``): resolved config, provenance and result of one test.
 
-A bottom-layer module (it imports nothing else of perfpilot): the engine writes these
+A bottom-layer module (of perfpilot it imports only ``loadgen_result``): the engine writes these
 records, and the workspace, results, tune and submission read them."""
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
+from perfpilot.loadgen_result import LoadgenResult as LoadgenResult  # a field of RunRecord
+
 SCHEMA_VERSION = 1
 
 #: Config fields added after schema 1, with the value every earlier run used.
@@ -23,34 +25,6 @@ def config_hash(config: dict[str, Any]) -> str:
     """sha256 (hex) of a resolved config dict in canonical JSON form."""
     canonical = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-class LoadgenResult(BaseModel):
-    """What one LoadGen test produced, as perfpilot reports and records it."""
-
-    model_config = ConfigDict(frozen=True)
-
-    scenario: str
-    test_mode: str
-    valid: bool | None  # None in accuracy mode (LoadGen judges only performance runs)
-    invalid_reasons: list[str]
-    metric_name: str | None
-    metric: float | None
-    metric_unit: str | None
-    latency_ns: dict[str, int]  # min, mean, max and percentiles ("p50", "p90", ...)
-    query_count: int | None
-    sample_count: int | None
-    duration_s: float | None
-    loadgen_version: str | None
-    seeds: dict[str, int]
-    effective: dict[str, Any]
-    errors: list[str]
-    warnings: list[str]
-    # Token runs (LLMs): metric is tokens/s; samples/s, and time to first token and time
-    # per output token percentiles in ns ("p50", "p90", "p99", ...; Server and Interactive).
-    samples_per_second: float | None = None
-    ttft_ns: dict[str, int] = {}
-    tpot_ns: dict[str, int] = {}
 
 
 class AccuracyRecord(BaseModel):

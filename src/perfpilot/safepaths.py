@@ -37,6 +37,7 @@ class Level:
     folders: list[str]
     files: list[str]
     skipped: list[Skipped] = field(default_factory=list)
+    sizes: dict[str, int] = field(default_factory=dict)  # file name -> bytes, from the walk
 
 
 def _why_not(path: Path, mode: int) -> str | None:
@@ -67,19 +68,21 @@ def walk(root: Path) -> Iterator[Level]:
             yield level
             continue
         for entry in entries:
-            path = Path(entry.path)
+            # no Path per entry: a published tree has thousands, and most are plain
             try:
-                mode = entry.stat(follow_symlinks=False).st_mode
+                info = entry.stat(follow_symlinks=False)
             except OSError as err:
-                level.skipped.append(Skipped(path, f"unreadable ({err.strerror})"))
+                level.skipped.append(Skipped(Path(entry.path), f"unreadable ({err.strerror})"))
                 continue
-            reason = _why_not(path, mode)
-            if reason is not None:
-                level.skipped.append(Skipped(path, reason))
-            elif stat.S_ISDIR(mode):
+            mode = info.st_mode
+            if stat.S_ISDIR(mode):
                 level.folders.append(entry.name)
-            else:
+            elif stat.S_ISREG(mode):
                 level.files.append(entry.name)
+                level.sizes[entry.name] = info.st_size
+            else:
+                path = Path(entry.path)
+                level.skipped.append(Skipped(path, _why_not(path, mode) or "not read"))
         yield level
         pending.extend(folder / name for name in reversed(level.folders))
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import os
 import tempfile
 import time
@@ -54,6 +53,7 @@ def build_key(spec: object) -> str:
     """A short cache key for a frozen dataclass listing everything that determines a
     build (model hash, versions, target, ...): the sha256 of its fields as JSON."""
     import dataclasses
+    import hashlib
     import json
 
     fields = dataclasses.asdict(spec)  # type: ignore[call-overload]
@@ -62,6 +62,8 @@ def build_key(spec: object) -> str:
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     """Hex SHA-256 of a file, read in chunks."""
+    import hashlib  # here, as in the others: OpenSSL's start-up is for commands that hash
+
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         while block := fh.read(chunk):
@@ -80,6 +82,8 @@ def tree_sha256(directory: Path) -> str:
 
 def tree_digest(files: Iterable[tuple[str, str]]) -> str:
     """:func:`tree_sha256` from already known ``(relative path, hex sha256)`` pairs."""
+    import hashlib
+
     h = hashlib.sha256()
     for rel, sha in sorted(files, key=lambda f: f[0].split("/")):  # as sorted Paths
         h.update(rel.encode() + b"\0")

@@ -4,7 +4,6 @@ and error -> exit code mapping."""
 from __future__ import annotations
 
 import sys
-import traceback
 from typing import Any
 
 import click
@@ -145,12 +144,12 @@ def main(argv: list[str] | None = None) -> int:
         return err.exit_code
     except PerfpilotError as err:
         if verbose:
-            traceback.print_exc()
+            _print_traceback()
         _err(err.one_line())
         return err.exit_code
     except OSError as err:  # a full disk, a read-only workspace: one line; others a bug
         if verbose:
-            traceback.print_exc()
+            _print_traceback()
         known = from_os_error(err)
         if known is None:
             _err(f"unexpected {type(err).__name__}: {err} (run with -v for the traceback)")
@@ -159,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         return known.exit_code
     except Exception as err:  # noqa: BLE001 - a bug: one line, traceback with -v
         if verbose:
-            traceback.print_exc()
+            _print_traceback()
         _err(f"unexpected {type(err).__name__}: {err} (run with -v for the traceback)")
         return EXIT_FAILED
     return int(rv) if isinstance(rv, int) else EXIT_OK
@@ -168,3 +167,10 @@ def main(argv: list[str] | None = None) -> int:
 def entry() -> None:
     """Console-script entry point."""
     sys.exit(main())
+
+
+def _print_traceback() -> None:
+    # imported here: only -v and bugs print one, and every command's start-up pays the import
+    import traceback
+
+    traceback.print_exc()

@@ -10,7 +10,7 @@ import click
 
 from perfpilot.cli.context import EXIT_FAILED, EXIT_OK
 from perfpilot.cli.lazy import LazyGroup
-from perfpilot.cli.options import OutPath
+from perfpilot.userfiles import OutPath  # not cli.options: that imports pydantic
 
 ROUND_HELP = "MLPerf round (v4.1, v5.0, v5.1, v6.0, v6.1); default: the one the logs' seeds match."
 RELAX_HELP = (

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
 from perfpilot.errors import UsageError
-from perfpilot.records import LoadgenResult
+from perfpilot.loadgen_result import LoadgenResult
 
 MLLOG_PREFIX = ":::MLLOG "
 # The records not decoded: LoadGen's list of the loaded sample indices is most of a detail
@@ -35,10 +34,9 @@ TOKEN_METRIC_KEYS: dict[str, tuple[str, str, float]] = {
 }
 
 
-class DetailLog(BaseModel):
+@dataclass(frozen=True)
+class DetailLog:
     """The ``:::MLLOG`` records of a detail log: last value per key, errors, warnings."""
-
-    model_config = ConfigDict(frozen=True)
 
     values: dict[str, Any]
     errors: list[str]
@@ -77,11 +75,50 @@ _DETAIL_CACHE: dict[tuple[str, int, int, int], DetailLog] = {}
 _DETAIL_CACHE_SIZE = 512
 
 
+_PREFIX_BYTES = MLLOG_PREFIX.encode()
+_SKIPPED_BYTES = tuple(prefix.encode() for prefix in _SKIPPED)
+
+
 def _parse_detail(path: Path) -> DetailLog:
+    raw = path.read_bytes()
+    # One JSON array of all the records decodes in one call, about twice as fast as a
+    # call per line. LoadGen writes one object per line: anything else (a cut last line,
+    # damage) is read again line by line, which says where and what is wrong.
+    lines = [
+        line[len(_PREFIX_BYTES) :]
+        for line in raw.splitlines()
+        if line.startswith(_PREFIX_BYTES) and not line.startswith(_SKIPPED_BYTES)
+    ]
+    records: Any
+    try:
+        records = json.loads((b"[" + b",".join(lines) + b"]").decode(errors="replace"))
+    except ValueError:
+        records = None
+    if (
+        not isinstance(records, list)
+        or len(records) != len(lines)
+        or not all(isinstance(record, dict) for record in records)
+    ):
+        records = _records_by_line(path, raw.decode(errors="replace").splitlines())
     values: dict[str, Any] = {}
     errors: list[str] = []
     warnings: list[str] = []
-    lines = path.read_text(errors="replace").splitlines()
+    for record in records:
+        key = record.get("key")
+        value = record.get("value")
+        meta = record.get("metadata") or {}
+        if meta.get("is_error"):
+            errors.append(f"{key}: {value}")
+        elif meta.get("is_warning"):
+            warnings.append(f"{key}: {value}")
+        values[key] = value
+    return DetailLog(values=values, errors=errors, warnings=warnings)
+
+
+def _records_by_line(path: Path, lines: list[str]) -> list[dict[str, Any]]:
+    """The records of a log whose lines do not read as one array: a malformed line is
+    an error, unless it is the (cut) last one."""
+    records = []
     for number, line in enumerate(lines, 1):
         if not line.startswith(MLLOG_PREFIX) or line.startswith(_SKIPPED):
             continue
@@ -94,16 +131,8 @@ def _parse_detail(path: Path) -> DetailLog:
                 f"{path}:{number}: not a valid MLLOG record ({err.msg})",
                 "The log is damaged; re-run the test.",
             ) from err
-        key = record.get("key")
-        value = record.get("value")
-        meta = record.get("metadata") or {}
-        if meta.get("is_error"):
-            errors.append(f"{key}: {value}")
-        elif meta.get("is_warning"):
-            warnings.append(f"{key}: {value}")
-        values[key] = value
-    # built from parsed JSON here: nothing to validate (and validating copies every value)
-    return DetailLog.model_construct(values=values, errors=errors, warnings=warnings)
+        records.append(record)
+    return records
 
 
 def read_summary(path: Path) -> dict[str, str]:
@@ -130,15 +159,22 @@ def parse_result(run_dir: Path) -> LoadgenResult:
         raise UsageError(f"no LoadGen detail log in {run_dir}", "Is this a run directory?")
     detail = read_detail(detail_path)
     summary_path = run_dir / "mlperf_log_summary.txt"
-    summary = read_summary(summary_path) if summary_path.exists() else {}
-    scenario = str(detail.get("effective_scenario") or summary.get("Scenario") or "?")
-    test_mode = str(detail.get("effective_test_mode") or summary.get("Mode") or "?")
+    read: list[dict[str, str]] = []
+
+    def summary(key: str) -> str | None:
+        """The summary log's value of ``key``, read only when the detail log lacks it."""
+        if not read:
+            read.append(read_summary(summary_path) if summary_path.exists() else {})
+        return read[0].get(key)
+
+    scenario = str(detail.get("effective_scenario") or summary("Scenario") or "?")
+    test_mode = str(detail.get("effective_test_mode") or summary("Mode") or "?")
     performance = test_mode != "AccuracyOnly"
 
     valid: bool | None = None
     reasons: list[str] = []
     if performance:
-        validity = detail.get("result_validity") or summary.get("Result is")
+        validity = detail.get("result_validity") or summary("Result is")
         valid = validity == "VALID"
         checks = {
             "result_min_duration_met": "min duration not met",

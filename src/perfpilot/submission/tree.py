@@ -14,6 +14,7 @@ read is listed in ``entry.problems`` rather than raised, and symlinks are never 
 from __future__ import annotations
 
 import functools
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from typing import Any
 
 from perfpilot.engine.logparse import parse_result
 from perfpilot.errors import PerfpilotError, UsageError
-from perfpilot.records import LoadgenResult
+from perfpilot.loadgen_result import LoadgenResult
 from perfpilot.safepaths import plain_file, plain_folder
 from perfpilot.submission.endpoints import EndpointsResult, is_endpoints, read_endpoints
 from perfpilot.userfiles import parse_json
@@ -165,16 +166,19 @@ def subdirs(path: Path) -> list[Path]:
     """Real sub-folders, sorted by name."""
     if not is_dir(path):
         return []
-    return sorted((p for p in path.iterdir() if is_dir(p)), key=lambda p: p.name)
+    # scandir: the entry's type comes with the listing, no stat per entry
+    with os.scandir(path) as listing:
+        names = sorted(e.name for e in listing if e.is_dir(follow_symlinks=False))
+    return [path / name for name in names]
 
 
 def files(path: Path) -> list[Path]:
     """Plain files and symlinks directly in ``path``, sorted by name."""
     if not is_dir(path):
         return []
-    return sorted(
-        (p for p in path.iterdir() if p.is_symlink() or p.is_file()), key=lambda p: p.name
-    )
+    with os.scandir(path) as listing:
+        names = sorted(e.name for e in listing if e.is_symlink() or e.is_file())
+    return [path / name for name in names]
 
 
 def read_json(path: Path) -> tuple[dict[str, Any] | None, str | None]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from perfpilot.safepaths import walk
@@ -25,9 +26,26 @@ OPTIONAL_ACC_FILES = OPTIONAL_ANY
 OPTIONAL_PERF_FILES = ("mlperf_log_accuracy.json", *OPTIONAL_ANY)
 
 # A folder rule gets the folder and what os.walk lists in it; a name rule gets one
-# entry of a folder and whether os.walk listed it as a file.
+# entry of a folder, with what the walk already learned of it (no second stat per file).
 FolderRule = Callable[[Context, Path, list[str], list[str]], None]
-NameRule = Callable[[Context, Path, bool], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One name os.walk lists in a folder."""
+
+    folder: Path
+    name: str
+    is_file: bool  # listed as a file: plain files, and links and special files
+    link: bool  # a symbolic link (never followed)
+    size: int  # bytes of a plain file, else 0
+
+    @property
+    def path(self) -> Path:
+        return self.folder / self.name
+
+
+NameRule = Callable[[Context, Entry], None]
 
 
 def empty_folder(ctx: Context, folder: Path, dirnames: list[str], filenames: list[str]) -> None:
@@ -35,25 +53,26 @@ def empty_folder(ctx: Context, folder: Path, dirnames: list[str], filenames: lis
         ctx.add("empty-folder", folder, "empty folder")
 
 
-def hidden_name(ctx: Context, path: Path, is_file: bool) -> None:
-    if path.name.startswith("."):
-        ctx.add("hidden-file", path, "hidden (dot) name")
+def hidden_name(ctx: Context, entry: Entry) -> None:
+    if entry.name.startswith("."):
+        ctx.add("hidden-file", entry.path, "hidden (dot) name")
 
 
-def space_in_name(ctx: Context, path: Path, is_file: bool) -> None:
-    if " " in path.name:
-        ctx.add("space-in-name", path, "space in the name")
+def space_in_name(ctx: Context, entry: Entry) -> None:
+    if " " in entry.name:
+        ctx.add("space-in-name", entry.path, "space in the name")
 
 
-def pycache(ctx: Context, path: Path, is_file: bool) -> None:
-    if path.name == "__pycache__":
-        ctx.add("pycache", path, "__pycache__ folder")
+def pycache(ctx: Context, entry: Entry) -> None:
+    if entry.name == "__pycache__":
+        ctx.add("pycache", entry.path, "__pycache__ folder")
 
 
-def symlink_target(ctx: Context, path: Path, is_file: bool) -> None:
+def symlink_target(ctx: Context, entry: Entry) -> None:
     """Links are never followed: one pointing outside the tree or nowhere is reported."""
-    if not path.is_symlink():
+    if not entry.link:
         return
+    path = entry.path
     real_root = ctx.root.resolve()
     target = Path(os.path.realpath(path))
     if target != real_root and real_root not in target.parents:
@@ -66,10 +85,9 @@ def symlink_target(ctx: Context, path: Path, is_file: bool) -> None:
         ctx.add("symlink-broken", path, "broken symbolic link")
 
 
-def file_size(ctx: Context, path: Path, is_file: bool) -> None:
-    limit = int(ctx.common["max_file_bytes"])
-    if is_file and not path.is_symlink() and path.stat().st_size > limit:
-        ctx.add("file-too-large", path, f"{path.stat().st_size} bytes (> 50 MB)")
+def file_size(ctx: Context, entry: Entry) -> None:
+    if entry.is_file and not entry.link and entry.size > int(ctx.common["max_file_bytes"]):
+        ctx.add("file-too-large", entry.path, f"{entry.size} bytes (> 50 MB)")
 
 
 FOLDER_RULES: tuple[FolderRule, ...] = (empty_folder,)
@@ -81,15 +99,15 @@ def check_walk(ctx: Context, top: Path) -> None:
     for level in walk(top):
         here = level.folder
         # links and special files are never entered; the name rules still judge them
-        others = [s.path.name for s in level.skipped if s.path.parent == here]
+        others = [s.path for s in level.skipped if s.path.parent == here]
         for folder_rule in FOLDER_RULES:
-            folder_rule(ctx, here, level.folders, level.files + others)
-        listed = [(name, False) for name in level.folders] + [
-            (name, True) for name in level.files + others
-        ]
-        for name, is_file in listed:
+            folder_rule(ctx, here, level.folders, level.files + [p.name for p in others])
+        listed = [Entry(here, name, False, False, 0) for name in level.folders]
+        listed += [Entry(here, name, True, False, level.sizes[name]) for name in level.files]
+        listed += [Entry(here, p.name, True, p.is_symlink(), 0) for p in others]
+        for entry in listed:
             for name_rule in NAME_RULES:
-                name_rule(ctx, here / name, is_file)
+                name_rule(ctx, entry)
 
 
 def check_folder_files(

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from perfpilot.records import LoadgenResult
+from perfpilot.loadgen_result import LoadgenResult
 from perfpilot.submission import rounds
 from perfpilot.submission.check.context import Context
 from perfpilot.submission.check.values import as_int, detail_float, detail_value

@@ -12,7 +12,6 @@ and MultiStream."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import uuid
 from dataclasses import dataclass
@@ -144,6 +143,8 @@ def _checksums(ctx: Context, perf: Path, client: dict[str, Any], server: dict[st
         if name not in recorded:
             ctx.add("power-checksum", perf / "power", f"the session recorded no checksum of {name}")
         elif is_file(path):
+            import hashlib  # here: OpenSSL's start-up is for power results only
+
             digest = hashlib.sha1(path.read_bytes()).hexdigest()
             if digest != recorded[name]:
                 ctx.add("power-checksum", path, "its checksum is not the one the session recorded")
