@@ -18,7 +18,6 @@ import sqlalchemy as sa
 from perfpilot.errors import UsageError
 from perfpilot.results import published
 from perfpilot.results.db import (
-    ROW_KEYS,
     SCHEMA_VERSION,
     DatabaseUnreachable,
     ResultsDB,
@@ -27,6 +26,7 @@ from perfpilot.results.db import (
 )
 from perfpilot.results.dburl import make_engine, parse
 from perfpilot.results.published import find_entries, import_tree, read_accuracy
+from perfpilot.results.record_rows import ROW_KEYS
 from tests.conftest import FIXTURE, needs_fixture
 
 OFFLINE = "published/v4.1/closed/Intel/1-node-2S-EMR-PyTorch/resnet50/Offline"
@@ -311,7 +311,8 @@ def test_bad_database_urls_are_refused(url: str, expected: str) -> None:
 
 _WRITER = """
 import sys
-from perfpilot.results.db import ResultsDB, ROW_KEYS
+from perfpilot.results.db import ResultsDB
+from perfpilot.results.record_rows import ROW_KEYS
 target, who, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
 def row(rid, n):
     return {**{k: None for k in ROW_KEYS}, "id": rid, "source": "local", "run_id": rid,

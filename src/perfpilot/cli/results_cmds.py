@@ -91,7 +91,7 @@ def _figure(row: dict[str, Any]) -> str:
 
 
 def _accuracy(row: dict[str, Any]) -> str:
-    from perfpilot.results.db import benchmark_of
+    from perfpilot.results.record_rows import benchmark_of
     from perfpilot.tasks.labels import accuracy_metric, accuracy_text
 
     metric = accuracy_metric(row["model"]) or accuracy_metric(benchmark_of(row))
@@ -216,8 +216,8 @@ def results_compare(
     """Results side by side per benchmark and scenario, each against the best published
     one. --model matches the MLPerf benchmark too (resnet50 takes resnet50-standin runs)."""
     from perfpilot.results.compare import compare
-    from perfpilot.results.db import benchmark_of
     from perfpilot.results.export import rows_csv, rows_json
+    from perfpilot.results.record_rows import benchmark_of
 
     model = filters.pop("model")
     tags = filters.pop("tags")

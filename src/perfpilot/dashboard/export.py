@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from perfpilot.results.db import ROW_KEYS, benchmark_of
+from perfpilot.results.record_rows import ROW_KEYS, benchmark_of
 from perfpilot.tasks import labels
 from perfpilot.tune.pareto import Direction
 

@@ -17,7 +17,8 @@ def load_rows(
     URL, else the workspace's file when it exists) plus any run record it lacks (a run
     whose indexing failed, or made before it existed); nothing is written to the database.
     """
-    from perfpilot.results.db import ResultsDB, record_row
+    from perfpilot.results.db import ResultsDB
+    from perfpilot.results.record_rows import record_row
 
     if db is not None:
         with ResultsDB.open(db, create=False) as opened:

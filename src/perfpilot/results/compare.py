@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from perfpilot.results.db import TOKEN_METRIC, benchmark_of
+from perfpilot.results.record_rows import TOKEN_METRIC, benchmark_of
 
 
 @dataclass

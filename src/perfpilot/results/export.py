@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from perfpilot.errors import MissingExtraError, PerfpilotError, UsageError
-from perfpilot.results.db import ROW_KEYS
+from perfpilot.results.record_rows import ROW_KEYS
 
 CSV_COLUMNS = ROW_KEYS  # config and provenance (JSON cells) come last
 ARTIFACTS = (

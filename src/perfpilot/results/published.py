@@ -14,14 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from perfpilot.errors import UsageError
 from perfpilot.records import LoadgenResult
-from perfpilot.results.db import (
-    METRICS,
-    TOKEN_METRIC,
-    ResultsDB,
-    metric_name,
-    now_utc,
-    token_p99_ms,
-)
+from perfpilot.results.db import ResultsDB, now_utc
+from perfpilot.results.record_rows import METRICS, TOKEN_METRIC, metric_name, token_p99_ms
 from perfpilot.safepaths import Skipped as SkippedPath
 from perfpilot.safepaths import plain_file, walk
 

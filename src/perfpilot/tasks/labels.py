@@ -46,7 +46,7 @@ SCENARIO_METRICS: dict[str, Metric] = {
 }
 # Token benchmarks (LLMs, whisper): Offline, Server and Interactive count tokens.
 TOKEN_METRIC = Metric("token throughput", "throughput", "tokens/s", True)
-# The results database's metric names -> unit (see perfpilot.results.db.METRICS).
+# The results database's metric names -> unit (see perfpilot.results.record_rows.METRICS).
 DB_UNITS = {
     "samples_per_second": "samples/s",
     "queries_per_second": "queries/s",
