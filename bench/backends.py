@@ -24,7 +24,8 @@ from perfpilot.backends import BackendConfig, create_backend
 from perfpilot.backends.registry import BACKENDS, backend_class
 from perfpilot.config import build_run_configs
 from perfpilot.engine.calibrate import measure_throughput
-from perfpilot.engine.runner import resolve_config, run_benchmark
+from perfpilot.engine.prepare import resolve_config
+from perfpilot.engine.runner import run_benchmark
 from perfpilot.errors import PerfpilotError
 from perfpilot.results.db import index_record
 from perfpilot.tasks import get_task

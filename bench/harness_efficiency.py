@@ -24,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from perfpilot.backends import BackendConfig, create_backend
 from perfpilot.config import build_run_configs
 from perfpilot.engine.calibrate import measure_throughput
-from perfpilot.engine.runner import resolve_config, run_benchmark
+from perfpilot.engine.prepare import resolve_config
+from perfpilot.engine.runner import run_benchmark
 from perfpilot.results.db import index_record
 from perfpilot.tasks import get_task
 from perfpilot.tasks.digits.model import ensure_digits_cnn

@@ -103,7 +103,7 @@ def test_catalog_entries_carry_the_official_facts() -> None:
 
 def test_a_backend_without_named_inputs_is_refused_before_any_test(squad_dir: Path) -> None:
     from perfpilot.config.run import RunConfig
-    from perfpilot.engine.runner import prepare
+    from perfpilot.engine.prepare import prepare
 
     cfg = RunConfig(model="bert-standin-tiny", backend="openvino", dataset_path=squad_dir)
     try:

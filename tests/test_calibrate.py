@@ -8,7 +8,7 @@ import pytest
 from perfpilot.backends import BackendConfig, create_backend
 from perfpilot.config import build_run_configs
 from perfpilot.engine.calibrate import HARNESS_SAMPLE_COST_S, OFFLINE_HEADROOM, resolve_settings
-from perfpilot.engine.runner import resolve_config
+from perfpilot.engine.prepare import resolve_config
 from perfpilot.tasks.digits.dataset import DigitsDataset
 
 

@@ -20,7 +20,7 @@ import pytest
 from perfpilot.backends import BACKENDS, BackendConfig, create_backend
 from perfpilot.backends.base import CalibrationData
 from perfpilot.config import build_run_configs
-from perfpilot.engine.runner import prepare
+from perfpilot.engine.prepare import prepare
 from perfpilot.errors import UsageError
 from perfpilot.records import config_hash
 from perfpilot.tasks.digits.dataset import DigitsDataset

@@ -403,7 +403,7 @@ def test_resnet50_pytorch_dataset_uses_the_pytorch_preprocessing(images: Path) -
 
 def test_another_backend_is_refused_for_a_pytorch_file(images: Path) -> None:
     from perfpilot.config.run import RunConfig
-    from perfpilot.engine.runner import prepare
+    from perfpilot.engine.prepare import prepare
 
     cfg = RunConfig(model="resnet50-pytorch", backend="onnxruntime", dataset_path=images)
     with pytest.raises(UsageError, match="is a pytorch file, which backend 'onnxruntime'"):
@@ -419,7 +419,7 @@ def test_run_uses_the_cached_artifact(
     the catalog entry this file's MD5."""
     from perfpilot.artifacts import store
     from perfpilot.config.run import RunConfig
-    from perfpilot.engine.runner import prepare
+    from perfpilot.engine.prepare import prepare
     from perfpilot.tasks import registry
 
     need_backend("pytorch")

@@ -15,7 +15,7 @@ import pytest
 
 from perfpilot.backends import BACKENDS, BackendConfig, create_backend
 from perfpilot.backends.registry import backend_class
-from perfpilot.engine.runner import check_model_file
+from perfpilot.engine.prepare import check_model_file
 from perfpilot.errors import MissingExtraError, ModelFileError, UsageError
 from perfpilot.tasks import get_task
 from perfpilot.tasks.digits.dataset import DigitsDataset

@@ -142,7 +142,7 @@ def test_run_takes_the_cached_pb_and_nhwc_samples(
 
     from perfpilot.artifacts import store
     from perfpilot.config.run import RunConfig
-    from perfpilot.engine.runner import prepare
+    from perfpilot.engine.prepare import prepare
     from perfpilot.tasks import registry
 
     _tf()

@@ -132,7 +132,7 @@ class Dispatcher:
         import ray
 
         from perfpilot.artifacts import cache_dir
-        from perfpilot.engine.runner import prepare
+        from perfpilot.engine.prepare import prepare
 
         out = []
         for cfg in configs:

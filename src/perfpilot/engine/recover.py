@@ -42,7 +42,8 @@ def recover_runs(workspace: Workspace) -> list[Recovered]:
 
 def _complete(draft: RunRecord, run_dir: Path) -> RunRecord:
     """The draft with the child's result where the child finished its test."""
-    from perfpilot.engine.runner import Prepared, _finish, _read_child
+    from perfpilot.engine.prepare import Prepared
+    from perfpilot.engine.runner import _finish, _read_child
 
     child = read_result(run_dir / RESULT_FILE)
     if child is None:

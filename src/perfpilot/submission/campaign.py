@@ -87,7 +87,7 @@ def item_config(plan: Plan, item: PlanItem, options: dict[str, Any]) -> RunConfi
 
 def resolved_hash(cfg: RunConfig) -> tuple[str, dict[str, Any]]:
     """The config hash a run of ``cfg`` will record (the runner resolves the same way)."""
-    from perfpilot.engine.runner import resolve_config
+    from perfpilot.engine.prepare import resolve_config
 
     resolved = json.loads(resolve_config(cfg).model_dump_json())
     return config_hash(resolved), resolved

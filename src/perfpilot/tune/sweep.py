@@ -192,7 +192,7 @@ def _check_names(configs: Sequence[RunConfig]) -> None:
 
 
 def _resolved_hash(cfg: RunConfig) -> str:
-    from perfpilot.engine.runner import resolve_config
+    from perfpilot.engine.prepare import resolve_config
 
     return config_hash(json.loads(resolve_config(cfg).model_dump_json()))
 
