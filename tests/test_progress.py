@@ -66,6 +66,19 @@ def test_printer_starts_over_for_the_next_test() -> None:
     assert text.count("expected to take about 10s in all") == 2
 
 
+def test_printer_gives_no_estimate_for_a_test_already_finished() -> None:
+    """A test over before the first look (LoadGen done, the child writing its logs) gets
+    no "expected to take about" line after the fact."""
+    con, out = _quiet_console()
+    show = _progress_printer(con)
+    show("Offline accuracy: calibrating", 0.5, None, None)
+    show("Offline accuracy: finishing", 1.2, 1.0, None)
+    show("Offline performance: performance test", 2.0, 5.0, None)
+    text = out.getvalue()
+    assert "Offline accuracy: finishing: expected" not in text
+    assert text.count("expected to take about") == 1  # the next test still gets its own
+
+
 def test_printer_shows_a_phase_that_says_it_is_long_at_once() -> None:
     con, out = _quiet_console()
     show = _progress_printer(con)
