@@ -184,7 +184,7 @@ def test_design_power_sums_the_needed_psus() -> None:
 def test_ptd_time_reads_as_strptime_does() -> None:
     """The fast reading of PTD's timestamps gives strptime's datetime (as UTC), or None
     where strptime raises ValueError."""
-    from datetime import UTC, datetime
+    from datetime import datetime, timezone
 
     from perfpilot.submission.check.power_phases import TIME_FORMAT, parse_time
 
@@ -210,7 +210,9 @@ def test_ptd_time_reads_as_strptime_does() -> None:
     ]
     for text in cases:
         try:
-            expected: datetime | None = datetime.strptime(text, TIME_FORMAT).replace(tzinfo=UTC)
+            expected: datetime | None = datetime.strptime(text, TIME_FORMAT).replace(
+                tzinfo=timezone.utc
+            )
         except ValueError:
             expected = None
         assert parse_time(text) == expected, text

@@ -27,7 +27,7 @@ from perfpilot.submission.check.files import (
 )
 from perfpilot.submission.check.findings import ERROR, Finding
 from perfpilot.submission.check.power_log import check_ptd_log
-from perfpilot.submission.check.power_phases import check_phases, loadgen_window, spl_means
+from perfpilot.submission.check.power_phases import check_phases, loadgen_window, spl_watts
 from perfpilot.submission.check.power_ptd import (
     check_messages,
     check_ptd_config,
@@ -137,7 +137,6 @@ def _checksums(ctx: Context, perf: Path, client: dict[str, Any], server: dict[st
                         perf / "power",
                         f"client.json and server.json recorded different checksums of {name}",
                     )
-                recorded[name] = str(digest)
     for name in _RESULT_FILES:
         path = perf / name
         if name not in recorded:
@@ -159,7 +158,7 @@ def power_figure(run: Path, scenario: str) -> PowerFigure | str:
     spl = run / SPL
     if not is_file(spl):
         return f"{SPL} is missing"
-    samples, _ = spl_means(spl, begin, end)
+    samples = spl_watts(spl, begin, end)
     if not samples:
         return f"no power samples of {SPL} fall between power_begin and power_end"
     avg = sum(samples) / len(samples)
@@ -180,7 +179,7 @@ def power_figure(run: Path, scenario: str) -> PowerFigure | str:
     return PowerFigure(avg, metric, POWER_UNITS[scenario], per_query * 1000 / metric)
 
 
-def check_session(ctx: Context, perf: Path, round_name: str) -> None:
+def check_session(ctx: Context, perf: Path) -> None:
     """The power working group's rules for the power session of ``perf`` (a result's
     ``performance/`` folder holding ``power/``, ``ranging/`` and ``run_1/``)."""
     power = perf / "power"
@@ -190,7 +189,7 @@ def check_session(ctx: Context, perf: Path, round_name: str) -> None:
     server = _session(ctx, power / "server.json")
     if client is None or server is None:
         return
-    prules = power_round(round_name)
+    prules = power_round(ctx.rules.name)
     _same_ids(ctx, power, client, server)
     _checksums(ctx, perf, client, server)
     check_sources(ctx, power, client, server, prules)
@@ -205,14 +204,14 @@ def session_findings(perf: Path, round_name: str) -> list[Finding]:
     """The findings of :func:`check_session` on a lone ``performance/`` folder (paths
     relative to it), for checking one power session outside a submission tree."""
     ctx = Context(SubmissionTree(perf, [], []), get_round(round_name), relax=False)
-    check_session(ctx, perf, round_name)
+    check_session(ctx, perf)
     return ctx.findings
 
 
 def check_power(ctx: Context, entry: ScenarioEntry) -> PowerFigure | None:
     """Check the power logs of ``entry`` (a power result) and return its figure."""
     n_before = len(ctx.findings)
-    check_session(ctx, entry.performance_dir.parent, ctx.rules.name)
+    check_session(ctx, entry.performance_dir.parent)
     figure = power_figure(entry.performance_dir, entry.scenario)
     if isinstance(figure, str):
         ctx.add("power-samples", entry.performance_dir / SPL, figure)

@@ -26,7 +26,7 @@ from perfpilot.submission.check.power_phases import loadgen_window, parse_time
 from perfpilot.submission.check.power_rounds import PHASE_TOLERANCE_S
 from perfpilot.submission.tree import is_file
 
-_STAMP = re.compile(r"^(\d\d-\d\d-\d\d\d\d \d\d:\d\d:\d\d.\d\d\d)(.*)$")
+_STAMP = re.compile(r"^(\d\d-\d\d-\d\d\d\d \d\d:\d\d:\d\d\.\d\d\d)(.*)$")
 _UNCERTAINTY_ON = re.compile(r"Uncertainty checking for Yokogawa\S+ is activated")
 _RANGING_ERRORS = (
     "Can't evaluate uncertainty of this sample!",

@@ -9,7 +9,8 @@ ranges, set from the ranging run, did not fit the testing run)."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ def parse_time(text: str) -> datetime | None:
     match = _TIME.fullmatch(text)
     try:
         if match is None:  # strptime's other forms (the official checker's reading)
-            return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=UTC)
+            return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=timezone.utc)
         month, day, year, hour, minute, second, fraction = match.groups()
         return datetime(
             int(year),
@@ -49,7 +50,7 @@ def parse_time(text: str) -> datetime | None:
             int(minute),
             int(second),
             int(fraction.ljust(6, "0")),
-            tzinfo=UTC,
+            tzinfo=timezone.utc,
         )
     except ValueError:
         return None
@@ -64,25 +65,32 @@ def loadgen_window(run: Path) -> tuple[datetime, datetime] | str:
     return begin, end
 
 
-def spl_means(spl: Path, begin: datetime, end: datetime) -> tuple[list[float], list[float]]:
-    """The positive watts and power-factor samples of ``spl`` between begin and end."""
+def spl_watts(spl: Path, begin: datetime, end: datetime) -> list[float]:
+    """The positive watts samples of ``spl`` between begin and end. The phase rules and
+    the power figure both want the testing run's: read once (keyed by size and mtime)."""
+    st = spl.stat()
+    return list(_spl_watts(str(spl), st.st_size, st.st_mtime_ns, begin, end))
+
+
+@lru_cache(maxsize=8)
+def _spl_watts(
+    path: str, size: int, mtime_ns: int, begin: datetime, end: datetime
+) -> tuple[float, ...]:
     watts: list[float] = []
-    factors: list[float] = []
-    for line in spl.read_text(errors="replace").splitlines():
+    for line in Path(path).read_text(errors="replace").splitlines():
         if not line.startswith("Time"):
             continue
         parts = line.split(",")
         stamp = parse_time(parts[1]) if len(parts) > 1 else None
         if stamp is None or not begin < stamp < end:
             continue
-        for column, kept in ((3, watts), (9, factors)):
-            try:
-                value = float(parts[column])
-            except (IndexError, ValueError):
-                continue
-            if value > 0:
-                kept.append(value)
-    return watts, factors
+        try:
+            value = float(parts[3])
+        except (IndexError, ValueError):
+            continue
+        if value > 0:
+            watts.append(value)
+    return tuple(watts)
 
 
 def _marks(data: dict[str, Any], phase: str) -> list[float] | None:
@@ -162,7 +170,7 @@ def _power_drop(ctx: Context, perf: Path, windows: dict[str, tuple[datetime, dat
         spl = perf / folder / "spl.txt"
         if not is_file(spl):
             return  # reported by the file list
-        watts, _ = spl_means(spl, begin, end)
+        watts = spl_watts(spl, begin, end)
         means[folder] = round(_mean(watts), 5)
     if not means["ranging"]:
         return
