@@ -99,17 +99,13 @@ def _row_v6(entry: ScenarioEntry, row: ResultRow, rules: RoundRules, root: Path)
     # the modular checker flags a result as inferred when the folder's name, as written,
     # is not the log's scenario: an Interactive result (a Server log), a lower-case folder
     logged = entry.performance.scenario if entry.performance is not None else None
-    interactive = (
-        logged is not None
-        and entry.scenario_dir != logged
-        and (logged, entry.scenario_dir) != ("server", "interactive")
-    )
+    inferred = logged is not None and entry.scenario_dir != logged
     accuracy = accuracy_cell(entry, rules)
     if entry.endpoints is not None:
         # the checker compares config.yaml's type as written (online) with the folder's
         # scenario, so it flags an Endpoints result as inferred
         typed = entry.endpoints.scenario_text
-        interactive = typed != entry.scenario and (typed, entry.scenario) != (
+        inferred = typed != entry.scenario and (typed, entry.scenario) != (
             "server",
             "interactive",
         )
@@ -143,7 +139,7 @@ def _row_v6(entry: ScenarioEntry, row: ResultRow, rules: RoundRules, root: Path)
         "compliance": entry.division,  # what the official checker writes here
         "errors": row.errors,
         "version": rules.name,
-        "inferred": 1 if row.inferred or interactive else 0,
+        "inferred": 1 if row.inferred or inferred else 0,
         "has_power": str(row.power is not None),
         "Units": row.units,
         "weight_data_types": (entry.measurements or {}).get("weight_data_types", ""),
