@@ -66,17 +66,39 @@ def test_printer_starts_over_for_the_next_test() -> None:
     assert text.count("expected to take about 10s in all") == 2
 
 
-def test_printer_gives_no_estimate_for_a_test_already_finished() -> None:
-    """A test over before the first look (LoadGen done, the child writing its logs) gets
-    no "expected to take about" line after the fact."""
-    con, out = _quiet_console()
-    show = _progress_printer(con)
-    show("Offline accuracy: calibrating", 0.5, None, None)
-    show("Offline accuracy: finishing", 1.2, 1.0, None)
-    show("Offline performance: performance test", 2.0, 5.0, None)
-    text = out.getvalue()
-    assert "Offline accuracy: finishing: expected" not in text
-    assert text.count("expected to take about") == 1  # the next test still gets its own
+def _progress_calls(run_dir: Path, phase: str) -> list[tuple[str, float | None]]:
+    """What the runner's progress loop reports for a child in ``phase`` whose test's
+    expected duration is known: (label, expected) of its first calls."""
+    from perfpilot.engine.child import PROGRESS_FILE
+    from perfpilot.engine.live import Phases
+    from perfpilot.engine.runner import _Progress
+
+    phases = Phases(run_dir / PROGRESS_FILE)
+    phases.enter("Offline accuracy test")
+    if phase != "Offline accuracy test":
+        phases.enter(phase)
+    phases.write(expected_s=1.0)
+    calls: list[tuple[str, float | None]] = []
+    with _Progress(lambda label, _e, expected, _l: calls.append((label, expected)),
+                   "Offline accuracy", run_dir):  # fmt: skip
+        deadline = time.monotonic() + 60  # a bound for a stalled machine, not a timing
+        while len(calls) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    return calls
+
+
+def test_no_estimate_for_a_test_already_finished_when_first_seen(tmp_path: Path) -> None:
+    """A test over before the runner's first look (LoadGen done, the child writing its
+    logs) gets no "expected to take about" line after the fact; a running test does."""
+    from perfpilot.engine.live import FINISHING
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    finished = _progress_calls(tmp_path / "a", FINISHING)
+    running = _progress_calls(tmp_path / "b", "Offline accuracy test")
+    assert finished and all(expected is None for _, expected in finished)
+    assert finished[0][0] == f"Offline accuracy: {FINISHING}"
+    assert running and all(expected is not None for _, expected in running)
 
 
 def test_printer_shows_a_phase_that_says_it_is_long_at_once() -> None:

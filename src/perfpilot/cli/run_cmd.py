@@ -200,11 +200,7 @@ def _progress_printer(console: Console):  # type: ignore[no-untyped-def]
         state["elapsed"] = elapsed
         if state["label"] != label:
             state.update(label=label, since=elapsed, shown=False)
-        if expected and not state["told"] and label.endswith(": finishing"):
-            # a test shorter than the first look at it: its result line follows at once,
-            # and an estimate now would come after the fact
-            state.update(told=True, shown=True, logged=elapsed)
-        elif expected and not state["told"]:  # the test's own line, with its estimate
+        if expected and not state["told"]:  # the test's own line, with its estimate
             state.update(told=True, shown=True, logged=elapsed)
             console.print(
                 f"{label}: expected to take about {format_duration(expected)} in all, "

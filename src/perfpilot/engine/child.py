@@ -87,7 +87,13 @@ def run_test(spec: ChildSpec, run_dir: Path) -> ChildResult:
     from perfpilot.backends.base import CalibrationData
     from perfpilot.engine.calibrate import expected_calibration_s, resolve_settings
     from perfpilot.engine.harness import QuerySampleLibrary, SystemUnderTest
-    from perfpilot.engine.live import Phases, ProgressWriter, TokenMeter, accuracy_samples
+    from perfpilot.engine.live import (
+        FINISHING,
+        Phases,
+        ProgressWriter,
+        TokenMeter,
+        accuracy_samples,
+    )
     from perfpilot.engine.settings import expected_duration_s, loadgen_names
     from perfpilot.tasks.spec import resolve
 
@@ -233,7 +239,7 @@ def run_test(spec: ChildSpec, run_dir: Path) -> ChildResult:
         lg.StartTestWithLogSettings(
             sut.handle, qsl.handle, test, log, str(run_dir / "audit.config")
         )
-    phases.enter("finishing")
+    phases.enter(FINISHING)
     sut.destroy()
     qsl.destroy()
     backend.close()

@@ -169,6 +169,10 @@ def _drain(queue: deque[Any]) -> list[Any]:
     return [popleft() for _ in range(len(queue))]
 
 
+#: The child's phase once LoadGen's test is over (logs written, the backend closing).
+FINISHING = "finishing"
+
+
 class Phases:
     """The child's phases (loading, warm-up, calibrating, test), each with its start
     (seconds since the epoch: the parent's clock reads them), rewritten whole into

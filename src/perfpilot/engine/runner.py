@@ -23,7 +23,7 @@ from perfpilot.backends.registry import backend_class
 from perfpilot.config.run import RunConfig
 from perfpilot.engine.child import PARENT_ENV, PROGRESS_FILE
 from perfpilot.engine.contracts import RESULT_FILE, SPEC_FILE, ChildResult, ChildSpec, read_result
-from perfpilot.engine.live import LiveStats, read_phase, read_progress
+from perfpilot.engine.live import FINISHING, LiveStats, read_phase, read_progress
 from perfpilot.engine.logparse import parse_result
 from perfpilot.engine.prepare import Prepared, prepare, resolve_config
 from perfpilot.errors import PerfpilotError, UsageError, disk_full, free_bytes
@@ -66,6 +66,7 @@ class _Progress:
     def _loop(self) -> None:
         assert self.fn is not None
         start, began_at = time.monotonic(), time.time()
+        estimated = False
         while not self.done.wait(0.25):
             elapsed = time.monotonic() - start
             if self.run_dir is None:  # work in the parent (building a model): a clock only
@@ -87,6 +88,9 @@ class _Progress:
             left = live.remaining_s() if live is not None else None
             if left is not None:  # an accuracy test: its pace so far beats the estimate
                 expected = elapsed + left
+            if phase is not None and phase.name == FINISHING and not estimated:
+                expected = None  # a test over before its first look: no estimate after it
+            estimated = estimated or expected is not None
             self.fn(label, elapsed, expected, live)
 
 
