@@ -78,7 +78,8 @@ class Responder:
     all, so a batch costs one copy and one id per sample: building a response object per
     sample costs more than the rest of the harness. Reuse is safe because LoadGen copies
     whatever it logs before ``QuerySamplesComplete`` returns. ``done`` counts the samples
-    completed here (by its one thread), for the progress line."""
+    its thread completed, fixed-size or ragged (the worker adds each batch), for the
+    progress line."""
 
     def __init__(self, capacity: int = 1) -> None:
         self._capacity = max(capacity, 1)
@@ -96,7 +97,6 @@ class Responder:
         batch = self._pool if n == len(self._pool) else self._pool[:n]
         deque(map(_SET_ID, batch, ids), maxlen=0)
         lg.QuerySamplesComplete(batch)
-        self.done += n
 
     def _allocate(self, capacity: int, rows: np.ndarray) -> np.ndarray:
         self._buffer = np.zeros((capacity, rows.shape[1]), dtype=rows.dtype)
@@ -265,10 +265,10 @@ class SystemUnderTest:
                 self._complete_ragged(
                     ids, self.ragged(self.backend.predict(self.qsl.batch(idx)), idx)
                 )
-                responder.done += len(ids)
-                return
-            labels = self.postprocess(self.backend.predict(self.qsl.batch(idx)))
-            responder.complete(ids, labels)
+            else:
+                labels = self.postprocess(self.backend.predict(self.qsl.batch(idx)))
+                responder.complete(ids, labels)
+            responder.done += len(ids)  # one integer addition a batch, the only count
         except BaseException as err:  # noqa: BLE001 - any backend failure ends the run
             self.on_error(err)
 
