@@ -243,13 +243,10 @@ class Dispatcher:
             return Outcome(
                 trial, [], error=f"its node{where} died or left ({type(err).__name__}); no result"
             )
-        records = [self.bring_back(run, result.node) for run in result.runs]
+        records = [bring_back(self.workspace, run, result.node) for run in result.runs]
         return Outcome(
             trial, records, result.node, None, result.started, result.finished, result.shipped
         )
-
-    def bring_back(self, run: RunBack, node: dict[str, Any]) -> RunRecord:
-        return bring_back(self.workspace, run, node)
 
     def cancel(self, refs: list[Any]) -> None:
         """Stop every task: first as Ctrl-C stops a run (the test is stopped and the task

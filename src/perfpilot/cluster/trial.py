@@ -11,10 +11,13 @@ import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from perfpilot.cluster.ship import Bundle, held, pack, place
 from perfpilot.records import RunRecord
+
+if TYPE_CHECKING:
+    from perfpilot.engine.live import LiveStats
 
 #: How often a trial tells the driver's progress board where it is (seconds).
 REPORT_EVERY_S = 1.0
@@ -124,7 +127,9 @@ def run_trial(spec: TrialSpec) -> TrialResult:
     short = f"{facts['hostname']}/{node_id[:8]}"
     last = [0.0]
 
-    def progress(label: str, elapsed: float, expected: float | None, live: object) -> None:
+    def progress(
+        label: str, elapsed: float, expected: float | None, live: LiveStats | None
+    ) -> None:
         now = time.monotonic()
         if spec.board is not None and now - last[0] >= REPORT_EVERY_S:
             last[0] = now
@@ -136,7 +141,7 @@ def run_trial(spec: TrialSpec) -> TrialResult:
                     "test": label,
                     "elapsed": elapsed,
                     "expected": expected,
-                    "samples": getattr(live, "samples", None),  # once the test runs
+                    "samples": None if live is None else live.samples,  # once the test runs
                 },
             )
 

@@ -3,6 +3,7 @@ results. Works on logs from any LoadGen of the last rounds (official submissions
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from dataclasses import dataclass
@@ -159,13 +160,13 @@ def parse_result(run_dir: Path) -> LoadgenResult:
         raise UsageError(f"no LoadGen detail log in {run_dir}", "Is this a run directory?")
     detail = read_detail(detail_path)
     summary_path = run_dir / "mlperf_log_summary.txt"
-    read: list[dict[str, str]] = []
+
+    @functools.cache
+    def summary_log() -> dict[str, str]:  # read only when the detail log lacks a value
+        return read_summary(summary_path) if summary_path.exists() else {}
 
     def summary(key: str) -> str | None:
-        """The summary log's value of ``key``, read only when the detail log lacks it."""
-        if not read:
-            read.append(read_summary(summary_path) if summary_path.exists() else {})
-        return read[0].get(key)
+        return summary_log().get(key)
 
     scenario = str(detail.get("effective_scenario") or summary("Scenario") or "?")
     test_mode = str(detail.get("effective_test_mode") or summary("Mode") or "?")
