@@ -274,11 +274,11 @@ def build_dashboard(
     from perfpilot.dashboard.rows import load_rows
     from perfpilot.tune.pareto import pareto_front
 
-    rows, sweeps = load_rows(workspace, db, home)
+    records = workspace.records() if db is None else []  # read once: rows and fleets
+    rows, sweeps = load_rows(workspace, db, home, records)
     pages = list(extra_pages)
-    # fleets are read from the run records, as 'fleet report' reads them (only when a
-    # row is a fleet's: reading every record again costs time in a large workspace)
-    if db is None and any((row.get("tags") or {}).get("fleet") for row in rows):
-        pages += fleet_pages(workspace.records(), fleet_threshold, run_pages(rows))
+    # fleets come from the run records, as 'fleet report' reads them
+    if any(record.tags.get("fleet") for record in records):
+        pages += fleet_pages(records, fleet_threshold, run_pages(rows))
     target = out if out is not None else workspace.root / DEFAULT_DIR
     return build_site(rows, sweeps, target, pareto_front, extra_pages=pages)
