@@ -25,36 +25,19 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "bench"))
 
+from conformance import checker_source, extract, mirror_repo  # noqa: E402
 from perfpilot.submission.check.findings import ERROR  # noqa: E402
 from perfpilot.submission.check.power import session_findings  # noqa: E402
 
 ROUNDS = {"v4.1": "v4.1", "v5.1": "v5.1"}  # results round -> tag of its checker
-CHECKER = "tools/submission/power"
-
-
-def _repo(mirrors: Path, name: str) -> Path:
-    return mirrors / name.replace("/", "+") / "repo"
+DONE = ".complete"  # written last: a session folder without it is copied again
 
 
 def official_checker(mirrors: Path, tag: str, work: Path) -> Path:
-    """The official power checker of ``tag``, written to ``work``."""
-    out = work / f"checker-{tag}"
-    out.mkdir(parents=True, exist_ok=True)
-    for name in ("power_checker.py", "sources_checksums.json"):
-        blob = subprocess.run(
-            [
-                "git",
-                "-C",
-                str(_repo(mirrors, "mlcommons/inference")),
-                "show",
-                f"{tag}:{CHECKER}/{name}",
-            ],
-            capture_output=True,
-            check=True,
-        ).stdout
-        (out / name).write_bytes(blob)
-    return out / "power_checker.py"
+    """The official power checker of ``tag`` (with its sources_checksums.json)."""
+    return checker_source(mirrors, tag, work) / "power" / "power_checker.py"
 
 
 def official_ok(checker: Path, perf: Path) -> bool:
@@ -82,38 +65,22 @@ def perfpilot_ok(perf: Path, round_name: str) -> tuple[bool, str, bool]:
 
 def published_sessions(mirrors: Path, round_name: str, work: Path) -> list[Path]:
     """Copy every power session of the round's results mirror into ``work`` (a blob the
-    partial mirror lacks is left out: the session then fails both checkers alike)."""
-    repo = _repo(mirrors, f"mlcommons/inference_results_{round_name}")
+    partial mirror lacks is left out and named: the session then fails both checkers)."""
+    repo = mirror_repo(mirrors, f"mlcommons/inference_results_{round_name}")
     listing = subprocess.run(
-        ["git", "-C", str(repo), "ls-tree", "-r", "HEAD"],
+        ["git", "-C", str(repo), "ls-tree", "-r", "-z", "--name-only", "HEAD"],
         capture_output=True,
-        text=True,
         check=True,
-    ).stdout.splitlines()
-    blobs = {line.split("\t", 1)[1]: line.split()[2] for line in listing}
-    perfs = sorted({p.rsplit("/power/", 1)[0] for p in blobs if p.endswith("/power/client.json")})
+    ).stdout.split(b"\0")
+    suffix = "/power/client.json"
+    perfs = sorted(p[: -len(suffix)] for p in map(bytes.decode, listing) if p.endswith(suffix))
     dest = work / "sessions" / round_name
-    wanted = [p for p in blobs if any(p.startswith(perf + "/") for perf in perfs)]
-    if not dest.exists():
-        batch = subprocess.run(
-            ["git", "-C", str(repo), "cat-file", "--batch"],
-            input="".join(f"{blobs[p]}\n" for p in wanted).encode(),
-            capture_output=True,
-            check=True,
-        ).stdout
-        at = 0
-        for path in wanted:
-            header_end = batch.index(b"\n", at)
-            header = batch[at:header_end].split()
-            at = header_end + 1
-            if header[-1] == b"missing":
+    for perf in perfs:
+        if not (dest / perf / DONE).exists():
+            shutil.rmtree(dest / perf, ignore_errors=True)  # a half-copied session
+            for path in extract(repo, perf + "/", dest):
                 print(f"the mirror lacks {path}")
-                continue
-            size = int(header[2])
-            target = dest / path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(batch[at : at + size])
-            at += size + 1
+            (dest / perf / DONE).touch()
     return [dest / p for p in perfs]
 
 
@@ -124,7 +91,7 @@ def main() -> int:
     args = parser.parse_args()
     disagree = deliberate = checked = 0
     for round_name, tag in ROUNDS.items():
-        if not _repo(args.mirrors, f"mlcommons/inference_results_{round_name}").exists():
+        if not mirror_repo(args.mirrors, f"mlcommons/inference_results_{round_name}").exists():
             print(f"{round_name}: no mirror of its results, skipped")
             continue
         checker = official_checker(args.mirrors, tag, args.work)
